@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+// Redline: eBPF network observability. The target graph follows the data:
+// bpf/ (kernel) -> KernelProbes/Collector -> Segments -> Timebase -> pipeline -> Parquet tables.
+import PackageDescription
+
+let package = Package(
+    name: "Redline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "redline", targets: ["redline"]),
+        .library(name: "Segments", targets: ["Segments"]),
+        .library(name: "Timebase", targets: ["Timebase"]),
+        .library(name: "Parquet", targets: ["Parquet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C boundaries. Each is a thin layer: the library link plus prefixed shims.
+        .target(
+            name: "CRedlineABI",
+            path: "Sources/CRedlineABI"
+        ),
+        .target(
+            name: "CCompression",
+            path: "Sources/CCompression",
+            cSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("lz4"), .linkedLibrary("zstd")]
+        ),
+        .target(
+            name: "CLibBPF",
+            path: "Sources/CLibBPF",
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+
+        // Libraries, one concern each.
+        .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
+        .target(name: "Timebase", dependencies: ["CRedlineABI"]),
+        .target(name: "Parquet", dependencies: ["CCompression"]),
+        .target(name: "KernelProbes", dependencies: ["CLibBPF", "CRedlineABI"]),
+
+        // The CLI: parses, calls the libraries.
+        .executableTarget(
+            name: "redline",
+            dependencies: [
+                "Segments", "Timebase", "Parquet", "KernelProbes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+
+        .testTarget(name: "SegmentsTests", dependencies: ["Segments"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TimebaseTests", dependencies: ["Timebase"]),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
+        .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
+        .testTarget(name: "CLITests", dependencies: ["Segments"]),
+    ]
+)
