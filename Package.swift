@@ -39,7 +39,10 @@ let package = Package(
         .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
-        .target(name: "KernelProbes", dependencies: ["CLibBPF", "CRedlineABI"]),
+        .target(
+            name: "KernelProbes",
+            dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
+        ),
 
         // The CLI: parses, calls the libraries.
         .executableTarget(
@@ -52,7 +55,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SegmentsTests", dependencies: ["Segments"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SegmentsTests", dependencies: ["Segments"], exclude: ["Fixtures"]),
         .testTarget(name: "TimebaseTests", dependencies: ["Timebase"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
         .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
