@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
+        .target(name: "Aggregates"),
+        .target(name: "Enrichment"),
         .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
@@ -60,5 +62,7 @@ let package = Package(
         .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
         .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
         .testTarget(name: "CLITests", dependencies: ["Segments"]),
+        .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
+        .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment"]),
     ]
 )
