@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
         .target(name: "Aggregates"),
-        .target(name: "Enrichment"),
+        .target(name: "Enrichment", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
