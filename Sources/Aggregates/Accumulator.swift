@@ -1,0 +1,44 @@
+/// A value that partial aggregates combine by: counts add, histograms merge.
+/// `merge` must be associative and commutative, so partials from any number of
+/// hosts combine to the same result in any order (the Swift merge and the
+/// Spark SQL merge rely on it).
+public protocol Mergeable: Sendable {
+    mutating func merge(_ other: Self)
+}
+
+/// Rows of one table under construction: a key per group, a cell per key.
+/// Memory is bounded by the number of groups, never by the number of input
+/// records. Rows come out sorted by key so re-runs write identical bytes.
+public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable>: Sendable {
+    @usableFromInline var storage: [Key: Cell] = [:]
+
+    /// The groups so far.
+    public var cells: [Key: Cell] { storage }
+
+    public init() {}
+
+    public var groupCount: Int { storage.count }
+
+    /// Updates the cell of `key`, creating it with `make` first if needed.
+    @inlinable
+    public mutating func update(_ key: Key, make: () -> Cell, _ body: (inout Cell) -> Void) {
+        body(&storage[key, default: make()])
+    }
+
+    /// Adds a partial cell (merge step).
+    public mutating func merge(_ key: Key, _ cell: Cell) {
+        if storage[key] != nil { storage[key]!.merge(cell) } else { storage[key] = cell }
+    }
+
+    /// Adds every group of another accumulator.
+    public mutating func merge(_ other: Accumulator) {
+        for (k, c) in other.storage { merge(k, c) }
+    }
+
+    /// All groups, sorted by key.
+    public func sortedRows() -> [(key: Key, cell: Cell)] {
+        storage.sorted { $0.key < $1.key }.map { (key: $0.key, cell: $0.value) }
+    }
+}
+
+extension ExponentialHistogram: Mergeable {}

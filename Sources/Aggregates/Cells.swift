@@ -1,0 +1,125 @@
+/// RED for one group: rate (requests), errors, duration (a histogram).
+public struct REDCell: Mergeable, Equatable {
+    public var requests: UInt64 = 0
+    /// Calls whose status class is server error (HTTP 5xx, RESP -ERR, DNS SERVFAIL...).
+    public var errors: UInt64 = 0
+    /// Calls whose status class is client error (HTTP 4xx, DNS NXDOMAIN...).
+    public var clientErrors: UInt64 = 0
+    public var requestBytes: UInt64 = 0
+    public var responseBytes: UInt64 = 0
+    /// Latency in nanoseconds.
+    public var latency: ExponentialHistogram
+
+    public init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
+
+    public init(requests: UInt64, errors: UInt64, clientErrors: UInt64, requestBytes: UInt64,
+                responseBytes: UInt64, latency: ExponentialHistogram) {
+        self.requests = requests
+        self.errors = errors
+        self.clientErrors = clientErrors
+        self.requestBytes = requestBytes
+        self.responseBytes = responseBytes
+        self.latency = latency
+    }
+
+    public mutating func merge(_ o: REDCell) {
+        requests &+= o.requests
+        errors &+= o.errors
+        clientErrors &+= o.clientErrors
+        requestBytes &+= o.requestBytes
+        responseBytes &+= o.responseBytes
+        latency.merge(o.latency)
+    }
+}
+
+/// Traffic between two places in one bucket.
+public struct TrafficCell: Mergeable, Equatable {
+    public var bytes: UInt64 = 0
+    public var packets: UInt64 = 0
+    /// Distinct flows that carried traffic in the bucket (per observing host).
+    public var flows: UInt64 = 0
+    public var calls: UInt64 = 0
+
+    public init(bytes: UInt64 = 0, packets: UInt64 = 0, flows: UInt64 = 0, calls: UInt64 = 0) {
+        self.bytes = bytes
+        self.packets = packets
+        self.flows = flows
+        self.calls = calls
+    }
+
+    public mutating func merge(_ o: TrafficCell) {
+        bytes &+= o.bytes
+        packets &+= o.packets
+        flows &+= o.flows
+        calls &+= o.calls
+    }
+}
+
+/// TCP health counters for one service (and peer) in one bucket.
+public struct TCPHealthCell: Mergeable, Equatable {
+    public var retransmits: UInt64 = 0
+    public var resetsSent: UInt64 = 0
+    public var resetsReceived: UInt64 = 0
+    public var drops: UInt64 = 0
+    /// Connections where the identity TCP option was expected and missing.
+    public var idOptionMissing: UInt64 = 0
+
+    public init(retransmits: UInt64 = 0, resetsSent: UInt64 = 0, resetsReceived: UInt64 = 0,
+                drops: UInt64 = 0, idOptionMissing: UInt64 = 0) {
+        self.retransmits = retransmits
+        self.resetsSent = resetsSent
+        self.resetsReceived = resetsReceived
+        self.drops = drops
+        self.idOptionMissing = idOptionMissing
+    }
+
+    public mutating func merge(_ o: TCPHealthCell) {
+        retransmits &+= o.retransmits
+        resetsSent &+= o.resetsSent
+        resetsReceived &+= o.resetsReceived
+        drops &+= o.drops
+        idOptionMissing &+= o.idOptionMissing
+    }
+}
+
+/// What a row's numbers stand on: events seen and events known lost in the
+/// buckets of the hosts that contributed to the row. Both sum when rows merge,
+/// so `completeness` of a merged row is computed the same way in Swift and SQL.
+public struct Completeness: Mergeable, Equatable {
+    /// Events the collector read in the contributing host-buckets.
+    public var observed: UInt64 = 0
+    /// Events lost there: ring-buffer drops, rate caps, unpaired messages, shed by the collector.
+    public var lost: UInt64 = 0
+
+    public init(observed: UInt64 = 0, lost: UInt64 = 0) {
+        self.observed = observed
+        self.lost = lost
+    }
+
+    /// Share of events not lost, 1 when nothing was lost (or nothing happened).
+    public var ratio: Double {
+        let total = observed &+ lost
+        return total == 0 ? 1 : Double(observed) / Double(total)
+    }
+
+    public mutating func merge(_ o: Completeness) {
+        observed &+= o.observed
+        lost &+= o.lost
+    }
+}
+
+/// A cell with its completeness attached; the form every table row takes.
+public struct Measured<Value: Mergeable & Equatable>: Mergeable, Equatable {
+    public var value: Value
+    public var completeness: Completeness
+
+    public init(_ value: Value, completeness: Completeness = Completeness()) {
+        self.value = value
+        self.completeness = completeness
+    }
+
+    public mutating func merge(_ o: Measured) {
+        value.merge(o.value)
+        completeness.merge(o.completeness)
+    }
+}
