@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
         .target(name: "Aggregates"),
-        .target(name: "Enrichment", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
         .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
@@ -63,6 +64,6 @@ let package = Package(
         .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
         .testTarget(name: "CLITests", dependencies: ["Segments"]),
         .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
-        .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment"]),
+        .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
     ]
 )

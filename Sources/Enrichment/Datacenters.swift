@@ -1,3 +1,5 @@
+import YAMLConfig
+
 /// Where an address lives: datacenter and zone, from `datacenters.yaml`.
 public struct Placement: Hashable, Sendable {
     public let datacenter: String

@@ -1,8 +1,12 @@
 import Foundation
+import YAMLConfig
 
 /// The metadata snapshot a pipeline run joins records with: a folder holding
 /// `pods.json`, `services.yaml` and `datacenters.yaml` (schemas/metadata-v1.md).
 /// Each file is optional; what is absent resolves to `unknown`.
+/// Errors of metadata files are configuration errors: file, line, field, message.
+public typealias MetadataError = ConfigError
+
 public struct Metadata: Sendable {
     public let pods: PodSnapshot
     public let services: ServiceMap

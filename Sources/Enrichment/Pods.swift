@@ -1,4 +1,5 @@
 import Foundation
+import YAMLConfig
 
 /// One pod of a `kubectl get pods -o json` snapshot, reduced to what the join needs.
 public struct Pod: Sendable, Equatable {

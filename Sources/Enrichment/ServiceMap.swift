@@ -1,3 +1,5 @@
+import YAMLConfig
+
 /// Which workloads make up which service, from `services.yaml`.
 ///
 /// A service is matched, in this order, by: the service id a collector put

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Enrichment
+import YAMLConfig
 
 @Suite struct NetworkAddressTests {
     @Test(arguments: ["198.18.0.1", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::1", "::",

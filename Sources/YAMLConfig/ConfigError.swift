@@ -1,6 +1,7 @@
-/// Why a metadata snapshot could not be used. Every case names the file and,
-/// where the parser knows it, the line (1-based) and the offending field.
-public struct MetadataError: Error, Equatable, CustomStringConvertible {
+/// Why a configuration or metadata file could not be used. Names the file and,
+/// where the parser knows it, the line (1-based) and the offending field, so a
+/// user can go straight to the mistake.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
     public let file: String
     public let line: Int?
     public let field: String?
