@@ -43,6 +43,13 @@ let package = Package(
         .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
         .target(
+            name: "Pipeline",
+            dependencies: [
+                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
         ),
@@ -51,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "redline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "KernelProbes",
+                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -65,5 +72,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Segments"]),
         .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig"]),
     ]
 )
