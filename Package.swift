@@ -43,6 +43,13 @@ let package = Package(
         .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
         .target(
+            name: "Collector",
+            dependencies: [
+                "KernelProbes", "Segments", "Timebase", "YAMLConfig", "CRedlineABI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Pipeline",
             dependencies: [
                 "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI",
@@ -58,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "redline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline",
+                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -73,5 +80,6 @@ let package = Package(
         .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "YAMLConfig", "CRedlineABI"]),
     ]
 )

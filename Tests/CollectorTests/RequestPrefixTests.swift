@@ -1,0 +1,88 @@
+import Testing
+@testable import Collector
+
+@Suite struct RequestPrefixTests {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    @Test func httpHostRouteAndTraceparent() {
+        let req = "GET /api/v1/cart/42?session=abc#x HTTP/1.1\r\nHost: Shop.Example:8080\r\nUser-Agent: curl/7.88\r\ntraceparent: \(tp)\r\n\r\nbody"
+        let c = RequestPrefixParser.http(Array(req.utf8))
+        #expect(c.host == "shop.example:8080")
+        #expect(c.route == "/api/v1/cart/42")
+        #expect(c.traceSource == .w3c)
+        #expect(c.traceID == RequestPrefixParser.hex("4bf92f3577b34da6a3ce929d0e0e4736", bytes: 16))
+        #expect(c.spanID == RequestPrefixParser.hex("00f067aa0ba902b7", bytes: 8))
+    }
+
+    @Test func b3SingleAndMultiHeader() {
+        let single = RequestPrefixParser.http(Array("POST /x HTTP/1.1\r\nb3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90\r\n\r\n".utf8))
+        #expect(single.traceSource == .b3)
+        #expect(single.traceID == RequestPrefixParser.hex("80f198ee56343ba864fe8b2a57d3eff7", bytes: 16))
+        let multi = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\nX-B3-TraceId: 463ac35c9f6413ad\r\nX-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n".utf8))
+        #expect(multi.traceSource == .b3)
+        #expect(multi.traceID == [0, 0, 0, 0, 0, 0, 0, 0] + RequestPrefixParser.hex("463ac35c9f6413ad", bytes: 8)!)
+        #expect(multi.spanID == RequestPrefixParser.hex("a2fb4a1d1a96d312", bytes: 8))
+        // W3C wins over B3 when both are present.
+        let both = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\nb3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1\r\ntraceparent: \(tp)\r\n\r\n".utf8))
+        #expect(both.traceSource == .w3c)
+    }
+
+    @Test func invalidTraceContextIsIgnored() {
+        for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-\(tp.dropFirst(3))",
+                    "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-zz-01"] {
+            let c = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\ntraceparent: \(bad)\r\n\r\n".utf8))
+            #expect(c.traceID == nil, "\(bad)")
+        }
+    }
+
+    @Test func cutPrefixKeepsOnlyCompleteParts() {
+        let full = Array("GET /orders/7?q=1 HTTP/1.1\r\nHost: api\r\ntraceparent: \(tp)\r\n\r\n".utf8)
+        // Cut anywhere: never crash, never report a half header as a value.
+        for n in 0...full.count {
+            let c = RequestPrefixParser.http(full[0..<n])
+            if let h = c.host { #expect(h == "api") }
+            if let r = c.route { #expect(r == "/orders/7") }
+            if c.traceID != nil { #expect(c.spanID == RequestPrefixParser.hex("00f067aa0ba902b7", bytes: 8)) }
+        }
+        #expect(RequestPrefixParser.http(full[0..<20]).host == nil)
+    }
+
+    @Test func absoluteFormAndBinaryGarbage() {
+        let c = RequestPrefixParser.http(Array("GET http://Backend:9000/health?x HTTP/1.1\r\n\r\n".utf8))
+        #expect(c.host == "backend:9000" && c.route == "/health")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let junk = (0..<Int.random(in: 0...256, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = RequestPrefixParser.http(junk)
+            _ = RequestPrefixParser.ttheader(junk)
+        }
+    }
+
+    /// Builds a TTHeader frame the way a Kitex client lays it out.
+    func ttheaderFrame(strings: [(String, String)], ints: [(UInt16, String)] = []) -> [UInt8] {
+        var h: [UInt8] = [0x01, 0x00] // protocol id (binary), no transforms
+        func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        if !ints.isEmpty {
+            h += [0x10] + u16(ints.count)
+            for (k, v) in ints { h += u16(Int(k)) + u16(v.utf8.count) + Array(v.utf8) }
+        }
+        h += [0x01] + u16(strings.count)
+        for (k, v) in strings { h += u16(k.utf8.count) + Array(k.utf8) + u16(v.utf8.count) + Array(v.utf8) }
+        while h.count % 4 != 0 { h.append(0) }
+        let payload: [UInt8] = [0x80, 0x01, 0x00, 0x01]
+        let rest = [0x10, 0x00, 0x00, 0x00] + [0, 0, 0, 7] + u16(h.count / 4) + h + payload
+        return [UInt8(rest.count >> 24), UInt8(rest.count >> 16 & 0xFF), UInt8(rest.count >> 8 & 0xFF), UInt8(rest.count & 0xFF)] + rest
+    }
+
+    @Test func ttheaderTraceContext() {
+        let f = ttheaderFrame(strings: [("env", "prod"), ("traceparent", tp)], ints: [(3, "caller-svc")])
+        let c = RequestPrefixParser.ttheader(f)
+        #expect(c.traceSource == .ttheader)
+        #expect(c.traceID == RequestPrefixParser.hex("4bf92f3577b34da6a3ce929d0e0e4736", bytes: 16))
+        for n in 0..<f.count { _ = RequestPrefixParser.ttheader(f[0..<n]) }
+        #expect(RequestPrefixParser.ttheader(Array(f[0..<20])).traceID == nil)
+        var notTT = f
+        notTT[4] = 0x0F
+        #expect(RequestPrefixParser.ttheader(notTT).traceID == nil)
+    }
+}
