@@ -1,0 +1,230 @@
+import Foundation
+import YAMLConfig
+
+/// `redline collect --config FILE`: spec in schemas/collector-config-v1.md.
+/// Every field has a safe default except the segment root; validation errors
+/// name the file, the line and the field.
+public struct CollectorConfig: Sendable, Equatable {
+    public static let supportedVersion = 1
+
+    /// Host id used in segment paths and headers (default: the hostname).
+    public var host: String
+    /// Interface names or globs (`*`, `?`) whose tc ingress/egress get the flow programs.
+    public var interfaces: [String]
+    /// cgroup v2 directory the sockops program attaches to (identity option); nil = no sockops.
+    public var sockopsCgroup: String?
+    /// Rules file (schemas/rules-v1.md).
+    public var rulesFile: String?
+    public var filters: [FilterRule]
+    /// Per-CPU events per second by record kind; 0 disables the cap.
+    public var rateCaps: RateCaps
+    /// cgroup path (below the v2 mount) → service id, for the identity option and records.
+    public var services: [ServiceBinding]
+    public var segmentRoot: String
+    public var windowSeconds: Int
+    public var maxSegmentBytes: Int
+    /// Sealed segments beyond this total are deleted, oldest first; 0 = no budget.
+    public var diskBudgetBytes: Int
+    public var anchorIntervalSeconds: Int
+    /// A REALTIME−MONOTONIC move beyond this between anchors triggers an extra anchor.
+    public var stepThresholdNanos: Int
+    public var anchorSamples: Int
+    public var metricsFile: String?
+    /// Resident-memory cap; above it the collector sheds events (counted).
+    public var memoryCapBytes: Int
+
+    public struct FilterRule: Sendable, Equatable {
+        public enum Action: String, Sendable { case allow, deny }
+        public var action: Action
+        public var cidr: String?
+        public var port: Int?
+        public var l4Protocol: String?
+        public var sourceClassID: UInt32?
+        public var destinationClassID: UInt32?
+        public var l7Protocol: String?
+    }
+
+    public struct RateCaps: Sendable, Equatable {
+        public var flowDelta = 50_000
+        public var l7Call = 100_000
+        public var tcpEvent = 20_000
+    }
+
+    public struct ServiceBinding: Sendable, Equatable {
+        public var cgroup: String
+        public var id: UInt32
+    }
+
+    /// Loads a config file; relative paths in it resolve against its folder.
+    public static func load(path: String) throws(ConfigError) -> CollectorConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, "config file not found or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ConfigError(file: path, "not UTF-8 text") }
+        return try parse(yaml: text, file: path, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    public static func parse(yaml text: String, file: String, baseDirectory: String) throws(ConfigError) -> CollectorConfig {
+        let root = try YAMLNode.load(text, file: file)
+        try root.requireKeys(in: ["version", "host", "interfaces", "sockops_cgroup", "rules", "filters", "rate_caps",
+                                  "services", "segments", "clock", "metrics_file", "memory_cap"])
+        let v = try root.required("version")
+        guard try v.int() == supportedVersion else {
+            throw v.fail("unsupported collector config version \(try v.string()); this Redline reads version \(supportedVersion)")
+        }
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardized.path
+        }
+
+        var host = ProcessInfo.processInfo.hostName
+        if let h = root["host"] {
+            host = try h.string()
+            guard !host.isEmpty, host.utf8.count <= 64,
+                  host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
+                throw h.fail("host ids are 1-64 characters of letters, digits, '-', '.', '_' (they name folders)")
+            }
+        }
+        let interfaces = try root["interfaces"]?.sequence().map { (n: YAMLNode) throws(ConfigError) -> String in
+            let s = try n.string()
+            guard !s.isEmpty, s.utf8.count < 16 || s.contains("*") else { throw n.fail("'\(s)' is not an interface name or glob") }
+            return s
+        } ?? []
+
+        var filters: [FilterRule] = []
+        if let f = root["filters"] {
+            for n in try f.sequence() {
+                try n.requireKeys(in: ["action", "cidr", "port", "protocol", "src_classid", "dst_classid", "l7"])
+                let a = try n.required("action")
+                guard let action = FilterRule.Action(rawValue: try a.string()) else { throw a.fail("expected allow or deny") }
+                var r = FilterRule(action: action)
+                if let c = n["cidr"] {
+                    r.cidr = try c.string()
+                    guard isCIDR(r.cidr!) else { throw c.fail("'\(r.cidr!)' is not a CIDR block (e.g. 198.18.0.0/15)") }
+                }
+                if let p = n["port"] {
+                    r.port = try p.int()
+                    guard (1...65535).contains(r.port!) else { throw p.fail("must be in 1...65535") }
+                }
+                if let p = n["protocol"] {
+                    r.l4Protocol = try p.string()
+                    guard ["tcp", "udp"].contains(r.l4Protocol!) else { throw p.fail("expected tcp or udp") }
+                }
+                if let c = n["src_classid"] { r.sourceClassID = try classID(c) }
+                if let c = n["dst_classid"] { r.destinationClassID = try classID(c) }
+                if let l = n["l7"] { r.l7Protocol = try l.string() }
+                guard r.cidr != nil || r.port != nil || r.l4Protocol != nil || r.sourceClassID != nil
+                        || r.destinationClassID != nil || r.l7Protocol != nil else {
+                    throw n.fail("a filter needs at least one of cidr, port, protocol, src_classid, dst_classid, l7")
+                }
+                filters.append(r)
+            }
+        }
+
+        var caps = RateCaps()
+        if let c = root["rate_caps"] {
+            try c.requireKeys(in: ["flow_delta", "l7_call", "tcp_event"])
+            func cap(_ k: String, _ d: Int) throws(ConfigError) -> Int {
+                guard let n = c[k] else { return d }
+                let x = try n.int()
+                guard (0...100_000_000).contains(x) else { throw n.fail("events per second per CPU, 0 (no cap) to 100000000") }
+                return x
+            }
+            caps.flowDelta = try cap("flow_delta", caps.flowDelta)
+            caps.l7Call = try cap("l7_call", caps.l7Call)
+            caps.tcpEvent = try cap("tcp_event", caps.tcpEvent)
+        }
+
+        var services: [ServiceBinding] = []
+        if let s = root["services"] {
+            var seen: Set<String> = []
+            for n in try s.sequence() {
+                try n.requireKeys(in: ["cgroup", "id"])
+                let cg = try n.required("cgroup")
+                let path = try cg.string()
+                guard path.hasPrefix("/") else { throw cg.fail("a cgroup path below the v2 mount, starting with '/'") }
+                guard seen.insert(path).inserted else { throw cg.fail("cgroup '\(path)' is bound twice") }
+                let idNode = try n.required("id")
+                let id = try idNode.int()
+                guard (1...Int(UInt32.max)).contains(id) else { throw idNode.fail("must be in 1...\(UInt32.max)") }
+                services.append(ServiceBinding(cgroup: path, id: UInt32(id)))
+            }
+        }
+
+        let seg = try root.required("segments")
+        try seg.requireKeys(in: ["root", "window_seconds", "max_segment_size", "disk_budget"])
+        let segmentRoot = resolve(try seg.required("root").string())
+        let window = try int(seg["window_seconds"], 1...3600, 60)
+        if let w = seg["window_seconds"], 3600 % window != 0 { throw w.fail("must divide 3600 so windows align with hours") }
+        let maxSeg = try size(seg["max_segment_size"], (1 << 16)...(1 << 34), 256 << 20)
+        let budget = try size(seg["disk_budget"], 0...(1 << 50), 0)
+
+        var anchorInterval = 10, stepNs = 1_000_000, samples = 7
+        if let c = root["clock"] {
+            try c.requireKeys(in: ["anchor_interval_seconds", "step_threshold_ns", "samples"])
+            anchorInterval = try int(c["anchor_interval_seconds"], 1...3600, 10)
+            stepNs = try int(c["step_threshold_ns"], 1000...1_000_000_000, 1_000_000)
+            samples = try int(c["samples"], 1...1000, 7)
+        }
+        return CollectorConfig(
+            host: host, interfaces: interfaces,
+            sockopsCgroup: try root["sockops_cgroup"]?.string(),
+            rulesFile: try root["rules"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
+            filters: filters, rateCaps: caps, services: services, segmentRoot: segmentRoot, windowSeconds: window,
+            maxSegmentBytes: maxSeg, diskBudgetBytes: budget, anchorIntervalSeconds: anchorInterval,
+            stepThresholdNanos: stepNs, anchorSamples: samples,
+            metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
+            memoryCapBytes: try size(root["memory_cap"], (8 << 20)...(1 << 40), 64 << 20))
+    }
+
+    private static func int(_ n: YAMLNode?, _ range: ClosedRange<Int>, _ def: Int) throws(ConfigError) -> Int {
+        guard let n else { return def }
+        let x = try n.int()
+        guard range.contains(x) else { throw n.fail("must be in \(range.lowerBound)...\(range.upperBound)") }
+        return x
+    }
+
+    /// A byte size: an integer, or a number with KiB/MiB/GiB/TiB (or KB/MB/GB/TB, powers of 1000).
+    static func size(_ n: YAMLNode?, _ range: ClosedRange<Int>, _ def: Int) throws(ConfigError) -> Int {
+        guard let n else { return def }
+        let s = try n.string().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+                                      ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
+        var value: Int?
+        if let v = Int(s) { value = v }
+        for (u, m) in units where value == nil && s.hasSuffix(u) {
+            if let v = Int(s.dropLast(u.count).trimmingCharacters(in: .whitespaces)) {
+                let (r, o) = v.multipliedReportingOverflow(by: m)
+                value = o ? nil : r
+            }
+        }
+        guard let value else { throw n.fail("'\(s)' is not a size (e.g. 67108864, 64MiB, 10GiB)") }
+        guard range.contains(value) else { throw n.fail("must be between \(range.lowerBound) and \(range.upperBound) bytes") }
+        return value
+    }
+
+    private static func classID(_ n: YAMLNode) throws(ConfigError) -> UInt32 {
+        // net_cls classids are written MAJOR:MINOR in hex (tc notation) or as a number.
+        let s = try n.string()
+        let parts = s.split(separator: ":")
+        if parts.count == 2, let major = UInt32(parts[0], radix: 16), let minor = UInt32(parts[1], radix: 16),
+           major <= 0xFFFF, minor <= 0xFFFF {
+            return major << 16 | minor
+        }
+        if let v = UInt32(s) { return v }
+        throw n.fail("'\(s)' is not a classid (MAJOR:MINOR in hex, e.g. 10:1, or a number)")
+    }
+
+    private static func isCIDR(_ s: String) -> Bool {
+        let p = s.split(separator: "/")
+        guard p.count == 2, let len = Int(p[1]) else { return false }
+        var a4 = in_addr(), a6 = in6_addr()
+        if inet_pton(AF_INET, String(p[0]), &a4) == 1 { return (0...32).contains(len) }
+        if inet_pton(AF_INET6, String(p[0]), &a6) == 1 { return (0...128).contains(len) }
+        return false
+    }
+}
+
+extension CollectorConfig.FilterRule {
+    init(action: Action) { self.init(action: action, cidr: nil, port: nil, l4Protocol: nil, sourceClassID: nil,
+                                     destinationClassID: nil, l7Protocol: nil) }
+}

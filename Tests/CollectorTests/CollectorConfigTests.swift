@@ -1,0 +1,77 @@
+import Testing
+@testable import Collector
+import YAMLConfig
+
+@Suite struct CollectorConfigTests {
+    let full = """
+        version: 1
+        host: host1
+        interfaces: ["veth-*", eth0]
+        sockops_cgroup: /redline-lab
+        rules: rules/default.yaml
+        filters:
+          - {action: allow, cidr: 198.18.0.0/15}
+          - {action: deny, port: 22, protocol: tcp}
+          - {action: allow, src_classid: "10:1"}
+        rate_caps: {flow_delta: 1000, l7_call: 0}
+        services:
+          - {cgroup: /redline-lab/host1/frontend, id: 101}
+        segments:
+          root: /var/lib/redline/segments
+          window_seconds: 60
+          max_segment_size: 64MiB
+          disk_budget: 10GiB
+        clock: {anchor_interval_seconds: 5}
+        metrics_file: redline.prom
+        memory_cap: 64MiB
+
+        """
+
+    func parse(_ s: String) throws(ConfigError) -> CollectorConfig {
+        try CollectorConfig.parse(yaml: s, file: "c.yaml", baseDirectory: "/etc/redline")
+    }
+
+    @Test func fullConfigParses() throws {
+        let c = try parse(full)
+        #expect(c.host == "host1")
+        #expect(c.interfaces == ["veth-*", "eth0"])
+        #expect(c.rulesFile == "/etc/redline/rules/default.yaml")
+        #expect(c.metricsFile == "/etc/redline/redline.prom")
+        #expect(c.filters.count == 3 && c.filters[2].sourceClassID == 0x0010_0001)
+        #expect(c.rateCaps.flowDelta == 1000 && c.rateCaps.l7Call == 0 && c.rateCaps.tcpEvent == 20_000)
+        #expect(c.services == [.init(cgroup: "/redline-lab/host1/frontend", id: 101)])
+        #expect(c.maxSegmentBytes == 64 << 20 && c.diskBudgetBytes == 10 << 30)
+        #expect(c.anchorIntervalSeconds == 5 && c.anchorSamples == 7)
+    }
+
+    @Test func minimalConfigTakesDefaults() throws {
+        let c = try parse("version: 1\nsegments: {root: /seg}\n")
+        #expect(c.windowSeconds == 60 && c.memoryCapBytes == 64 << 20 && c.diskBudgetBytes == 0)
+        #expect(!c.host.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("window_seconds: 60", "window_seconds: 7", 15, "segments.window_seconds: must divide 3600"),
+        ("max_segment_size: 64MiB", "max_segment_size: lots", 16, "segments.max_segment_size: 'lots' is not a size"),
+        ("{action: deny, port: 22, protocol: tcp}", "{action: deny, port: 70000}", 8, "filters[1].port: must be in 1...65535"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.18.0.0/33}", 7, "filters[0].cidr:"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: permit, cidr: 198.18.0.0/15}", 7, "filters[0].action: expected allow or deny"),
+        ("host: host1", "host: host/1", 2, "host: host ids are"),
+        ("id: 101}", "id: 0}", 12, "services[0].id: must be in"),
+        ("memory_cap: 64MiB", "memory_capp: 64MiB", 20, "unknown key 'memory_capp'"),
+        ("src_classid: \"10:1\"", "src_classid: \"zz\"", 9, "is not a classid"),
+    ])
+    func badFieldsAreNamedWithTheirLine(_ find: String, _ replace: String, _ line: Int, _ message: String) {
+        let e = #expect(throws: ConfigError.self) { try parse(full.replacingOccurrences(of: find, with: replace)) }
+        #expect(e?.line == line, "\(e?.description ?? "")")
+        #expect(e?.description.contains(message) == true, "\(e?.description ?? "")")
+    }
+
+    @Test func missingSegmentRootAndWrongVersion() {
+        let e = #expect(throws: ConfigError.self) { try parse("version: 1\n") }
+        #expect(e?.field == "segments")
+        let v = #expect(throws: ConfigError.self) { try parse("version: 2\nsegments: {root: /x}\n") }
+        #expect(v?.message.contains("unsupported collector config version 2") == true)
+        #expect(throws: ConfigError.self) { try CollectorConfig.load(path: "/nonexistent.yaml") }
+    }
+}
