@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Lab fault injection: drop DROP_PERMILLE / 1000 of the packets on a tc hook.
+ * netem is not available on this kernel; this is the lab's packet-loss knob.
+ * Built per use by tools/lab/drop with -DDROP_PERMILLE=N. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#ifndef DROP_PERMILLE
+#error "build with -DDROP_PERMILLE=N (0..1000)"
+#endif
+
+SEC("tc")
+int rl_lab_drop(struct __sk_buff *skb)
+{
+	if (bpf_get_prandom_u32() % 1000 < DROP_PERMILLE)
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
