@@ -36,7 +36,7 @@ public struct TimebaseOptions: Sendable, Hashable {
     }
 
     /// The slew limit as a rate (dimensionless).
-    var slewRate: Double { Double(maxSlewPPM) / 1_000_000 }
+    public var slewRate: Double { Double(maxSlewPPM) / 1_000_000 }
 
     /// Half-width in nanoseconds of the band around an anchor's offset that the true
     /// offset stays in, `distance` nanoseconds of monotonic time away from the anchor:
