@@ -140,6 +140,22 @@ public enum AnchorRejection: Sendable, Hashable, CustomStringConvertible {
     /// spent suspended cannot shrink.
     case suspendTotalDecreased(byNanos: UInt64, sinceFileIndex: Int)
 
+    /// A stable short name for the reason, for machine-readable output and schemas/time.md.
+    public var code: String {
+        switch self {
+        case .realtimeNotPositive: "realtime-not-positive"
+        case .realtimeOutOfRange: "realtime-out-of-range"
+        case .monotonicZero: "monotonic-zero"
+        case .monotonicOutOfRange: "monotonic-out-of-range"
+        case .boottimeBeforeMonotonic: "boottime-before-monotonic"
+        case .uncertaintyTooLarge: "uncertainty-too-large"
+        case .noSamples: "no-samples"
+        case .unknownReason: "unknown-reason"
+        case .conflictsWith: "conflicting-readings"
+        case .suspendTotalDecreased: "suspend-total-decreased"
+        }
+    }
+
     public var description: String {
         switch self {
         case .realtimeNotPositive(let v): "realtime \(v) ns is not positive"
