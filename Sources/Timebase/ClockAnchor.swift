@@ -185,27 +185,21 @@ public enum AnchorDisposition: Sendable, Hashable {
     case rejected(AnchorRejection)
 }
 
-/// Formats nanoseconds for people: "812 ns", "14.2 µs", "3.500 ms", "1.000000 s".
+/// Formats nanoseconds for people, exactly (trailing zeros trimmed): "812 ns",
+/// "14.2 µs", "2.499051 ms", "1.00000004 s", "600 s".
 func formatNanos(_ n: UInt64) -> String {
-    if n < 1_000 { return "\(n) ns" }
-    if n < 1_000_000 { return fixed(Double(n) / 1e3, 1) + " µs" }
-    if n < 1_000_000_000 { return fixed(Double(n) / 1e6, 3) + " ms" }
-    return fixed(Double(n) / 1e9, 6) + " s"
+    let (unit, name): (UInt64, String) =
+        n < 1_000 ? (1, "ns") : n < 1_000_000 ? (1_000, "µs") : n < 1_000_000_000 ? (1_000_000, "ms") : (1_000_000_000, "s")
+    var text = String(n / unit)
+    if unit > 1 && n % unit != 0 {
+        var frac = String(n % unit)
+        while frac.count < String(unit).count - 1 { frac = "0" + frac }
+        while frac.hasSuffix("0") { frac.removeLast() }
+        text += "." + frac
+    }
+    return text + " " + name
 }
 
 func formatSignedNanos(_ n: Int64) -> String {
     n < 0 ? "-" + formatNanos(n.magnitude) : "+" + formatNanos(UInt64(n))
-}
-
-/// `value` with exactly `digits` decimals, without Foundation.
-func fixed(_ value: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = (value * scale).rounded()
-    let negative = scaled < 0
-    let whole = UInt64(Swift.abs(scaled))
-    let intPart = whole / UInt64(scale)
-    var frac = String(whole % UInt64(scale))
-    while frac.count < digits { frac = "0" + frac }
-    return (negative ? "-" : "") + String(intPart) + (digits > 0 ? "." + frac : "")
 }
