@@ -10,9 +10,9 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
     case cgroupMapping = 6
 
     /// Size in bytes of one record of this type, from the ABI header.
-    public var recordSize: Int { Int(credline_record_size(UInt32(rawValue))) }
+    public var recordSize: Int { Self.sizes[Int(rawValue)] }
 
-    /// The layout version this build writes.
+    /// The layout version this build writes and reads.
     public var currentVersion: UInt16 { UInt16(credline_record_version(UInt32(rawValue))) }
 
     public var description: String {
@@ -25,4 +25,46 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
         case .cgroupMapping: "cgroup_mapping"
         }
     }
+
+    /// The name of a raw type value, or "type N" if this build does not know it.
+    public static func name(of raw: UInt16) -> String {
+        RecordType(rawValue: raw)?.description ?? "type \(raw)"
+    }
+
+    /// Record sizes indexed by raw value, read once from the C side so the hot path avoids a call.
+    private static let sizes: [Int] = (0...7).map { Int(credline_record_size(UInt32($0))) }
+
+    /// The kernel-time span (monotonic ns) one record covers, read from its raw bytes:
+    /// flow deltas `start_ns…end_ns`, calls `start_ns…start_ns+duration_ns`, clock anchors
+    /// `monotonic_ns`, every other type its `ts_ns`. Blocks and footers store the min/max of these.
+    @inlinable
+    public func kernelTimeSpan(of record: UnsafeRawPointer) -> (low: UInt64, high: UInt64) {
+        switch self {
+        case .flowDelta:
+            return (record.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                    record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        case .l7Call:
+            let start = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            return (start, start &+ record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        case .clockAnchor:
+            let t = record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            return (t, t)
+        case .tcpEvent, .stats, .cgroupMapping:
+            let t = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            return (t, t)
+        }
+    }
 }
+
+/// An ABI record struct (imported from `redline_abi.h`) that segments store: its type tag.
+/// Conformances are the only place a Swift type is tied to a record type.
+public protocol ABIRecord {
+    static var recordType: RecordType { get }
+}
+
+extension rl_flow_delta: ABIRecord { public static var recordType: RecordType { .flowDelta } }
+extension rl_l7_call: ABIRecord { public static var recordType: RecordType { .l7Call } }
+extension rl_tcp_event: ABIRecord { public static var recordType: RecordType { .tcpEvent } }
+extension rl_clock_anchor: ABIRecord { public static var recordType: RecordType { .clockAnchor } }
+extension rl_stats: ABIRecord { public static var recordType: RecordType { .stats } }
+extension rl_cgroup_mapping: ABIRecord { public static var recordType: RecordType { .cgroupMapping } }

@@ -1,11 +1,29 @@
 import ArgumentParser
 
+import Glibc
+
 @main
 struct Redline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redline",
         abstract: "eBPF network observability: collect, inspect and aggregate service traffic.",
+        discussion: "Exit codes: 0 success, 1 the input is damaged or the job failed, 2 usage error.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [Inspect.self, Dev.self]
     )
+
+    /// Runs the command, mapping usage errors to exit code 2 (argument-parser's default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = fullMessage(for: error) + "\n"
+                _ = message.withCString { Glibc.write(2, $0, strlen($0)) }
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

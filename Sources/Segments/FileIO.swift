@@ -1,0 +1,116 @@
+import Glibc
+
+/// Thin wrappers over the POSIX calls segments need. Each retries on EINTR and turns a failure
+/// into `SegmentError.io` naming the C call, the path and the file offset it happened at.
+enum FileIO {
+    /// `open(2)`; returns the descriptor.
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(SegmentError) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno == EINTR { continue }
+            throw .io(path: path, offset: 0, call: "open", errno: errno)
+        }
+    }
+
+    /// `read(2)` into `buffer`; returns bytes read, 0 at end of file.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String, offset: UInt64) throws(SegmentError) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.read(fd, base, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw .io(path: path, offset: offset, call: "read", errno: errno)
+        }
+    }
+
+    /// `write(2)` until all of `bytes` is written (short writes are continued).
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String, offset: UInt64) throws(SegmentError) {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        var at = offset
+        while left > 0 {
+            let n = Glibc.write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, offset: at, call: "write", errno: errno)
+            }
+            p += n
+            left -= n
+            at += UInt64(n)
+        }
+    }
+
+    /// `fsync(2)`.
+    static func fsync(_ fd: Int32, path: String) throws(SegmentError) {
+        while Glibc.fsync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw .io(path: path, offset: 0, call: "fsync", errno: errno)
+        }
+    }
+
+    /// `fsync(2)` of a directory, so a rename inside it survives a crash.
+    static func fsyncDirectory(_ path: String) throws(SegmentError) {
+        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
+        defer { _ = Glibc.close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    /// `rename(2)`.
+    static func rename(_ from: String, _ to: String) throws(SegmentError) {
+        while Glibc.rename(from, to) != 0 {
+            if errno == EINTR { continue }
+            throw .io(path: from, offset: 0, call: "rename", errno: errno)
+        }
+    }
+
+    /// `mkdir(2)` of `path` and its missing parents; existing directories are fine.
+    static func makeDirectories(_ path: String) throws(SegmentError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if Glibc.mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .io(path: prefix, offset: 0, call: "mkdir", errno: errno)
+            }
+            prefix += "/"
+        }
+    }
+
+    /// Size in bytes from `fstat(2)`.
+    static func size(_ fd: Int32, path: String) throws(SegmentError) -> UInt64 {
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw .io(path: path, offset: 0, call: "fstat", errno: errno) }
+        return UInt64(st.st_size)
+    }
+
+    /// The directory part of a path ("." for a bare name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// Reads a small text file (at most 64 KiB) whole.
+func readSmallFile(_ path: String) throws(SegmentError) -> String {
+    let fd = try FileIO.open(path, flags: O_RDONLY)
+    defer { _ = close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+    defer { buffer.deallocate() }
+    var used = 0
+    while used < buffer.count {
+        let n = try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[used...]), path: path, offset: UInt64(used))
+        if n == 0 { break }
+        used += n
+    }
+    return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[..<used]), as: UTF8.self)
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and newlines.
+    func trimmingWhitespace() -> String {
+        let ws: Set<Character> = [" ", "\t", "\n", "\r"]
+        guard let first = firstIndex(where: { !ws.contains($0) }),
+              let last = lastIndex(where: { !ws.contains($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,243 @@
+import CCompression
+import Glibc
+
+/// Settings of a `SegmentWriter`.
+public struct WriterOptions: Sendable {
+    /// Target raw (uncompressed) bytes of a block; a type's pending block is cut when the next
+    /// record would not fit. Rounded down to whole records (at least one).
+    public var blockRawBytes: Int = 256 << 10
+    /// A pending block is also cut when a record arrives whose kernel time is more than this many
+    /// ns after the block's first record, so one busy type cannot hold another's data back.
+    public var maxBlockAgeNs: UInt64 = 1_000_000_000
+    /// Whether `seal()` fsyncs the file and its directory (off only for benchmarks and tests
+    /// that measure the format, not the disk).
+    public var durable: Bool = true
+
+    public init() {}
+}
+
+/// Writes one segment file: the header at creation, then one block per record type each time
+/// that type's pending block fills up (or ages out), then — at `seal()` — the remaining blocks,
+/// the footer and the trailer, an fsync, the rename from `.rls.open` to `.rls`, and an fsync of
+/// the directory. A crash at any point leaves a `.rls.open` file whose complete blocks readers
+/// recover.
+///
+/// Memory: one pending block (`blockRawBytes`) per record type in use, one compression buffer,
+/// and 32 bytes of block index per block written. Not thread-safe; one writer per file.
+public final class SegmentWriter {
+    /// Where the file will be once sealed (ends in `.rls`).
+    public let finalPath: String
+    /// Where the file is while being written (ends in `.rls.open`).
+    public let openPath: String
+    public let header: SegmentHeader
+    public let options: WriterOptions
+    /// Bytes written to the file so far.
+    public private(set) var bytesWritten: UInt64 = 0
+    /// Blocks written so far, in file order.
+    public private(set) var blocks: [BlockInfo] = []
+    public private(set) var isSealed = false
+
+    private var fd: Int32
+    private var pending: [PendingBlock?] = Array(repeating: nil, count: 8)
+    private var out: UnsafeMutableRawPointer
+    private var outCapacity: Int
+
+    /// A record type's block being filled.
+    private struct PendingBlock {
+        let type: RecordType
+        let buffer: UnsafeMutableRawPointer
+        let capacity: Int
+        var used = 0
+        var count = 0
+        var minNs = UInt64.max
+        var maxNs: UInt64 = 0
+        var firstNs: UInt64 = 0
+    }
+
+    /// Creates `<finalPath>.open` (which must not exist; parents are created) and writes the header.
+    /// `finalPath` must end in `.rls`.
+    public init(finalPath: String, header: SegmentHeader, options: WriterOptions = WriterOptions()) throws(SegmentError) {
+        guard finalPath.hasSuffix(SegmentFormat.sealedSuffix) else {
+            throw .invalidArgument(path: finalPath, offset: 0, reason: "a segment path ends in \(SegmentFormat.sealedSuffix)")
+        }
+        let hostBytes = header.hostID.utf8.count
+        guard hostBytes >= 1 && hostBytes <= 255 else {
+            throw .invalidArgument(path: finalPath, offset: 0, reason: "host id must be 1…255 bytes, got \(hostBytes)")
+        }
+        self.finalPath = finalPath
+        openPath = finalPath + ".open"
+        self.header = header
+        self.options = options
+        outCapacity = SegmentFormat.blockHeaderLength + Int(ccompression_lz4_bound(Int32(options.blockRawBytes))) + 8
+        try FileIO.makeDirectories(FileIO.directory(of: finalPath))
+        fd = try FileIO.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL)
+        out = .allocate(byteCount: outCapacity, alignment: 16)
+        let bytes = header.encoded()
+        do {
+            try write(bytes)
+        } catch {
+            _ = close(fd)
+            fd = -1
+            throw error
+        }
+    }
+
+    /// Creates the segment for `header` under `root` at its partitioned path (see `SegmentPath`).
+    public convenience init(root: String, header: SegmentHeader, sequence: UInt32,
+                            options: WriterOptions = WriterOptions()) throws(SegmentError) {
+        let path = try SegmentPath(root: root, host: header.hostID, windowStartNs: header.windowStartNs, sequence: sequence)
+        try self.init(finalPath: path.sealed, header: header, options: options)
+    }
+
+    deinit {
+        // An unsealed writer leaves its .rls.open file as a crash would: readable up to the last block.
+        if fd >= 0 { _ = close(fd) }
+        for p in pending { p?.buffer.deallocate() }
+        out.deallocate()
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(SegmentError) {
+        try FileIO.writeAll(fd, bytes, path: openPath, offset: bytesWritten)
+        bytesWritten += UInt64(bytes.count)
+    }
+
+    private func write(_ bytes: [UInt8]) throws(SegmentError) {
+        let result = bytes.withUnsafeBytes { b in
+            Result { () throws(SegmentError) in try write(b) }
+        }
+        try result.get()
+    }
+
+    /// Appends one record.
+    @inlinable
+    public func append<T: ABIRecord>(_ record: T) throws(SegmentError) {
+        var copy = record
+        try withUnsafeBytes(of: &copy) { (b) throws(SegmentError) in
+            try appendRaw(type: T.recordType, records: UnsafeRawBufferPointer(b))
+        }
+    }
+
+    /// Appends records of one type.
+    @inlinable
+    public func append<T: ABIRecord>(contentsOf records: UnsafeBufferPointer<T>) throws(SegmentError) {
+        try appendRaw(type: T.recordType, records: UnsafeRawBufferPointer(records))
+    }
+
+    /// Appends whole records of `type` given as raw bytes (e.g. straight from the ring buffer);
+    /// `records.count` must be a multiple of the type's record size.
+    public func appendRaw(type: RecordType, records: UnsafeRawBufferPointer) throws(SegmentError) {
+        let size = type.recordSize
+        guard !isSealed, fd >= 0 else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "append after seal")
+        }
+        guard records.count % size == 0 else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten,
+                                   reason: "\(records.count) bytes are not whole \(type) records of \(size) bytes")
+        }
+        guard header.version(of: type) != nil else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "the header does not declare \(type)")
+        }
+        guard let src = records.baseAddress else { return }
+        let slot = Int(type.rawValue)
+        if pending[slot] == nil {
+            let capacity = max(size, options.blockRawBytes / size * size)
+            pending[slot] = PendingBlock(type: type, buffer: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
+        }
+        var at = 0
+        while at < records.count {
+            let record = src + at
+            let span = type.kernelTimeSpan(of: record)
+            var block = pending[slot].unsafelyUnwrapped
+            if block.count > 0 && (block.used + size > block.capacity
+                || (span.low > block.firstNs && span.low - block.firstNs > options.maxBlockAgeNs)) {
+                try cut(slot)
+                block = pending[slot].unsafelyUnwrapped
+            }
+            if block.count == 0 { block.firstNs = span.low }
+            (block.buffer + block.used).copyMemory(from: record, byteCount: size)
+            block.used += size
+            block.count += 1
+            if span.low < block.minNs { block.minNs = span.low }
+            if span.high > block.maxNs { block.maxNs = span.high }
+            pending[slot] = block
+            at += size
+        }
+    }
+
+    /// Bytes of buffer memory the writer holds: pending blocks plus the compression buffer. It
+    /// depends on the block size and the record types in use, never on how much was written.
+    public var bufferBytes: Int {
+        outCapacity + pending.reduce(0) { $0 + ($1?.capacity ?? 0) }
+    }
+
+    /// Writes the pending block of the type in `slot`.
+    private func cut(_ slot: Int) throws(SegmentError) {
+        guard var block = pending[slot], block.count > 0 else { return }
+        let hl = SegmentFormat.blockHeaderLength
+        let compressed = Int(ccompression_lz4_compress(block.buffer, Int32(block.used), out + hl, Int32(outCapacity - hl - 8)))
+        guard compressed > 0 else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "LZ4 compression of a \(block.used)-byte block failed")
+        }
+        let padded = SegmentFormat.align8(compressed)
+        (out + hl + compressed).initializeMemory(as: UInt8.self, repeating: 0, count: padded - compressed)
+        let sequence = UInt32(blocks.count)
+        out.putLE(SegmentFormat.blockMagic, at: 0)
+        out.putLE(block.type.rawValue, at: 4)
+        out.putLE(header.version(of: block.type)!, at: 6)
+        out.putLE(sequence, at: 8)
+        out.putLE(UInt32(block.count), at: 12)
+        out.putLE(UInt32(block.used), at: 16)
+        out.putLE(UInt32(compressed), at: 20)
+        out.putLE(block.minNs, at: 24)
+        out.putLE(block.maxNs, at: 32)
+        out.putLE(UInt32(0), at: 40)
+        var crc = crc32c(0, UnsafeRawBufferPointer(start: out, count: 44))
+        crc = crc32c(crc, UnsafeRawBufferPointer(start: out + hl, count: padded))
+        out.putLE(crc, at: 44)
+        let info = BlockInfo(sequence: sequence, offset: bytesWritten, recordType: block.type,
+                             recordVersion: header.version(of: block.type)!, recordCount: UInt32(block.count),
+                             rawLength: UInt32(block.used), compressedLength: UInt32(compressed),
+                             minKernelNs: block.minNs, maxKernelNs: block.maxNs)
+        try write(UnsafeRawBufferPointer(start: out, count: hl + padded))
+        blocks.append(info)
+        block.used = 0
+        block.count = 0
+        block.minNs = .max
+        block.maxNs = 0
+        pending[slot] = block
+    }
+
+    /// Writes every pending block, in record type order. Readers of the `.rls.open` file then
+    /// see every record appended so far (the data is in the page cache; not fsynced).
+    public func flush() throws(SegmentError) {
+        for slot in pending.indices { try cut(slot) }
+    }
+
+    /// Writes the pending blocks of types whose first pending record is older than `kernelNs`
+    /// minus `maxBlockAgeNs`; the collector calls this periodically so quiet types still reach disk.
+    public func flush(olderThan kernelNs: UInt64) throws(SegmentError) {
+        for slot in pending.indices {
+            if let b = pending[slot], b.count > 0, kernelNs > b.firstNs, kernelNs - b.firstNs > options.maxBlockAgeNs {
+                try cut(slot)
+            }
+        }
+    }
+
+    /// Flushes, writes footer and trailer, fsyncs, renames to `finalPath` and fsyncs the directory.
+    /// Returns the footer written.
+    @discardableResult
+    public func seal() throws(SegmentError) -> SegmentFooter {
+        guard !isSealed else { throw .invalidArgument(path: finalPath, offset: bytesWritten, reason: "sealed twice") }
+        try flush()
+        let footer = SegmentFooter(offset: bytesWritten, blocks: blocks)
+        let bytes = footer.encodedWithTrailer()
+        try write(bytes)
+        if options.durable { try FileIO.fsync(fd, path: openPath) }
+        _ = close(fd)
+        fd = -1
+        try FileIO.rename(openPath, finalPath)
+        if options.durable { try FileIO.fsyncDirectory(FileIO.directory(of: finalPath)) }
+        isSealed = true
+        return footer
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Segments
+
+/// Developer tools: generators of committed test data and in-process benchmarks. Hidden from
+/// help because operators never need them.
+struct Dev: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Developer tools (fixture and sample generators, benchmarks).",
+        shouldDisplay: false,
+        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self]
+    )
+}
+
+/// `redline dev write-samples --out DIR`: the synthetic demo segments (tools/lab/samples/segments).
+struct WriteSamples: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "write-samples",
+        abstract: "Write the deterministic synthetic sample segments under DIR (which must not hold them already)."
+    )
+
+    @Option(help: "Root directory of the sample segment store.")
+    var out: String
+
+    func run() throws {
+        let paths = try SyntheticSegments.writeSamples(root: out)
+        for p in paths { print(p) }
+    }
+}
+
+/// `redline dev write-golden --out FILE`: the golden fixture schemas/segment-v1.md documents.
+struct WriteGolden: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "write-golden",
+        abstract: "Write the golden fixture segment to FILE (must end in .rls and not exist)."
+    )
+
+    @Option(help: "Path of the fixture to write.")
+    var out: String
+
+    func run() throws {
+        try SyntheticSegments.writeGolden(to: out)
+        print(out)
+    }
+}
