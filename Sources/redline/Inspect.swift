@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import CRedlineABI
 import Segments
+import Timebase
 
 /// `redline inspect <file|dir>`: integrity and contents of segment files.
 struct Inspect: ParsableCommand {
@@ -29,6 +31,9 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON summary per file instead of text.")
     var json = false
 
+    @Flag(help: "Show each file's clock anchors, detected clock steps and suspends, and the time-correction uncertainty (schemas/time.md).")
+    var time = false
+
     func validate() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -36,6 +41,9 @@ struct Inspect: ParsableCommand {
         }
         if records && json {
             throw ValidationError("--records and --json both use stdout; pick one")
+        }
+        if time && (records || json) {
+            throw ValidationError("--time prints text; it does not combine with --records or --json")
         }
     }
 
@@ -48,8 +56,12 @@ struct Inspect: ParsableCommand {
         var damaged = 0
         var totals = (intact: 0, open: 0, records: UInt64(0), blocks: 0, recoverableRecords: UInt64(0))
         for file in files {
-            let report = SegmentReport.scan(path: file, onBlock: records ? { info, reader in
-                printRecords(info, reader)
+            var anchors: [rl_clock_anchor] = []
+            let report = SegmentReport.scan(path: file, onBlock: records || time ? { info, reader in
+                if records { printRecords(info, reader) }
+                if time, info.recordType == .clockAnchor {
+                    _ = reader.withRecords(as: rl_clock_anchor.self) { anchors.append(contentsOf: $0) }
+                }
             } : nil)
             switch report.verdict {
             case .intact: totals.intact += 1
@@ -62,6 +74,10 @@ struct Inspect: ParsableCommand {
                 print(Summary.json(report))
             } else {
                 Summary.text(report, blocks: blocks, into: &out)
+            }
+            if time, let header = report.header {
+                let timeReport = TimeReport(bootID: Timebase.BootID(uuidBytes: header.bootID.bytes), records: anchors)
+                out.line(timeReport.render())
             }
         }
         if files.count > 1 && !json {
