@@ -129,8 +129,8 @@ public final class SegmentDecoder {
         if inputCapacity - end >= count { return }
         let live = end - start
         if start > 0 && inputCapacity - live >= count {
-            // Compaction keeps the buffer's 16-byte alignment meaningless for input (payloads are
-            // copied out by LZ4), so any shift is fine.
+            // Input alignment does not matter (only CRC32C and LZ4 read it, at any address), so
+            // live bytes may move to the front.
             input.copyMemory(from: input + start, byteCount: live)
         } else {
             var newCapacity = inputCapacity * 2
