@@ -60,6 +60,10 @@ public final class SegmentWriter {
         guard finalPath.hasSuffix(SegmentFormat.sealedSuffix) else {
             throw .invalidArgument(path: finalPath, offset: 0, reason: "a segment path ends in \(SegmentFormat.sealedSuffix)")
         }
+        guard options.blockRawBytes >= 1 && options.blockRawBytes <= ReaderOptions().maxBlockRawBytes else {
+            throw .invalidArgument(path: finalPath, offset: 0,
+                                   reason: "blockRawBytes \(options.blockRawBytes) outside 1…\(ReaderOptions().maxBlockRawBytes) (what default readers accept)")
+        }
         let hostBytes = header.hostID.utf8.count
         guard hostBytes >= 1 && hostBytes <= 255 else {
             throw .invalidArgument(path: finalPath, offset: 0, reason: "host id must be 1…255 bytes, got \(hostBytes)")
