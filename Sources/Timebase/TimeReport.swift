@@ -192,7 +192,7 @@ extension Piece {
         var lo = start, hi = end - 1
         while lo < hi {
             let mid = lo + (hi - lo) / 2
-            if Int64(mid) + estimateOffset(at: mid) >= floor { hi = mid } else { lo = mid + 1 }
+            if sat(Int64(mid), plus: estimateOffset(at: mid)) >= floor { hi = mid } else { lo = mid + 1 }
         }
         candidates.append(lo)
         var worst: (UInt64, UInt64) = (0, start)

@@ -35,6 +35,16 @@ public struct TimebaseOptions: Sendable, Hashable {
         self.maxAnchorUncertaintyNanos = maxAnchorUncertaintyNanos
     }
 
+    /// The options with every limit capped where the arithmetic stays exact in Int64:
+    /// slew ≤ 1,000,000 ppm, extrapolation and anchor uncertainty ≤ 2^60 ns. A timeline
+    /// applies this to whatever it is given, so no setting can make it trap.
+    public var capped: TimebaseOptions {
+        TimebaseOptions(
+            maxSlewPPM: min(maxSlewPPM, 1_000_000),
+            maxExtrapolationNanos: min(maxExtrapolationNanos, 1 << 60),
+            maxAnchorUncertaintyNanos: min(maxAnchorUncertaintyNanos, 1 << 60))
+    }
+
     /// The slew limit as a rate (dimensionless).
     public var slewRate: Double { Double(maxSlewPPM) / 1_000_000 }
 

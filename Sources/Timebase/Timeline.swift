@@ -39,6 +39,7 @@ public struct ClockDiscontinuity: Sendable, Hashable {
 /// host's clocks obeyed the model, `|utc − true REALTIME| ≤ uncertainty`.
 public struct Timeline: Sendable {
     public let bootID: BootID
+    /// The options in force (``TimebaseOptions/capped``).
     public let options: TimebaseOptions
     /// Every anchor given, in the order given, with what became of it.
     public let dispositions: [(anchor: ClockAnchor, disposition: AnchorDisposition)]
@@ -54,7 +55,8 @@ public struct Timeline: Sendable {
     /// Builds the mapping for one boot from its anchors, in the order they were read
     /// (across segments). Never fails: unusable anchors are recorded in ``dispositions``;
     /// with no usable anchor every correction fails with `noValidAnchors`.
-    public init(bootID: BootID, anchors: [ClockAnchor], options: TimebaseOptions = TimebaseOptions()) {
+    public init(bootID: BootID, anchors: [ClockAnchor], options requested: TimebaseOptions = TimebaseOptions()) {
+        let options = requested.capped
         self.bootID = bootID
         self.options = options
         var disposition = [AnchorDisposition](repeating: .accepted, count: anchors.count)
@@ -171,10 +173,10 @@ public struct Timeline: Sendable {
         // largest value is at one of its ends.
         var runningMax = Int64.min
         for k in pieces.indices {
-            let startValue = Int64(pieces[k].start) + pieces[k].estimateOffset(at: pieces[k].start)
+            let startValue = sat(Int64(pieces[k].start), plus: pieces[k].estimateOffset(at: pieces[k].start))
             pieces[k].floor = max(startValue, runningMax)
             let lastTime = pieces[k].end - 1
-            let endValue = Int64(lastTime) + pieces[k].estimateOffset(at: lastTime)
+            let endValue = sat(Int64(lastTime), plus: pieces[k].estimateOffset(at: lastTime))
             runningMax = max(pieces[k].floor, endValue)
         }
         discontinuities = found
@@ -324,29 +326,45 @@ struct Piece: Sendable {
         switch kind {
         case .extrapolateBefore:
             let w = cone(a.uncertainty, a.mono - t)
-            return (a.offset - w, a.offset + w)
+            return (sat(a.offset, minus: w), sat(a.offset, plus: w))
         case .extrapolateAfter:
             let w = cone(a.uncertainty, t - a.mono)
-            return (a.offset - w, a.offset + w)
+            return (sat(a.offset, minus: w), sat(a.offset, plus: w))
         case .interpolate:
             // Continuous with bounded slope from both anchors: inside both cones.
             let wa = cone(a.uncertainty, t - a.mono), wb = cone(b.uncertainty, b.mono - t)
-            return (max(a.offset - wa, b.offset - wb), min(a.offset + wa, b.offset + wb))
+            return (max(sat(a.offset, minus: wa), sat(b.offset, minus: wb)),
+                    min(sat(a.offset, plus: wa), sat(b.offset, plus: wb)))
         case .discontinuity:
             let wa = cone(a.uncertainty, t - a.mono)
-            if t == a.mono { return (a.offset - wa, a.offset + wa) }
+            if t == a.mono { return (sat(a.offset, minus: wa), sat(a.offset, plus: wa)) }
             // Before the jump inside a's cone, after it inside b's: their union.
             let wb = cone(b.uncertainty, b.mono - t)
-            return (min(a.offset - wa, b.offset - wb), max(a.offset + wa, b.offset + wb))
+            return (min(sat(a.offset, minus: wa), sat(b.offset, minus: wb)),
+                    max(sat(a.offset, plus: wa), sat(b.offset, plus: wb)))
         }
     }
 
     @inline(__always)
     func correct(_ t: UInt64) -> CorrectedTime {
-        let value = max(Int64(t) + estimateOffset(at: t), floor)
-        let offset = value - Int64(t)
+        let value = max(sat(Int64(t), plus: estimateOffset(at: t)), floor)
+        let offset = sat(value, minus: Int64(t))
         let (lo, hi) = band(at: t)
-        let bound = max(offset - lo, hi - offset, 0)
+        let bound = max(sat(offset, minus: lo), sat(hi, minus: offset), 0)
         return CorrectedTime(utcNanos: value, uncertaintyNanos: UInt64(bound))
     }
+}
+
+/// Saturating addition and subtraction: only reachable with anchors at the extremes of
+/// the accepted ranges, where a bound of Int64.max ns is the honest answer.
+@inline(__always)
+func sat(_ a: Int64, plus b: Int64) -> Int64 {
+    let (r, o) = a.addingReportingOverflow(b)
+    return o ? (b > 0 ? .max : .min) : r
+}
+
+@inline(__always)
+func sat(_ a: Int64, minus b: Int64) -> Int64 {
+    let (r, o) = a.subtractingReportingOverflow(b)
+    return o ? (b < 0 ? .max : .min) : r
 }
