@@ -54,7 +54,7 @@ public struct TimebaseOptions: Sendable, Hashable {
     /// plus 1 ns because both clocks are truncated to whole nanoseconds when read.
     @inline(__always)
     func coneHalfWidth(uncertainty: UInt64, distance: UInt64) -> Int64 {
-        Int64(uncertainty) + Int64((slewRate * Double(distance)).rounded(.up)) + 1
+        Int64(uncertainty) + ceilToInt64(slewRate * Double(distance)) + 1
     }
 }
 
