@@ -217,7 +217,7 @@ public struct Timeline: Sendable {
     /// copy-on-write), so use one cursor per thread.
     public func makeCursor() -> Cursor { Cursor(timeline: self) }
 
-    public struct Cursor {
+    public struct Cursor: Sendable {
         let timeline: Timeline
         let pieces: [Piece]
         var index = 0
