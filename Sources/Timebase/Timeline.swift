@@ -95,15 +95,10 @@ public struct Timeline: Sendable {
             let group = Array(candidates[start..<end])
             start = end
             if group.count == 1 { unique.append(group[0]); continue }
-            var conflict: (Int, Int)?
-            search: for x in 0..<group.count {
-                for y in (x + 1)..<group.count where !Self.agree(anchors[group[x]], anchors[group[y]]) {
-                    conflict = (group[x], group[y])
-                    break search
+            if let (x, y) = Self.conflict(in: group.map { anchors[$0] }) {
+                for i in group {
+                    disposition[i] = .rejected(.conflictsWith(fileIndex: i == group[x] ? group[y] : group[x]))
                 }
-            }
-            if let (x, y) = conflict {
-                for i in group { disposition[i] = .rejected(.conflictsWith(fileIndex: i == x ? y : x)) }
                 continue
             }
             let keep = group.min {
@@ -183,12 +178,25 @@ public struct Timeline: Sendable {
         self.pieces = pieces
     }
 
-    /// Two readings at one monotonic instant agree when their realtimes differ by no more
-    /// than both uncertainties and their suspend totals by no more than both widths.
-    static func agree(_ a: ClockAnchor, _ b: ClockAnchor) -> Bool {
-        let u = a.uncertaintyNanos + b.uncertaintyNanos
-        return (a.realtimeNanos - b.realtimeNanos).magnitude <= u
-            && (Int64(a.suspendedNanos) - Int64(b.suspendedNanos)).magnitude <= 2 * u
+    /// Readings at one monotonic instant agree pairwise when their realtimes differ by no
+    /// more than both uncertainties and their suspend totals by no more than both widths.
+    /// Each condition says the intervals `r ± u` (or `s ± 2u`) pairwise overlap, which
+    /// on a line holds exactly when all of them share a point; so one pass finds the
+    /// interval reaching furthest right from below and the one reaching furthest left from
+    /// above, and if they do not overlap that pair is returned (positions in `group`).
+    static func conflict(in group: [ClockAnchor]) -> (Int, Int)? {
+        func check(_ centre: (ClockAnchor) -> Int64, _ halfWidth: (ClockAnchor) -> Int64) -> (Int, Int)? {
+            var highestLow = 0, lowestHigh = 0
+            for (k, a) in group.enumerated() {
+                if centre(a) - halfWidth(a) > centre(group[highestLow]) - halfWidth(group[highestLow]) { highestLow = k }
+                if centre(a) + halfWidth(a) < centre(group[lowestHigh]) + halfWidth(group[lowestHigh]) { lowestHigh = k }
+            }
+            let low = centre(group[highestLow]) - halfWidth(group[highestLow])
+            let high = centre(group[lowestHigh]) + halfWidth(group[lowestHigh])
+            return low > high ? (min(highestLow, lowestHigh), max(highestLow, lowestHigh)) : nil
+        }
+        return check({ $0.realtimeNanos }, { Int64($0.uncertaintyNanos) })
+            ?? check({ Int64($0.suspendedNanos) }, { 2 * Int64($0.uncertaintyNanos) })
     }
 
     /// Monotonic range (inclusive) that corrects, nil if no anchor was accepted.

@@ -65,3 +65,28 @@ struct RobustnessTests {
         }
     }
 }
+
+@Suite("Large and hostile anchor sets stay cheap")
+struct ScaleTests {
+    @Test("100,000 anchors at one instant that disagree, and 20,000 alternating steps: built and reported")
+    func hostileSets() {
+        let base = ClockAnchor(realtimeNanos: 1_764_000_000_000_000_000, monotonicNanos: 5_000_000_000,
+                               boottimeNanos: 5_000_000_000, uncertaintyNanos: 10, samples: 7, reason: .periodic)
+        var same = [ClockAnchor](repeating: base, count: 100_000)
+        same[77_777].realtimeNanos += 1_000
+        let conflicted = Timeline(bootID: BootID("x"), anchors: same)
+        #expect(conflicted.accepted.isEmpty)
+        #expect(conflicted.dispositions.allSatisfy { if case .rejected(.conflictsWith) = $0.disposition { true } else { false } })
+
+        let zigzag = (0..<20_000).map { i in
+            var a = base
+            a.monotonicNanos += UInt64(i) * 1_000_000_000
+            a.boottimeNanos = a.monotonicNanos
+            a.realtimeNanos += Int64(i) * 1_000_000_000 + (i % 2 == 0 ? 0 : 5_000_000_000)
+            return a
+        }
+        let report = TimeReport(timeline: Timeline(bootID: BootID("x"), anchors: zigzag))
+        #expect(report.steps.count == 19_999)
+        #expect(report.render().split(separator: "\n").count > 20_000)
+    }
+}
