@@ -4,6 +4,7 @@ import CCompression
 /// everything a conforming writer produces and bound the memory one block can make us allocate.
 public struct ReaderOptions: Sendable {
     /// Largest raw (decompressed) block accepted, bytes. The writer's default block is 256 KiB.
+    /// Values above LZ4's input limit (0x7E000000) act as that limit.
     public var maxBlockRawBytes: Int = 16 << 20
     /// Most records accepted in one block.
     public var maxRecordsPerBlock: Int = 1 << 20
@@ -129,8 +130,8 @@ public final class SegmentDecoder {
         if inputCapacity - end >= count { return }
         let live = end - start
         if start > 0 && inputCapacity - live >= count {
-            // Compaction keeps the buffer's 16-byte alignment meaningless for input (payloads are
-            // copied out by LZ4), so any shift is fine.
+            // Input alignment does not matter (only CRC32C and LZ4 read it, at any address), so
+            // live bytes may move to the front.
             input.copyMemory(from: input + start, byteCount: live)
         } else {
             var newCapacity = inputCapacity * 2
@@ -321,7 +322,8 @@ public final class SegmentDecoder {
         let p = UnsafeRawPointer(input + start)
         let at = base
         let compressed = Int(p.le(20, UInt32.self))
-        let maxCompressed = Int(ccompression_lz4_bound(Int32(options.maxBlockRawBytes)))
+        let maxRaw = min(options.maxBlockRawBytes, 0x7E00_0000)
+        let maxCompressed = Int(ccompression_lz4_bound(Int32(maxRaw)))
         guard compressed <= maxCompressed else {
             throw fail(.lengthOutOfBounds(path: source, offset: at + 20, field: "compressed_length",
                                           value: UInt64(compressed), limit: UInt64(maxCompressed)))
@@ -357,9 +359,9 @@ public final class SegmentDecoder {
                                           value: UInt64(count), limit: UInt64(options.maxRecordsPerBlock)))
         }
         let raw = Int(p.le(16, UInt32.self))
-        guard raw <= options.maxBlockRawBytes else {
+        guard raw <= maxRaw else {
             throw fail(.lengthOutOfBounds(path: source, offset: at + 16, field: "raw_length",
-                                          value: UInt64(raw), limit: UInt64(options.maxBlockRawBytes)))
+                                          value: UInt64(raw), limit: UInt64(maxRaw)))
         }
         guard raw == count * type.recordSize else {
             throw fail(.recordSizeMismatch(path: source, offset: at + 16, recordType: rawType, rawLength: UInt64(raw),

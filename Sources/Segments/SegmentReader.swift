@@ -20,6 +20,7 @@ public final class SegmentReader {
     private let decoder: SegmentDecoder
     private let fd: Int32
     private let chunkSize: Int
+    private var fileSize: UInt64
     private var eof = false
     /// How the file ended; set once `nextBlock()` returned nil.
     public private(set) var ending: SegmentEnding?
@@ -34,10 +35,12 @@ public final class SegmentReader {
         decoder = SegmentDecoder(source: path, options: options)
         fd = try FileIO.open(path, flags: O_RDONLY)
         var found: SegmentHeader?
+        var size: UInt64 = 0
         do {
+            size = try FileIO.size(fd, path: path)
             while found == nil {
                 if case .header(let h)? = try decoder.next() { found = h; break }
-                if try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize) == 0 {
+                if try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &size) == 0 {
                     _ = try decoder.finish()
                 }
             }
@@ -46,6 +49,7 @@ public final class SegmentReader {
             throw error
         }
         header = found!
+        fileSize = size
     }
 
     deinit { _ = close(fd) }
@@ -53,15 +57,20 @@ public final class SegmentReader {
     /// Reads more input into the decoder; false at end of file.
     private func readMore() throws(SegmentError) -> Bool {
         if eof { return false }
-        let n = try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize)
+        let n = try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &fileSize)
         if n == 0 { eof = true }
         return n > 0
     }
 
-    /// One `read(2)` of at least what the decoder wants, straight into its buffer.
-    private static func read(into decoder: SegmentDecoder, fd: Int32, path: String, chunkSize: Int) throws(SegmentError) -> Int {
-        let want = max(decoder.bytesWanted, chunkSize)
+    /// One `read(2)` of at least what the decoder wants, straight into its buffer. The request is
+    /// capped by what the file holds (re-read when reached, since a `.rls.open` file may grow),
+    /// so a corrupt length cannot make the reader reserve memory for bytes that are not there.
+    private static func read(into decoder: SegmentDecoder, fd: Int32, path: String, chunkSize: Int,
+                             fileSize: inout UInt64) throws(SegmentError) -> Int {
         let offset = decoder.consumedOffset + UInt64(decoder.bufferedCount)
+        if offset >= fileSize { fileSize = try FileIO.size(fd, path: path) }
+        let remaining = fileSize > offset ? fileSize - offset : 0
+        let want = Int(min(UInt64(max(decoder.bytesWanted, chunkSize)), remaining + 1))
         return try decoder.fill(capacity: want) { (buf) throws(SegmentError) -> Int in
             try FileIO.read(fd, into: buf, path: path, offset: offset)
         }

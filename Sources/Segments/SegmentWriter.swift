@@ -38,6 +38,8 @@ public final class SegmentWriter {
     public private(set) var isSealed = false
 
     private var fd: Int32
+    /// Layout version per raw record type as the header declares it; 0 = not declared.
+    private let versions: [UInt16]
     private var pending: [PendingBlock?] = Array(repeating: nil, count: 8)
     private var out: UnsafeMutableRawPointer
     private var outCapacity: Int
@@ -60,13 +62,27 @@ public final class SegmentWriter {
         guard finalPath.hasSuffix(SegmentFormat.sealedSuffix) else {
             throw .invalidArgument(path: finalPath, offset: 0, reason: "a segment path ends in \(SegmentFormat.sealedSuffix)")
         }
+        guard options.blockRawBytes >= 1 && options.blockRawBytes <= ReaderOptions().maxBlockRawBytes else {
+            throw .invalidArgument(path: finalPath, offset: 0,
+                                   reason: "blockRawBytes \(options.blockRawBytes) outside 1…\(ReaderOptions().maxBlockRawBytes) (what default readers accept)")
+        }
         let hostBytes = header.hostID.utf8.count
         guard hostBytes >= 1 && hostBytes <= 255 else {
             throw .invalidArgument(path: finalPath, offset: 0, reason: "host id must be 1…255 bytes, got \(hostBytes)")
         }
+        // The writer stores this build's ABI structs, so it can only declare this build's layouts.
+        let raw = header.recordTypes.map(\.recordType.rawValue)
+        guard raw == raw.sorted(), Set(raw).count == raw.count,
+              header.recordTypes.allSatisfy({ $0.version == $0.recordType.currentVersion }) else {
+            throw .invalidArgument(path: finalPath, offset: 0,
+                                   reason: "the record type table must list types once, ascending, at this build's layout versions")
+        }
         self.finalPath = finalPath
         openPath = finalPath + ".open"
         self.header = header
+        var versions = [UInt16](repeating: 0, count: 8)
+        for entry in header.recordTypes { versions[Int(entry.recordType.rawValue)] = entry.version }
+        self.versions = versions
         self.options = options
         outCapacity = SegmentFormat.blockHeaderLength + Int(ccompression_lz4_bound(Int32(options.blockRawBytes))) + 8
         try FileIO.makeDirectories(FileIO.directory(of: finalPath))
@@ -134,7 +150,7 @@ public final class SegmentWriter {
             throw .invalidArgument(path: openPath, offset: bytesWritten,
                                    reason: "\(records.count) bytes are not whole \(type) records of \(size) bytes")
         }
-        guard header.version(of: type) != nil else {
+        guard versions[Int(type.rawValue)] != 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "the header does not declare \(type)")
         }
         guard let src = records.baseAddress else { return }
@@ -183,7 +199,7 @@ public final class SegmentWriter {
         let sequence = UInt32(blocks.count)
         out.putLE(SegmentFormat.blockMagic, at: 0)
         out.putLE(block.type.rawValue, at: 4)
-        out.putLE(header.version(of: block.type)!, at: 6)
+        out.putLE(versions[slot], at: 6)
         out.putLE(sequence, at: 8)
         out.putLE(UInt32(block.count), at: 12)
         out.putLE(UInt32(block.used), at: 16)
@@ -195,7 +211,7 @@ public final class SegmentWriter {
         crc = crc32c(crc, UnsafeRawBufferPointer(start: out + hl, count: padded))
         out.putLE(crc, at: 44)
         let info = BlockInfo(sequence: sequence, offset: bytesWritten, recordType: block.type,
-                             recordVersion: header.version(of: block.type)!, recordCount: UInt32(block.count),
+                             recordVersion: versions[slot], recordCount: UInt32(block.count),
                              rawLength: UInt32(block.used), compressedLength: UInt32(compressed),
                              minKernelNs: block.minNs, maxKernelNs: block.maxNs)
         try write(UnsafeRawBufferPointer(start: out, count: hl + padded))

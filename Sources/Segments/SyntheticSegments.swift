@@ -174,6 +174,9 @@ public enum SyntheticSegments {
                 c.resp_bytes = UInt32(20 + rng.below(4000))
                 let failed = rng.below(100) < 2
                 if isHTTP {
+                    // The web host also calls an HTTP API (198.18.1.30, service 30) besides Redis.
+                    setAddress(&c.raddr, (198, 18, 1, 30))
+                    c.peer_service = 30
                     c.rport = 80
                     c.l7_proto = UInt8(RL_L7_HTTP1.rawValue)
                     c.status_code = failed ? 503 : 200

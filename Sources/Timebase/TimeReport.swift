@@ -80,6 +80,8 @@ public struct TimeReport: Sendable {
         }
         var steps: [StepRow] = []
         var worstStep: UInt64?
+        var discontinuityAt: [UInt64: ClockDiscontinuity] = [:]
+        for d in timeline.discontinuities { discontinuityAt[d.before.monotonicNanos] = d }
         for piece in timeline.pieces {
             switch piece.kind {
             case .interpolate:
@@ -91,7 +93,7 @@ public struct TimeReport: Sendable {
             case .discontinuity:
                 let (worst, _) = piece.worstUncertainty()
                 worstStep = max(worstStep ?? 0, worst)
-                if let d = timeline.discontinuities.first(where: { $0.before.monotonicNanos == piece.start }) {
+                if let d = discontinuityAt[piece.start] {
                     steps.append(StepRow(discontinuity: d, worstUncertaintyNanos: worst))
                 }
             case .extrapolateAfter:
@@ -192,7 +194,7 @@ extension Piece {
         var lo = start, hi = end - 1
         while lo < hi {
             let mid = lo + (hi - lo) / 2
-            if Int64(mid) + estimateOffset(at: mid) >= floor { hi = mid } else { lo = mid + 1 }
+            if sat(Int64(mid), plus: estimateOffset(at: mid)) >= floor { hi = mid } else { lo = mid + 1 }
         }
         candidates.append(lo)
         var worst: (UInt64, UInt64) = (0, start)

@@ -35,6 +35,16 @@ public struct TimebaseOptions: Sendable, Hashable {
         self.maxAnchorUncertaintyNanos = maxAnchorUncertaintyNanos
     }
 
+    /// The options with every limit capped where the arithmetic stays exact in Int64:
+    /// slew ≤ 1,000,000 ppm, extrapolation and anchor uncertainty ≤ 2^60 ns. A timeline
+    /// applies this to whatever it is given, so no setting can make it trap.
+    public var capped: TimebaseOptions {
+        TimebaseOptions(
+            maxSlewPPM: min(maxSlewPPM, 1_000_000),
+            maxExtrapolationNanos: min(maxExtrapolationNanos, 1 << 60),
+            maxAnchorUncertaintyNanos: min(maxAnchorUncertaintyNanos, 1 << 60))
+    }
+
     /// The slew limit as a rate (dimensionless).
     public var slewRate: Double { Double(maxSlewPPM) / 1_000_000 }
 
@@ -44,7 +54,7 @@ public struct TimebaseOptions: Sendable, Hashable {
     /// plus 1 ns because both clocks are truncated to whole nanoseconds when read.
     @inline(__always)
     func coneHalfWidth(uncertainty: UInt64, distance: UInt64) -> Int64 {
-        Int64(uncertainty) + Int64((slewRate * Double(distance)).rounded(.up)) + 1
+        Int64(uncertainty) + ceilToInt64(slewRate * Double(distance)) + 1
     }
 }
 

@@ -39,6 +39,7 @@ public struct ClockDiscontinuity: Sendable, Hashable {
 /// host's clocks obeyed the model, `|utc − true REALTIME| ≤ uncertainty`.
 public struct Timeline: Sendable {
     public let bootID: BootID
+    /// The options in force (``TimebaseOptions/capped``).
     public let options: TimebaseOptions
     /// Every anchor given, in the order given, with what became of it.
     public let dispositions: [(anchor: ClockAnchor, disposition: AnchorDisposition)]
@@ -54,7 +55,8 @@ public struct Timeline: Sendable {
     /// Builds the mapping for one boot from its anchors, in the order they were read
     /// (across segments). Never fails: unusable anchors are recorded in ``dispositions``;
     /// with no usable anchor every correction fails with `noValidAnchors`.
-    public init(bootID: BootID, anchors: [ClockAnchor], options: TimebaseOptions = TimebaseOptions()) {
+    public init(bootID: BootID, anchors: [ClockAnchor], options requested: TimebaseOptions = TimebaseOptions()) {
+        let options = requested.capped
         self.bootID = bootID
         self.options = options
         var disposition = [AnchorDisposition](repeating: .accepted, count: anchors.count)
@@ -93,15 +95,10 @@ public struct Timeline: Sendable {
             let group = Array(candidates[start..<end])
             start = end
             if group.count == 1 { unique.append(group[0]); continue }
-            var conflict: (Int, Int)?
-            search: for x in 0..<group.count {
-                for y in (x + 1)..<group.count where !Self.agree(anchors[group[x]], anchors[group[y]]) {
-                    conflict = (group[x], group[y])
-                    break search
+            if let (x, y) = Self.conflict(in: group.map { anchors[$0] }) {
+                for i in group {
+                    disposition[i] = .rejected(.conflictsWith(fileIndex: i == group[x] ? group[y] : group[x]))
                 }
-            }
-            if let (x, y) = conflict {
-                for i in group { disposition[i] = .rejected(.conflictsWith(fileIndex: i == x ? y : x)) }
                 continue
             }
             let keep = group.min {
@@ -171,22 +168,35 @@ public struct Timeline: Sendable {
         // largest value is at one of its ends.
         var runningMax = Int64.min
         for k in pieces.indices {
-            let startValue = Int64(pieces[k].start) + pieces[k].estimateOffset(at: pieces[k].start)
+            let startValue = sat(Int64(pieces[k].start), plus: pieces[k].estimateOffset(at: pieces[k].start))
             pieces[k].floor = max(startValue, runningMax)
             let lastTime = pieces[k].end - 1
-            let endValue = Int64(lastTime) + pieces[k].estimateOffset(at: lastTime)
+            let endValue = sat(Int64(lastTime), plus: pieces[k].estimateOffset(at: lastTime))
             runningMax = max(pieces[k].floor, endValue)
         }
         discontinuities = found
         self.pieces = pieces
     }
 
-    /// Two readings at one monotonic instant agree when their realtimes differ by no more
-    /// than both uncertainties and their suspend totals by no more than both widths.
-    static func agree(_ a: ClockAnchor, _ b: ClockAnchor) -> Bool {
-        let u = a.uncertaintyNanos + b.uncertaintyNanos
-        return (a.realtimeNanos - b.realtimeNanos).magnitude <= u
-            && (Int64(a.suspendedNanos) - Int64(b.suspendedNanos)).magnitude <= 2 * u
+    /// Readings at one monotonic instant agree pairwise when their realtimes differ by no
+    /// more than both uncertainties and their suspend totals by no more than both widths.
+    /// Each condition says the intervals `r ± u` (or `s ± 2u`) pairwise overlap, which
+    /// on a line holds exactly when all of them share a point; so one pass finds the
+    /// interval reaching furthest right from below and the one reaching furthest left from
+    /// above, and if they do not overlap that pair is returned (positions in `group`).
+    static func conflict(in group: [ClockAnchor]) -> (Int, Int)? {
+        func check(_ centre: (ClockAnchor) -> Int64, _ halfWidth: (ClockAnchor) -> Int64) -> (Int, Int)? {
+            var highestLow = 0, lowestHigh = 0
+            for (k, a) in group.enumerated() {
+                if centre(a) - halfWidth(a) > centre(group[highestLow]) - halfWidth(group[highestLow]) { highestLow = k }
+                if centre(a) + halfWidth(a) < centre(group[lowestHigh]) + halfWidth(group[lowestHigh]) { lowestHigh = k }
+            }
+            let low = centre(group[highestLow]) - halfWidth(group[highestLow])
+            let high = centre(group[lowestHigh]) + halfWidth(group[lowestHigh])
+            return low > high ? (min(highestLow, lowestHigh), max(highestLow, lowestHigh)) : nil
+        }
+        return check({ $0.realtimeNanos }, { Int64($0.uncertaintyNanos) })
+            ?? check({ Int64($0.suspendedNanos) }, { 2 * Int64($0.uncertaintyNanos) })
     }
 
     /// Monotonic range (inclusive) that corrects, nil if no anchor was accepted.
@@ -215,23 +225,28 @@ public struct Timeline: Sendable {
     /// copy-on-write), so use one cursor per thread.
     public func makeCursor() -> Cursor { Cursor(timeline: self) }
 
-    public struct Cursor {
+    public struct Cursor: Sendable {
         let timeline: Timeline
+        let pieces: [Piece]
         var index = 0
 
+        init(timeline: Timeline) {
+            self.timeline = timeline
+            pieces = timeline.pieces
+        }
+
         public mutating func correct(monotonicNanos t: UInt64) -> Result<CorrectedTime, TimeCorrectionError> {
-            let pieces = timeline.pieces
-            guard !pieces.isEmpty else { return .failure(.noValidAnchors(timeline.bootID)) }
-            let p = pieces[index]
-            if t >= p.start && t < p.end { return .success(p.correct(t)) }
-            if t >= p.end && index + 1 < pieces.count && t < pieces[index + 1].end {
-                index += 1
-                return .success(pieces[index].correct(t))
+            if index < pieces.count {
+                let p = pieces[index]
+                if t >= p.start && t < p.end { return .success(p.correct(t)) }
+                if t >= p.end && index + 1 < pieces.count && t < pieces[index + 1].end {
+                    index += 1
+                    return .success(pieces[index].correct(t))
+                }
             }
-            if t < pieces[0].start { return .failure(timeline.outOfRangeBefore(t)) }
-            if t >= pieces[pieces.count - 1].end { return .failure(timeline.outOfRangeAfter(t)) }
-            index = timeline.pieceIndex(t)
-            return .success(pieces[index].correct(t))
+            let result = timeline.correct(monotonicNanos: t)
+            if case .success = result { index = timeline.pieceIndex(t) }
+            return result
         }
     }
 
@@ -297,10 +312,12 @@ struct Piece: Sendable {
         slewRate = options.slewRate
     }
 
-    /// Same as ``TimebaseOptions/coneHalfWidth(uncertainty:distance:)``.
+    /// Same as ``TimebaseOptions/coneHalfWidth(uncertainty:distance:)``. Distances are
+    /// below 2^63 (monotonic times are capped at 2^62), so the signed conversion, a single
+    /// instruction, is exact where the unsigned one is a branchy sequence.
     @inline(__always)
     func cone(_ u: UInt64, _ distance: UInt64) -> Int64 {
-        Int64(u) + Int64((slewRate * Double(distance)).rounded(.up)) + 1
+        Int64(u) + ceilToInt64(slewRate * Double(Int64(truncatingIfNeeded: distance))) + 1
     }
 
     /// The estimated offset at `t` (before clamping).
@@ -310,7 +327,7 @@ struct Piece: Sendable {
         case .extrapolateBefore, .extrapolateAfter:
             return a.offset
         case .interpolate:
-            return a.offset + Int64((rate * Double(t - a.mono)).rounded())
+            return a.offset + roundToInt64(rate * Double(Int64(truncatingIfNeeded: t - a.mono)))
         case .discontinuity:
             // At the first anchor the clock has not jumped yet; after it, the jump may have
             // happened anywhere, so the midpoint of the two offsets.
@@ -324,29 +341,58 @@ struct Piece: Sendable {
         switch kind {
         case .extrapolateBefore:
             let w = cone(a.uncertainty, a.mono - t)
-            return (a.offset - w, a.offset + w)
+            return (sat(a.offset, minus: w), sat(a.offset, plus: w))
         case .extrapolateAfter:
             let w = cone(a.uncertainty, t - a.mono)
-            return (a.offset - w, a.offset + w)
+            return (sat(a.offset, minus: w), sat(a.offset, plus: w))
         case .interpolate:
             // Continuous with bounded slope from both anchors: inside both cones.
             let wa = cone(a.uncertainty, t - a.mono), wb = cone(b.uncertainty, b.mono - t)
-            return (max(a.offset - wa, b.offset - wb), min(a.offset + wa, b.offset + wb))
+            return (max(sat(a.offset, minus: wa), sat(b.offset, minus: wb)),
+                    min(sat(a.offset, plus: wa), sat(b.offset, plus: wb)))
         case .discontinuity:
             let wa = cone(a.uncertainty, t - a.mono)
-            if t == a.mono { return (a.offset - wa, a.offset + wa) }
+            if t == a.mono { return (sat(a.offset, minus: wa), sat(a.offset, plus: wa)) }
             // Before the jump inside a's cone, after it inside b's: their union.
             let wb = cone(b.uncertainty, b.mono - t)
-            return (min(a.offset - wa, b.offset - wb), max(a.offset + wa, b.offset + wb))
+            return (min(sat(a.offset, minus: wa), sat(b.offset, minus: wb)),
+                    max(sat(a.offset, plus: wa), sat(b.offset, plus: wb)))
         }
     }
 
     @inline(__always)
     func correct(_ t: UInt64) -> CorrectedTime {
-        let value = max(Int64(t) + estimateOffset(at: t), floor)
-        let offset = value - Int64(t)
+        let value = max(sat(Int64(t), plus: estimateOffset(at: t)), floor)
+        let offset = sat(value, minus: Int64(t))
         let (lo, hi) = band(at: t)
-        let bound = max(offset - lo, hi - offset, 0)
+        let bound = max(sat(offset, minus: lo), sat(hi, minus: offset), 0)
         return CorrectedTime(utcNanos: value, uncertaintyNanos: UInt64(bound))
     }
+}
+
+/// Saturating addition and subtraction: only reachable with anchors at the extremes of
+/// the accepted ranges, where a bound of Int64.max ns is the honest answer.
+@inline(__always)
+func sat(_ a: Int64, plus b: Int64) -> Int64 {
+    let (r, o) = a.addingReportingOverflow(b)
+    return o ? (b > 0 ? .max : .min) : r
+}
+
+@inline(__always)
+func sat(_ a: Int64, minus b: Int64) -> Int64 {
+    let (r, o) = a.subtractingReportingOverflow(b)
+    return o ? (b < 0 ? .max : .min) : r
+}
+
+/// ⌈x⌉ for 0 ≤ x < 2^63, without a libm call (this is on the per-event path).
+@inline(__always)
+func ceilToInt64(_ x: Double) -> Int64 {
+    let i = Int64(x)
+    return Double(i) < x ? i + 1 : i
+}
+
+/// x rounded half away from zero, for |x| < 2^62, without a libm call.
+@inline(__always)
+func roundToInt64(_ x: Double) -> Int64 {
+    Int64(x >= 0 ? x + 0.5 : x - 0.5)
 }

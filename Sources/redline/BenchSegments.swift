@@ -36,12 +36,21 @@ struct BenchSegments: ParsableCommand {
         // The lz4 tool does not fsync; neither does this measurement (seal's fsyncs are a disk cost).
         options.durable = false
 
-        // Write: encode (copy into blocks) + LZ4 + CRC32C + file writes, per record as the collector appends.
-        var writeBest = Double.infinity
+        let rawPath = dir + "/bench.raw"
+        let lz4Path = dir + "/bench.raw.lz4"
+        let lz4Out = dir + "/bench.raw.out"
+        var writeBest = Double.infinity, readBest = Double.infinity
+        var lz4CompressBest = Double.infinity, lz4DecompressBest = Double.infinity
         var bufferBytes = 0
-        for _ in 0..<repeats {
+        var checksum: UInt64 = 0
+        var rawBytes: UInt64 = 0
+        // The four measurements are interleaved, round after round, so drift in the machine's
+        // speed (a shared VM) hits both sides alike; the best round of each is kept.
+        for round in 0..<repeats {
+            // Write: encode (copy into blocks) + LZ4 + CRC32C + file writes, one record at a time
+            // as the collector appends them.
             try? FileManager.default.removeItem(atPath: segment)
-            let t = now()
+            var t = now()
             let w = try SegmentWriter(finalPath: segment, header: header(), options: options)
             var f = 0
             var c = 0
@@ -58,15 +67,21 @@ struct BenchSegments: ParsableCommand {
             try w.seal()
             writeBest = min(writeBest, now() - t)
             bufferBytes = w.bufferBytes
-        }
-        let segmentBytes = try FileManager.default.attributesOfItem(atPath: segment)[.size] as! UInt64
 
-        // Read: verify every CRC, decompress, and touch every record through the typed view.
-        var readBest = Double.infinity
-        var checksum: UInt64 = 0
-        var readRecords = 0
-        for _ in 0..<repeats {
-            let t = now()
+            if round == 0 {
+                // The yardstick's input: exactly the raw bytes the writer compressed, block by block.
+                _ = FileManager.default.createFile(atPath: rawPath, contents: nil)
+                let rawHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: rawPath))
+                let reader = try SegmentReader(path: segment)
+                while try reader.nextBlock() != nil {
+                    rawHandle.write(Data(reader.currentRawRecords))
+                    rawBytes += UInt64(reader.currentRawRecords.count)
+                }
+                try rawHandle.close()
+            }
+
+            // Read: verify every CRC, decompress, and touch every record through the typed view.
+            t = now()
             let reader = try SegmentReader(path: segment)
             var sum: UInt64 = 0
             var n = 0
@@ -77,33 +92,13 @@ struct BenchSegments: ParsableCommand {
             }
             readBest = min(readBest, now() - t)
             checksum = sum
-            readRecords = n
-        }
-        guard readRecords == records else {
-            throw ValidationError("read \(readRecords) records, wrote \(records)")
-        }
+            guard n == records else { throw ValidationError("read \(n) records, wrote \(records)") }
 
-        // The yardstick's input: exactly the raw bytes the writer compressed, block by block.
-        let rawPath = dir + "/bench.raw"
-        _ = FileManager.default.createFile(atPath: rawPath, contents: nil)
-        let rawHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: rawPath))
-        let reader = try SegmentReader(path: segment)
-        var rawBytes: UInt64 = 0
-        while try reader.nextBlock() != nil {
-            rawHandle.write(Data(reader.currentRawRecords))
-            rawBytes += UInt64(reader.currentRawRecords.count)
-        }
-        try rawHandle.close()
-
-        let lz4Path = dir + "/bench.raw.lz4"
-        let lz4Out = dir + "/bench.raw.out"
-        var lz4CompressBest = Double.infinity
-        var lz4DecompressBest = Double.infinity
-        for _ in 0..<repeats {
             lz4CompressBest = min(lz4CompressBest, try timeProcess(lz4, ["-1", "-f", "-q", rawPath, lz4Path]))
             // To /dev/null: the segment reader hands records to its caller in memory and writes nothing.
             lz4DecompressBest = min(lz4DecompressBest, try timeProcess(lz4, ["-d", "-c", "-q", lz4Path], stdout: "/dev/null"))
         }
+        let segmentBytes = try FileManager.default.attributesOfItem(atPath: segment)[.size] as! UInt64
         _ = try timeProcess(lz4, ["-d", "-f", "-q", lz4Path, lz4Out])
         let lz4Bytes = try FileManager.default.attributesOfItem(atPath: lz4Path)[.size] as! UInt64
         guard FileManager.default.contentsEqual(atPath: rawPath, andPath: lz4Out) else {
@@ -142,7 +137,8 @@ struct BenchSegments: ParsableCommand {
 
                 Produced by `tools/bench/segments/run` on \(host) (\(cpus) CPUs), \(utcISO8601(ns: Int64(Date().timeIntervalSince1970 * 1e9))).
                 Peer: the `lz4` command-line tool (\(lz4Version())) on exactly the raw record bytes the
-                segment writer compressed, in the same run. The segment path runs single-threaded in
+                segment writer compressed, in the same run, measurements interleaved round by round
+                (best of \(repeats) kept for each). The segment path runs single-threaded in
                 process over records already in memory; lz4 is timed as a whole process (start-up
                 included, negligible at this size) reading its input file from the page cache.
                 Compression: both write their output file to the same scratch directory. Decompression:

@@ -154,6 +154,12 @@ struct RoundTripTests {
         try writer.seal()
         #expect(throws: SegmentError.self) { try writer.append(rl_stats()) }
         #expect(throws: SegmentError.self) { try SegmentWriter(finalPath: dir + "/x.rls.bad", header: testHeader) }
+        var future = testHeader
+        future.recordTypes[0].version = 2
+        #expect(throws: SegmentError.self) { try SegmentWriter(finalPath: dir + "/y.rls", header: future) }
+        var tooSmall = WriterOptions()
+        tooSmall.blockRawBytes = 0
+        #expect(throws: SegmentError.self) { try SegmentWriter(finalPath: dir + "/z.rls", header: testHeader, options: tooSmall) }
     }
 
     @Test("segment paths partition by host, UTC date and hour")

@@ -124,16 +124,22 @@ struct RandomHistory {
 
 @Suite("Timebase properties over random clock histories")
 struct PropertyTests {
-    @Test("10,000 random histories: monotone output, |error| ≤ reported bound, anchors sorted out")
+    @Test("10,000 random histories: monotone output, |error| ≤ reported bound, anchors sorted out, boots kept apart")
     func randomHistories() {
         let histories = 10_000
         var checked = 0
         var worstRatio = 0.0
         var failures: [String] = []
         var stepsSeen = 0, suspendsSeen = 0
+        var previous: RandomHistory?
         for seed in 0..<UInt64(histories) {
             let h = RandomHistory(seed: seed)
             let timeline = Timeline(bootID: BootID("b"), anchors: h.given, options: h.options)
+            // The same host rebooted: the previous history is its earlier boot. Its anchors
+            // overlap this boot's monotonic range and must change nothing.
+            let host = HostTimebase(anchorsByBoot: [BootID("a"): previous?.given ?? [], BootID("b"): h.given],
+                                    options: h.options)
+            defer { previous = h }
             func fail(_ s: String) { if failures.count < 10 { failures.append("seed \(seed): \(s)") } }
 
             // The anchor bookkeeping: every true anchor kept, every bad one rejected.
@@ -158,6 +164,9 @@ struct PropertyTests {
                 }
                 if k % 5 == 0, case .success(let direct) = timeline.correct(monotonicNanos: t), direct != c {
                     fail("cursor and direct lookup differ at t=\(t)")
+                }
+                if k % 5 == 1, host.correct(monotonicNanos: t, bootID: BootID("b")) != .success(c) {
+                    fail("another boot's anchors changed this boot's mapping at t=\(t)")
                 }
                 if c.utcNanos < previous { fail("not monotone at t=\(t): \(c.utcNanos) < \(previous)") }
                 previous = c.utcNanos

@@ -1,0 +1,87 @@
+import CRedlineABI
+import Foundation
+import Testing
+@testable import Segments
+
+/// schemas/records-v1.md against the compiled ABI structs: every documented offset and size.
+@Suite("records-v1.md matches the ABI header")
+struct RecordsSpecTests {
+    /// Field offsets and sizes from the compiled structs (MemoryLayout, not re-declared layouts).
+    static let actual: [String: [String: (offset: Int, size: Int)]] = {
+        func f<T, V>(_ kp: KeyPath<T, V>, _: T.Type) -> (Int, Int) { (MemoryLayout<T>.offset(of: kp)!, MemoryLayout<V>.size) }
+        typealias F = rl_flow_delta
+        typealias C = rl_l7_call
+        typealias E = rl_tcp_event
+        typealias A = rl_clock_anchor
+        typealias S = rl_stats
+        typealias G = rl_cgroup_mapping
+        return [
+            "flow_delta": ["start_ns": f(\F.start_ns, F.self), "end_ns": f(\F.end_ns, F.self), "cgroup_id": f(\F.cgroup_id, F.self),
+                           "laddr": f(\F.laddr, F.self), "raddr": f(\F.raddr, F.self), "lport": f(\F.lport, F.self),
+                           "rport": f(\F.rport, F.self), "family": f(\F.family, F.self), "l4_proto": f(\F.l4_proto, F.self),
+                           "l7_proto": f(\F.l7_proto, F.self), "side": f(\F.side, F.self), "classid": f(\F.classid, F.self),
+                           "local_service": f(\F.local_service, F.self), "peer_service": f(\F.peer_service, F.self),
+                           "flags": f(\F.flags, F.self), "tx_bytes": f(\F.tx_bytes, F.self), "rx_bytes": f(\F.rx_bytes, F.self),
+                           "tx_packets": f(\F.tx_packets, F.self), "rx_packets": f(\F.rx_packets, F.self)],
+            "l7_call": ["start_ns": f(\C.start_ns, C.self), "duration_ns": f(\C.duration_ns, C.self), "cgroup_id": f(\C.cgroup_id, C.self),
+                        "laddr": f(\C.laddr, C.self), "raddr": f(\C.raddr, C.self), "lport": f(\C.lport, C.self),
+                        "rport": f(\C.rport, C.self), "family": f(\C.family, C.self), "l4_proto": f(\C.l4_proto, C.self),
+                        "l7_proto": f(\C.l7_proto, C.self), "side": f(\C.side, C.self), "status_code": f(\C.status_code, C.self),
+                        "status_class": f(\C.status_class, C.self), "flags": f(\C.flags, C.self), "req_rule": f(\C.req_rule, C.self),
+                        "resp_rule": f(\C.resp_rule, C.self), "req_bytes": f(\C.req_bytes, C.self), "resp_bytes": f(\C.resp_bytes, C.self),
+                        "local_service": f(\C.local_service, C.self), "peer_service": f(\C.peer_service, C.self),
+                        "trace_id": f(\C.trace_id, C.self), "span_id": f(\C.span_id, C.self), "host": f(\C.host, C.self),
+                        "route": f(\C.route, C.self)],
+            "tcp_event": ["ts_ns": f(\E.ts_ns, E.self), "cgroup_id": f(\E.cgroup_id, E.self), "laddr": f(\E.laddr, E.self),
+                          "raddr": f(\E.raddr, E.self), "lport": f(\E.lport, E.self), "rport": f(\E.rport, E.self),
+                          "family": f(\E.family, E.self), "kind": f(\E.kind, E.self), "tcp_state": f(\E.tcp_state, E.self),
+                          "l4_proto": f(\E.l4_proto, E.self), "drop_reason": f(\E.drop_reason, E.self),
+                          "local_service": f(\E.local_service, E.self), "peer_service": f(\E.peer_service, E.self),
+                          "count": f(\E.count, E.self)],
+            "clock_anchor": ["realtime_ns": f(\A.realtime_ns, A.self), "monotonic_ns": f(\A.monotonic_ns, A.self),
+                             "boottime_ns": f(\A.boottime_ns, A.self), "uncertainty_ns": f(\A.uncertainty_ns, A.self),
+                             "samples": f(\A.samples, A.self), "reason": f(\A.reason, A.self)],
+            "stats": ["ts_ns": f(\S.ts_ns, S.self), "interval_ns": f(\S.interval_ns, S.self), "counter": f(\S.counter, S.self),
+                      "subject": f(\S.subject, S.self), "value": f(\S.value, S.self)],
+            "cgroup_mapping": ["ts_ns": f(\G.ts_ns, G.self), "cgroup_id": f(\G.cgroup_id, G.self), "service_id": f(\G.service_id, G.self),
+                               "flags": f(\G.flags, G.self), "pod_uid": f(\G.pod_uid, G.self),
+                               "container_id": f(\G.container_id, G.self), "path": f(\G.path, G.self)],
+        ]
+    }()
+
+    @Test("every section's type, version, size and field table agree with the compiled structs")
+    func specMatchesABI() throws {
+        let here = "\(#filePath)"
+        let root = String(here[..<here.range(of: "/Tests/SegmentsTests/")!.lowerBound])
+        let text = try String(contentsOfFile: root + "/schemas/records-v1.md", encoding: .utf8)
+        var sections: [String: (type: Int, version: Int, size: Int, rows: [(Int, Int, String)])] = [:]
+        var current: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## "), let m = line.firstMatch(of: /^## (\w+) — `struct rl_\w+` \(type (\d+), version (\d+), (\d+) bytes\)$/) {
+                current = String(m.1)
+                sections[current!] = (Int(m.2)!, Int(m.3)!, Int(m.4)!, [])
+            } else if line.hasPrefix("## ") {
+                current = nil
+            } else if let c = current, let m = line.firstMatch(of: /^\| (\d+) \| (\d+) \| (\w+) \|/) {
+                sections[c]!.rows.append((Int(m.1)!, Int(m.2)!, String(m.3)))
+            }
+        }
+        #expect(Set(sections.keys) == Set(RecordType.allCases.map(\.description)))
+        for type in RecordType.allCases {
+            guard let s = sections[type.description] else { continue }
+            #expect(s.type == Int(type.rawValue), "\(type)")
+            #expect(s.version == Int(type.currentVersion), "\(type)")
+            #expect(s.size == type.recordSize, "\(type)")
+            // Rows tile the struct: no gap, no overlap, nothing left out.
+            var next = 0
+            for (offset, size, name) in s.rows {
+                #expect(offset == next, "\(type).\(name) starts at \(offset), previous field ends at \(next)")
+                next = offset + size
+                let a = Self.actual[type.description]?[name]
+                #expect(a?.offset == offset && a?.size == size, "\(type).\(name): spec \(offset)/\(size), ABI \(String(describing: a))")
+            }
+            #expect(next == type.recordSize, "\(type)")
+            #expect(s.rows.count == Self.actual[type.description]?.count, "\(type)")
+        }
+    }
+}
