@@ -73,7 +73,7 @@ let package = Package(
         ),
 
         .testTarget(name: "SegmentsTests", dependencies: ["Segments"], exclude: ["Fixtures"]),
-        .testTarget(name: "TimebaseTests", dependencies: ["Timebase"]),
+        .testTarget(name: "TimebaseTests", dependencies: ["Timebase", "CRedlineABI"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
         .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
         .testTarget(name: "CLITests", dependencies: ["Segments"]),

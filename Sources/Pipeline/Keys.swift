@@ -1,0 +1,66 @@
+/// Group keys of the output tables. Ids are `NamePool` ids; `bucket` is the
+/// bucket start in UTC ns. Comparison orders by bucket first, then ids: the
+/// writer re-sorts by names for output, so files do not depend on id order.
+
+public struct ServiceKey: Hashable, Comparable, Sendable {
+    public var bucket: Int64
+    public var service: Int32
+    public var proto: Int32
+    public var observer: Int32
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.bucket, a.service, a.proto, a.observer) < (b.bucket, b.service, b.proto, b.observer)
+    }
+}
+
+public struct EdgeKey: Hashable, Comparable, Sendable {
+    public var bucket: Int64
+    public var caller: Int32
+    public var callee: Int32
+    public var callerDC: Int32
+    public var calleeDC: Int32
+    public var proto: Int32
+    public var observer: Int32
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.bucket, a.caller, a.callee, a.callerDC, a.calleeDC, a.proto, a.observer)
+            < (b.bucket, b.caller, b.callee, b.callerDC, b.calleeDC, b.proto, b.observer)
+    }
+}
+
+public struct TrafficKey: Hashable, Comparable, Sendable {
+    public var bucket: Int64
+    public var srcDC: Int32
+    public var dstDC: Int32
+    public var srcService: Int32
+    public var dstService: Int32
+    public var l4: Int32
+    public var observer: Int32
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4, a.observer)
+            < (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4, b.observer)
+    }
+}
+
+public struct HealthKey: Hashable, Comparable, Sendable {
+    public var bucket: Int64
+    public var service: Int32
+    public var peer: Int32
+
+    public static func < (a: Self, b: Self) -> Bool { (a.bucket, a.service, a.peer) < (b.bucket, b.service, b.peer) }
+}
+
+public struct DropKey: Hashable, Comparable, Sendable {
+    public var bucket: Int64
+    public var service: Int32
+    public var reason: Int32
+
+    public static func < (a: Self, b: Self) -> Bool { (a.bucket, a.service, a.reason) < (b.bucket, b.service, b.reason) }
+}
+
+/// A simple count, mergeable.
+public struct Count: Sendable, Equatable {
+    public var value: UInt64 = 0
+    public init(_ v: UInt64 = 0) { value = v }
+}
