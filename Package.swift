@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI",
+                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -83,8 +83,8 @@ public struct ServiceMap: Sendable {
 }
 
 /// Shell-style globs (`*`, `?`) over whole strings; `*` also crosses `/`.
-enum Glob {
-    static func matches(_ pattern: String, _ text: String) -> Bool {
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
         let p = Array(pattern.utf8), t = Array(text.utf8)
         var pi = 0, ti = 0, star = -1, mark = 0
         while ti < t.count {

@@ -23,8 +23,9 @@ public struct EdgeKey: Hashable, Comparable, Sendable {
     public var observer: Int32
 
     public static func < (a: Self, b: Self) -> Bool {
-        (a.bucket, a.caller, a.callee, a.callerDC, a.calleeDC, a.proto, a.observer)
-            < (b.bucket, b.caller, b.callee, b.callerDC, b.calleeDC, b.proto, b.observer)
+        let x = (a.bucket, a.caller, a.callee, a.callerDC, a.calleeDC, a.proto)
+        let y = (b.bucket, b.caller, b.callee, b.callerDC, b.calleeDC, b.proto)
+        return x != y ? x < y : a.observer < b.observer
     }
 }
 
@@ -38,8 +39,9 @@ public struct TrafficKey: Hashable, Comparable, Sendable {
     public var observer: Int32
 
     public static func < (a: Self, b: Self) -> Bool {
-        (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4, a.observer)
-            < (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4, b.observer)
+        let x = (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4)
+        let y = (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4)
+        return x != y ? x < y : a.observer < b.observer
     }
 }
 

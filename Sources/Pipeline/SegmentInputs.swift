@@ -1,0 +1,118 @@
+import CCompression
+import Enrichment
+import Foundation
+import Segments
+
+/// One input segment as the manifest records it: enough to tell, on a later
+/// run, whether the partition's inputs changed (a late or re-sealed segment).
+public struct InputSegment: Sendable, Equatable, Codable, Comparable {
+    public var host: String
+    /// Path below the segment root.
+    public var path: String
+    public var bytes: UInt64
+    /// CRC32C of the whole file, hex.
+    public var crc32c: String
+
+    public static func < (a: Self, b: Self) -> Bool { (a.host, a.path) < (b.host, b.path) }
+}
+
+/// Finds the segments that can hold events of a partition.
+///
+/// A collector files a segment under the hour its window *started* in; with
+/// the window at most an hour and records flushed late, events of hour H sit
+/// in the folders of H−1, H and H+1. All three are read and every record is
+/// placed by its corrected time, so each event counts in exactly one partition.
+public enum SegmentInputs {
+    public static func discover(root: String, hostGlobs: [String], partition: Partition) throws(PipelineError)
+        -> [String: [String]] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw .missingInput("segment root \(root) does not exist or is not a folder")
+        }
+        let hostDirs: [String]
+        do {
+            hostDirs = try FileManager.default.contentsOfDirectory(atPath: root)
+                .filter { $0.hasPrefix("host=") }
+                .filter { d in hostGlobs.contains { Glob.matches($0, String(d.dropFirst(5))) } }
+                .sorted()
+        } catch {
+            throw .io("cannot list \(root): \(error.localizedDescription)")
+        }
+        var hours: [Partition] = []
+        for p in partition.hours {
+            hours.append(Partition.hour(containing: p.startNanos - 3_600_000_000_000))
+            hours.append(p)
+            hours.append(Partition.hour(containing: p.endNanos))
+        }
+        let hourPaths = Array(Set(hours.map(\.path))).sorted()
+        var out: [String: [String]] = [:]
+        for hd in hostDirs {
+            var files: [String] = []
+            for hp in hourPaths {
+                let dir = "\(root)/\(hd)/\(hp)"
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+                for n in names where n.hasSuffix(SegmentFormat.sealedSuffix) || n.hasSuffix(SegmentFormat.openSuffix) {
+                    files.append("\(dir)/\(n)")
+                }
+            }
+            if !files.isEmpty { out[String(hd.dropFirst(5))] = files.sorted() }
+        }
+        return out
+    }
+
+    /// Size and CRC32C of each file, for the manifest.
+    public static func fingerprint(root: String, host: String, files: [String]) throws(PipelineError) -> [InputSegment] {
+        var out: [InputSegment] = []
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        for f in files {
+            let fd = open(f, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw .io("open \(f): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var crc: UInt32 = 0
+            var total: UInt64 = 0
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buf.deallocate() }
+            while true {
+                let n = read(fd, buf, 1 << 20)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw .io("read \(f): \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                crc = ccompression_crc32c(crc, buf, n)
+                total += UInt64(n)
+            }
+            let rel = f.hasPrefix(prefix) ? String(f.dropFirst(prefix.count)) : f
+            out.append(InputSegment(host: host, path: rel, bytes: total, crc32c: String(format: "%08x", crc)))
+        }
+        return out
+    }
+}
+
+/// Why a run failed. Each case maps to an exit code (schemas/pipeline-v1.md).
+public enum PipelineError: Error, Equatable, CustomStringConvertible {
+    case config(String)
+    case missingInput(String)
+    case io(String)
+    case locked(String)
+    case output(String)
+
+    public var description: String {
+        switch self {
+        case .config(let s): "configuration: \(s)"
+        case .missingInput(let s): "input: \(s)"
+        case .io(let s): "I/O: \(s)"
+        case .locked(let s): "locked: \(s)"
+        case .output(let s): "output: \(s)"
+        }
+    }
+
+    /// 3 bad configuration or input, 4 lock held, 5 I/O or output failure.
+    public var exitCode: Int32 {
+        switch self {
+        case .config, .missingInput: 3
+        case .locked: 4
+        case .io, .output: 5
+        }
+    }
+}
