@@ -46,6 +46,31 @@ struct RoundTripTests {
         #expect(try r.readColumn(0) == file.expected(0))
     }
 
+    @Test("a dictionary of mostly distinct values falls back early; a low-cardinality one stays")
+    func dictionaryThatDoesNotPay() throws {
+        let dir = try makeTempDir("nopay")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = 3 * ColumnChunkWriter.dictionaryProbeValues
+        let schema = ParquetSchema([ParquetField("unique", .int64), ParquetField("few", .int64)])
+        let path = dir.appendingPathComponent("p.parquet").path
+        let w = try ParquetFileWriter(path: path, schema: schema)
+        let data = [ColumnData(.int64((0..<n).map { Int64($0) * 7919 })), ColumnData(.int64((0..<n).map { Int64($0 % 10) }))]
+        try w.write(data)
+        try w.close()
+        let bytes = try readWholeFile(path, limit: 1 << 30)
+        let meta = try bytes.withUnsafeBytes { b in
+            try FileMetaData.decode(UnsafeRawBufferPointer(rebasing: b[(b.count - 8 - Int(b.loadUnaligned(fromByteOffset: b.count - 8, as: UInt32.self)))..<(b.count - 8)]))
+        }
+        let unique = meta.rowGroups[0].columns[0].metaData, few = meta.rowGroups[0].columns[1].metaData
+        // The dictionary stopped near the probe point, far below the 1 MiB limit.
+        let dictBytes = unique.dataPageOffset - (unique.dictionaryPageOffset ?? unique.dataPageOffset)
+        #expect(unique.encodings.contains(.plain) && unique.encodings.contains(.rleDictionary))
+        #expect(dictBytes > 0 && dictBytes < 64 << 10)
+        #expect(few.encodings.contains(.rleDictionary))
+        let r = try ParquetFileReader(path: path)
+        #expect(try r.readAll() == data)
+    }
+
     @Test("statistics: signed vs unsigned order, byte-wise strings, NaN skipped, ±0, null counts")
     func statisticsOrder() throws {
         let dir = try makeTempDir("stats")

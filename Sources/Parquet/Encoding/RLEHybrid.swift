@@ -57,7 +57,8 @@ enum RLEHybrid {
         if literalStart < n { bitPack(values, literalStart..<n, bitWidth: bitWidth, into: out) }
     }
 
-    /// One bit-packed run over `range`, zero-padded to whole groups of 8.
+    /// One bit-packed run over `range`, zero-padded to whole groups of 8. Bits collect in a
+    /// 64-bit word that is stored whole (little-endian) each time it fills.
     private static func bitPack<T: FixedWidthInteger & UnsignedInteger>(
         _ values: UnsafeBufferPointer<T>, _ range: Range<Int>, bitWidth: Int, into out: ByteBuffer
     ) {
@@ -65,25 +66,24 @@ enum RLEHybrid {
         out.appendVarint(UInt64(groups) << 1 | 1)
         let bytes = groups * bitWidth
         out.reserve(bytes + 8)
-        let dst = out.end.assumingMemoryBound(to: UInt8.self)
+        var dst = out.end
         var acc: UInt64 = 0
         var bits = 0
-        var k = 0
         for idx in range {
-            acc |= UInt64(values[idx]) << UInt64(bits)
+            let v = UInt64(values[idx])
+            acc |= v << UInt64(bits)
             bits += bitWidth
-            while bits >= 8 {
-                dst[k] = UInt8(truncatingIfNeeded: acc)
-                k += 1
-                acc >>= 8
-                bits -= 8
+            if bits >= 64 {
+                dst.storeBytes(of: acc.littleEndian, as: UInt64.self)
+                dst += 8
+                bits -= 64
+                acc = bits > 0 ? v >> UInt64(bitWidth - bits) : 0
             }
         }
-        while k < bytes {
-            dst[k] = UInt8(truncatingIfNeeded: acc)
-            acc >>= 8
-            k += 1
-        }
+        // Padding values are zeros: the remaining bits of `acc` are already zero.
+        let written = dst - out.end
+        let rest = bytes - written
+        if rest > 0 { dst.storeBytes(of: acc.littleEndian, as: UInt64.self) }
         out.didWrite(bytes)
     }
 
@@ -95,7 +95,6 @@ enum RLEHybrid {
         guard start >= 0, end <= input.count, start <= end else {
             throw .outOfBounds(what: "RLE data", offset: start, length: end - start, limit: input.count)
         }
-        out.reserveCapacity(out.count + count)
         var pos = start
         var remaining = count
         let valueBytes = (bitWidth + 7) / 8

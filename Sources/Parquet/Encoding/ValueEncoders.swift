@@ -25,6 +25,9 @@ protocol ValueEncoder: AnyObject {
     var pageBytesEstimate: Int { get }
     /// Bytes the dictionary takes so far (0 when not dictionary-encoding).
     var dictionaryBytes: Int { get }
+    /// Distinct entries in the dictionary, and values dictionary-encoded in this chunk so far.
+    var dictionaryEntries: Int { get }
+    var encodedValueCount: Int { get }
     /// True while values go to the dictionary.
     var isDictionaryEncoding: Bool { get }
     /// Writes the buffered page values to `out`, clears them, returns their encoding.
@@ -34,6 +37,8 @@ protocol ValueEncoder: AnyObject {
     /// The dictionary page body (PLAIN entries) and entry count, if a dictionary was used.
     func dictionaryPage(into out: ByteBuffer) -> Int?
     var statistics: MinMax? { get }
+    /// Starts a new column chunk, keeping allocated buffers.
+    func reset()
 }
 
 /// Fixed-width physical values (INT32, INT64, DOUBLE) the generic encoder handles.
@@ -44,6 +49,11 @@ protocol FixedWidthValue: Equatable {
     /// Min and max of `p` in the type's sort order; nil if none is orderable (all NaN).
     static func minMax(_ p: UnsafeBufferPointer<Self>, unsigned: Bool) -> (Self, Self)?
     static func less(_ a: Self, _ b: Self, unsigned: Bool) -> Bool
+    /// Looks up / inserts each value of `p`, appending new ones to `dictionary` and every
+    /// index to `indices`. Implemented per concrete type (via `dictionaryEncodeLoop`) so the
+    /// loop is specialized even though the encoder is reached through an existential.
+    static func dictionaryEncode(_ p: UnsafeBufferPointer<Self>, _ table: inout FixedKeyTable,
+                                 _ dictionary: inout [Self], _ indices: inout IndexBuffer)
     /// Statistics adjustments (e.g. ±0.0 for doubles) applied once at the end.
     static func finishMin(_ v: Self) -> Self
     static func finishMax(_ v: Self) -> Self
@@ -54,7 +64,23 @@ extension FixedWidthValue {
     static func finishMax(_ v: Self) -> Self { v }
 }
 
+@inline(__always) func dictionaryEncodeLoop<T: FixedWidthValue>(
+    _ p: UnsafeBufferPointer<T>, _ table: inout FixedKeyTable, _ dictionary: inout [T], _ indices: inout IndexBuffer
+) {
+    var inserted = false
+    indices.reserve(p.count)
+    for v in p {
+        let i = table.index(of: v.dictionaryKey, inserted: &inserted)
+        if inserted { dictionary.append(v); inserted = false }
+        indices.appendReserved(i)
+    }
+}
+
 extension Int32: FixedWidthValue {
+    static func dictionaryEncode(_ p: UnsafeBufferPointer<Int32>, _ table: inout FixedKeyTable,
+                                 _ dictionary: inout [Int32], _ indices: inout IndexBuffer) {
+        dictionaryEncodeLoop(p, &table, &dictionary, &indices)
+    }
     static func extract(_ v: ColumnValues) -> [Int32]? { if case .int32(let a) = v { return a }; return nil }
     var dictionaryKey: UInt64 { UInt64(UInt32(bitPattern: self)) }
     static func less(_ a: Int32, _ b: Int32, unsigned: Bool) -> Bool {
@@ -74,6 +100,10 @@ extension Int32: FixedWidthValue {
 }
 
 extension Int64: FixedWidthValue {
+    static func dictionaryEncode(_ p: UnsafeBufferPointer<Int64>, _ table: inout FixedKeyTable,
+                                 _ dictionary: inout [Int64], _ indices: inout IndexBuffer) {
+        dictionaryEncodeLoop(p, &table, &dictionary, &indices)
+    }
     static func extract(_ v: ColumnValues) -> [Int64]? { if case .int64(let a) = v { return a }; return nil }
     var dictionaryKey: UInt64 { UInt64(bitPattern: self) }
     static func less(_ a: Int64, _ b: Int64, unsigned: Bool) -> Bool {
@@ -93,6 +123,10 @@ extension Int64: FixedWidthValue {
 }
 
 extension Double: FixedWidthValue {
+    static func dictionaryEncode(_ p: UnsafeBufferPointer<Double>, _ table: inout FixedKeyTable,
+                                 _ dictionary: inout [Double], _ indices: inout IndexBuffer) {
+        dictionaryEncodeLoop(p, &table, &dictionary, &indices)
+    }
     static func extract(_ v: ColumnValues) -> [Double]? { if case .double(let a) = v { return a }; return nil }
     var dictionaryKey: UInt64 { bitPattern }
     static func less(_ a: Double, _ b: Double, unsigned: Bool) -> Bool { a < b }
@@ -113,19 +147,31 @@ extension Double: FixedWidthValue {
 /// INT32 / INT64 / DOUBLE.
 final class FixedWidthEncoder<T: FixedWidthValue>: ValueEncoder {
     private let unsigned: Bool
-    private let dictionaryLimit: Int
+    private let dictionaryEnabled: Bool
     private(set) var isDictionaryEncoding: Bool
-    private var table: FixedKeyTable?
+    private var table: FixedKeyTable
     private var dictionary: [T] = []
-    private var indices: [UInt32] = []
+    private var indices = IndexBuffer()
     private let plain = ByteBuffer(capacity: 1 << 16)
     private var lo: T?, hi: T?
 
-    init(unsigned: Bool, dictionary: Bool, dictionaryLimit: Int) {
+    init(unsigned: Bool, dictionary: Bool) {
         self.unsigned = unsigned
-        self.dictionaryLimit = dictionaryLimit
+        dictionaryEnabled = dictionary
         isDictionaryEncoding = dictionary
-        table = dictionary ? FixedKeyTable() : nil
+        table = FixedKeyTable(capacity: dictionary ? 1024 : 1)
+    }
+    deinit { table.release(); indices.release() }
+
+    func reset() {
+        isDictionaryEncoding = dictionaryEnabled
+        table.removeAll()
+        dictionary.removeAll(keepingCapacity: true)
+        indices.removeAll()
+        plain.removeAll()
+        lo = nil
+        hi = nil
+        encodedValueCount = 0
     }
 
     func append(_ values: ColumnValues, _ range: Range<Int>) {
@@ -136,19 +182,14 @@ final class FixedWidthEncoder<T: FixedWidthValue>: ValueEncoder {
                 if lo == nil || T.less(a, lo!, unsigned: unsigned) { lo = a }
                 if hi == nil || T.less(hi!, b, unsigned: unsigned) { hi = b }
             }
-            if isDictionaryEncoding, let table {
-                var idx = indices
-                indices = []
-                idx.reserveCapacity(idx.count + p.count)
-                var dict = dictionary
+            if isDictionaryEncoding {
+                // Locals: the loop then mutates uniquely owned values, not class properties.
+                var t = table, d = dictionary, idx = indices
                 dictionary = []
-                var inserted = false
-                for v in p {
-                    let i = table.index(of: v.dictionaryKey, inserted: &inserted)
-                    if inserted { dict.append(v); inserted = false }
-                    idx.append(i)
-                }
-                dictionary = dict
+                T.dictionaryEncode(p, &t, &d, &idx)
+                encodedValueCount += p.count
+                table = t
+                dictionary = d
                 indices = idx
             } else if let base = p.baseAddress {
                 plain.append(UnsafeRawPointer(base), p.count * MemoryLayout<T>.stride)
@@ -156,17 +197,19 @@ final class FixedWidthEncoder<T: FixedWidthValue>: ValueEncoder {
         }
     }
 
-    var pageBytesEstimate: Int {
-        isDictionaryEncoding ? (indices.count * bitWidth(of: UInt64(max(dictionary.count, 1) - 1)) + 7) / 8 : plain.count
-    }
+    private var indexBitWidth: Int { bitWidth(of: UInt64(max(dictionary.count, 1) - 1)) }
+    private(set) var encodedValueCount = 0
+    var dictionaryEntries: Int { dictionary.count }
+
+    var pageBytesEstimate: Int { isDictionaryEncoding ? (indices.count * indexBitWidth + 7) / 8 : plain.count }
     var dictionaryBytes: Int { isDictionaryEncoding ? dictionary.count * MemoryLayout<T>.stride : 0 }
 
     func takePage(into out: ByteBuffer) -> Encoding {
         if isDictionaryEncoding {
-            let w = bitWidth(of: UInt64(max(dictionary.count, 1) - 1))
+            let w = indexBitWidth
             out.append(UInt8(w))
-            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: w, into: out) }
-            indices.removeAll(keepingCapacity: true)
+            RLEHybrid.encode(indices.buffer, bitWidth: w, into: out)
+            indices.removeAll()
             return .rleDictionary
         }
         out.append(plain)
@@ -175,13 +218,12 @@ final class FixedWidthEncoder<T: FixedWidthValue>: ValueEncoder {
     }
 
     func fallBackToPlain() {
-        precondition(indices.isEmpty, "flush the page before falling back")
+        precondition(indices.count == 0, "flush the page before falling back")
         isDictionaryEncoding = false
-        table = nil
     }
 
     func dictionaryPage(into out: ByteBuffer) -> Int? {
-        guard !dictionary.isEmpty || table != nil else { return nil }
+        guard dictionaryEnabled else { return nil }
         dictionary.withUnsafeBytes { if $0.count > 0 { out.append($0.baseAddress!, $0.count) } }
         return dictionary.count
     }
@@ -196,18 +238,30 @@ final class FixedWidthEncoder<T: FixedWidthValue>: ValueEncoder {
 /// (bytes only). Min/max compare bytes as unsigned, lexicographically.
 final class BytesEncoder: ValueEncoder {
     private let fixedWidth: Int?
-    private let dictionaryLimit: Int
+    private let dictionaryEnabled: Bool
     private(set) var isDictionaryEncoding: Bool
-    private var table: BytesKeyTable?
-    private var indices: [UInt32] = []
+    private var table: BytesKeyTable
+    private var indices = IndexBuffer()
     private let plain = ByteBuffer(capacity: 1 << 16)
     private var lo: [UInt8]?, hi: [UInt8]?
 
-    init(fixedWidth: Int?, dictionary: Bool, dictionaryLimit: Int) {
+    init(fixedWidth: Int?, dictionary: Bool) {
         self.fixedWidth = fixedWidth
-        self.dictionaryLimit = dictionaryLimit
+        dictionaryEnabled = dictionary
         isDictionaryEncoding = dictionary
-        table = dictionary ? BytesKeyTable() : nil
+        table = BytesKeyTable(capacity: dictionary ? 1024 : 1)
+    }
+    deinit { table.release(); indices.release() }
+
+    func reset() {
+        table.release()
+        table = BytesKeyTable(capacity: dictionaryEnabled ? 1024 : 1)
+        isDictionaryEncoding = dictionaryEnabled
+        indices.removeAll()
+        plain.removeAll()
+        lo = nil
+        hi = nil
+        encodedValueCount = 0
     }
 
     @inline(__always) private func noteStat(_ p: UnsafeRawPointer, _ n: Int) {
@@ -238,47 +292,49 @@ final class BytesEncoder: ValueEncoder {
     }
 
     @inline(__always) private func encode(count: Int, _ value: (Int) -> (UnsafeRawPointer, Int)) {
-        if isDictionaryEncoding, let table {
-            var idx = indices
-            indices = []
-            idx.reserveCapacity(idx.count + count)
+        if isDictionaryEncoding {
+            var t = table, idx = indices
+            idx.reserve(count)
             var inserted = false
             for k in 0..<count {
                 let (p, n) = value(k)
-                let i = table.index(of: p, n, inserted: &inserted)
+                let i = t.index(of: p, n, inserted: &inserted)
                 if inserted {
                     // Only distinct values can be a new min or max.
                     noteStat(p, n)
                     inserted = false
                 }
-                idx.append(i)
+                idx.appendReserved(i)
             }
+            table = t
             indices = idx
+            encodedValueCount += count
         } else {
+            let prefix = fixedWidth == nil
             for k in 0..<count {
                 let (p, n) = value(k)
                 noteStat(p, n)
-                if fixedWidth == nil { plain.appendUInt32LE(UInt32(n)) }
+                if prefix { plain.appendUInt32LE(UInt32(n)) }
                 plain.append(p, n)
             }
         }
     }
 
-    var pageBytesEstimate: Int {
-        guard isDictionaryEncoding, let table else { return plain.count }
-        return (indices.count * bitWidth(of: UInt64(max(table.count, 1) - 1)) + 7) / 8
-    }
+    private var indexBitWidth: Int { bitWidth(of: UInt64(max(table.count, 1) - 1)) }
+    private(set) var encodedValueCount = 0
+    var dictionaryEntries: Int { table.count }
+
+    var pageBytesEstimate: Int { isDictionaryEncoding ? (indices.count * indexBitWidth + 7) / 8 : plain.count }
     var dictionaryBytes: Int {
-        guard isDictionaryEncoding, let table else { return 0 }
-        return table.bytes.count + (fixedWidth == nil ? 4 * table.count : 0)
+        isDictionaryEncoding ? table.storageBytes + (fixedWidth == nil ? 4 * table.count : 0) : 0
     }
 
     func takePage(into out: ByteBuffer) -> Encoding {
-        if isDictionaryEncoding, let table {
-            let w = bitWidth(of: UInt64(max(table.count, 1) - 1))
+        if isDictionaryEncoding {
+            let w = indexBitWidth
             out.append(UInt8(w))
-            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: w, into: out) }
-            indices.removeAll(keepingCapacity: true)
+            RLEHybrid.encode(indices.buffer, bitWidth: w, into: out)
+            indices.removeAll()
             return .rleDictionary
         }
         out.append(plain)
@@ -286,24 +342,19 @@ final class BytesEncoder: ValueEncoder {
         return .plain
     }
 
-    private var frozen: BytesKeyTable?
-
     func fallBackToPlain() {
-        precondition(indices.isEmpty, "flush the page before falling back")
+        precondition(indices.count == 0, "flush the page before falling back")
         isDictionaryEncoding = false
-        frozen = table
-        table = nil
     }
 
     func dictionaryPage(into out: ByteBuffer) -> Int? {
-        guard let t = table ?? frozen else { return nil }
-        let offsets = t.offsets
-        for i in 0..<t.count {
-            let start = offsets[i], n = offsets[i + 1] - start
+        guard dictionaryEnabled else { return nil }
+        for i in 0..<table.count {
+            let start = table.offsets[i], n = table.offsets[i + 1] - start
             if fixedWidth == nil { out.appendUInt32LE(UInt32(n)) }
-            out.append(t.bytes.base + start, n)
+            out.append(table.storage + start, n)
         }
-        return t.count
+        return table.count
     }
 
     var statistics: MinMax? {
@@ -340,6 +391,8 @@ final class BooleanEncoder: ValueEncoder {
     }
     var pageBytesEstimate: Int { (page.count + 7) / 8 }
     var dictionaryBytes: Int { 0 }
+    var dictionaryEntries: Int { 0 }
+    var encodedValueCount: Int { 0 }
     var isDictionaryEncoding: Bool { false }
     func takePage(into out: ByteBuffer) -> Encoding {
         var byte: UInt8 = 0
@@ -353,6 +406,11 @@ final class BooleanEncoder: ValueEncoder {
     }
     func fallBackToPlain() {}
     func dictionaryPage(into out: ByteBuffer) -> Int? { nil }
+    func reset() {
+        page.removeAll(keepingCapacity: true)
+        sawFalse = false
+        sawTrue = false
+    }
     var statistics: MinMax? {
         guard sawTrue || sawFalse else { return nil }
         return MinMax(min: [sawFalse ? 0 : 1], max: [sawTrue ? 1 : 0])

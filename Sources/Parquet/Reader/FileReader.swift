@@ -244,38 +244,39 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
     }
     switch out {
     case .boolean(var a):
+        out = .boolean([])
         try need((count + 7) / 8)
-        a.reserveCapacity(a.count + count)
         for i in 0..<count { a.append(b[pos + i / 8] >> UInt8(i % 8) & 1 == 1) }
         pos += (count + 7) / 8
         out = .boolean(a)
     case .int32(var a):
+        out = .boolean([])
         let (n, o) = count.multipliedReportingOverflow(by: 4)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
-        a.reserveCapacity(a.count + count)
         for i in 0..<count { a.append(Int32(littleEndian: b.loadUnaligned(fromByteOffset: pos + 4 * i, as: Int32.self))) }
         pos += n
         out = .int32(a)
     case .int64(var a):
+        out = .boolean([])
         let (n, o) = count.multipliedReportingOverflow(by: 8)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
-        a.reserveCapacity(a.count + count)
         for i in 0..<count { a.append(Int64(littleEndian: b.loadUnaligned(fromByteOffset: pos + 8 * i, as: Int64.self))) }
         pos += n
         out = .int64(a)
     case .double(var a):
+        out = .boolean([])
         let (n, o) = count.multipliedReportingOverflow(by: 8)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
-        a.reserveCapacity(a.count + count)
         for i in 0..<count {
             a.append(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: pos + 8 * i, as: UInt64.self))))
         }
         pos += n
         out = .double(a)
     case .byteArray(var a):
+        out = .boolean([])
         for _ in 0..<count {
             try need(4)
             let len = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: pos, as: UInt32.self)))
@@ -286,6 +287,7 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
         }
         out = .byteArray(a)
     case .fixedLenByteArray(let w, var bytes):
+        out = .boolean([])
         let (n, o) = count.multipliedReportingOverflow(by: w)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
@@ -295,6 +297,9 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
     }
 }
 
+// Each case below first resets `out`, dropping the enum's reference to the array it
+// held, so the appends mutate a uniquely owned array instead of copying it per page.
+
 /// Appends dictionary entries `indices` (checked against the dictionary size) to `out`.
 func gather(_ dict: ColumnValues, _ indices: [UInt32], into out: inout ColumnValues, column: String) throws(ParquetError) {
     let n = dict.count
@@ -302,12 +307,24 @@ func gather(_ dict: ColumnValues, _ indices: [UInt32], into out: inout ColumnVal
         throw .corruptPage(column: column, reason: "dictionary index \(i) ≥ \(n) entries")
     }
     switch (dict, out) {
-    case let (.boolean(d), .boolean(a)): out = .boolean(a + indices.map { d[Int($0)] })
-    case let (.int32(d), .int32(a)): out = .int32(a + indices.map { d[Int($0)] })
-    case let (.int64(d), .int64(a)): out = .int64(a + indices.map { d[Int($0)] })
-    case let (.double(d), .double(a)): out = .double(a + indices.map { d[Int($0)] })
+    case (.boolean(let d), .boolean(var a)):
+        out = .int32([])
+        for i in indices { a.append(d[Int(i)]) }
+        out = .boolean(a)
+    case (.int32(let d), .int32(var a)):
+        out = .int32([])
+        for i in indices { a.append(d[Int(i)]) }
+        out = .int32(a)
+    case (.int64(let d), .int64(var a)):
+        out = .int32([])
+        for i in indices { a.append(d[Int(i)]) }
+        out = .int64(a)
+    case (.double(let d), .double(var a)):
+        out = .int32([])
+        for i in indices { a.append(d[Int(i)]) }
+        out = .double(a)
     case (.byteArray(let d), .byteArray(var a)):
-        out = .int32([])  // drop the enum's reference so `a` is uniquely owned while appending
+        out = .int32([])
         for i in indices { a.append(bytes: d[Int(i)]) }
         out = .byteArray(a)
     case (.fixedLenByteArray(let w, let d), .fixedLenByteArray(_, var a)):

@@ -8,10 +8,12 @@ final class ColumnChunkWriter {
     private let compressor: PageCompressor
     private let encoder: ValueEncoder
     private let maxDef: Int, maxRep: Int
-    private var defLevels: [UInt8] = []
-    private var repLevels: [UInt8] = []
+    private var defLevels = LevelBuffer()
+    private var repLevels = LevelBuffer()
     private var pageLevels = 0
     private var dataPages = PageSink()
+    private let dictionaryBody = ByteBuffer(capacity: 1 << 12)
+    private var dictionarySink = PageSink()
     private let body = ByteBuffer(capacity: 1 << 20)
     private(set) var numLevels: Int64 = 0
     private(set) var nullCount: Int64 = 0
@@ -24,18 +26,37 @@ final class ColumnChunkWriter {
         maxDef = field.maxDefinitionLevel
         maxRep = field.maxRepetitionLevel
         let dict = options.dictionary
-        let limit = options.dictionaryPageLimit
         switch field.type.physicalType {
         case .boolean: encoder = BooleanEncoder()
-        case .int32: encoder = FixedWidthEncoder<Int32>(unsigned: field.type.isUnsigned, dictionary: dict, dictionaryLimit: limit)
-        case .int64, .int96: encoder = FixedWidthEncoder<Int64>(unsigned: field.type.isUnsigned, dictionary: dict, dictionaryLimit: limit)
-        case .double, .float: encoder = FixedWidthEncoder<Double>(unsigned: false, dictionary: dict, dictionaryLimit: limit)
-        case .byteArray: encoder = BytesEncoder(fixedWidth: nil, dictionary: dict, dictionaryLimit: limit)
+        case .int32: encoder = FixedWidthEncoder<Int32>(unsigned: field.type.isUnsigned, dictionary: dict)
+        case .int64, .int96: encoder = FixedWidthEncoder<Int64>(unsigned: field.type.isUnsigned, dictionary: dict)
+        case .double, .float: encoder = FixedWidthEncoder<Double>(unsigned: false, dictionary: dict)
+        case .byteArray: encoder = BytesEncoder(fixedWidth: nil, dictionary: dict)
         case .fixedLenByteArray:
             var w = 0
             if case let .fixedBinary(n) = field.type { w = n }
-            encoder = BytesEncoder(fixedWidth: w, dictionary: dict, dictionaryLimit: limit)
+            encoder = BytesEncoder(fixedWidth: w, dictionary: dict)
         }
+    }
+
+    deinit {
+        defLevels.release()
+        repLevels.release()
+    }
+
+    /// Prepares for the next row group's chunk, keeping every buffer's memory (the
+    /// previous `finish()` result must have been written out already).
+    func reset() {
+        encoder.reset()
+        defLevels.removeAll()
+        repLevels.removeAll()
+        pageLevels = 0
+        dataPages.reset()
+        dictionarySink.reset()
+        numLevels = 0
+        nullCount = 0
+        pagesByEncoding = [:]
+        dictionaryProbed = false
     }
 
     /// Buffered bytes of this chunk so far (pages written + the open page + dictionary), for row-group sizing.
@@ -50,18 +71,20 @@ final class ColumnChunkWriter {
             valueCursor += rows.count
             pageLevels += rows.count
         case .optional:
+            defLevels.reserve(rows.count)
             if let v = data.validity {
-                defLevels.reserveCapacity(defLevels.count + rows.count)
                 var present = 0
+                var def = defLevels
                 for r in rows {
                     let p = v[r]
-                    defLevels.append(p ? 1 : 0)
+                    def.appendReserved(p ? 1 : 0)
                     present &+= p ? 1 : 0
                 }
+                defLevels = def
                 nullCount += Int64(rows.count - present)
                 valueCursor += present
             } else {
-                defLevels.append(contentsOf: repeatElement(1, count: rows.count))
+                defLevels.fillReserved(1, rows.count)
                 valueCursor += rows.count
             }
             pageLevels += rows.count
@@ -70,39 +93,62 @@ final class ColumnChunkWriter {
             let listBase = UInt8(nullable ? 1 : 0)
             let full = UInt8(maxDef)
             var present = 0, levels = 0
+            // At most one level per element slot plus one per empty or null row.
+            let bound = offsets[rows.upperBound] - offsets[rows.lowerBound] + rows.count
+            defLevels.reserve(bound)
+            repLevels.reserve(bound)
+            // Locals: the loop then writes through plain pointers, not class properties.
+            var def = defLevels, rep = repLevels
+            let validity = nullable ? data.validity : nil
+            let elementValidity = elementNullable ? data.elementValidity : nil
             for r in rows {
-                if nullable, let v = data.validity, !v[r] {
-                    defLevels.append(0); repLevels.append(0); levels += 1
+                if let v = validity, !v[r] {
+                    def.appendReserved(0); rep.appendReserved(0); levels += 1
                     continue
                 }
                 let s = offsets[r], e = offsets[r + 1]
                 if s == e {
-                    defLevels.append(listBase); repLevels.append(0); levels += 1
+                    def.appendReserved(listBase); rep.appendReserved(0); levels += 1
                     continue
                 }
-                for j in s..<e {
-                    repLevels.append(j == s ? 0 : 1)
-                    if elementNullable, let ev = data.elementValidity, !ev[j] {
-                        defLevels.append(full - 1)
-                    } else {
-                        defLevels.append(full)
-                        present += 1
+                rep.appendReserved(0)
+                rep.fillReserved(1, e - s - 1)
+                if let ev = elementValidity {
+                    for j in s..<e {
+                        if ev[j] { def.appendReserved(full); present += 1 } else { def.appendReserved(full - 1) }
                     }
+                } else {
+                    def.fillReserved(full, e - s)
+                    present += e - s
                 }
                 levels += e - s
             }
+            defLevels = def
+            repLevels = rep
             nullCount += Int64(levels - present)
             valueCursor += present
             pageLevels += levels
         }
         if valueCursor > first { encoder.append(data.values, first..<valueCursor) }
 
-        if encoder.isDictionaryEncoding && encoder.dictionaryBytes > options.dictionaryPageLimit {
+        if encoder.isDictionaryEncoding
+            && (encoder.dictionaryBytes > options.dictionaryPageLimit || dictionaryDoesNotPay) {
             try flushPage()
             encoder.fallBackToPlain()
         } else if encoder.pageBytesEstimate >= options.dataPageSize || pageLevels >= options.maxLevelsPerPage {
             try flushPage()
         }
+    }
+
+    /// A dictionary that is mostly distinct values only adds its indices to what PLAIN would
+    /// store, so after `dictionaryProbeValues` values a chunk with ≥ 75 % distinct values
+    /// falls back early (checked once per chunk).
+    private var dictionaryProbed = false
+    static let dictionaryProbeValues = 16 * 1024
+    private var dictionaryDoesNotPay: Bool {
+        guard !dictionaryProbed, encoder.encodedValueCount >= Self.dictionaryProbeValues else { return false }
+        dictionaryProbed = true
+        return encoder.dictionaryEntries * 4 >= encoder.encodedValueCount * 3
     }
 
     /// Writes the open page (levels + values) as a DATA_PAGE, if it holds any levels.
@@ -117,15 +163,15 @@ final class ColumnChunkWriter {
         pagesByEncoding[encoding, default: 0] += 1
         numLevels += Int64(pageLevels)
         pageLevels = 0
-        defLevels.removeAll(keepingCapacity: true)
-        repLevels.removeAll(keepingCapacity: true)
+        defLevels.removeAll()
+        repLevels.removeAll()
     }
 
     /// Data page v1 levels: 4-byte little-endian length, then the RLE/bit-packed hybrid.
-    private func writeLevels(_ levels: [UInt8], maxLevel: Int) {
+    private func writeLevels(_ levels: LevelBuffer, maxLevel: Int) {
         let at = body.count
         body.appendUInt32LE(0)
-        levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: bitWidth(of: UInt64(maxLevel)), into: body) }
+        RLEHybrid.encode(levels.buffer, bitWidth: bitWidth(of: UInt64(maxLevel)), into: body)
         body.setUInt32LE(UInt32(body.count - at - 4), at: at)
     }
 
@@ -143,12 +189,11 @@ final class ColumnChunkWriter {
     func finish() throws(ParquetError) -> Finished {
         try flushPage()
         var dictSink: PageSink?
-        let dictBody = ByteBuffer(capacity: 1 << 12)
-        if pagesByEncoding[.rleDictionary] != nil, let n = encoder.dictionaryPage(into: dictBody) {
-            var sink = PageSink()
-            try sink.writePage(type: .dictionaryPage, numValues: n, encoding: .plain, body: dictBody.bytes,
-                               compressor: compressor)
-            dictSink = sink
+        dictionaryBody.removeAll()
+        if pagesByEncoding[.rleDictionary] != nil, let n = encoder.dictionaryPage(into: dictionaryBody) {
+            try dictionarySink.writePage(type: .dictionaryPage, numValues: n, encoding: .plain,
+                                         body: dictionaryBody.bytes, compressor: compressor)
+            dictSink = dictionarySink
         }
         let unc = dataPages.uncompressedBytes + (dictSink?.uncompressedBytes ?? 0)
         let comp = dataPages.compressedBytes + (dictSink?.compressedBytes ?? 0)

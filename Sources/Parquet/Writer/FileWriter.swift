@@ -74,15 +74,11 @@ public final class ParquetFileWriter {
             abandon()
             throw error
         }
-        startRowGroup()
+        columns = schema.fields.map { ColumnChunkWriter(field: $0, options: options, compressor: compressor) }
     }
 
     deinit { if !closed { abandon() } }
 
-    private func startRowGroup() {
-        columns = schema.fields.map { ColumnChunkWriter(field: $0, options: options, compressor: compressor) }
-        rowsInGroup = 0
-    }
 
     /// Appends a batch of rows: one `ColumnData` per schema field, in order, all with the
     /// same row count. Row groups are cut by `rowGroupRows` / `rowGroupBytes` as needed.
@@ -142,7 +138,9 @@ public final class ParquetFileWriter {
                                       fileOffset: groupStart, totalCompressedSize: compressed,
                                       ordinal: Int16(clamping: rowGroups.count)))
         totalRows += Int64(rowsInGroup)
-        startRowGroup()
+        rowsInGroup = 0
+        // Column writers (and their buffers) are reused by the next row group.
+        for column in columns { column.reset() }
     }
 
     /// Writes the footer and publishes the file atomically at `path`.

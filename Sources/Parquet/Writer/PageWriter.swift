@@ -37,6 +37,13 @@ struct PageSink {
     var uncompressedBytes: Int64 = 0
     var compressedBytes: Int64 = 0
 
+    /// Empties the sink for the next chunk, keeping its buffer.
+    mutating func reset() {
+        chunk.removeAll()
+        uncompressedBytes = 0
+        compressedBytes = 0
+    }
+
     mutating func writePage(type: PageType, numValues: Int, encoding: Encoding, body: UnsafeRawBufferPointer,
                             compressor: PageCompressor) throws(ParquetError) {
         let compressed = try compressor.compress(body)
