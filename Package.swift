@@ -72,6 +72,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmark: Redline's Parquet writer on a 10 M-row table (tools/bench/parquet/run).
+        .executableTarget(name: "parquet-bench", dependencies: ["Parquet"], path: "tools/bench/parquet/swift"),
+
         .testTarget(name: "SegmentsTests", dependencies: ["Segments"], exclude: ["Fixtures"]),
         .testTarget(name: "TimebaseTests", dependencies: ["Timebase", "CRedlineABI"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),

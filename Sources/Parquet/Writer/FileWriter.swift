@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Knobs of the writer. Defaults follow pyarrow's so files are comparable in size and shape.
+public struct ParquetWriterOptions: Sendable {
+    public var compression: Compression = .zstd
+    /// zstd level; 1 is pyarrow's default.
+    public var zstdLevel: Int32 = 1
+    /// Dictionary-encode columns (all but BOOLEAN) until the dictionary exceeds `dictionaryPageLimit`.
+    public var dictionary = true
+    /// Dictionary size (PLAIN bytes) beyond which a chunk falls back to PLAIN. 1 MiB like pyarrow.
+    public var dictionaryPageLimit = 1 << 20
+    /// Target encoded size of a data page's values, bytes.
+    public var dataPageSize = 1 << 20
+    /// A page is cut after this many levels even if small (all-null and tiny-value columns).
+    public var maxLevelsPerPage = 1 << 20
+    /// A row group is closed after this many rows (pyarrow: 1 Mi rows) …
+    public var rowGroupRows = 1 << 20
+    /// … or once its buffered, encoded size reaches this many bytes.
+    public var rowGroupBytes = 128 << 20
+
+    public init() {}
+}
+
+/// Writes one Parquet file: file writer → row-group writer → column writers → encoders →
+/// pages → footer (schemas/parquet.md). Data goes to `<path>.tmp-<pid>` in the same
+/// directory; `close()` writes the footer, fsyncs, renames onto `path` and fsyncs the
+/// directory, so `path` is either absent or a whole file. A writer that is dropped
+/// without `close()` (or fails) removes its temp file.
+///
+/// Not thread-safe: one writer belongs to one task at a time.
+public final class ParquetFileWriter {
+    public static let writerVersion = "0.1.0"
+    /// parquet-mr parses `created_by` as "<app> version <v> (build <b>)" and warns otherwise.
+    public static let createdBy = "redline version \(writerVersion) (build parquet-v1)"
+
+    public let path: String
+    public let schema: ParquetSchema
+    private let options: ParquetWriterOptions
+    private let keyValues: [(String, String?)]
+    private let tempPath: String
+    private var fd: Int32 = -1
+    private var offset: Int64 = 0
+    private let compressor: PageCompressor
+    private var columns: [ColumnChunkWriter] = []
+    private var rowsInGroup = 0
+    private var rowGroups: [RowGroupMeta] = []
+    private var totalRows: Int64 = 0
+    private var failed = false
+    private var closed = false
+
+    /// Rows handed to the column writers per step: bounds how far a page can overshoot its size.
+    private static let sliceRows = 4096
+
+    /// Opens the temp file. `metadata` becomes the footer's key-value metadata, after
+    /// `redline.writer_version`.
+    public init(path: String, schema: ParquetSchema, options: ParquetWriterOptions = ParquetWriterOptions(),
+                metadata: [(String, String)] = []) throws(ParquetError) {
+        try schema.validate()
+        self.path = path
+        self.schema = schema
+        self.options = options
+        keyValues = [("redline.writer_version", Self.writerVersion)] + metadata.map { ($0.0, $0.1) }
+        tempPath = "\(path).tmp-\(getpid())"
+        compressor = try PageCompressor(codec: options.compression, level: options.zstdLevel)
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(call: "open", path: tempPath, errno: errno) }
+        do throws(ParquetError) {
+            try writeAll([0x50, 0x41, 0x52, 0x31])  // "PAR1"
+        } catch {
+            abandon()
+            throw error
+        }
+        columns = schema.fields.map { ColumnChunkWriter(field: $0, options: options, compressor: compressor) }
+    }
+
+    deinit { if !closed { abandon() } }
+
+
+    /// Appends a batch of rows: one `ColumnData` per schema field, in order, all with the
+    /// same row count. Row groups are cut by `rowGroupRows` / `rowGroupBytes` as needed.
+    public func write(_ batch: [ColumnData]) throws(ParquetError) {
+        guard !closed, !failed else { throw .writerClosed }
+        guard batch.count == schema.fields.count else {
+            throw .schemaMismatch("\(batch.count) columns for a \(schema.fields.count)-column schema")
+        }
+        let rows = batch.first?.rowCount ?? 0
+        for (data, field) in zip(batch, schema.fields) {
+            try data.validate(against: field)
+            guard data.rowCount == rows else {
+                throw .schemaMismatch("column \(field.name) has \(data.rowCount) rows, expected \(rows)")
+            }
+        }
+        do throws(ParquetError) {
+            var cursors = [Int](repeating: 0, count: batch.count)
+            var row = 0
+            while row < rows {
+                let n = min(Self.sliceRows, rows - row, options.rowGroupRows - rowsInGroup)
+                for c in 0..<batch.count {
+                    try columns[c].append(batch[c], rows: row..<(row + n), valueCursor: &cursors[c])
+                }
+                row += n
+                rowsInGroup += n
+                if rowsInGroup >= options.rowGroupRows || estimatedRowGroupBytes >= options.rowGroupBytes {
+                    try flushRowGroup()
+                }
+            }
+        } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    /// Convenience for one-column-per-array callers.
+    public func write(_ batch: ColumnData...) throws(ParquetError) { try write(batch) }
+
+    private var estimatedRowGroupBytes: Int { columns.reduce(0) { $0 + $1.estimatedBytes } }
+
+    /// Closes the current row group (if it has rows): chunks go to the file column by column.
+    public func flushRowGroup() throws(ParquetError) {
+        guard rowsInGroup > 0 else { return }
+        let groupStart = offset
+        var chunks: [ColumnChunkMeta] = []
+        var uncompressed: Int64 = 0, compressed: Int64 = 0
+        for column in columns {
+            let f = try column.finish()
+            let start = offset
+            if let d = f.dictionaryPage { try writeAll(d.bytes) }
+            try writeAll(f.dataPages.bytes)
+            chunks.append(ColumnChunkMeta(fileOffset: start, metaData: f.meta(start)))
+            uncompressed += f.uncompressedBytes
+            compressed += f.compressedBytes
+        }
+        rowGroups.append(RowGroupMeta(columns: chunks, totalByteSize: uncompressed, numRows: Int64(rowsInGroup),
+                                      fileOffset: groupStart, totalCompressedSize: compressed,
+                                      ordinal: Int16(clamping: rowGroups.count)))
+        totalRows += Int64(rowsInGroup)
+        rowsInGroup = 0
+        // Column writers (and their buffers) are reused by the next row group.
+        for column in columns { column.reset() }
+    }
+
+    /// Writes the footer and publishes the file atomically at `path`.
+    public func close() throws(ParquetError) {
+        guard !closed, !failed else { throw .writerClosed }
+        do throws(ParquetError) {
+            try flushRowGroup()
+            let meta = FileMetaData(version: 2, schema: schema.schemaElements, numRows: totalRows,
+                                    rowGroups: rowGroups, keyValueMetadata: keyValues,
+                                    createdBy: Self.createdBy).encode()
+            try writeAll(meta)
+            var tail = [UInt8](repeating: 0, count: 8)
+            withUnsafeBytes(of: UInt32(meta.count).littleEndian) { for i in 0..<4 { tail[i] = $0[i] } }
+            tail[4] = 0x50; tail[5] = 0x41; tail[6] = 0x52; tail[7] = 0x31
+            try writeAll(tail)
+            guard fsync(fd) == 0 else { throw ParquetError.io(call: "fsync", path: tempPath, errno: errno) }
+            let rc = Glibc.close(fd)
+            fd = -1
+            guard rc == 0 else { throw ParquetError.io(call: "close", path: tempPath, errno: errno) }
+            guard rename(tempPath, path) == 0 else { throw ParquetError.io(call: "rename", path: path, errno: errno) }
+            closed = true
+            try syncDirectory(of: path)
+        } catch {
+            if !closed { failed = true; abandon() }
+            throw error
+        }
+    }
+
+    /// Discards the temp file; `path` is left untouched.
+    public func abandon() {
+        if fd >= 0 { _ = Glibc.close(fd); fd = -1 }
+        if !closed { unlink(tempPath) }
+        failed = true
+    }
+
+    /// Number of bytes written to the temp file so far.
+    public var bytesWritten: Int64 { offset }
+
+    private func writeAll(_ bytes: [UInt8]) throws(ParquetError) {
+        let result = bytes.withUnsafeBytes { b in Result { () throws(ParquetError) in try writeAll(b) } }
+        try result.get()
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(call: "write", path: tempPath, errno: errno)
+            }
+            done += n
+        }
+        offset += Int64(bytes.count)
+    }
+}
+
+/// fsyncs the directory holding `path`, so a rename into it survives a crash.
+func syncDirectory(of path: String) throws(ParquetError) {
+    var dir = "."
+    if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) }
+    let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard dfd >= 0 else { throw .io(call: "open", path: dir, errno: errno) }
+    defer { _ = Glibc.close(dfd) }
+    guard fsync(dfd) == 0 else { throw .io(call: "fsync", path: dir, errno: errno) }
+}

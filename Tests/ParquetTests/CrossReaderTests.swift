@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import Parquet
+
+struct ReaderReport: Decodable {
+    struct Stats: Decodable, Equatable {
+        var null_count: Int64?
+        var min: Cell?
+        var max: Cell?
+    }
+    struct Group: Decodable, Equatable {
+        var num_rows: Int64
+        var columns: [Stats?]
+    }
+    struct PyArrow: Decodable {
+        var num_rows: Int64
+        var num_row_groups: Int
+        var created_by: String?
+        var key_value_metadata: [String: String]
+        var values: [String: [Cell]]
+        var statistics: [Group]
+    }
+    struct DuckDB: Decodable {
+        var num_rows: Int64
+        var values: [String: [Cell]]
+    }
+    var warnings: [String]
+    var errors: [String]
+    var pyarrow: PyArrow?
+    var pyarrow_rewrite_statistics: [Group]?
+    var duckdb: DuckDB?
+}
+
+/// Compares one reader's cells with the expected ones; returns a short message per mismatch.
+/// `microsecondTimestamps`: the reader narrows TIMESTAMP(NANOS, UTC) to µs (DuckDB 1.4 reads it as
+/// TIMESTAMPTZ, for pyarrow's files too), so expected timestamps are truncated to whole µs.
+func compareValues(_ file: CorpusFile, _ got: [String: [Cell]], reader: String,
+                   microsecondTimestamps: Bool = false) -> [String] {
+    var problems: [String] = []
+    for (c, f) in file.schema.fields.enumerated() {
+        var want = expectedCells(f, file.expected(c))
+        if microsecondTimestamps && f.type == .timestampNanos { want = want.map(truncatedToMicros) }
+        guard let have = got[f.name] else { problems.append("\(reader) \(file.name).\(f.name): column missing"); continue }
+        if have != want {
+            let i = zip(have, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(have.count, want.count)
+            problems.append("\(reader) \(file.name).\(f.name): \(have.count) vs \(want.count) rows, first difference at \(i): "
+                + "\(i < have.count ? have[i].description : "-") vs \(i < want.count ? want[i].description : "-")")
+        }
+    }
+    return problems
+}
+
+func truncatedToMicros(_ c: Cell) -> Cell {
+    switch c {
+    case .text(let s): return .text(String(Int64(s)! / 1000 * 1000))
+    case .list(let l): return .list(l.map(truncatedToMicros))
+    default: return c
+    }
+}
+
+@Suite("Parquet files read by pyarrow and DuckDB")
+struct CrossReaderTests {
+    @Test("every corpus file: pyarrow and DuckDB values, statistics equal pyarrow's, metadata visible")
+    func pyarrowAndDuckDB() throws {
+        let dir = try makeTempDir("xread")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = corpus()
+        let paths = try files.map { try $0.write(to: dir) }
+        let run = try runValidator("parquet_check.py", paths)
+        #expect(run.status == 0, "parquet_check.py failed: \(run.err)")
+        let report = try JSONDecoder().decode([String: ReaderReport].self, from: run.out)
+        #expect(run.err.isEmpty, "readers wrote to stderr: \(run.err.prefix(2000))")
+        for (file, path) in zip(files, paths) {
+            let r = try #require(report[path])
+            #expect(r.errors.isEmpty, "\(file.name): \(r.errors)")
+            #expect(r.warnings.isEmpty, "\(file.name): \(r.warnings)")
+            let pa = try #require(r.pyarrow, "\(file.name): pyarrow did not read it")
+            let rows = file.batches.reduce(0) { $0 + ($1.first?.rowCount ?? 0) }
+            #expect(pa.num_rows == Int64(rows))
+            #expect(pa.created_by == ParquetFileWriter.createdBy)
+            #expect(pa.key_value_metadata["redline.writer_version"] == ParquetFileWriter.writerVersion)
+            #expect(pa.key_value_metadata["redline.table"] == file.name)
+            #expect(pa.key_value_metadata["redline.schema_version"] == "1")
+            let problems = compareValues(file, pa.values, reader: "pyarrow")
+            #expect(problems.isEmpty, "\(problems)")
+            let duck = try #require(r.duckdb, "\(file.name): DuckDB did not read it")
+            #expect(duck.num_rows == Int64(rows))
+            let duckProblems = compareValues(file, duck.values, reader: "duckdb", microsecondTimestamps: true)
+            #expect(duckProblems.isEmpty, "\(duckProblems)")
+            // Statistics: what Redline wrote, as pyarrow decodes it, equals what pyarrow writes.
+            let theirs = try #require(r.pyarrow_rewrite_statistics)
+            #expect(pa.statistics.count == theirs.count, "\(file.name): row group count")
+            for (g, (ours, ref)) in zip(pa.statistics, theirs).enumerated() {
+                for (c, (a, b)) in zip(ours.columns, ref.columns).enumerated() where a != b {
+                    Issue.record("\(file.name) row group \(g) column \(file.schema.fields[c].name): statistics \(String(describing: a)) vs pyarrow \(String(describing: b))")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Parquet
+
+@Suite("Table schemas: Swift declarations agree with schemas/tables/*.json")
+struct TableSchemaTests {
+    let tablesDir = packageRoot.appendingPathComponent("schemas/tables")
+
+    @Test("every declared table matches its JSON file, and every JSON file is declared")
+    func declarationsMatchJSON() throws {
+        let declared = Set(TableCatalog.all.map(\.name))
+        let files = try FileManager.default.contentsOfDirectory(atPath: tablesDir.path).filter { $0.hasSuffix(".json") }
+        #expect(Set(files.map { String($0.dropLast(5)) }) == declared)
+        for table in TableCatalog.all {
+            let data = try Data(contentsOf: tablesDir.appendingPathComponent("\(table.name).json"))
+            let loaded = try TableSchema(json: data)
+            #expect(table.differences(from: loaded).isEmpty, "\(table.name): \(table.differences(from: loaded))")
+            #expect(loaded == table)
+        }
+    }
+
+    @Test("JSON form round-trips and a changed column is reported")
+    func jsonRoundTripAndDiff() throws {
+        let t = CallSampleTable.schema
+        #expect(try TableSchema(json: t.json()) == t)
+        var changed = t
+        changed.columns[1].type = .uint64
+        #expect(t.differences(from: changed) == ["call_id: type int64 vs uint64"])
+        #expect(throws: TableSchemaError.self) {
+            try TableSchema(json: Data(#"{"table":"x","version":1,"doc":"","columns":[{"name":"a","type":"int128","nullable":false,"doc":""}]}"#.utf8))
+        }
+    }
+
+    @Test("a file written from a declaration carries the table name and schema version, and pyarrow sees its types")
+    func writerFromDeclaration() throws {
+        let dir = try makeTempDir("table")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = CallSampleTable.schema
+        let path = dir.appendingPathComponent("call_sample.parquet").path
+        let w = try t.makeWriter(path: path)
+        var rng = SplitMix64(3)
+        try w.write(t.parquetSchema.fields.map { makeColumn($0, rows: 50, &rng) })
+        try w.close()
+        let r = try ParquetFileReader(path: path)
+        #expect(r.schema == t.parquetSchema)
+        let kv = Dictionary(uniqueKeysWithValues: r.keyValueMetadata.map { ($0.key, $0.value ?? "") })
+        #expect(kv["redline.table"] == "call_sample")
+        #expect(kv["redline.schema_version"] == "1")
+        let run = try runValidator("parquet_check.py", [path])
+        let report = try JSONDecoder().decode([String: ReaderReport].self, from: run.out)
+        let arrowTypes = try #require(report[path]?.pyarrow).values.keys.sorted()
+        #expect(arrowTypes == t.columns.map(\.name).sorted())
+    }
+}
