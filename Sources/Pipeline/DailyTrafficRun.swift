@@ -1,0 +1,139 @@
+import Aggregates
+import CCompression
+import Foundation
+import Logging
+import Parquet
+
+/// The daily traffic-governance rollup: a day of hourly merged
+/// `traffic_matrix` files → `traffic_matrix_daily/date=D/part-00000.parquet`,
+/// one row per (src/dst datacenter, src/dst service, l4 protocol, observer).
+/// Reads the files the hourly runs committed (Parquet reader), so it needs no
+/// segments; hours that have no table yet are listed as missing in the manifest.
+public struct DailyTrafficRun {
+    public let spec: PipelineSpec
+    public let tableRoot: String
+    public let partition: Partition
+    public var logger: Logger
+
+    public static let table: TableSchema = {
+        var t = PipelineTables.trafficMatrix
+        t.name = "traffic_matrix_daily"
+        t.doc = "traffic_matrix summed over a day (or the rollup's bucket): governance report input."
+        return t
+    }()
+
+    public init(spec: PipelineSpec, tableRoot: String, partition: Partition, logger: Logger) {
+        self.spec = spec
+        self.tableRoot = tableRoot
+        self.partition = partition
+        self.logger = logger
+    }
+
+    struct Key: Hashable, Comparable {
+        var bucket: Int64
+        var parts: [String] // src_dc, dst_dc, src_service, dst_service, l4_protocol, observer
+        static func < (a: Key, b: Key) -> Bool {
+            a.bucket != b.bucket ? a.bucket < b.bucket : a.parts.lexicographicallyPrecedes(b.parts)
+        }
+    }
+
+    public func execute() throws(PipelineError) -> Manifest {
+        guard partition.hour == nil else { throw .config("a daily-traffic pipeline runs day partitions (date=YYYY-MM-DD)") }
+        let rollup = spec.rollup ?? PipelineSpec.RollupParameters()
+        try makeParent("\(tableRoot)/.redline.lock")
+        let lock = try TableRootLock(tableRoot: tableRoot)
+        defer { lock.release() }
+
+        var rows = Accumulator<Key, Row<TrafficCell>>()
+        var inputs: [InputSegment] = []
+        var warnings: [String] = []
+        let width = Int64(rollup.bucketSeconds) * 1_000_000_000
+        for hour in partition.hours {
+            let rel = "traffic_matrix/\(hour.path)/part-00000.parquet"
+            let path = "\(tableRoot)/\(rel)"
+            guard FileManager.default.fileExists(atPath: path) else {
+                warnings.append("hour \(hour.path) has no traffic_matrix table yet")
+                continue
+            }
+            inputs += try SegmentInputs.fingerprint(root: tableRoot, host: "tables", files: [path])
+            let cols: [ColumnData]
+            do {
+                let r = try ParquetFileReader(path: path)
+                guard r.schema == PipelineTables.trafficMatrix.parquetSchema else {
+                    throw PipelineError.missingInput("\(rel) does not have the traffic_matrix v1 schema")
+                }
+                cols = try r.readAll()
+            } catch let e as PipelineError {
+                throw e
+            } catch {
+                warnings.append("\(rel) unreadable, skipped: \(error)")
+                continue
+            }
+            guard case .int64(let buckets) = cols[0].values else { continue }
+            func strings(_ i: Int) -> [String] {
+                if case .byteArray(let b) = cols[i].values { return b.strings }
+                return []
+            }
+            func ints(_ i: Int) -> [Int64] {
+                if case .int64(let v) = cols[i].values { return v }
+                return []
+            }
+            let s = (2...7).map(strings)
+            let bytes = ints(8), packets = ints(9), flows = ints(10), calls = ints(11), observed = ints(12), lost = ints(13)
+            for r in 0..<buckets.count {
+                let b = partition.startNanos + ((buckets[r] - partition.startNanos) / width) * width
+                let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), flows: UInt64(flows[r]),
+                                       calls: UInt64(calls[r]))
+                rows.merge(Key(bucket: b, parts: s.map { $0[r] }),
+                           Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]))))
+            }
+        }
+
+        var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 6)
+        var bytes: [Int64] = [], packets: [Int64] = [], flows: [Int64] = [], calls: [Int64] = []
+        var observed: [Int64] = [], lost: [Int64] = [], ratio: [Double] = []
+        for (k, r) in rows.sortedRows() {
+            buckets.append(k.bucket)
+            for i in 0..<6 { text[i].append(k.parts[i]) }
+            bytes.append(Int64(clamping: r.cell.bytes)); packets.append(Int64(clamping: r.cell.packets))
+            flows.append(Int64(clamping: r.cell.flows)); calls.append(Int64(clamping: r.cell.calls))
+            observed.append(Int64(clamping: r.completeness.observed)); lost.append(Int64(clamping: r.completeness.lost))
+            ratio.append(r.completeness.ratio)
+        }
+        let columns = [ColumnData(.int64(buckets)), ColumnData(.int32([Int32](repeating: Int32(rollup.bucketSeconds), count: buckets.count)))]
+            + text.map { ColumnData(.byteArray($0)) }
+            + [bytes, packets, flows, calls, observed, lost].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
+
+        let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
+        let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"
+        let staged = "\(staging)/\(rel)"
+        try makeParent(staged)
+        do {
+            var o = ParquetWriterOptions()
+            o.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
+            o.zstdLevel = Int32(spec.write.zstdLevel)
+            let w = try ParquetFileWriter(path: staged, schema: Self.table.parquetSchema, options: o,
+                                          metadata: Self.table.keyValueMetadata + [("redline.version", RedlineVersion.current),
+                                                                                  ("redline.partition", partition.path)])
+            try w.write(columns)
+            try w.close()
+        } catch {
+            throw .output("writing \(rel): \(error)")
+        }
+        let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
+        let manifest = Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
+                                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
+                                inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: buckets.count, scope: "merged")],
+                                hosts: [:], warnings: warnings)
+        try writeAtomically(manifest.encoded(), to: "\(staging)/manifest.json")
+        let journal = CommitJournal(renames: [.init(from: staged, to: "\(tableRoot)/\(rel)")], deletes: [],
+                                    manifest: .init(from: "\(staging)/manifest.json", to: manifestPath), staging: staging)
+        let jp = CommitJournal.path(tableRoot: tableRoot)
+        guard let jd = try? JSONEncoder().encode(journal) else { throw .output("cannot encode the commit journal") }
+        try writeAtomically(jd, to: jp)
+        try journal.apply()
+        unlink(jp)
+        for w in warnings { logger.warning("\(w)") }
+        return manifest
+    }
+}

@@ -1,0 +1,227 @@
+import Aggregates
+import CCompression
+import Enrichment
+import Foundation
+import Logging
+import Parquet
+
+/// Redline's version, written into manifests and Parquet key-value metadata.
+public enum RedlineVersion {
+    public static let current = "0.1.0"
+}
+
+/// One run of an hourly pipeline over one partition: read → correct-time →
+/// enrich → aggregate (per host) → merge → write, then an atomic commit.
+public struct HourlyRun {
+    public let spec: PipelineSpec
+    public let segmentRoot: String
+    public let metadataDir: String?
+    public let tableRoot: String
+    public let partition: Partition
+    /// Skip the run when the manifest shows the same inputs and definition.
+    public let ifChanged: Bool
+    public var logger: Logger
+    /// Called with (done, total, label) as hosts finish; the CLI draws a bar on a terminal.
+    public var progress: ((Int, Int, String) -> Void)?
+
+    public init(spec: PipelineSpec, segmentRoot: String, metadataDir: String?, tableRoot: String,
+                partition: Partition, ifChanged: Bool, logger: Logger) {
+        self.spec = spec
+        self.segmentRoot = segmentRoot
+        self.metadataDir = metadataDir
+        self.tableRoot = tableRoot
+        self.partition = partition
+        self.ifChanged = ifChanged
+        self.logger = logger
+    }
+
+    public struct Summary: Sendable {
+        public var skipped: Bool
+        public var manifestPath: String
+        public var manifest: Manifest
+        /// Merged rows of red_service, for the CLI's short summary.
+        public var redService: [(service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?)]
+    }
+
+    /// Runs the partition. Throws `PipelineError` (its exit code is documented).
+    public func execute() throws(PipelineError) -> Summary {
+        guard let agg = spec.aggregate else { throw .config("an hourly pipeline needs an aggregate stage") }
+        guard partition.hour != nil else { throw .config("an hourly pipeline runs hour partitions (date=…/hour=HH)") }
+        try makeParent("\(tableRoot)/.redline.lock")
+        let lock = try TableRootLock(tableRoot: tableRoot)
+        defer { lock.release() }
+        try recoverInterruptedCommit()
+
+        let metadata: Metadata
+        if let dir = metadataDir {
+            do { metadata = try Metadata.load(directory: dir) } catch { throw .config(error.description) }
+        } else {
+            metadata = Metadata()
+            logger.warning("no metadata snapshot: every service and datacenter will be 'unknown'")
+        }
+
+        let byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: spec.hosts, partition: partition)
+        var inputs: [InputSegment] = []
+        for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
+            inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+        }
+        let definition = definitionFingerprint()
+        let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
+        if ifChanged, let old = Manifest.load(manifestPath), old.inputs == inputs, old.definition == definition,
+           old.redlineVersion == RedlineVersion.current {
+            logger.info("partition \(partition) unchanged since its manifest; skipped")
+            return Summary(skipped: true, manifestPath: manifestPath, manifest: old, redService: [])
+        }
+        if byHost.isEmpty {
+            logger.warning("no segments for \(partition) under \(segmentRoot): writing an empty partition")
+        }
+
+        // Per host: read, correct, enrich, aggregate.
+        var names = NamePool()
+        var partials: [(host: String, rows: TableRows)] = []
+        var counters: [String: HostCounters] = [:]
+        var warnings: [String] = []
+        var watermark: Int64?
+        let hosts = byHost.keys.sorted()
+        for (i, host) in hosts.enumerated() {
+            let processor = HostProcessor(host: host, files: byHost[host]!, partition: partition,
+                                          bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
+                                          maxBlockBytes: spec.read.maxBlockBytes,
+                                          maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
+                                          metadata: metadata)
+            let outcome = processor.run(names: &names)
+            counters[host] = outcome.counters
+            warnings += outcome.warnings.map { "host \(host): \($0)" }
+            if outcome.counters.uncorrectable > 0 {
+                warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
+            }
+            if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
+            partials.append((host, TableRows(partial: outcome.aggregates)))
+            logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
+            progress?(i + 1, hosts.count, host)
+        }
+        var merged = TableRows()
+        for p in partials { merged.merge(p.rows) }
+
+        // Write everything to staging, then commit.
+        let builder = TableBuilder(names: names, bucketSeconds: agg.bucketSeconds)
+        let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path.replacingOccurrences(of: "/", with: "-"))"
+        try? FileManager.default.removeItem(atPath: staging)
+        var renames: [CommitJournal.Rename] = []
+        var tableFiles: [Manifest.TableFile] = []
+        let schemas = PipelineTables.all.filter { agg.tables.contains($0.name) }
+        func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String, scope: String) throws(PipelineError) {
+            let staged = "\(staging)/\(relative)"
+            try makeParent(staged)
+            var options = ParquetWriterOptions()
+            options.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
+            options.zstdLevel = Int32(spec.write.zstdLevel)
+            options.rowGroupRows = spec.write.rowGroupRows
+            do {
+                let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
+                                              metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
+                                                                                  ("redline.partition", partition.path),
+                                                                                  ("redline.scope", scope)])
+                try w.write(columns)
+                try w.close()
+            } catch {
+                throw .output("writing \(relative): \(error)")
+            }
+            renames.append(.init(from: staged, to: "\(tableRoot)/\(relative)"))
+            tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
+        }
+        for p in partials {
+            let cols = builder.columns(p.rows)
+            for s in schemas {
+                try write(s, cols[s.name]!, relative: "partials/\(s.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
+            }
+        }
+        if spec.stages.contains(.merge) {
+            let cols = builder.columns(merged)
+            for s in schemas {
+                try write(s, cols[s.name]!, relative: "\(s.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+            }
+        }
+
+        // Partials of hosts that are no longer inputs must go, or readers would count them.
+        var deletes: [String] = []
+        if let old = Manifest.load(manifestPath) {
+            let keep = Set(tableFiles.map(\.path))
+            deletes = old.tables.map(\.path).filter { !keep.contains($0) }.map { "\(tableRoot)/\($0)" }
+        }
+        let manifest = Manifest(
+            manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
+            partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
+            inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings)
+        let stagedManifest = "\(staging)/manifest.json"
+        try writeAtomically(manifest.encoded(), to: stagedManifest)
+        let journal = CommitJournal(renames: renames, deletes: deletes,
+                                    manifest: .init(from: stagedManifest, to: manifestPath), staging: staging)
+        let journalPath = CommitJournal.path(tableRoot: tableRoot)
+        let je = JSONEncoder()
+        je.outputFormatting = [.sortedKeys]
+        guard let jdata = try? je.encode(journal) else { throw .output("cannot encode the commit journal") }
+        try writeAtomically(jdata, to: journalPath)
+        try journal.apply()
+        unlink(journalPath)
+        for w in warnings { logger.warning("\(w)") }
+        logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
+
+        var byService: [String: (service: String, protocol: String, requests: UInt64, errors: UInt64, hist: ExponentialHistogram)] = [:]
+        for (k, r) in merged.redService.cells where names.name(k.observer) == "server" {
+            let key = "\(names.name(k.service))\u{0}\(names.name(k.proto))"
+            var e = byService[key] ?? (names.name(k.service), names.name(k.proto), 0, 0, ExponentialHistogram(scale: agg.histogramScale))
+            e.requests += r.cell.requests
+            e.errors += r.cell.errors
+            e.hist.merge(r.cell.latency)
+            byService[key] = e
+        }
+        let top = byService.values.sorted { ($0.requests, $0.service) > ($1.requests, $1.service) }
+            .map { (service: $0.service, protocol: $0.protocol, requests: $0.requests, errors: $0.errors, p99: $0.hist.quantile(0.99)) }
+        return Summary(skipped: false, manifestPath: manifestPath, manifest: manifest, redService: top)
+    }
+
+    /// Finishes a commit a killed run left behind, before anything else touches the root.
+    private func recoverInterruptedCommit() throws(PipelineError) {
+        let path = CommitJournal.path(tableRoot: tableRoot)
+        guard let d = FileManager.default.contents(atPath: path) else { return }
+        guard let j = try? JSONDecoder().decode(CommitJournal.self, from: d) else {
+            throw .output("\(path) is unreadable; move it away after checking the partition it names")
+        }
+        logger.warning("finishing the commit an interrupted run left in \(path)")
+        try j.apply()
+        unlink(path)
+    }
+
+    /// A fingerprint of everything in the definition that shapes the output.
+    func definitionFingerprint() -> String {
+        let a = spec.aggregate!
+        let w = spec.write
+        let text = "\(spec.name)|\(spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
+            + "\(spec.read.maxBlockBytes)|\(spec.stages.contains(.merge))|\(w.compression)|\(w.zstdLevel)|\(w.rowGroupRows)"
+        let crc = text.utf8CString.withUnsafeBufferPointer { ccompression_crc32c(0, $0.baseAddress, $0.count - 1) }
+        return String(format: "%08x", crc)
+    }
+}
+
+/// An exclusive flock on `<tables>/.redline.lock`: one run per output root.
+struct TableRootLock {
+    let fd: Int32
+
+    init(tableRoot: String) throws(PipelineError) {
+        let path = "\(tableRoot)/.redline.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io("open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let e = errno
+            close(fd)
+            if e == EWOULDBLOCK { throw .locked("another run holds \(path)") }
+            throw .io("flock \(path): \(String(cString: strerror(e)))")
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,103 @@
+import Aggregates
+import Parquet
+
+/// The tables an hourly run writes, declared once. `schemas/tables/<name>.json`
+/// is their machine-readable form and `schemas/tables/<name>.md` their prose;
+/// `PipelineTablesTests` checks the three agree and that written files match.
+public enum PipelineTables {
+    static let bucketColumns = [
+        TableColumn("bucket_start", .timestampNanos, unit: "ns since Unix epoch, UTC",
+                    doc: "Start of the time bucket (corrected wall-clock time)."),
+        TableColumn("bucket_seconds", .int32, unit: "s", doc: "Width of the bucket."),
+    ]
+
+    static let redMetricColumns = [
+        TableColumn("requests", .int64, unit: "calls", doc: "Paired request/response exchanges that started in the bucket."),
+        TableColumn("errors", .int64, unit: "calls", doc: "Calls whose status class is server error (HTTP 5xx, RESP -ERR, DNS SERVFAIL)."),
+        TableColumn("client_errors", .int64, unit: "calls", doc: "Calls whose status class is client error (HTTP 4xx, DNS NXDOMAIN)."),
+        TableColumn("request_bytes", .int64, unit: "bytes", doc: "L4 payload bytes of the requests."),
+        TableColumn("response_bytes", .int64, unit: "bytes", doc: "L4 payload bytes of the responses."),
+        TableColumn("latency_scale", .int32, doc: "Scale of the exponential histogram: base 2^(2^-scale)."),
+        TableColumn("latency_zero_count", .int64, unit: "calls", doc: "Calls with a duration of 0 ns."),
+        TableColumn("latency_offset", .int32, doc: "Bucket index of latency_counts[0]."),
+        TableColumn("latency_counts", .int64, .list(nullable: false, elementNullable: false), unit: "calls",
+                    doc: "Dense bucket counts; bucket i holds durations in (base^i, base^(i+1)] ns."),
+        TableColumn("latency_sum_ns", .int64, unit: "ns", doc: "Sum of durations."),
+        TableColumn("latency_min_ns", .int64, .optional, unit: "ns", doc: "Smallest duration; null when there are no requests."),
+        TableColumn("latency_max_ns", .int64, .optional, unit: "ns", doc: "Largest duration; null when there are no requests."),
+        TableColumn("p50_ns", .double, .optional, unit: "ns", doc: "Median duration read from the histogram."),
+        TableColumn("p90_ns", .double, .optional, unit: "ns", doc: "90th percentile duration read from the histogram."),
+        TableColumn("p99_ns", .double, .optional, unit: "ns", doc: "99th percentile duration read from the histogram."),
+    ]
+
+    static let completenessColumns = [
+        TableColumn("events_observed", .int64, unit: "events", doc: "Events read in the host-buckets behind the row."),
+        TableColumn("events_lost", .int64, unit: "events",
+                    doc: "Events lost there: ring buffer full, rate caps, unpaired messages, shed by the collector."),
+        TableColumn("completeness", .double, unit: "ratio 0..1",
+                    doc: "events_observed / (events_observed + events_lost); 1 when both are 0."),
+    ]
+
+    public static let redService = TableSchema(
+        name: "red_service", version: 1,
+        doc: "RED metrics (rate, errors, duration) per callee service, protocol and observing side, per bucket.",
+        columns: bucketColumns + [
+            TableColumn("service", .string, doc: "The callee: the service that served the calls; unknown if unresolved."),
+            TableColumn("protocol", .string, doc: "L7 protocol of the matched rule (http1, redis, dns, ...)."),
+            TableColumn("observer", .string, doc: "server: seen on the callee's sockets; client: seen on callers' sockets."),
+        ] + redMetricColumns + completenessColumns)
+
+    public static let redEdge = TableSchema(
+        name: "red_edge", version: 1,
+        doc: "RED metrics per caller -> callee edge, protocol and observing side, per bucket.",
+        columns: bucketColumns + [
+            TableColumn("caller", .string, doc: "The service that sent the requests; unknown if unresolved."),
+            TableColumn("callee", .string, doc: "The service that served them; unknown if unresolved."),
+            TableColumn("caller_dc", .string, doc: "Datacenter of the caller's address; unknown if none."),
+            TableColumn("callee_dc", .string, doc: "Datacenter of the callee's address; unknown if none."),
+            TableColumn("protocol", .string, doc: "L7 protocol of the matched rule."),
+            TableColumn("observer", .string, doc: "server or client: whose sockets saw the calls."),
+        ] + redMetricColumns + completenessColumns)
+
+    public static let trafficMatrix = TableSchema(
+        name: "traffic_matrix", version: 1,
+        doc: "Bytes, packets, flows and calls from one datacenter and service to another, per bucket.",
+        columns: bucketColumns + [
+            TableColumn("src_dc", .string, doc: "Datacenter of the sender of the bytes; unknown if none."),
+            TableColumn("dst_dc", .string, doc: "Datacenter of the receiver; unknown if none."),
+            TableColumn("src_service", .string, doc: "Service of the sender; unknown if unresolved."),
+            TableColumn("dst_service", .string, doc: "Service of the receiver; unknown if unresolved."),
+            TableColumn("l4_protocol", .string, doc: "tcp or udp."),
+            TableColumn("observer", .string, doc: "source: counted on the sender's host; destination: on the receiver's host."),
+            TableColumn("bytes", .int64, unit: "bytes", doc: "L3 bytes (IP header included) from src to dst."),
+            TableColumn("packets", .int64, unit: "packets", doc: "Packets from src to dst (a GSO super-packet counts once)."),
+            TableColumn("flows", .int64, unit: "flows", doc: "Flow deltas that carried bytes from src to dst in the bucket."),
+            TableColumn("calls", .int64, unit: "calls", doc: "L7 calls whose requests went from src (caller) to dst (callee)."),
+        ] + completenessColumns)
+
+    public static let tcpHealth = TableSchema(
+        name: "tcp_health", version: 1,
+        doc: "TCP retransmits, resets, drops and missing identity options per service and peer, per bucket.",
+        columns: bucketColumns + [
+            TableColumn("service", .string, doc: "Local service of the socket; unknown if unresolved."),
+            TableColumn("peer_service", .string, doc: "Remote service; unknown if unresolved or no socket."),
+            TableColumn("retransmits", .int64, unit: "events", doc: "tcp_retransmit_skb firings (per skb)."),
+            TableColumn("resets_sent", .int64, unit: "events", doc: "RSTs this side sent."),
+            TableColumn("resets_received", .int64, unit: "events", doc: "RSTs this side received."),
+            TableColumn("drops", .int64, unit: "packets", doc: "Packets the kernel dropped; by reason in tcp_drops."),
+            TableColumn("id_option_missing", .int64, unit: "connections",
+                        doc: "Connections where the identity TCP option was expected and did not arrive."),
+        ] + completenessColumns)
+
+    public static let tcpDrops = TableSchema(
+        name: "tcp_drops", version: 1,
+        doc: "Packet drops by the kernel's drop reason, per service, per bucket.",
+        columns: bucketColumns + [
+            TableColumn("service", .string, doc: "Local service of the socket; unknown if none."),
+            TableColumn("reason_code", .int32, doc: "Value of the kernel's enum skb_drop_reason."),
+            TableColumn("reason", .string, doc: "Its name, lower case without the SKB_DROP_REASON_ prefix; unknown_<code> if not known."),
+            TableColumn("drops", .int64, unit: "packets", doc: "Packets dropped."),
+        ] + completenessColumns)
+
+    public static let all = [redService, redEdge, trafficMatrix, tcpHealth, tcpDrops]
+}

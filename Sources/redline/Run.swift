@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Pipeline
+import YAMLConfig
+
+/// `redline run <pipeline.yaml>`: one partition of a pipeline, cron-safe.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline (pipelines/*.yaml) over one partition and commit its tables atomically.",
+        discussion: """
+            Hourly pipelines read segments, correct time, enrich, aggregate per host, merge, and \
+            write Parquet tables under <out>/<table>/date=D/hour=HH/ (per-host partials under \
+            <out>/partials/). A manifest per partition lists the inputs with their checksums; \
+            re-running a partition over the same inputs writes byte-identical files.
+
+            Cron: `5 * * * * redline run /etc/redline/hourly.yaml --if-changed` processes the last \
+            closed hour, and re-runs it only if segments arrived late.
+
+            Exit codes: 0 committed (or skipped as unchanged), 2 usage error, 3 bad pipeline, \
+            metadata or missing input, 4 another run holds the output's lock, 5 I/O or write failure.
+            """
+    )
+
+    @Argument(help: "The pipeline file (schemas/pipeline-v1.md).")
+    var pipeline: String
+
+    @Option(help: "The partition: date=YYYY-MM-DD/hour=HH (hourly) or date=YYYY-MM-DD (daily).")
+    var partition: String?
+
+    @Flag(help: "Run the last closed hour (the default of hourly pipelines).")
+    var lastClosedHour = false
+
+    @Option(help: "Segment root (overrides inputs.segments).")
+    var segments: String?
+
+    @Option(help: "Metadata snapshot folder (overrides inputs.metadata).")
+    var metadata: String?
+
+    @Option(help: "Table root (overrides output.tables).")
+    var out: String?
+
+    @Flag(help: "Skip the partition if its manifest shows the same inputs and definition (cron mode).")
+    var ifChanged = false
+
+    @Flag(help: "Only warnings and errors on stderr; no progress or summary.")
+    var quiet = false
+
+    func validate() throws {
+        if partition != nil && lastClosedHour {
+            throw ValidationError("--partition and --last-closed-hour both choose the partition; pick one")
+        }
+        if let p = partition, Partition(p) == nil {
+            throw ValidationError("--partition '\(p)' is not date=YYYY-MM-DD/hour=HH or date=YYYY-MM-DD")
+        }
+    }
+
+    func run() throws {
+        let interactive = isatty(2) == 1 && !quiet
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = quiet ? .warning : .info
+            return h
+        }
+        let logger = Logger(label: "redline.run")
+        let spec: PipelineSpec
+        do {
+            spec = try PipelineSpec.load(path: pipeline)
+        } catch {
+            FileHandle.standardError.write(Data("redline run: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+        func abs(_ p: String) -> String {
+            p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+        }
+        let tableRoot = out.map(abs) ?? spec.tableRoot
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let chosen: Partition
+        if let p = partition {
+            chosen = Partition(p)!
+        } else if lastClosedHour {
+            chosen = Partition.lastClosed(hourly: true, nowNanos: now, delaySeconds: spec.closeDelaySeconds)
+        } else {
+            switch spec.defaultPartition {
+            case .fixed(let p): chosen = p
+            case .lastClosedHour: chosen = Partition.lastClosed(hourly: true, nowNanos: now, delaySeconds: spec.closeDelaySeconds)
+            case .lastClosedDay: chosen = Partition.lastClosed(hourly: false, nowNanos: now, delaySeconds: spec.closeDelaySeconds)
+            }
+        }
+        do {
+            switch spec.kind {
+            case .hourly:
+                guard let segRoot = segments.map(abs) ?? spec.segmentRoot else {
+                    throw PipelineError.config("no segment root: set inputs.segments or pass --segments")
+                }
+                var run = HourlyRun(spec: spec, segmentRoot: segRoot, metadataDir: metadata.map(abs) ?? spec.metadataDir,
+                                    tableRoot: tableRoot, partition: chosen, ifChanged: ifChanged, logger: logger)
+                if interactive {
+                    run.progress = { done, total, host in
+                        let width = 30, filled = total == 0 ? width : done * width / total
+                        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) hosts (\(host))\u{1B}[K".utf8))
+                        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                    }
+                }
+                let summary = try run.execute()
+                if !quiet { printSummary(summary, tableRoot: tableRoot, partition: chosen) }
+            case .dailyTraffic:
+                let run = DailyTrafficRun(spec: spec, tableRoot: tableRoot, partition: chosen, logger: logger)
+                let manifest = try run.execute()
+                if !quiet {
+                    print("daily traffic for \(chosen): \(manifest.tables.first?.rows ?? 0) rows")
+                    print("tables under \(tableRoot)/traffic_matrix_daily/\(chosen.path)/")
+                }
+            }
+        } catch let e as PipelineError {
+            FileHandle.standardError.write(Data("redline run: \(e)\n".utf8))
+            throw ExitCode(e.exitCode)
+        }
+    }
+
+    private func printSummary(_ s: HourlyRun.Summary, tableRoot: String, partition: Partition) {
+        if s.skipped {
+            print("partition \(partition): unchanged since \(s.manifestPath); nothing to do")
+            return
+        }
+        let m = s.manifest
+        let totalRecords = m.hosts.values.reduce(UInt64(0)) { $0 + $1.records }
+        print("partition \(partition): \(m.inputs.count) segments from \(m.hosts.count) hosts, \(totalRecords) records")
+        print("tables under \(tableRoot):")
+        for t in m.tables where t.scope == "merged" {
+            print("  \(t.path)  (\(t.rows) rows)")
+        }
+        print("manifest: \(s.manifestPath)")
+        if !m.warnings.isEmpty { print("warnings: \(m.warnings.count) (listed in the manifest)") }
+        guard !s.redService.isEmpty else {
+            print("no calls in this partition")
+            return
+        }
+        print("")
+        print("top services by requests (server-side view):")
+        let header = "service".padding(toLength: 18, withPad: " ", startingAt: 0) + "protocol  " + "requests".leftPad(10)
+            + "errors".leftPad(8) + "error %".leftPad(9) + "p99 ms".leftPad(10)
+        print("  " + header)
+        for r in s.redService.prefix(10) {
+            let ratio = r.requests == 0 ? 0 : Double(r.errors) / Double(r.requests) * 100
+            let p99 = r.p99.map { String(format: "%.3f", $0 / 1e6) } ?? "-"
+            print("  " + r.service.padding(toLength: 18, withPad: " ", startingAt: 0)
+                  + r.protocol.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(r.requests).leftPad(10) + String(r.errors).leftPad(8)
+                  + String(format: "%.2f", ratio).leftPad(9) + p99.leftPad(10))
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
