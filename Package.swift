@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Segments"]),
         .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "YAMLConfig", "CRedlineABI"]),
     ]
 )

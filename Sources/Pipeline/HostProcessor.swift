@@ -125,7 +125,11 @@ public struct HostProcessor {
         for file in files {
             var cursor: Timeline.Cursor?
             var cursorBoot: Timebase.BootID?
-            _ = scan(file) { info, reader, boot in
+            var fileBlocks = 0, fileRecords: UInt64 = 0, lastKernelNs: UInt64?
+            let result = scan(file) { info, reader, boot in
+                fileBlocks += 1
+                fileRecords += UInt64(info.recordCount)
+                lastKernelNs = max(lastKernelNs ?? 0, info.maxKernelNs)
                 counters.blocks += 1
                 counters.records += UInt64(info.recordCount)
                 if cursorBoot != boot {
@@ -254,6 +258,15 @@ public struct HostProcessor {
                 case .clockAnchor, .cgroupMapping:
                     break
                 }
+            }
+            // A damaged file lost what followed the damage: count an estimate (its
+            // average block) as lost in the bucket where its valid data ends, so the
+            // rows there say they are incomplete. The manifest names the file.
+            if result.warning != nil, let last = lastKernelNs, var c = cursor,
+               case .success(let t) = c.correct(monotonicNanos: last), t.utcNanos >= start, t.utcNanos < end {
+                let b = start + ((t.utcNanos - start) / width) * width
+                let estimate = fileBlocks > 0 ? max(1, fileRecords / UInt64(fileBlocks)) : 1
+                agg.completeness[b, default: Completeness()].lost &+= estimate
             }
         }
         return Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
