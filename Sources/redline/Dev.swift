@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Segments
 
 /// Developer tools: generators of committed test data and in-process benchmarks. Hidden from
@@ -8,7 +9,7 @@ struct Dev: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools (fixture and sample generators, benchmarks).",
         shouldDisplay: false,
-        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self]
+        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, TableSchemas.self]
     )
 }
 
@@ -41,5 +42,25 @@ struct WriteGolden: ParsableCommand {
     func run() throws {
         try SyntheticSegments.writeGolden(to: out)
         print(out)
+    }
+}
+
+/// `redline dev table-schemas --out schemas/tables`: the machine-readable schema of every
+/// table the pipeline writes, from its one declaration (Sources/Pipeline/PipelineTables.swift).
+struct TableSchemas: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "table-schemas",
+        abstract: "Write schemas/tables/<table>.json for every pipeline table."
+    )
+
+    @Option(help: "Folder to write the JSON files into.")
+    var out: String
+
+    func run() throws {
+        for t in PipelineTables.all + [DailyTrafficRun.table] {
+            let path = "\(out)/\(t.name).json"
+            try t.json().write(to: URL(fileURLWithPath: path), options: .atomic)
+            print(path)
+        }
     }
 }

@@ -6,11 +6,11 @@ import Testing
 struct TableSchemaTests {
     let tablesDir = packageRoot.appendingPathComponent("schemas/tables")
 
-    @Test("every declared table matches its JSON file, and every JSON file is declared")
+    @Test("every table the Parquet module declares matches its JSON file (the pipeline's tables are checked by PipelineTablesTests)")
     func declarationsMatchJSON() throws {
         let declared = Set(TableCatalog.all.map(\.name))
         let files = try FileManager.default.contentsOfDirectory(atPath: tablesDir.path).filter { $0.hasSuffix(".json") }
-        #expect(Set(files.map { String($0.dropLast(5)) }) == declared)
+        #expect(declared.isSubset(of: Set(files.map { String($0.dropLast(5)) })))
         for table in TableCatalog.all {
             let data = try Data(contentsOf: tablesDir.appendingPathComponent("\(table.name).json"))
             let loaded = try TableSchema(json: data)
