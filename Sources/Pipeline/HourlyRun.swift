@@ -40,7 +40,7 @@ public struct HourlyRun {
         public var manifestPath: String
         public var manifest: Manifest
         /// Merged rows of red_service, for the CLI's short summary.
-        public var redService: [(service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?)]
+        public var redService: [(service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?, observer: String)]
     }
 
     /// Runs the partition. Throws `PipelineError` (its exit code is documented).
@@ -167,17 +167,24 @@ public struct HourlyRun {
         for w in warnings { logger.warning("\(w)") }
         logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
 
-        var byService: [String: (service: String, protocol: String, requests: UInt64, errors: UInt64, hist: ExponentialHistogram)] = [:]
-        for (k, r) in merged.redService.cells where names.name(k.observer) == "server" {
+        // The summary prefers each service's own (server-side) view; a service only
+        // seen from its callers (no collector on its host) shows the client view.
+        struct Entry { var requests: UInt64 = 0; var errors: UInt64 = 0; var hist: ExponentialHistogram }
+        var views: [String: [String: Entry]] = [:] // "service\0protocol" -> observer -> entry
+        for (k, r) in merged.redService.cells {
             let key = "\(names.name(k.service))\u{0}\(names.name(k.proto))"
-            var e = byService[key] ?? (names.name(k.service), names.name(k.proto), 0, 0, ExponentialHistogram(scale: agg.histogramScale))
+            var e = views[key]?[names.name(k.observer)] ?? Entry(hist: ExponentialHistogram(scale: agg.histogramScale))
             e.requests += r.cell.requests
             e.errors += r.cell.errors
             e.hist.merge(r.cell.latency)
-            byService[key] = e
+            views[key, default: [:]][names.name(k.observer)] = e
         }
-        let top = byService.values.sorted { ($0.requests, $0.service) > ($1.requests, $1.service) }
-            .map { (service: $0.service, protocol: $0.protocol, requests: $0.requests, errors: $0.errors, p99: $0.hist.quantile(0.99)) }
+        let top = views.map { key, byObserver -> (service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?, observer: String) in
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            let observer = byObserver["server"] != nil ? "server" : "client"
+            let e = byObserver[observer]!
+            return (parts[0], parts[1], e.requests, e.errors, e.hist.quantile(0.99), observer)
+        }.sorted { ($0.requests, $0.service, $0.protocol) > ($1.requests, $1.service, $1.protocol) }
         return Summary(skipped: false, manifestPath: manifestPath, manifest: manifest, redService: top)
     }
 

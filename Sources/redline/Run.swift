@@ -138,14 +138,15 @@ struct Run: ParsableCommand {
             return
         }
         print("")
-        print("top services by requests (server-side view):")
+        print("top services by requests (server-side view; * = seen only by its callers):")
         let header = "service".padding(toLength: 18, withPad: " ", startingAt: 0) + "protocol  " + "requests".leftPad(10)
             + "errors".leftPad(8) + "error %".leftPad(9) + "p99 ms".leftPad(10)
         print("  " + header)
         for r in s.redService.prefix(10) {
             let ratio = r.requests == 0 ? 0 : Double(r.errors) / Double(r.requests) * 100
             let p99 = r.p99.map { String(format: "%.3f", $0 / 1e6) } ?? "-"
-            print("  " + r.service.padding(toLength: 18, withPad: " ", startingAt: 0)
+            let label = r.observer == "server" ? r.service : r.service + " *"
+            print("  " + label.padding(toLength: 18, withPad: " ", startingAt: 0)
                   + r.protocol.padding(toLength: 10, withPad: " ", startingAt: 0)
                   + String(r.requests).leftPad(10) + String(r.errors).leftPad(8)
                   + String(format: "%.2f", ratio).leftPad(9) + p99.leftPad(10))
