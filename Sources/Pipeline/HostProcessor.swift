@@ -147,6 +147,15 @@ public struct HostProcessor {
                     if u > (watermark ?? .min) { watermark = u }
                     return start + ((u - start) / width) * width
                 }
+                /// Both ends' services and datacenters (unknowns counted).
+                func endpoints(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
+                               raddr: NetworkAddress) -> (Int32, Int32, Int32, Int32) {
+                    let local = resolver.local(cgroup: cgroup, serviceID: localService, names: &names)
+                    let remote = resolver.remote(peerServiceID: peerService, address: raddr, names: &names)
+                    if local == NamePool.unknown { counters.unknownLocal += 1 }
+                    if remote == NamePool.unknown { counters.unknownRemote += 1 }
+                    return (local, remote, resolver.datacenter(laddr, names: &names), resolver.datacenter(raddr, names: &names))
+                }
                 switch info.recordType {
                 case .l7Call:
                     _ = reader.withRecords(as: rl_l7_call.self) { calls in
@@ -154,13 +163,9 @@ public struct HostProcessor {
                             guard let b = bucket(c.start_ns) else { continue }
                             counters.aggregated += 1
                             agg.completeness[b, default: Completeness()].observed += 1
-                            let local = resolver.local(cgroup: c.cgroup_id, serviceID: c.local_service, names: &names)
-                            let raddr = address(c.raddr), laddr = address(c.laddr)
-                            let remote = resolver.remote(peerServiceID: c.peer_service, address: raddr, names: &names)
-                            if local == NamePool.unknown { counters.unknownLocal += 1 }
-                            if remote == NamePool.unknown { counters.unknownRemote += 1 }
-                            let localDC = resolver.datacenter(laddr, names: &names)
-                            let remoteDC = resolver.datacenter(raddr, names: &names)
+                            let (local, remote, localDC, remoteDC) = endpoints(
+                                cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
+                                laddr: address(c.laddr), raddr: address(c.raddr))
                             let isServer = c.side == UInt8(RL_SIDE_SERVER.rawValue)
                             let caller = isServer ? remote : local, callee = isServer ? local : remote
                             let callerDC = isServer ? remoteDC : localDC, calleeDC = isServer ? localDC : remoteDC
@@ -194,13 +199,9 @@ public struct HostProcessor {
                             guard let b = bucket(f.end_ns) else { continue }
                             counters.aggregated += 1
                             agg.completeness[b, default: Completeness()].observed += 1
-                            let local = resolver.local(cgroup: f.cgroup_id, serviceID: f.local_service, names: &names)
-                            let raddr = address(f.raddr), laddr = address(f.laddr)
-                            let remote = resolver.remote(peerServiceID: f.peer_service, address: raddr, names: &names)
-                            if local == NamePool.unknown { counters.unknownLocal += 1 }
-                            if remote == NamePool.unknown { counters.unknownRemote += 1 }
-                            let localDC = resolver.datacenter(laddr, names: &names)
-                            let remoteDC = resolver.datacenter(raddr, names: &names)
+                            let (local, remote, localDC, remoteDC) = endpoints(
+                                cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
+                                laddr: address(f.laddr), raddr: address(f.raddr))
                             let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
                             if f.tx_bytes > 0 || f.tx_packets > 0 {
                                 agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
