@@ -48,6 +48,22 @@ struct RobustnessTests {
         guard case .outOfBounds? = readEverything(b) else { Issue.record("huge footer length accepted"); return }
     }
 
+    @Test("reader limits: a page declaring more values than allowed is refused, not allocated")
+    func pageValueLimit() throws {
+        let bytes = try sampleFile()
+        var limits = ParquetReaderLimits()
+        limits.maxValuesPerPage = 10
+        let r = try ParquetFileReader(bytes: bytes, limits: limits)
+        #expect {
+            _ = try r.readAll()
+        } throws: { e in
+            if case .limitExceeded? = e as? ParquetError { return true }
+            return false
+        }
+        limits.maxFooterBytes = 16
+        #expect(throws: ParquetError.self) { try ParquetFileReader(bytes: bytes, limits: limits) }
+    }
+
     @Test("hostile Thrift: deep nesting and huge list sizes are rejected")
     func hostileThrift() {
         let deep = [UInt8](repeating: 0x1C, count: 500)  // field 1, struct, nested 500 times

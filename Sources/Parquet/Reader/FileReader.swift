@@ -13,6 +13,9 @@ public struct ParquetReaderLimits: Sendable {
     public var maxPageBytes = 512 << 20
     /// Largest file read into memory.
     public var maxFileBytes = 16 << 30
+    /// Most levels (values incl. nulls) one page may declare; RLE can encode huge counts in a
+    /// few bytes, so this bounds what a hostile header can make the reader allocate.
+    public var maxValuesPerPage = 64 << 20
     public init() {}
 }
 
@@ -153,6 +156,9 @@ public struct ParquetFileReader: Sendable {
                     try withBytes(body) { (b: UnsafeRawBufferPointer) throws(ParquetError) in
                         switch header.type {
                         case .dictionaryPage:
+                            guard Int(header.numValues) <= limits.maxValuesPerPage else {
+                                throw .limitExceeded("dictionary of \(header.numValues) entries in \(name)")
+                            }
                             guard dictionary == nil else { throw .corruptPage(column: name, reason: "second dictionary page") }
                             guard header.encoding == .plain || header.encoding == .plainDictionary else {
                                 throw .unsupported("dictionary encoding \(header.encoding)")
@@ -162,6 +168,9 @@ public struct ParquetFileReader: Sendable {
                             try decodePlain(b, at: &p, count: Int(header.numValues), into: &d, column: name)
                             dictionary = d
                         case .dataPage:
+                            guard Int(header.numValues) <= limits.maxValuesPerPage else {
+                                throw .limitExceeded("page of \(header.numValues) values in \(name)")
+                            }
                             guard Int64(header.numValues) <= md.numValues - levelsRead else {
                                 throw .corruptPage(column: name, reason: "more levels than the chunk's num_values")
                             }
