@@ -456,11 +456,6 @@ struct FileMetaData: Sendable, Equatable {
     }
 }
 
-struct DataPageHeader: Sendable, Equatable {
-    var numValues: Int32
-    var encoding: Encoding
-}
-
 struct PageHeader: Sendable, Equatable {
     var type: PageType
     var uncompressedSize: Int32
