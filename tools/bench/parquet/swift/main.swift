@@ -1,7 +1,8 @@
 // parquet-bench: writes the benchmark table (CallSampleTable, N rows, deterministic) with
 // Redline's Parquet writer, `--reps` times, and prints one JSON line with the timings.
 // tools/bench/parquet/run then has pyarrow write the very same rows (read back from this
-// file) and compares. Generation is outside the timed region; the timed region is
+// file) and compares. It also reads the file back with Redline's reader and exits 1
+// unless the data is identical. Generation is outside the timed region; the timed region is
 // ParquetFileWriter init → write → close (footer, fsync, rename, directory fsync).
 import Foundation
 import Parquet
@@ -97,7 +98,15 @@ for _ in 0..<args.reps {
     cpu.append(cpuSeconds() - cpuStart)
     seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
 }
+// Not part of the comparison: the Swift reader must return exactly what was written.
+let readStart = cpuSeconds()
+let readBack = try ParquetFileReader(path: path).readAll()
+let readCPU = cpuSeconds() - readStart
+guard readBack == data else {
+    FileHandle.standardError.write(Data("parquet-bench: the Swift reader returned different data\n".utf8))
+    exit(1)
+}
 let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
 let json: [String: Any] = ["rows": args.rows, "path": path, "seconds": seconds, "cpu_seconds": cpu, "file_bytes": size,
-                           "generate_seconds": genSeconds]
+                           "generate_seconds": genSeconds, "read_cpu_seconds": readCPU]
 print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
