@@ -146,7 +146,8 @@ final class ColumnChunkWriter {
     private var dictionaryProbed = false
     static let dictionaryProbeValues = 16 * 1024
     private var dictionaryDoesNotPay: Bool {
-        guard !dictionaryProbed, encoder.encodedValueCount >= Self.dictionaryProbeValues else { return false }
+        guard options.fallBackFromMostlyDistinctDictionaries, !dictionaryProbed,
+              encoder.encodedValueCount >= Self.dictionaryProbeValues else { return false }
         dictionaryProbed = true
         return encoder.dictionaryEntries * 4 >= encoder.encodedValueCount * 3
     }

@@ -11,6 +11,8 @@ struct Args {
     var rows = 10_000_000
     var out = "/tmp/redline-parquet-bench"
     var reps = 3
+    /// Only the dictionary-size fallback, as pyarrow: isolates encoder speed from encoding choice.
+    var pyarrowDictionaryRule = false
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
         while let a = it.next() {
@@ -18,8 +20,9 @@ struct Args {
             case "--rows": rows = Int(it.next() ?? "") ?? rows
             case "--out": out = it.next() ?? out
             case "--reps": reps = Int(it.next() ?? "") ?? reps
+            case "--pyarrow-dictionary-rule": pyarrowDictionaryRule = true
             default:
-                FileHandle.standardError.write(Data("usage: parquet-bench [--rows N] [--out DIR] [--reps K]\n".utf8))
+                FileHandle.standardError.write(Data("usage: parquet-bench [--rows N] [--out DIR] [--reps K] [--pyarrow-dictionary-rule]\n".utf8))
                 exit(64)
             }
         }
@@ -92,7 +95,9 @@ func cpuSeconds() -> Double {
 var seconds: [Double] = [], cpu: [Double] = []
 for _ in 0..<args.reps {
     let start = DispatchTime.now(), cpuStart = cpuSeconds()
-    let w = try CallSampleTable.schema.makeWriter(path: path)
+    var options = ParquetWriterOptions()
+    options.fallBackFromMostlyDistinctDictionaries = !args.pyarrowDictionaryRule
+    let w = try CallSampleTable.schema.makeWriter(path: path, options: options)
     try w.write(data)
     try w.close()
     cpu.append(cpuSeconds() - cpuStart)
