@@ -64,6 +64,15 @@ struct RobustnessTests {
         #expect(throws: ParquetError.self) { try ParquetFileReader(bytes: bytes, limits: limits) }
     }
 
+    @Test("a group without the LIST annotation is not taken for a list")
+    func unannotatedGroupRejected() throws {
+        var elements = ParquetSchema([ParquetField("l", .int64, .list(nullable: true, elementNullable: false))]).schemaElements
+        #expect(try ParquetSchema.from(elements: elements).fields[0].shape == .list(nullable: true, elementNullable: false))
+        elements[1].logicalType = nil
+        elements[1].convertedType = nil
+        #expect(throws: ParquetError.self) { try ParquetSchema.from(elements: elements) }
+    }
+
     @Test("hostile Thrift: deep nesting and huge list sizes are rejected")
     func hostileThrift() {
         let deep = [UInt8](repeating: 0x1C, count: 500)  // field 1, struct, nested 500 times
@@ -172,6 +181,17 @@ struct PublishTests {
         #expect(throws: ParquetError.self) { try w.write([ColumnData(.int64([1, 2]), validity: [true, false]), good]) }
         #expect(throws: ParquetError.self) { try w.write([ColumnData(.int64([1])), ColumnData(.int32([1]), listOffsets: [0, 2])]) }
         #expect(throws: ParquetError.self) { try ParquetFileWriter(path: "/nonexistent-dir/x.parquet", schema: schema) }
+        #expect(throws: ParquetError.self) {
+            try ParquetFileWriter(path: dir.appendingPathComponent("z.parquet").path, schema: ParquetSchema([]))
+        }
+        let narrow = try ParquetFileWriter(path: dir.appendingPathComponent("n.parquet").path,
+                                           schema: ParquetSchema([ParquetField("u8", .uint8), ParquetField("i16", .int16)]))
+        #expect(throws: ParquetError.schemaMismatch("column u8: 256 does not fit uint8")) {
+            try narrow.write([ColumnData(.int32([1, 256])), ColumnData(.int32([1, 2]))])
+        }
+        #expect(throws: ParquetError.self) { try narrow.write([ColumnData(.int32([1])), ColumnData(.int32([40000]))]) }
+        try narrow.write([ColumnData(.int32([255])), ColumnData(.int32([-32768]))])
+        narrow.abandon()
         w.abandon()
     }
 }
