@@ -104,6 +104,12 @@ public struct ColumnData: Sendable, Equatable {
         guard values.physicalType == field.type.physicalType else {
             throw .schemaMismatch("column \(name): \(values.physicalType) values for a \(field.type) column")
         }
+        if case .int32(let a) = values, let range = field.type.int32Range {
+            // Narrow integer types travel in INT32; a value outside the type would be read back wrong.
+            if let bad = a.first(where: { !range.contains($0) }) {
+                throw .schemaMismatch("column \(name): \(bad) does not fit \(field.type)")
+            }
+        }
         if case let .fixedLenByteArray(w, b) = values {
             guard case let .fixedBinary(fw) = field.type, fw == w, b.count % w == 0 else {
                 throw .schemaMismatch("column \(name): fixed width or byte count does not match")
@@ -152,6 +158,19 @@ public struct ColumnData: Sendable, Equatable {
             guard present == values.count else {
                 throw .schemaMismatch("list column \(name): \(present) present elements but \(values.count) values")
             }
+        }
+    }
+}
+
+extension ValueType {
+    /// Values an INT32-stored narrow type may take (as stored: unsigned types as bit patterns).
+    var int32Range: ClosedRange<Int32>? {
+        switch self {
+        case .int8: return -128...127
+        case .int16: return -32768...32767
+        case .uint8: return 0...255
+        case .uint16: return 0...65535
+        default: return nil
         }
     }
 }

@@ -170,6 +170,7 @@ public struct ParquetSchema: Sendable, Equatable, Hashable {
     public init(_ fields: [ParquetField]) { self.fields = fields }
 
     func validate() throws(ParquetError) {
+        guard !fields.isEmpty else { throw .schemaMismatch("a schema needs at least one column") }
         var seen = Set<String>()
         for f in fields {
             guard !f.name.isEmpty else { throw .schemaMismatch("empty column name") }
@@ -198,7 +199,9 @@ public struct ParquetSchema: Sendable, Equatable, Hashable {
             let e = elements[i]
             if let children = e.numChildren {
                 // Only the standard 3-level LIST of a primitive.
-                guard children == 1, i + 2 < elements.count, e.repetition != .repeated else {
+                // A group is a list only when annotated LIST; a plain group would be a struct.
+                guard children == 1, i + 2 < elements.count, e.repetition != .repeated,
+                      e.logicalType == .list || e.convertedType == .list else {
                     throw .unsupported("group column \(e.name) other than a 3-level LIST")
                 }
                 let mid = elements[i + 1], leafE = elements[i + 2]

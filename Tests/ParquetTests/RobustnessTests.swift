@@ -37,15 +37,44 @@ struct RobustnessTests {
     func corruption() throws {
         let bytes = try sampleFile()
         var rng = SplitMix64(2024)
+        var rejected = 0
         for _ in 0..<3000 {
             var b = bytes
             for _ in 0..<(1 + rng.below(4)) { b[rng.below(b.count)] = UInt8(truncatingIfNeeded: rng.next()) }
-            _ = readEverything(b)
+            if readEverything(b) != nil { rejected += 1 }
         }
+        // Flips inside values can go unnoticed (Parquet v1 pages carry no checksum); flips in
+        // headers, levels and lengths must be caught.
+        #expect(rejected > 300, "only \(rejected) of 3000 corrupted files were rejected")
         // A footer length pointing before the file start.
         var b = bytes
         b[b.count - 8] = 0xFF; b[b.count - 7] = 0xFF; b[b.count - 6] = 0xFF; b[b.count - 5] = 0x00
         guard case .outOfBounds? = readEverything(b) else { Issue.record("huge footer length accepted"); return }
+    }
+
+    @Test("reader limits: a page declaring more values than allowed is refused, not allocated")
+    func pageValueLimit() throws {
+        let bytes = try sampleFile()
+        var limits = ParquetReaderLimits()
+        limits.maxValuesPerPage = 10
+        let r = try ParquetFileReader(bytes: bytes, limits: limits)
+        #expect {
+            _ = try r.readAll()
+        } throws: { e in
+            if case .limitExceeded? = e as? ParquetError { return true }
+            return false
+        }
+        limits.maxFooterBytes = 16
+        #expect(throws: ParquetError.self) { try ParquetFileReader(bytes: bytes, limits: limits) }
+    }
+
+    @Test("a group without the LIST annotation is not taken for a list")
+    func unannotatedGroupRejected() throws {
+        var elements = ParquetSchema([ParquetField("l", .int64, .list(nullable: true, elementNullable: false))]).schemaElements
+        #expect(try ParquetSchema.from(elements: elements).fields[0].shape == .list(nullable: true, elementNullable: false))
+        elements[1].logicalType = nil
+        elements[1].convertedType = nil
+        #expect(throws: ParquetError.self) { try ParquetSchema.from(elements: elements) }
     }
 
     @Test("hostile Thrift: deep nesting and huge list sizes are rejected")
@@ -156,6 +185,17 @@ struct PublishTests {
         #expect(throws: ParquetError.self) { try w.write([ColumnData(.int64([1, 2]), validity: [true, false]), good]) }
         #expect(throws: ParquetError.self) { try w.write([ColumnData(.int64([1])), ColumnData(.int32([1]), listOffsets: [0, 2])]) }
         #expect(throws: ParquetError.self) { try ParquetFileWriter(path: "/nonexistent-dir/x.parquet", schema: schema) }
+        #expect(throws: ParquetError.self) {
+            try ParquetFileWriter(path: dir.appendingPathComponent("z.parquet").path, schema: ParquetSchema([]))
+        }
+        let narrow = try ParquetFileWriter(path: dir.appendingPathComponent("n.parquet").path,
+                                           schema: ParquetSchema([ParquetField("u8", .uint8), ParquetField("i16", .int16)]))
+        #expect(throws: ParquetError.schemaMismatch("column u8: 256 does not fit uint8")) {
+            try narrow.write([ColumnData(.int32([1, 256])), ColumnData(.int32([1, 2]))])
+        }
+        #expect(throws: ParquetError.self) { try narrow.write([ColumnData(.int32([1])), ColumnData(.int32([40000]))]) }
+        try narrow.write([ColumnData(.int32([255])), ColumnData(.int32([-32768]))])
+        narrow.abandon()
         w.abandon()
     }
 }

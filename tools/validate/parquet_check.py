@@ -5,7 +5,8 @@ metadata, per-chunk statistics, and the statistics pyarrow itself writes for the
 rows in the same row groups (so a test can compare Redline's statistics with pyarrow's).
 Any exception or Python warning a reader raises is reported under "warnings"/"errors".
 
-usage: parquet_check.py FILE...
+usage: parquet_check.py [--keep-rewrites DIR] FILE...
+  --keep-rewrites DIR   keep pyarrow's rewrite of each FILE as DIR/<basename of FILE>
 """
 import json
 import os
@@ -65,10 +66,10 @@ def pyarrow_view(path):
     }
 
 
-def pyarrow_rewrite_stats(tbl, row_groups):
+def pyarrow_rewrite_stats(tbl, row_groups, keep_as=None):
     """Statistics pyarrow writes for the same rows split into the same row groups."""
     with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, "pyarrow.parquet")
+        p = keep_as or os.path.join(d, "pyarrow.parquet")
         with pq.ParquetWriter(p, tbl.schema, compression="zstd") as w:
             start = 0
             for g in row_groups:
@@ -88,7 +89,11 @@ def duckdb_view(path):
     }
 
 
-def main(paths):
+def main(args):
+    keep = None
+    if args[:1] == ["--keep-rewrites"]:
+        keep, args = args[1], args[2:]
+    paths = args
     result = {}
     for path in paths:
         entry = {"warnings": [], "errors": []}
@@ -97,7 +102,8 @@ def main(paths):
             try:
                 tbl, view = pyarrow_view(path)
                 entry["pyarrow"] = view
-                entry["pyarrow_rewrite_statistics"] = pyarrow_rewrite_stats(tbl, view["statistics"])
+                keep_as = os.path.join(keep, os.path.basename(path)) if keep else None
+                entry["pyarrow_rewrite_statistics"] = pyarrow_rewrite_stats(tbl, view["statistics"], keep_as)
             except Exception as e:  # reported, so the test fails with the reader's message
                 entry["errors"].append(f"pyarrow: {type(e).__name__}: {e}")
             try:

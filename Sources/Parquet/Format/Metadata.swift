@@ -456,11 +456,6 @@ struct FileMetaData: Sendable, Equatable {
     }
 }
 
-struct DataPageHeader: Sendable, Equatable {
-    var numValues: Int32
-    var encoding: Encoding
-}
-
 struct PageHeader: Sendable, Equatable {
     var type: PageType
     var uncompressedSize: Int32
@@ -517,11 +512,10 @@ struct PageHeader: Sendable, Equatable {
                         let raw = try r.readI32(g.type)
                         guard let e = Encoding(rawValue: raw) else { throw .unsupported("page encoding \(raw)") }
                         encoding = e
-                    case 3, 4:
+                    case 3 where f.id == 5, 4 where f.id == 5:
+                        // DataPageHeader's level encodings; in DictionaryPageHeader field 3 is is_sorted.
                         let raw = try r.readI32(g.type)
-                        if f.id == 5 && raw != Encoding.rle.rawValue {
-                            throw .unsupported("level encoding \(raw) (only RLE)")
-                        }
+                        if raw != Encoding.rle.rawValue { throw .unsupported("level encoding \(raw) (only RLE)") }
                     default: try r.skip(g.type)
                     }
                 }

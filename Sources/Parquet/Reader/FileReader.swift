@@ -13,6 +13,9 @@ public struct ParquetReaderLimits: Sendable {
     public var maxPageBytes = 512 << 20
     /// Largest file read into memory.
     public var maxFileBytes = 16 << 30
+    /// Most levels (values incl. nulls) one page may declare; RLE can encode huge counts in a
+    /// few bytes, so this bounds what a hostile header can make the reader allocate.
+    public var maxValuesPerPage = 64 << 20
     public init() {}
 }
 
@@ -153,6 +156,9 @@ public struct ParquetFileReader: Sendable {
                     try withBytes(body) { (b: UnsafeRawBufferPointer) throws(ParquetError) in
                         switch header.type {
                         case .dictionaryPage:
+                            guard Int(header.numValues) <= limits.maxValuesPerPage else {
+                                throw .limitExceeded("dictionary of \(header.numValues) entries in \(name)")
+                            }
                             guard dictionary == nil else { throw .corruptPage(column: name, reason: "second dictionary page") }
                             guard header.encoding == .plain || header.encoding == .plainDictionary else {
                                 throw .unsupported("dictionary encoding \(header.encoding)")
@@ -162,6 +168,9 @@ public struct ParquetFileReader: Sendable {
                             try decodePlain(b, at: &p, count: Int(header.numValues), into: &d, column: name)
                             dictionary = d
                         case .dataPage:
+                            guard Int(header.numValues) <= limits.maxValuesPerPage else {
+                                throw .limitExceeded("page of \(header.numValues) values in \(name)")
+                            }
                             guard Int64(header.numValues) <= md.numValues - levelsRead else {
                                 throw .corruptPage(column: name, reason: "more levels than the chunk's num_values")
                             }
@@ -242,31 +251,33 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
             throw .corruptPage(column: column, reason: "PLAIN values need \(n) bytes, \(b.count - pos) left")
         }
     }
+    // `take` moves each array out of `out` so appends do not copy the accumulated column;
+    // on a thrown error `out` is left as a placeholder (the read fails as a whole).
     switch out {
-    case .boolean(var a):
-        out = .boolean([])
+    case .boolean:
+        var a = take(&out, { if case .boolean(let a) = $0 { return a }; return nil })!
         try need((count + 7) / 8)
         for i in 0..<count { a.append(b[pos + i / 8] >> UInt8(i % 8) & 1 == 1) }
         pos += (count + 7) / 8
         out = .boolean(a)
-    case .int32(var a):
-        out = .boolean([])
+    case .int32:
+        var a = take(&out, { if case .int32(let a) = $0 { return a }; return nil })!
         let (n, o) = count.multipliedReportingOverflow(by: 4)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
         for i in 0..<count { a.append(Int32(littleEndian: b.loadUnaligned(fromByteOffset: pos + 4 * i, as: Int32.self))) }
         pos += n
         out = .int32(a)
-    case .int64(var a):
-        out = .boolean([])
+    case .int64:
+        var a = take(&out, { if case .int64(let a) = $0 { return a }; return nil })!
         let (n, o) = count.multipliedReportingOverflow(by: 8)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
         for i in 0..<count { a.append(Int64(littleEndian: b.loadUnaligned(fromByteOffset: pos + 8 * i, as: Int64.self))) }
         pos += n
         out = .int64(a)
-    case .double(var a):
-        out = .boolean([])
+    case .double:
+        var a = take(&out, { if case .double(let a) = $0 { return a }; return nil })!
         let (n, o) = count.multipliedReportingOverflow(by: 8)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
@@ -275,8 +286,8 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
         }
         pos += n
         out = .double(a)
-    case .byteArray(var a):
-        out = .boolean([])
+    case .byteArray:
+        var a = take(&out, { if case .byteArray(let a) = $0 { return a }; return nil })!
         for _ in 0..<count {
             try need(4)
             let len = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: pos, as: UInt32.self)))
@@ -286,8 +297,8 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
             pos += len
         }
         out = .byteArray(a)
-    case .fixedLenByteArray(let w, var bytes):
-        out = .boolean([])
+    case .fixedLenByteArray(let w, _):
+        var bytes = take(&out, { if case .fixedLenByteArray(_, let a) = $0 { return a }; return nil })!
         let (n, o) = count.multipliedReportingOverflow(by: w)
         guard !o else { throw .corruptPage(column: column, reason: "value count overflow") }
         try need(n)
@@ -297,8 +308,13 @@ func decodePlain(_ b: UnsafeRawBufferPointer, at pos: inout Int, count: Int, int
     }
 }
 
-// Each case below first resets `out`, dropping the enum's reference to the array it
-// held, so the appends mutate a uniquely owned array instead of copying it per page.
+/// Moves the array out of `out` (leaving a placeholder), so appends to it mutate a uniquely
+/// owned buffer instead of copying the accumulated column once per page.
+@inline(__always) func take<T>(_ out: inout ColumnValues, _ extract: (ColumnValues) -> T?) -> T? {
+    guard let v = extract(out) else { return nil }
+    out = .boolean([])
+    return v
+}
 
 /// Appends dictionary entries `indices` (checked against the dictionary size) to `out`.
 func gather(_ dict: ColumnValues, _ indices: [UInt32], into out: inout ColumnValues, column: String) throws(ParquetError) {
@@ -306,33 +322,53 @@ func gather(_ dict: ColumnValues, _ indices: [UInt32], into out: inout ColumnVal
     for i in indices where Int(i) >= n {
         throw .corruptPage(column: column, reason: "dictionary index \(i) ≥ \(n) entries")
     }
-    switch (dict, out) {
-    case (.boolean(let d), .boolean(var a)):
-        out = .int32([])
-        for i in indices { a.append(d[Int(i)]) }
-        out = .boolean(a)
-    case (.int32(let d), .int32(var a)):
-        out = .int32([])
-        for i in indices { a.append(d[Int(i)]) }
-        out = .int32(a)
-    case (.int64(let d), .int64(var a)):
-        out = .int32([])
-        for i in indices { a.append(d[Int(i)]) }
-        out = .int64(a)
-    case (.double(let d), .double(var a)):
-        out = .int32([])
-        for i in indices { a.append(d[Int(i)]) }
-        out = .double(a)
-    case (.byteArray(let d), .byteArray(var a)):
-        out = .int32([])
-        for i in indices { a.append(bytes: d[Int(i)]) }
-        out = .byteArray(a)
-    case (.fixedLenByteArray(let w, let d), .fixedLenByteArray(_, var a)):
-        out = .int32([])
-        for i in indices { a.append(contentsOf: d[(Int(i) * w)..<(Int(i) * w + w)]) }
-        out = .fixedLenByteArray(width: w, bytes: a)
-    default: throw .corruptPage(column: column, reason: "dictionary type differs from column type")
+    switch dict {
+    case .boolean(let d):
+        if var a = take(&out, { if case .boolean(let a) = $0 { return a }; return nil }) {
+            for i in indices { a.append(d[Int(i)]) }
+            out = .boolean(a)
+            return
+        }
+    case .int32(let d):
+        if var a = take(&out, { if case .int32(let a) = $0 { return a }; return nil }) {
+            for i in indices { a.append(d[Int(i)]) }
+            out = .int32(a)
+            return
+        }
+    case .int64(let d):
+        if var a = take(&out, { if case .int64(let a) = $0 { return a }; return nil }) {
+            for i in indices { a.append(d[Int(i)]) }
+            out = .int64(a)
+            return
+        }
+    case .double(let d):
+        if var a = take(&out, { if case .double(let a) = $0 { return a }; return nil }) {
+            for i in indices { a.append(d[Int(i)]) }
+            out = .double(a)
+            return
+        }
+    case .byteArray(let d):
+        if var a = take(&out, { if case .byteArray(let a) = $0 { return a }; return nil }) {
+            d.bytes.withUnsafeBufferPointer { src in
+                for i in indices {
+                    let s = d.offsets[Int(i)], e = d.offsets[Int(i) + 1]
+                    a.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: src[s..<e]))
+                    a.offsets.append(a.bytes.count)
+                }
+            }
+            out = .byteArray(a)
+            return
+        }
+    case .fixedLenByteArray(let w, let d):
+        if var a = take(&out, { if case .fixedLenByteArray(_, let a) = $0 { return a }; return nil }) {
+            d.withUnsafeBufferPointer { src in
+                for i in indices { a.append(contentsOf: UnsafeBufferPointer(rebasing: src[(Int(i) * w)..<(Int(i) * w + w)])) }
+            }
+            out = .fixedLenByteArray(width: w, bytes: a)
+            return
+        }
     }
+    throw .corruptPage(column: column, reason: "dictionary type differs from column type")
 }
 
 /// Rebuilds `ColumnData` from pages: levels → validity / list offsets, values appended densely.

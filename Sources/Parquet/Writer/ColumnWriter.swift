@@ -1,7 +1,8 @@
-/// Writes one column chunk: turns rows into repetition/definition levels and dense values,
-/// cuts data pages (v1) at the page size, falls back from dictionary to PLAIN when the
-/// dictionary outgrows its limit, and on `finish` yields the chunk's bytes (dictionary
-/// page first) and the numbers its ColumnMetaData needs.
+/// Writes one column chunk at a time: turns rows into repetition/definition levels and
+/// dense values, cuts data pages (v1) at the page size, falls back from dictionary to PLAIN
+/// when the dictionary outgrows its limit or does not pay, and on `finish` yields the
+/// chunk's bytes (dictionary page first) and the numbers its ColumnMetaData needs. One
+/// writer per column per file; `reset()` starts the next row group's chunk.
 final class ColumnChunkWriter {
     let field: ParquetField
     private let options: ParquetWriterOptions
@@ -146,7 +147,8 @@ final class ColumnChunkWriter {
     private var dictionaryProbed = false
     static let dictionaryProbeValues = 16 * 1024
     private var dictionaryDoesNotPay: Bool {
-        guard !dictionaryProbed, encoder.encodedValueCount >= Self.dictionaryProbeValues else { return false }
+        guard options.fallBackFromMostlyDistinctDictionaries, !dictionaryProbed,
+              encoder.encodedValueCount >= Self.dictionaryProbeValues else { return false }
         dictionaryProbed = true
         return encoder.dictionaryEntries * 4 >= encoder.encodedValueCount * 3
     }
@@ -179,13 +181,13 @@ final class ColumnChunkWriter {
     struct Finished {
         var dictionaryPage: ByteBuffer?
         var dataPages: ByteBuffer
-        var dictionaryPageBytes: Int
         var uncompressedBytes: Int64
         var compressedBytes: Int64
         var meta: (Int64) -> ColumnMetaData
     }
 
-    /// Flushes the last page and builds the dictionary page. The writer is spent afterwards.
+    /// Flushes the last page and builds the dictionary page. The returned buffers belong to
+    /// this writer: write them out before calling `reset()`.
     func finish() throws(ParquetError) -> Finished {
         try flushPage()
         var dictSink: PageSink?
@@ -214,7 +216,7 @@ final class ColumnChunkWriter {
         let type = field.type.physicalType, path = field.leafPath, codec = compressor.codec
         let levels = numLevels
         return Finished(
-            dictionaryPage: dictSink?.chunk, dataPages: dataPages.chunk, dictionaryPageBytes: dictBytes,
+            dictionaryPage: dictSink?.chunk, dataPages: dataPages.chunk,
             uncompressedBytes: unc, compressedBytes: comp,
             meta: { start in
                 ColumnMetaData(type: type, encodings: encodings, pathInSchema: path, codec: codec, numValues: levels,

@@ -13,6 +13,9 @@ public struct ParquetWriterOptions: Sendable {
     public var dictionary = true
     /// Dictionary size (PLAIN bytes) beyond which a chunk falls back to PLAIN. 1 MiB like pyarrow.
     public var dictionaryPageLimit = 1 << 20
+    /// Fall back to PLAIN early when ≥ 75 % of a chunk's first 16 Ki values are distinct
+    /// (Redline's rule; off = pyarrow's rule, dictionary size only).
+    public var fallBackFromMostlyDistinctDictionaries = true
     /// Target encoded size of a data page's values, bytes.
     public var dataPageSize = 1 << 20
     /// A page is cut after this many levels even if small (all-null and tiny-value columns).

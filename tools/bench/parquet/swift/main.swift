@@ -1,7 +1,8 @@
 // parquet-bench: writes the benchmark table (CallSampleTable, N rows, deterministic) with
 // Redline's Parquet writer, `--reps` times, and prints one JSON line with the timings.
 // tools/bench/parquet/run then has pyarrow write the very same rows (read back from this
-// file) and compares. Generation is outside the timed region; the timed region is
+// file) and compares. It also reads the file back with Redline's reader and exits 1
+// unless the data is identical. Generation is outside the timed region; the timed region is
 // ParquetFileWriter init → write → close (footer, fsync, rename, directory fsync).
 import Foundation
 import Parquet
@@ -10,6 +11,8 @@ struct Args {
     var rows = 10_000_000
     var out = "/tmp/redline-parquet-bench"
     var reps = 3
+    /// Only the dictionary-size fallback, as pyarrow: isolates encoder speed from encoding choice.
+    var pyarrowDictionaryRule = false
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
         while let a = it.next() {
@@ -17,8 +20,9 @@ struct Args {
             case "--rows": rows = Int(it.next() ?? "") ?? rows
             case "--out": out = it.next() ?? out
             case "--reps": reps = Int(it.next() ?? "") ?? reps
+            case "--pyarrow-dictionary-rule": pyarrowDictionaryRule = true
             default:
-                FileHandle.standardError.write(Data("usage: parquet-bench [--rows N] [--out DIR] [--reps K]\n".utf8))
+                FileHandle.standardError.write(Data("usage: parquet-bench [--rows N] [--out DIR] [--reps K] [--pyarrow-dictionary-rule]\n".utf8))
                 exit(64)
             }
         }
@@ -91,13 +95,23 @@ func cpuSeconds() -> Double {
 var seconds: [Double] = [], cpu: [Double] = []
 for _ in 0..<args.reps {
     let start = DispatchTime.now(), cpuStart = cpuSeconds()
-    let w = try CallSampleTable.schema.makeWriter(path: path)
+    var options = ParquetWriterOptions()
+    options.fallBackFromMostlyDistinctDictionaries = !args.pyarrowDictionaryRule
+    let w = try CallSampleTable.schema.makeWriter(path: path, options: options)
     try w.write(data)
     try w.close()
     cpu.append(cpuSeconds() - cpuStart)
     seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
 }
+// Not part of the comparison: the Swift reader must return exactly what was written.
+let readStart = cpuSeconds()
+let readBack = try ParquetFileReader(path: path).readAll()
+let readCPU = cpuSeconds() - readStart
+guard readBack == data else {
+    FileHandle.standardError.write(Data("parquet-bench: the Swift reader returned different data\n".utf8))
+    exit(1)
+}
 let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
 let json: [String: Any] = ["rows": args.rows, "path": path, "seconds": seconds, "cpu_seconds": cpu, "file_bytes": size,
-                           "generate_seconds": genSeconds]
+                           "generate_seconds": genSeconds, "read_cpu_seconds": readCPU]
 print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
