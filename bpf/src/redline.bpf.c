@@ -300,6 +300,18 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (r->flags & RL_RULE_LABEL_ONLY)
 		return;
 
+	/* Symmetric framings (Thrift TTHeader, RESP arrays) look like requests both
+	 * ways: with PAIR_ANY, the first payload back is the response whatever it matched. */
+	if (r->role == RL_ROLE_REQUEST && st->call_state == 1 && dir != st->req_dir &&
+	    (st->req_flags & RL_RULE_PAIR_ANY_RESPONSE) && r->l7_proto == st->req_proto) {
+		st->resp_start_ns = bpf_ktime_get_ns();
+		st->resp_rule = r->id;
+		st->status_code = 0;
+		st->status_class = RL_STATUS_UNKNOWN;
+		st->resp_bytes = len;
+		st->call_state = 2;
+		return;
+	}
 	if (r->role == RL_ROLE_REQUEST) {
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
