@@ -21,8 +21,7 @@ public final class ObjectSpec {
         logBuffer.initialize(repeating: 0, count: Self.logSize)
         LibBPFMessages.begin()
         guard let obj = clibbpf_open_file(path, logBuffer, Self.logSize) else {
-            let e = errno
-            logBuffer.deallocate()
+            let e = errno  // deinit frees logBuffer: every stored property is set
             throw KernelProbeError.openFailed(path: path, errno: e, libbpfLog: LibBPFMessages.text)
         }
         object = obj
