@@ -23,9 +23,10 @@ private let ruleSamples: [Int: (transport: L7Rule.Transport, pos: [[UInt8]], neg
         [ascii("HTTP/2 200"), ascii("http/1.1 200")]),
     20: (.tcp, [ascii("*3\r\n$3\r\nSET\r\n"), ascii("*1\r\n$4\r\nPING\r\n")], [ascii("*3\r\n:1\r\n"), ascii("*\r\n$")]),
     21: (.tcp, [ascii("*11\r\n$4\r\nMSET\r\n")], [ascii("*1a\r\n$"), ascii("*11\n$")]),
-    22: (.tcp, [ascii("+OK\r\n"), ascii("+PONG\r\n")], [ascii("+ok"), ascii("+1")]),
-    23: (.tcp, [ascii("-ERR unknown command\r\n"), ascii("-WRONGTYPE x\r\n")], [ascii("-1\r\n"), ascii("-err")]),
+    22: (.tcp, [ascii("+OK\r\n"), ascii("+PONG\r\n")], [ascii("+ok"), ascii("+1"), ascii("+O")]),
+    23: (.tcp, [ascii("-ERR unknown command\r\n"), ascii("-WRONGTYPE x\r\n")], [ascii("-1\r\n"), ascii("-err"), ascii("-E")]),
     24: (.tcp, [ascii(":1\r\n"), ascii(":42\r\n")], [ascii(":a"), ascii(":-1")]),
+    27: (.tcp, [ascii(":-2\r\n"), ascii(":-1\r\n")], [ascii(":-a"), ascii(":-")]),
     25: (.tcp, [ascii("$3\r\nfoo\r\n")], [ascii("$x"), ascii("$")]),
     26: (.tcp, [ascii("$-1\r\n")], [ascii("$-2\r\n"), ascii("$-1")]),
     30: (.tcp, [hex("16 03 01 02 00 01 00 01 fc 03 03"), hex("16 03 03 00 c8 01 00 00 c4")],
@@ -139,9 +140,9 @@ struct RulesTests {
         #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, offset: 300}") }
         #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, colour: red}") }
         #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: response, text: a, capture: 10}") }
-        let seventeen = (1...17).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\"}" }
-        #expect(throws: RuleError.tooMany(what: "rules at one offset", limit: 16)) {
-            try parse(seventeen.joined(separator: "\n"))
+        let tooMany = (1...33).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\"}" }
+        #expect(throws: RuleError.tooMany(what: "rules at one offset", limit: 32)) {
+            try parse(tooMany.joined(separator: "\n"))
         }
         #expect(throws: RuleError.self) { _ = try RuleSet(yaml: "version: 1\nrules: [") }
     }

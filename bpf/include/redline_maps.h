@@ -86,7 +86,7 @@ struct rl_classid_key {
 #define RL_RULE_BYTES 16       /* bytes a rule compares */
 #define RL_MAX_RULES 64        /* rule slots per generation */
 #define RL_MAX_GROUPS 16       /* distinct (l4 protocol, offset) pairs per generation */
-#define RL_RULES_PER_GROUP 16  /* rules tested at one offset */
+#define RL_RULES_PER_GROUP 32  /* rules tested at one offset */
 #define RL_MAX_RULE_ID 256     /* rule ids are 1..255; rl_rule_hits has this many entries */
 #define RL_CAPTURE_MAX 256     /* bytes of request prefix a rule may capture */
 
@@ -198,8 +198,8 @@ _Static_assert(sizeof(struct rl_cidr_key) == 20, "rl_cidr_key layout");
 _Static_assert(sizeof(struct rl_port_key) == 4, "rl_port_key layout");
 _Static_assert(sizeof(struct rl_classid_key) == 8, "rl_classid_key layout");
 _Static_assert(sizeof(struct rl_rule) == 48, "rl_rule layout");
-_Static_assert(sizeof(struct rl_rule_group) == 24, "rl_rule_group layout");
-_Static_assert(sizeof(struct rl_ruleset) == 8 + 24 * RL_MAX_GROUPS + 48 * RL_MAX_RULES,
+_Static_assert(sizeof(struct rl_rule_group) == 40, "rl_rule_group layout");
+_Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 48 * RL_MAX_RULES,
 	       "rl_ruleset layout");
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");
