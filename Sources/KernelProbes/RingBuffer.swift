@@ -9,6 +9,12 @@ public struct RingSample: Sendable {
     public var type: UInt16
     /// The record's bytes (`rl_ring_header.size` of them).
     public var record: [UInt8]
+
+    /// A sample as read from the ring (or replayed from a capture).
+    public init(type: UInt16, record: [UInt8]) {
+        self.type = type
+        self.record = record
+    }
 }
 
 /// Reads the BPF ring buffer map `rl_events`. The kernel wakes the reader
