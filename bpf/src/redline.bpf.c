@@ -739,12 +739,23 @@ int rl_sockops(struct bpf_sock_ops *skops)
 {
 	int one = 1;
 	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+	case BPF_SOCK_OPS_TCP_LISTEN_CB: {
 		/* Keep the SYN so PASSIVE_ESTABLISHED can read the client's option. */
 		bpf_setsockopt(skops, RL_SOL_TCP, RL_TCP_SAVE_SYN, &one, sizeof(one));
+		struct bpf_sock *sk = skops->sk;
+		if (sk) {
+			__u32 sid = rl_service_of(rl_skc_cgroup(sk));
+			struct rl_listen_key k = {.netns_cookie = bpf_get_netns_cookie(skops),
+						  .port = skops->local_port};
+			if (sid)
+				bpf_map_update_elem(&rl_listen_service, &k, &sid, BPF_ANY);
+			else
+				bpf_map_delete_elem(&rl_listen_service, &k);
+		}
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 						 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		break;
+	}
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 						 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
@@ -756,10 +767,17 @@ int rl_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB: {
 		if (!(skops->skb_tcp_flags & RL_TCP_SYN))
 			break;
+		__u32 sid = 0;
 		struct bpf_sock *sk = skops->sk;
-		if (!sk)
-			break;
-		__u32 sid = rl_service_of(rl_skc_cgroup(sk));
+		if (sk) {
+			sid = rl_service_of(rl_skc_cgroup(sk)); /* SYN: the connecting socket */
+		} else {
+			/* SYN-ACK: only the request socket exists; its listener's service. */
+			struct rl_listen_key k = {.netns_cookie = bpf_get_netns_cookie(skops),
+						  .port = skops->local_port};
+			__u32 *v = bpf_map_lookup_elem(&rl_listen_service, &k);
+			sid = v ? *v : 0;
+		}
 		if (!sid)
 			break;
 		__u8 opt[RL_ID_OPT_LEN] = {

@@ -170,6 +170,22 @@ struct {
 	__type(value, __u32);
 } rl_cgroup_service SEC(".maps");
 
+/* A listening socket's service, for the SYN-ACK: sockops sees only the
+ * request socket there (skops->sk is NULL), so LISTEN_CB records the
+ * listener's service by (netns, port). LRU: listeners close without a callback. */
+struct rl_listen_key {
+	__u64 netns_cookie;
+	__u32 port; /* host order */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct rl_listen_key);
+	__type(value, __u32);
+} rl_listen_service SEC(".maps");
+
 /* Remote-address prefixes allowed or denied (enum rl_filter_action). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
