@@ -165,13 +165,15 @@ struct EndToEndTests {
         let dir = try e.startNginx(port: 80)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        // Drop the client's first two payload segments to port 80: the kernel retransmits.
+        // Lose the client's first two payload segments to port 80 on the wire (at the
+        // server's ingress: a drop at the sender's own egress is a local xmit error,
+        // which TCP retries without a retransmit).
         let lossySpec = try ObjectSpec(path: Package.lossyObject)
         let lossy = try lossySpec.load()
         let cfg = try lossy.map("lossy_cfg")
         try cfg.update(key: bytes(of: UInt32(0)), value: bytes(of: UInt32(80)))
         try cfg.update(key: bytes(of: UInt32(1)), value: bytes(of: UInt32(2)))
-        let drop = try TCAttachment(program: try lossy.program("rl_lossy"), interface: e.lab.clientIf, direction: .egress, netns: e.lab.clientNetns)
+        let drop = try TCAttachment(program: try lossy.program("rl_lossy"), interface: e.lab.serverIf, direction: .ingress, netns: e.lab.serverNetns)
         try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "curl -s -o /dev/null --max-time 20 http://\(e.lab.serverAddr)/")
         try drop.detach()
         #expect(load(UInt32.self, from: try cfg.lookup(key: bytes(of: UInt32(2))) ?? []) == 2)
