@@ -1,0 +1,188 @@
+import CLibBPF
+import CRedlineABI
+
+/// A record (or kernel-only sample) read from `rl_events`.
+public enum KernelRecord {
+    case flowDelta(rl_flow_delta)
+    /// A call; `prefix` holds the request bytes the rule asked to capture
+    /// (RL_KSAMPLE_CALL_WITH_PREFIX), for the collector to parse.
+    case call(rl_l7_call, prefix: [UInt8]?)
+    case tcpEvent(rl_tcp_event)
+    /// A sample of a type this build does not know, or too short for its type.
+    case unknown(type: UInt16, bytes: Int)
+
+    /// Decodes one ring sample; never traps on any input.
+    public init(_ s: RingSample) {
+        switch Int(s.type) {
+        case Int(RL_REC_FLOW_DELTA.rawValue):
+            if let d = load(rl_flow_delta.self, from: s.record) { self = .flowDelta(d); return }
+        case Int(RL_REC_L7_CALL.rawValue):
+            if let c = load(rl_l7_call.self, from: s.record) { self = .call(c, prefix: nil); return }
+        case Int(RL_KSAMPLE_CALL_WITH_PREFIX.rawValue):
+            let callSize = MemoryLayout<rl_l7_call>.size
+            if let c = load(rl_l7_call.self, from: s.record),
+                let len = load(UInt16.self, from: s.record, offset: callSize)
+            {
+                let start = callSize + 8
+                let n = min(Int(len), Int(RL_CAPTURE_MAX), max(0, s.record.count - start))
+                self = .call(c, prefix: Array(s.record[start..<start + n]))
+                return
+            }
+        case Int(RL_REC_TCP_EVENT.rawValue):
+            if let e = load(rl_tcp_event.self, from: s.record) { self = .tcpEvent(e); return }
+        default:
+            break
+        }
+        self = .unknown(type: s.type, bytes: s.record.count)
+    }
+}
+
+/// Kernel counters summed over CPUs (`struct rl_kstats`). Running totals
+/// since load; the collector turns differences into `rl_stats` records.
+public struct KernelStats: Sendable, Equatable {
+    public var emitted = [UInt64](repeating: 0, count: Int(RL_KSTAT_TYPES))
+    public var ringbufDropped = [UInt64](repeating: 0, count: Int(RL_KSTAT_TYPES))
+    public var rateCapped = [UInt64](repeating: 0, count: Int(RL_KSTAT_TYPES))
+    public var unpairedRequest = [UInt64](repeating: 0, count: Int(RL_KSTAT_PROTOS))
+    public var unpairedResponse = [UInt64](repeating: 0, count: Int(RL_KSTAT_PROTOS))
+    public var idOptionMissing: UInt64 = 0
+    public var idOptionSeen: UInt64 = 0
+    public var parseErrors: UInt64 = 0
+    public var filtered: UInt64 = 0
+}
+
+/// Redline's kernel data plane: `redline.bpf.o` loaded, configured through
+/// its maps, attached where the caller says. The layer `redline collect`
+/// and the lab use. Not thread-safe for configuration; map reads are.
+public final class DataPlane {
+    /// The programs of redline.bpf.o.
+    public enum ProgramName: String, CaseIterable, Sendable {
+        case tcEgress = "rl_tc_egress", tcIngress = "rl_tc_ingress", tcProbe = "rl_tc_probe"
+        case sockops = "rl_sockops"
+        case retransmit = "rl_tp_retransmit", sendReset = "rl_tp_send_reset"
+        case receiveReset = "rl_tp_receive_reset", kfreeSkb = "rl_tp_kfree_skb"
+    }
+
+    public let object: LoadedObject
+    public let config: Map
+    public let ruleset: Map
+    public let ruleHits: Map
+    public let kstats: Map
+    public let events: Map
+    public let cgroupService: Map
+    public let filterCIDR: Map
+    public let filterPort: Map
+    public let filterClassid: Map
+    public let udpFlows: Map
+
+    /// Opens and loads `path` (normally `<package>/bpf/build/redline.bpf.o`),
+    /// loading only `programs` (default: all).
+    /// - Throws: `KernelProbeError.loadFailed` with the verifier log.
+    public init(objectPath path: String, programs: Set<ProgramName> = Set(ProgramName.allCases)) throws {
+        let spec = try ObjectSpec(path: path)
+        try spec.loadOnly(Set(programs.map(\.rawValue)))
+        object = try spec.load()
+        config = try object.map("rl_config")
+        ruleset = try object.map("rl_ruleset")
+        ruleHits = try object.map("rl_rule_hits")
+        kstats = try object.map("rl_kstats")
+        events = try object.map("rl_events")
+        cgroupService = try object.map("rl_cgroup_service")
+        filterCIDR = try object.map("rl_filter_cidr")
+        filterPort = try object.map("rl_filter_port")
+        filterClassid = try object.map("rl_filter_classid")
+        udpFlows = try object.map("rl_udp_flows")
+    }
+
+    public func program(_ p: ProgramName) throws -> Program { try object.program(p.rawValue) }
+
+    /// Sets one runtime configuration entry (units per key: redline_maps.h).
+    public func set(_ key: rl_config_key, _ value: UInt64) throws {
+        try config.update(key: bytes(of: UInt32(key.rawValue)), value: bytes(of: value))
+    }
+
+    /// Reads one runtime configuration entry.
+    public func get(_ key: rl_config_key) throws -> UInt64 {
+        guard let v = try config.lookup(key: bytes(of: UInt32(key.rawValue))) else { return 0 }
+        return load(UInt64.self, from: v) ?? 0
+    }
+
+    /// Installs `rules` without reloading any program: writes the inactive
+    /// generation, then flips RL_CFG_RULE_GENERATION to it. Packets in flight
+    /// finish against the generation they started with.
+    public func install(_ rules: RuleSet) throws {
+        let compiled = try rules.compile()
+        let next = (try get(RL_CFG_RULE_GENERATION) & 1) ^ 1
+        try ruleset.update(key: bytes(of: UInt32(next)), value: bytes(of: compiled))
+        try set(RL_CFG_RULE_GENERATION, next)
+    }
+
+    /// Payloads each rule id matched, summed over CPUs (ids with zero hits omitted).
+    public func ruleHitCounts() throws -> [Int: UInt64] {
+        var out: [Int: UInt64] = [:]
+        for id in 1..<Int(RL_MAX_RULE_ID) {
+            guard let v = try ruleHits.lookup(key: bytes(of: UInt32(id))) else { continue }
+            var sum: UInt64 = 0
+            for cpu in 0..<Map.possibleCPUs { sum &+= load(UInt64.self, from: v, offset: cpu * 8) ?? 0 }
+            if sum > 0 { out[id] = sum }
+        }
+        return out
+    }
+
+    /// The kernel's counters summed over CPUs.
+    public func stats() throws -> KernelStats {
+        var s = KernelStats()
+        guard let v = try kstats.lookup(key: bytes(of: UInt32(0))) else { return s }
+        let slot = (MemoryLayout<rl_kstats>.size + 7) / 8 * 8
+        for cpu in 0..<Map.possibleCPUs {
+            guard let k = load(rl_kstats.self, from: v, offset: cpu * slot) else { continue }
+            func add(_ dst: inout [UInt64], _ tuple: some Any) {
+                withUnsafeBytes(of: tuple) { raw in
+                    for i in 0..<dst.count { dst[i] &+= raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+                }
+            }
+            add(&s.emitted, k.emitted)
+            add(&s.ringbufDropped, k.ringbuf_dropped)
+            add(&s.rateCapped, k.rate_capped)
+            add(&s.unpairedRequest, k.unpaired_request)
+            add(&s.unpairedResponse, k.unpaired_response)
+            s.idOptionMissing &+= k.id_option_missing
+            s.idOptionSeen &+= k.id_option_seen
+            s.parseErrors &+= k.parse_errors
+            s.filtered &+= k.filtered
+        }
+        return s
+    }
+
+    /// Maps a cgroup v2 id (the inode number of its directory) to a service id.
+    public func setService(cgroupID: UInt64, serviceID: UInt32) throws {
+        try cgroupService.update(key: bytes(of: cgroupID), value: bytes(of: serviceID))
+    }
+
+    /// Adds a remote-address prefix filter entry. `address` is 4 or 16 bytes;
+    /// `prefixLength` counts bits of that address.
+    public func addCIDR(_ address: [UInt8], prefixLength: Int, action: rl_filter_action) throws {
+        var key = rl_cidr_key()
+        var mapped = address
+        var bits = prefixLength
+        if address.count == 4 {
+            mapped = [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + address
+            bits += 96
+        }
+        key.prefixlen = UInt32(bits)
+        withUnsafeMutableBytes(of: &key.addr) { a in for (i, b) in mapped.prefix(16).enumerated() { a[i] = b } }
+        try filterCIDR.update(key: bytes(of: key), value: bytes(of: UInt32(action.rawValue)))
+    }
+
+    /// Adds a port filter entry (matches the local or the remote port).
+    public func addPort(_ port: UInt16, l4Proto: UInt8, action: rl_filter_action) throws {
+        let key = rl_port_key(port: port, l4_proto: l4Proto, pad: 0)
+        try filterPort.update(key: bytes(of: key), value: bytes(of: UInt32(action.rawValue)))
+    }
+
+    /// Adds a classid filter entry.
+    public func addClassid(_ classid: UInt32, direction: rl_classid_dir, action: rl_filter_action) throws {
+        let key = rl_classid_key(classid: classid, dir: UInt32(direction.rawValue))
+        try filterClassid.update(key: bytes(of: key), value: bytes(of: UInt32(action.rawValue)))
+    }
+}

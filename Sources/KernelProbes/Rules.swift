@@ -1,0 +1,317 @@
+import CRedlineABI
+import Yams
+
+/// Why a rules file was rejected. Nothing is installed from a rejected file.
+public enum RuleError: Error, Equatable, CustomStringConvertible {
+    case yaml(String)
+    case unsupportedVersion(Int)
+    case missingField(rule: Int, field: String)
+    case badValue(rule: Int, field: String, value: String, reason: String)
+    case duplicateID(Int)
+    case tooMany(what: String, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .yaml(m): return "rules: not valid YAML: \(m)"
+        case let .unsupportedVersion(v): return "rules: version \(v) is not supported (this build reads 1)"
+        case let .missingField(r, f): return "rules[\(r)]: missing '\(f)'"
+        case let .badValue(r, f, v, why): return "rules[\(r)].\(f) = \(v): \(why)"
+        case let .duplicateID(id): return "rules: id \(id) used twice"
+        case let .tooMany(what, limit): return "rules: more than \(limit) \(what)"
+        }
+    }
+}
+
+/// One L7 rule as schemas/rules-v1.md specifies it.
+public struct L7Rule: Sendable, Equatable {
+    public enum Role: String, Sendable { case request, response }
+    public enum Transport: String, Sendable { case tcp, udp }
+    public enum StatusExtractor: Sendable, Equatable {
+        case none
+        case ascii3(offset: Int)
+        case byte(offset: Int, mask: UInt8)
+        case be16(offset: Int)
+    }
+    public enum StatusClass: String, Sendable {
+        case unknown, ok, client_error, server_error
+        var abi: UInt8 {
+            switch self {
+            case .unknown: UInt8(RL_STATUS_UNKNOWN.rawValue)
+            case .ok: UInt8(RL_STATUS_OK.rawValue)
+            case .client_error: UInt8(RL_STATUS_CLIENT_ERROR.rawValue)
+            case .server_error: UInt8(RL_STATUS_SERVER_ERROR.rawValue)
+            }
+        }
+    }
+
+    public var id: Int
+    public var name: String
+    /// `enum rl_l7_protocol` value.
+    public var protocolID: Int
+    public var role: Role
+    public var transport: Transport
+    public var offset: Int
+    /// Bytes compared (1...16) and their masks, same length.
+    public var value: [UInt8]
+    public var mask: [UInt8]
+    public var status: StatusExtractor
+    public var fixedClass: StatusClass
+    public var errorClass: StatusClass
+    public var capture: Int
+    public var pairAnyResponse: Bool
+    public var labelOnly: Bool
+
+    /// Whether `payload` matches, exactly as the kernel decides
+    /// (bytes past the payload's end read as zero; needs `value.count` bytes).
+    public func matches(_ payload: [UInt8]) -> Bool {
+        guard payload.count >= offset + value.count else { return false }
+        for i in 0..<value.count where payload[offset + i] & mask[i] != value[i] { return false }
+        return true
+    }
+}
+
+/// Protocol names rules may use for the fixed ids of `enum rl_l7_protocol`.
+public let l7ProtocolNames: [String: Int] = [
+    "http1": Int(RL_L7_HTTP1.rawValue), "redis": Int(RL_L7_REDIS.rawValue),
+    "dns": Int(RL_L7_DNS.rawValue), "mysql": Int(RL_L7_MYSQL.rawValue),
+    "kafka": Int(RL_L7_KAFKA.rawValue), "thrift": Int(RL_L7_THRIFT.rawValue),
+    "tls": Int(RL_L7_TLS.rawValue),
+]
+
+/// A validated rules file (schemas/rules-v1.md), ready to compile into the
+/// kernel's `rl_ruleset` layout.
+public struct RuleSet: Sendable, Equatable {
+    public var rules: [L7Rule]
+
+    /// Parses and validates YAML text. Throws `RuleError` naming the first
+    /// offending rule and field.
+    public init(yaml text: String) throws {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch { throw RuleError.yaml("\(error)") }
+        guard let doc = root as? [String: Any] else { throw RuleError.yaml("top level must be a mapping") }
+        guard let version = doc["version"] as? Int else { throw RuleError.missingField(rule: -1, field: "version") }
+        guard version == 1 else { throw RuleError.unsupportedVersion(version) }
+        guard let list = doc["rules"] as? [Any] else { throw RuleError.missingField(rule: -1, field: "rules") }
+        var rules: [L7Rule] = []
+        var ids = Set<Int>()
+        for (i, item) in list.enumerated() {
+            guard let m = item as? [String: Any] else {
+                throw RuleError.badValue(rule: i, field: "", value: "\(item)", reason: "a rule is a mapping")
+            }
+            let rule = try Self.parseRule(i, m)
+            guard ids.insert(rule.id).inserted else { throw RuleError.duplicateID(rule.id) }
+            rules.append(rule)
+        }
+        self.rules = rules
+        _ = try compile()  // limits are part of validity
+    }
+
+    public init(rules: [L7Rule]) { self.rules = rules }
+
+    static func parseRule(_ i: Int, _ m: [String: Any]) throws -> L7Rule {
+        func req<T>(_ key: String, _ type: T.Type) throws -> T {
+            guard let raw = m[key] else { throw RuleError.missingField(rule: i, field: key) }
+            guard let v = raw as? T else {
+                throw RuleError.badValue(rule: i, field: key, value: "\(raw)", reason: "wrong type")
+            }
+            return v
+        }
+        func bad(_ f: String, _ v: Any, _ why: String) -> RuleError {
+            RuleError.badValue(rule: i, field: f, value: "\(v)", reason: why)
+        }
+        let known: Set<String> = [
+            "id", "name", "protocol", "role", "transport", "offset", "text", "hex", "mask", "status",
+            "fixed_class", "error_class", "capture", "pair_any_response", "label_only",
+        ]
+        for key in m.keys where !known.contains(key) { throw bad(key, m[key]!, "unknown field") }
+
+        let id = try req("id", Int.self)
+        guard (1...255).contains(id) else { throw bad("id", id, "must be 1...255") }
+        let name = (m["name"] as? String) ?? "rule-\(id)"
+        let protocolID: Int
+        if let p = m["protocol"] as? String {
+            guard let v = l7ProtocolNames[p] else { throw bad("protocol", p, "unknown name") }
+            protocolID = v
+        } else if let p = m["protocol"] as? Int {
+            guard (1..<Int(RL_L7_MAX.rawValue)).contains(p) else { throw bad("protocol", p, "must be 1...31") }
+            protocolID = p
+        } else {
+            throw RuleError.missingField(rule: i, field: "protocol")
+        }
+        guard let role = L7Rule.Role(rawValue: try req("role", String.self)) else {
+            throw bad("role", m["role"]!, "request or response")
+        }
+        guard let transport = L7Rule.Transport(rawValue: (m["transport"] as? String) ?? "tcp") else {
+            throw bad("transport", m["transport"]!, "tcp or udp")
+        }
+        let offset = (m["offset"] as? Int) ?? 0
+        guard (0...255).contains(offset) else { throw bad("offset", offset, "must be 0...255") }
+
+        var value: [UInt8]
+        var mask: [UInt8]
+        switch (m["text"], m["hex"]) {
+        case let (text as String, nil):
+            value = Array(text.utf8)
+            mask = [UInt8](repeating: 0xff, count: value.count)
+        case let (nil, hex as String):
+            (value, mask) = try parseHex(hex, bad: { bad("hex", hex, $0) })
+        default:
+            throw bad("text/hex", "", "exactly one of text or hex")
+        }
+        if let maskHex = m["mask"] as? String {
+            let (explicit, _) = try parseHex(maskHex, bad: { bad("mask", maskHex, $0) })
+            guard explicit.count == value.count else { throw bad("mask", maskHex, "length differs from the pattern") }
+            mask = zip(mask, explicit).map { $0 & $1 }
+        }
+        guard (1...16).contains(value.count) else { throw bad("text/hex", value.count, "pattern is 1...16 bytes") }
+        guard offset + value.count <= 255 + 16 else { throw bad("offset", offset, "pattern ends past byte 271") }
+        for k in 0..<value.count where value[k] & ~mask[k] != 0 {
+            throw bad("mask", mask, "value has bits outside the mask at byte \(k)")
+        }
+
+        var status = L7Rule.StatusExtractor.none
+        if let s = m["status"] as? [String: Any] {
+            let kind = (s["kind"] as? String) ?? "none"
+            let so = (s["offset"] as? Int) ?? 0
+            guard (0...255).contains(so) else { throw bad("status.offset", so, "must be 0...255") }
+            switch kind {
+            case "none": status = .none
+            case "ascii3": status = .ascii3(offset: so)
+            case "byte":
+                let mk = (s["mask"] as? Int) ?? 0xff
+                guard (0...255).contains(mk) else { throw bad("status.mask", mk, "a byte") }
+                status = .byte(offset: so, mask: UInt8(mk))
+            case "be16": status = .be16(offset: so)
+            default: throw bad("status.kind", kind, "none, ascii3, byte or be16")
+            }
+        } else if let s = m["status"] {
+            throw bad("status", s, "a mapping with kind and offset")
+        }
+        func cls(_ key: String, _ def: L7Rule.StatusClass) throws -> L7Rule.StatusClass {
+            guard let raw = m[key] else { return def }
+            guard let s = raw as? String, let c = L7Rule.StatusClass(rawValue: s) else {
+                throw bad(key, raw, "unknown, ok, client_error or server_error")
+            }
+            return c
+        }
+        let capture = (m["capture"] as? Int) ?? 0
+        guard (0...Int(RL_CAPTURE_MAX)).contains(capture) else { throw bad("capture", capture, "must be 0...256") }
+        if capture > 0 && role != .request { throw bad("capture", capture, "only request rules capture") }
+        return L7Rule(
+            id: id, name: name, protocolID: protocolID, role: role, transport: transport, offset: offset,
+            value: value, mask: mask, status: status, fixedClass: try cls("fixed_class", .unknown),
+            errorClass: try cls("error_class", .server_error), capture: capture,
+            pairAnyResponse: (m["pair_any_response"] as? Bool) ?? false,
+            labelOnly: (m["label_only"] as? Bool) ?? false)
+    }
+
+    /// Hex bytes, spaces allowed; "??" is a wildcard byte (mask 00).
+    static func parseHex(_ s: String, bad: (String) -> RuleError) throws -> ([UInt8], [UInt8]) {
+        let chars = Array(s.filter { !$0.isWhitespace })
+        guard chars.count % 2 == 0 else { throw bad("odd number of hex digits") }
+        var value: [UInt8] = []
+        var mask: [UInt8] = []
+        var k = 0
+        while k < chars.count {
+            let pair = String(chars[k...k + 1])
+            if pair == "??" {
+                value.append(0)
+                mask.append(0)
+            } else {
+                guard let b = UInt8(pair, radix: 16) else { throw bad("'\(pair)' is not hex") }
+                value.append(b)
+                mask.append(0xff)
+            }
+            k += 2
+        }
+        return (value, mask)
+    }
+
+    /// The first rule matching `payload` in the kernel's order (groups by
+    /// first appearance of (transport, offset), rules in file order within a
+    /// group). The same decision `rl_classify_payload` makes.
+    public func classify(_ payload: [UInt8], transport: L7Rule.Transport) -> L7Rule? {
+        var groups: [(L7Rule.Transport, Int)] = []
+        for r in rules where !groups.contains(where: { $0 == (r.transport, r.offset) }) {
+            groups.append((r.transport, r.offset))
+        }
+        for g in groups where g.0 == transport {
+            for r in rules where r.transport == g.0 && r.offset == g.1 && r.matches(payload) { return r }
+        }
+        return nil
+    }
+
+    /// The kernel layout (`struct rl_ruleset`) of this set.
+    /// Throws `RuleError.tooMany` past RL_MAX_RULES / RL_MAX_GROUPS / RL_RULES_PER_GROUP.
+    public func compile() throws -> rl_ruleset {
+        guard rules.count <= Int(RL_MAX_RULES) else { throw RuleError.tooMany(what: "rules", limit: Int(RL_MAX_RULES)) }
+        var rs = rl_ruleset()
+        var groups: [(transport: L7Rule.Transport, offset: Int, slots: [Int])] = []
+        for (slot, r) in rules.enumerated() {
+            if let g = groups.firstIndex(where: { $0.transport == r.transport && $0.offset == r.offset }) {
+                groups[g].slots.append(slot)
+                guard groups[g].slots.count <= Int(RL_RULES_PER_GROUP) else {
+                    throw RuleError.tooMany(what: "rules at one offset", limit: Int(RL_RULES_PER_GROUP))
+                }
+            } else {
+                groups.append((r.transport, r.offset, [slot]))
+                guard groups.count <= Int(RL_MAX_GROUPS) else {
+                    throw RuleError.tooMany(what: "distinct offsets", limit: Int(RL_MAX_GROUPS))
+                }
+            }
+        }
+        rs.n_groups = UInt32(groups.count)
+        rs.n_rules = UInt32(rules.count)
+        withUnsafeMutableBytes(of: &rs.groups) { raw in
+            let base = raw.bindMemory(to: rl_rule_group.self)
+            for (i, g) in groups.enumerated() {
+                var grp = rl_rule_group()
+                grp.offset = UInt16(g.offset)
+                grp.l4_proto = g.transport == .tcp ? 6 : 17
+                grp.n_rules = UInt8(g.slots.count)
+                withUnsafeMutableBytes(of: &grp.slots) { s in
+                    for (k, slot) in g.slots.enumerated() { s[k] = UInt8(slot) }
+                }
+                base[i] = grp
+            }
+        }
+        withUnsafeMutableBytes(of: &rs.rules) { raw in
+            let base = raw.bindMemory(to: rl_rule.self)
+            for (slot, r) in rules.enumerated() { base[slot] = Self.kernelRule(r) }
+        }
+        return rs
+    }
+
+    static func kernelRule(_ r: L7Rule) -> rl_rule {
+        var k = rl_rule()
+        withUnsafeMutableBytes(of: &k.mask) { m in for (i, b) in r.mask.enumerated() { m[i] = b } }
+        withUnsafeMutableBytes(of: &k.value) { v in for (i, b) in r.value.enumerated() { v[i] = b } }
+        k.id = UInt16(r.id)
+        k.offset = UInt16(r.offset)
+        k.length = UInt8(r.value.count)
+        k.l7_proto = UInt8(r.protocolID)
+        k.role = UInt8(r.role == .request ? RL_ROLE_REQUEST.rawValue : RL_ROLE_RESPONSE.rawValue)
+        switch r.status {
+        case .none:
+            k.status_kind = UInt8(RL_EXTRACT_NONE.rawValue)
+        case let .ascii3(o):
+            k.status_kind = UInt8(RL_EXTRACT_ASCII3.rawValue)
+            k.status_offset = UInt8(o)
+        case let .byte(o, mask):
+            k.status_kind = UInt8(RL_EXTRACT_BYTE.rawValue)
+            k.status_offset = UInt8(o)
+            k.status_mask = mask
+        case let .be16(o):
+            k.status_kind = UInt8(RL_EXTRACT_BE16.rawValue)
+            k.status_offset = UInt8(o)
+        }
+        k.fixed_class = r.fixedClass.abi
+        k.error_class = r.errorClass.abi
+        k.capture_len = UInt16(r.capture)
+        var flags: UInt16 = 0
+        if r.pairAnyResponse { flags |= UInt16(RL_RULE_PAIR_ANY_RESPONSE.rawValue) }
+        if r.labelOnly { flags |= UInt16(RL_RULE_LABEL_ONLY.rawValue) }
+        k.flags = flags
+        return k
+    }
+}

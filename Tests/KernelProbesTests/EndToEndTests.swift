@@ -1,0 +1,200 @@
+import CRedlineABI
+import Foundation
+import KernelProbes
+import Testing
+
+/// The data plane attached to both ends of a lab: tc on each veth end (in its
+/// namespace), sockops on the lab's cgroup, TCP health tracepoints.
+private final class AttachedLab {
+    let lab: NetnsLab
+    let dp: DataPlane
+    let attachments = Attachments()
+    let sink = Collected()
+    let ring: RingBufferReader
+    let clientService: UInt32 = 101
+    let serverService: UInt32 = 202
+
+    init(tag: String, subnet: Int) throws {
+        lab = try NetnsLab(tag: tag, subnet: subnet)
+        dp = try DataPlane.withDefaultRules()
+        ring = try reader(for: dp, into: sink)
+        try dp.set(RL_CFG_ID_OPTION_EXPECTED, 1)
+        try dp.setService(cgroupID: try NetnsLab.cgroupID(lab.clientCgroup), serviceID: clientService)
+        try dp.setService(cgroupID: try NetnsLab.cgroupID(lab.serverCgroup), serviceID: serverService)
+        for (ifname, ns) in [(lab.clientIf, lab.clientNetns), (lab.serverIf, lab.serverNetns)] {
+            attachments.add(try TCAttachment(program: try dp.program(.tcIngress), interface: ifname, direction: .ingress, netns: ns))
+            attachments.add(try TCAttachment(program: try dp.program(.tcEgress), interface: ifname, direction: .egress, netns: ns))
+        }
+        attachments.add(try Link.attachCgroup(try dp.program(.sockops), cgroupPath: lab.cgroupRoot))
+        for p in [DataPlane.ProgramName.retransmit, .sendReset, .receiveReset, .kfreeSkb] {
+            attachments.add(try Link.attach(try dp.program(p)))
+        }
+    }
+
+    func tearDown() throws {
+        try attachments.detachAll()
+        lab.tearDown()
+    }
+
+    func startNginx(port: Int) throws -> String {
+        let dir = NSTemporaryDirectory() + "redline-nginx-\(getpid())-\(port)"
+        try FileManager.default.createDirectory(atPath: dir + "/www", withIntermediateDirectories: true)
+        try String(repeating: "redline\n", count: 500).write(toFile: dir + "/www/index.html", atomically: true, encoding: .utf8)
+        let conf = """
+            daemon off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log;
+            events { worker_connections 64; }
+            http { access_log off; client_body_temp_path \(dir); proxy_temp_path \(dir); fastcgi_temp_path \(dir);
+              uwsgi_temp_path \(dir); scgi_temp_path \(dir); keepalive_requests 1000;
+              server { listen \(lab.serverAddr):\(port); root \(dir)/www; location /missing { return 404; } } }
+            """
+        try conf.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        try lab.start(in: lab.server, cgroup: lab.serverCgroup, "nginx -c \(dir)/nginx.conf -p \(dir)")
+        try lab.waitForPort(port)
+        return dir
+    }
+}
+
+/// A 4-tuple seen from one side.
+private func endpoint(_ laddr: some Any, _ lport: UInt16) -> String {
+    let b = tupleBytes(laddr)
+    return "\(b[12]).\(b[13]).\(b[14]).\(b[15]):\(lport)"
+}
+
+@Suite("End to end in network namespaces (root, BPF, netns)", .serialized)
+struct EndToEndTests {
+    @Test("rootBPF netns: nginx + curl — call count, status, captured prefix, identity option, flow bytes")
+    func rootBPFNetnsHTTP() throws {
+        let e = try AttachedLab(tag: "http", subnet: 10)
+        defer { try? e.tearDown() }
+        let dir = try e.startNginx(port: 80)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The readiness probe above opened connections too (no payload, no calls).
+        try e.ring.drain()
+        e.sink.records.removeAll()
+
+        // 20 requests on one keep-alive connection (2 of them 404), then 5 on another.
+        let base = "http://\(e.lab.serverAddr)"
+        let urls1 = (0..<20).map { $0 % 10 == 9 ? "\(base)/missing" : "\(base)/index.html?i=\($0)" }
+        let urls2 = (0..<5).map { "\(base)/?j=\($0)" }
+        var requestBytes = 0, responseBytes = 0
+        for urls in [urls1, urls2] {
+            let out = try e.lab.run(
+                in: e.lab.client, cgroup: e.lab.clientCgroup,
+                "curl -s -w '%{size_request} %{size_header} %{size_download}\\n' " + urls.map { "-o /dev/null '\($0)'" }.joined(separator: " "))
+            for line in out.split(separator: "\n") {
+                let v = line.split(separator: " ").compactMap { Int($0) }
+                #expect(v.count == 3, "curl -w printed: \(line)")
+                if v.count == 3 { requestBytes += v[0]; responseBytes += v[1] + v[2] }
+            }
+        }
+        let clientCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_CLIENT.rawValue) } }
+        let serverCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_SERVER.rawValue) } }
+        let closedFlows = { e.sink.flows.filter { $0.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0 } }
+        try pollUntil(e.ring) { clientCalls().count >= 25 && serverCalls().count >= 25 && closedFlows().count >= 4 }
+
+        #expect(clientCalls().count == 25)
+        #expect(serverCalls().count == 25)
+        for (c, prefix) in clientCalls() {
+            #expect(c.l7_proto == UInt8(RL_L7_HTTP1.rawValue))
+            #expect(c.req_rule == 1 && c.resp_rule == 8)
+            #expect(c.local_service == e.clientService && c.peer_service == e.serverService)
+            #expect(c.duration_ns > 0)
+            #expect(prefix.map { Array($0.prefix(5)) } == Array("GET /".utf8))
+        }
+        #expect(clientCalls().filter { $0.0.status_code == 404 }.count == 2)
+        #expect(clientCalls().filter { $0.0.status_code == 200 }.count == 23)
+        #expect(clientCalls().filter { $0.0.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) }.count == 2)
+        for (c, _) in serverCalls() {
+            #expect(c.local_service == e.serverService && c.peer_service == e.clientService)
+        }
+        // Request/response payload bytes as curl counted them.
+        #expect(clientCalls().reduce(0) { $0 + Int($1.0.req_bytes) } == requestBytes)
+        #expect(clientCalls().reduce(0) { $0 + Int($1.0.resp_bytes) } == responseBytes)
+
+        // Flow bytes on the client: L3 bytes = payload + per-packet IP/TCP headers (20 + 20..60).
+        let clientFlows = e.sink.flows.filter { endpoint($0.laddr, 0).hasPrefix(e.lab.clientAddr) && $0.rport == 80 }
+        let tx = clientFlows.reduce(UInt64(0)) { $0 + $1.tx_bytes }, txp = clientFlows.reduce(UInt64(0)) { $0 + $1.tx_packets }
+        let rx = clientFlows.reduce(UInt64(0)) { $0 + $1.rx_bytes }, rxp = clientFlows.reduce(UInt64(0)) { $0 + $1.rx_packets }
+        #expect(tx >= UInt64(requestBytes) + txp * 40 && tx <= UInt64(requestBytes) + txp * 80, "tx \(tx) for \(requestBytes) in \(txp) packets")
+        #expect(rx >= UInt64(responseBytes) + rxp * 40 && rx <= UInt64(responseBytes) + rxp * 80, "rx \(rx) for \(responseBytes) in \(rxp) packets")
+        #expect(clientFlows.allSatisfy { $0.peer_service == e.serverService && $0.l7_proto == UInt8(RL_L7_HTTP1.rawValue) })
+        #expect(clientFlows.filter { $0.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0 }.count == 2)
+
+        let stats = try e.dp.stats()
+        #expect(stats.idOptionSeen >= 4)  // both ends of both connections
+        #expect(stats.unpairedRequest[Int(RL_L7_HTTP1.rawValue)] == 0)
+        #expect(stats.unpairedResponse[Int(RL_L7_HTTP1.rawValue)] == 0)
+        #expect(try e.dp.ruleHitCounts()[1] ?? 0 >= 50)
+    }
+
+    @Test("rootBPF netns: redis-server + redis-benchmark — one call per request")
+    func rootBPFNetnsRedis() throws {
+        let e = try AttachedLab(tag: "redis", subnet: 11)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-redis-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try e.lab.start(
+            in: e.lab.server, cgroup: e.lab.serverCgroup,
+            "redis-server --port 6379 --bind \(e.lab.serverAddr) --protected-mode no --save '' --appendonly no --dir \(dir)")
+        try e.lab.waitForPort(6379)
+        try e.ring.drain()
+        e.sink.records.removeAll()
+
+        let n = 2000
+        try e.lab.run(
+            in: e.lab.client, cgroup: e.lab.clientCgroup,
+            "redis-benchmark -h \(e.lab.serverAddr) -p 6379 -t set,get -n \(n) -c 4 -q")
+        let clientCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_CLIENT.rawValue) } }
+        try pollUntil(e.ring) { clientCalls().count >= 2 * n }
+        // SET and GET, n each; redis-benchmark may also ask the server for its CONFIG first.
+        let sets = clientCalls().filter { ($0.1 ?? []).starts(with: Array("*3\r\n$3\r\nSET".utf8)) }.count
+        let gets = clientCalls().filter { ($0.1 ?? []).starts(with: Array("*2\r\n$3\r\nGET".utf8)) }.count
+        #expect(sets == n)
+        #expect(gets == n)
+        #expect(clientCalls().allSatisfy { $0.0.l7_proto == UInt8(RL_L7_REDIS.rawValue) })
+        #expect(clientCalls().filter { $0.1.map { $0.starts(with: Array("*3\r\n$3\r\nSET".utf8)) } ?? false }
+            .allSatisfy { $0.0.status_class == UInt8(RL_STATUS_OK.rawValue) && $0.0.resp_rule == 22 })
+        #expect(try e.dp.stats().unpairedRequest[Int(RL_L7_REDIS.rawValue)] == 0)
+    }
+
+    @Test("rootBPF netns: a provoked retransmit and a reset are reported as TCP events")
+    func rootBPFNetnsRetransmitAndReset() throws {
+        let e = try AttachedLab(tag: "health", subnet: 12)
+        defer { try? e.tearDown() }
+        let dir = try e.startNginx(port: 80)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        // Lose the client's first two payload segments to port 80 on the wire (at the
+        // server's ingress: a drop at the sender's own egress is a local xmit error,
+        // which TCP retries without a retransmit).
+        let lossySpec = try ObjectSpec(path: Package.lossyObject)
+        let lossy = try lossySpec.load()
+        let cfg = try lossy.map("lossy_cfg")
+        try cfg.update(key: bytes(of: UInt32(0)), value: bytes(of: UInt32(80)))
+        try cfg.update(key: bytes(of: UInt32(1)), value: bytes(of: UInt32(2)))
+        let drop = try TCAttachment(program: try lossy.program("rl_lossy"), interface: e.lab.serverIf, direction: .ingress, netns: e.lab.serverNetns)
+        try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "curl -s -o /dev/null --max-time 20 http://\(e.lab.serverAddr)/")
+        try drop.detach()
+        #expect(load(UInt32.self, from: try cfg.lookup(key: bytes(of: UInt32(2))) ?? []) == 2)
+
+        // A connection to a closed port: the server's kernel resets it.
+        _ = try? e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "curl -s --max-time 5 http://\(e.lab.serverAddr):81/")
+
+        let events = { e.sink.tcpEvents.filter { ev in
+            let r = tupleBytes(ev.raddr), l = tupleBytes(ev.laddr)
+            return [r, l].contains(ipv4Mapped(e.lab.serverAddr.split(separator: ".").map { UInt8($0)! }))
+        } }
+        let of = { (k: rl_tcp_event_kind) in events().filter { $0.kind == UInt8(k.rawValue) } }
+        try pollUntil(e.ring) {
+            !of(RL_TCP_RETRANSMIT).isEmpty && !of(RL_TCP_RESET_SENT).isEmpty && !of(RL_TCP_RESET_RECEIVED).isEmpty
+        }
+        let retrans = of(RL_TCP_RETRANSMIT)
+        #expect(!retrans.isEmpty)
+        #expect(retrans.allSatisfy { $0.rport == 80 && $0.local_service == e.clientService && $0.peer_service == e.serverService })
+        let sent = of(RL_TCP_RESET_SENT)
+        #expect(sent.contains { $0.lport == 81 && endpoint($0.laddr, $0.lport) == "\(e.lab.serverAddr):81" })
+        let received = of(RL_TCP_RESET_RECEIVED)
+        #expect(received.contains { $0.rport == 81 && $0.tcp_state == 2 })  // TCP_SYN_SENT
+    }
+}

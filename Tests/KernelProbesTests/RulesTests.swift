@@ -1,0 +1,177 @@
+import CRedlineABI
+import KernelProbes
+import Testing
+
+private func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
+private func hex(_ s: String) -> [UInt8] {
+    let c = Array(s.filter { !$0.isWhitespace })
+    return stride(from: 0, to: c.count, by: 2).map { UInt8(String(c[$0...$0 + 1]), radix: 16)! }
+}
+
+/// Positive and negative samples for every shipped rule: each positive must be
+/// classified as exactly that rule, no negative by it.
+private let ruleSamples: [Int: (transport: L7Rule.Transport, pos: [[UInt8]], neg: [[UInt8]])] = [
+    1: (.tcp, [ascii("GET / HTTP/1.1\r\n"), ascii("GET /api?x=1 HTTP/1.0\r\n\r\n")],
+        [ascii("GET"), ascii("get / HTTP/1.1"), ascii("GETX / HTTP/1.1"), ascii("GET\t/")]),
+    2: (.tcp, [ascii("POST /submit HTTP/1.1\r\n")], [ascii("POSTS /"), ascii("POST")]),
+    3: (.tcp, [ascii("PUT /k HTTP/1.1\r\n")], [ascii("PUTS /"), ascii("PUT")]),
+    4: (.tcp, [ascii("HEAD / HTTP/1.1\r\n")], [ascii("HEAD"), ascii("HEADER /")]),
+    5: (.tcp, [ascii("DELETE /x HTTP/1.1\r\n")], [ascii("DELETED /")]),
+    6: (.tcp, [ascii("PATCH /x HTTP/1.1\r\n")], [ascii("PATCHY /")]),
+    7: (.tcp, [ascii("OPTIONS * HTTP/1.1\r\n")], [ascii("OPTION /")]),
+    8: (.tcp, [ascii("HTTP/1.1 200 OK\r\n"), ascii("HTTP/1.0 404 Not Found\r\n")],
+        [ascii("HTTP/2 200"), ascii("http/1.1 200")]),
+    20: (.tcp, [ascii("*3\r\n$3\r\nSET\r\n"), ascii("*1\r\n$4\r\nPING\r\n")], [ascii("*3\r\n:1\r\n"), ascii("*\r\n$")]),
+    21: (.tcp, [ascii("*11\r\n$4\r\nMSET\r\n")], [ascii("*1a\r\n$"), ascii("*11\n$")]),
+    22: (.tcp, [ascii("+OK\r\n"), ascii("+PONG\r\n")], [ascii("+ok"), ascii("+1"), ascii("+O")]),
+    23: (.tcp, [ascii("-ERR unknown command\r\n"), ascii("-WRONGTYPE x\r\n")], [ascii("-1\r\n"), ascii("-err"), ascii("-E")]),
+    24: (.tcp, [ascii(":1\r\n"), ascii(":42\r\n")], [ascii(":a"), ascii(":-1")]),
+    27: (.tcp, [ascii(":-2\r\n"), ascii(":-1\r\n")], [ascii(":-a"), ascii(":-")]),
+    25: (.tcp, [ascii("$3\r\nfoo\r\n")], [ascii("$x"), ascii("$")]),
+    26: (.tcp, [ascii("$-1\r\n")], [ascii("$-2\r\n"), ascii("$-1")]),
+    30: (.tcp, [hex("16 03 01 02 00 01 00 01 fc 03 03"), hex("16 03 03 00 c8 01 00 00 c4")],
+         [hex("16 03 01 02 00 02"), hex("17 03 03 00 20 01"), hex("16 02 00 00 00 01")]),
+    40: (.tcp, [hex("09 00 00 00 03") + ascii("SELECT 1")], [hex("09 00 00 01 03") + ascii("SELECT 1")]),
+    41: (.tcp, [hex("09 00 00 00 16") + ascii("SELECT ?")], [hex("09 00 00 00 15")]),
+    42: (.tcp, [hex("0b 00 00 00 17 01 00 00 00 00 01")], [hex("0b 00 00 02 17")]),
+    43: (.tcp, [hex("07 00 00 01 00 00 00 02 00 00 00")], [hex("07 00 00 02 00 00")]),
+    44: (.tcp, [hex("17 00 00 01 ff 28 04 23 34 32 30 30 30")], [hex("17 00 00 01 fe")]),
+    50: (.tcp, [hex("00 00 00 14 80 01 00 01 00 00 00 04 70 69 6e 67")], [hex("00 00 00 14 80 01 00 05")]),
+    51: (.tcp, [hex("00 00 00 14 80 01 00 04 00 00 00 04")], [hex("00 00 00 14 80 02 00 04")]),
+    52: (.tcp, [hex("00 00 00 14 80 01 00 02 00 00 00 04")], [hex("00 00 00 14 80 01 01 02")]),
+    53: (.tcp, [hex("00 00 00 14 80 01 00 03 00 00 00 04")], [hex("00 00 00 14 81 01 00 03")]),
+    54: (.tcp, [hex("00 00 00 30 0f ff 00 00 00 00 00 01"), hex("00 00 00 30 0f ff 00 01 00 00 00 01")],
+         [hex("00 00 00 30 0f fe 00 00")]),
+    60: (.tcp, [hex("00 00 00 40 00 03 00 09 00 00 00 07 00 07") + ascii("rdkafka")],
+         [hex("00 00 00 40 00 03 00 19 00 00 00 07 00 07"), hex("00 00 00 40 00 83 00 09 00 00 00 07 00 07"),
+          hex("00 00 00 40 00 03 00 09 00 00 00 07 ff ff")]),
+    70: (.udp, [hex("12 34 01 20 00 01 00 00 00 00 00 01 07 65 78"), hex("ab cd 00 00 00 01 00 00 00 00 00 00")],
+         [hex("12 34 81 80 00 01 00 00"), hex("12 34 01 20 00 02 00 00"), hex("12 34 01 20 00 01 00 01")]),
+    71: (.udp, [hex("12 34 81 82 00 01 00 00 00 00 00 00")], [hex("12 34 81 83 00 01 00 00")]),
+    72: (.udp, [hex("12 34 81 80 00 01 00 01 00 00 00 00"), hex("12 34 81 83 00 01 00 00 00 00 00 00")],
+         [hex("12 34 01 80 00 01 00 01"), hex("12 34 81 80 00 02 00 01")]),
+]
+
+@Suite("L7 rules (root, BPF)")
+struct RulesTests {
+    @Test("the shipped rules file parses, and every rule has samples here")
+    func shippedRulesParse() throws {
+        let rules = try RuleSet(yaml: try Package.read(Package.defaultRules))
+        #expect(Set(rules.rules.map(\.id)) == Set(ruleSamples.keys))
+    }
+
+    @Test("rootBPF: each shipped rule matches its positive samples and none of its negatives, in the kernel")
+    func rootBPFShippedRulesSamples() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcProbe])
+        let rules = try RuleSet(yaml: try Package.read(Package.defaultRules))
+        for (id, s) in ruleSamples.sorted(by: { $0.key < $1.key }) {
+            for p in s.pos {
+                #expect(try dp.probe(Frame.payload(for: s.transport, p)).ruleID == id, "rule \(id) positive \(p)")
+                #expect(rules.classify(p, transport: s.transport)?.id == id)
+            }
+            for n in s.neg {
+                #expect(try dp.probe(Frame.payload(for: s.transport, n)).ruleID != id, "rule \(id) negative \(n)")
+            }
+        }
+        // The same payload on the other transport matches nothing.
+        #expect(try dp.probe(Frame.udp4(ascii("GET / HTTP/1.1\r\n"))).ruleID == 0)
+        #expect(try dp.probe(Frame.tcp4(hex("12 34 01 20 00 01 00 00 00 00 00 01"))).ruleID == 0)
+    }
+
+    @Test("rootBPF: status extraction — ASCII digits, masked byte, fixed class")
+    func rootBPFStatusExtraction() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcProbe])
+        let ok = try dp.probe(Frame.tcp4(ascii("HTTP/1.1 200 OK\r\n")))
+        #expect(ok.statusCode == 200 && ok.statusClass == Int(RL_STATUS_OK.rawValue))
+        let nf = try dp.probe(Frame.tcp4(ascii("HTTP/1.1 404 Not Found\r\n")))
+        #expect(nf.statusCode == 404 && nf.statusClass == Int(RL_STATUS_CLIENT_ERROR.rawValue))
+        let se = try dp.probe(Frame.tcp4(ascii("HTTP/1.0 503 Service Unavailable\r\n")))
+        #expect(se.statusCode == 503 && se.statusClass == Int(RL_STATUS_SERVER_ERROR.rawValue))
+        let junk = try dp.probe(Frame.tcp4(ascii("HTTP/1.1 2x0 OK\r\n")))
+        #expect(junk.ruleID == 8 && junk.statusCode == 0 && junk.statusClass == 0)
+        let nx = try dp.probe(Frame.udp4(hex("12 34 81 83 00 01 00 00 00 00 00 00"), sport: 53, dport: 40000))
+        #expect(nx.ruleID == 72 && nx.statusCode == 3 && nx.statusClass == Int(RL_STATUS_CLIENT_ERROR.rawValue))
+        let sf = try dp.probe(Frame.udp4(hex("12 34 81 82 00 01 00 00 00 00 00 00"), sport: 53, dport: 40000))
+        #expect(sf.ruleID == 71 && sf.statusCode == 2 && sf.statusClass == Int(RL_STATUS_SERVER_ERROR.rawValue))
+        let noerr = try dp.probe(Frame.udp4(hex("12 34 81 80 00 01 00 01 00 00 00 00"), sport: 53, dport: 40000))
+        #expect(noerr.ruleID == 72 && noerr.statusCode == 0 && noerr.statusClass == Int(RL_STATUS_OK.rawValue))
+        let err = try dp.probe(Frame.tcp4(ascii("-ERR wrong\r\n")))
+        #expect(err.ruleID == 23 && err.statusClass == Int(RL_STATUS_SERVER_ERROR.rawValue))
+    }
+
+    @Test("rootBPF: rules are swapped at run time without reloading, and hits are counted per rule")
+    func rootBPFRuntimeSwapAndHits() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcProbe])
+        let get = Frame.tcp4(ascii("GET / HTTP/1.1\r\n"))
+        let fd = try dp.program(.tcProbe).fd
+        #expect(try dp.probe(get).ruleID == 1)
+        let custom = try RuleSet(yaml: """
+            version: 1
+            rules:
+              - {id: 99, protocol: 20, role: request, text: "GET "}
+            """)
+        try dp.install(custom)
+        #expect(try dp.program(.tcProbe).fd == fd)
+        #expect(try dp.probe(get).ruleID == 99)
+        #expect(try dp.probe(Frame.tcp4(ascii("HTTP/1.1 200 OK\r\n"))).ruleID == 0)
+        try dp.install(try RuleSet(yaml: try Package.read(Package.defaultRules)))
+        #expect(try dp.probe(get).ruleID == 1)
+        let hits = try dp.ruleHitCounts()
+        #expect(hits[1] == 2)
+        #expect(hits[99] == 1)
+        #expect(hits[8] == nil)
+    }
+
+    @Test("bad rules files are typed errors naming the rule and field")
+    func badRulesAreTypedErrors() throws {
+        func parse(_ body: String) throws { _ = try RuleSet(yaml: "version: 1\nrules:\n" + body) }
+        #expect(throws: RuleError.unsupportedVersion(2)) { _ = try RuleSet(yaml: "version: 2\nrules: []") }
+        #expect(throws: RuleError.missingField(rule: 0, field: "id")) {
+            try parse("  - {protocol: http1, role: request, text: x}")
+        }
+        #expect(throws: RuleError.duplicateID(1)) {
+            try parse("  - {id: 1, protocol: http1, role: request, text: a}\n  - {id: 1, protocol: http1, role: request, text: b}")
+        }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, hex: \"zz\"}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, hex: \"ff\", mask: \"0f\"}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: \"0123456789abcdefg\"}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: nope, role: request, text: a}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: maybe, text: a}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, offset: 300}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, colour: red}") }
+        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: response, text: a, capture: 10}") }
+        let tooMany = (1...33).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\"}" }
+        #expect(throws: RuleError.tooMany(what: "rules at one offset", limit: 32)) {
+            try parse(tooMany.joined(separator: "\n"))
+        }
+        #expect(throws: RuleError.self) { _ = try RuleSet(yaml: "version: 1\nrules: [") }
+    }
+
+    @Test("rootBPF: filters — port, CIDR deny and allow-list, L4 protocol")
+    func rootBPFFilters() throws {
+        let dp = try DataPlane(objectPath: Package.redlineObject, programs: [.tcProbe])
+        let toB80 = Frame.tcp4([1])
+        #expect(try !dp.probe(toB80).denied)
+        try dp.addPort(80, l4Proto: 6, action: RL_FILTER_DENY)
+        try dp.set(RL_CFG_FILTERS_ACTIVE, UInt64(RL_FILTER_PORT.rawValue))
+        #expect(try dp.probe(toB80).denied)
+        #expect(try !dp.probe(Frame.tcp4([1], dport: 8080)).denied)
+        #expect(try !dp.probe(Frame.udp4([1], dport: 80)).denied)  // the entry is for TCP
+
+        try dp.set(RL_CFG_FILTERS_ACTIVE, UInt64(RL_FILTER_CIDR.rawValue))
+        try dp.addCIDR(Frame.v4b, prefixLength: 32, action: RL_FILTER_DENY)
+        #expect(try dp.probe(Frame.tcp4([1], dport: 8080)).denied)
+        #expect(try !dp.probe(Frame.udp4([1], dst: [198, 18, 0, 9])).denied)
+        // Allow-list mode: only 198.18.0.0/15 (minus the denied /32) is reported.
+        try dp.addCIDR([198, 18, 0, 0], prefixLength: 15, action: RL_FILTER_ALLOW)
+        try dp.set(RL_CFG_DEFAULT_DENY, UInt64(RL_FILTER_CIDR.rawValue))
+        #expect(try !dp.probe(Frame.udp4([1], dst: [198, 19, 255, 1])).denied)
+        #expect(try dp.probe(Frame.udp4([1], dst: [10, 0, 0, 1])).denied)
+        #expect(try dp.probe(Frame.udp4([1], dst: Frame.v4b)).denied)
+
+        try dp.set(RL_CFG_FILTERS_ACTIVE, 0)
+        try dp.set(RL_CFG_L4_MASK, 2)  // UDP only
+        #expect(try dp.probe(Frame.tcp4([1])).denied)
+        #expect(try !dp.probe(Frame.udp4([1], dst: [10, 0, 0, 1])).denied)
+    }
+}

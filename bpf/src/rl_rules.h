@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * rl_rules.h — generic L7 inference by rule table. No protocol is known
+ * here: the table (rl_ruleset, two generations) lists the (l4, offset)
+ * groups that have rules; for each group 16 payload bytes are loaded once
+ * and every rule of the group is tested as two masked 64-bit compares.
+ */
+#ifndef RL_RULES_H
+#define RL_RULES_H
+
+/* The result of classifying one payload. */
+struct rl_match {
+	__s32 slot;        /* index into the generation's rules; -1: no rule matched */
+	__u32 gen;         /* the generation classified against */
+	__u16 status_code;
+	__u8 status_class;
+	__u8 pad;
+};
+
+static __always_inline const struct rl_ruleset *rl_ruleset_of(__u32 gen)
+{
+	gen &= 1;
+	return bpf_map_lookup_elem(&rl_ruleset, &gen);
+}
+
+/* The rule a match names, or NULL. */
+static __always_inline const struct rl_rule *rl_match_rule(const struct rl_match *m)
+{
+	if (m->slot < 0)
+		return NULL;
+	const struct rl_ruleset *rs = rl_ruleset_of(m->gen);
+	if (!rs)
+		return NULL;
+	return &rs->rules[m->slot & (RL_MAX_RULES - 1)];
+}
+
+static __always_inline void rl_extract_status(struct __sk_buff *skb, __u32 payload_off,
+					      __u32 payload_len, const struct rl_rule *r,
+					      struct rl_match *m)
+{
+	__u8 b[3] = {};
+	__u32 off = r->status_offset;
+	m->status_code = 0;
+	m->status_class = r->fixed_class;
+	switch (r->status_kind) {
+	case RL_EXTRACT_ASCII3:
+		if (off + 3 > payload_len ||
+		    bpf_skb_load_bytes(skb, payload_off + off, b, 3) < 0)
+			return;
+		if (b[0] < '0' || b[0] > '9' || b[1] < '0' || b[1] > '9' || b[2] < '0' || b[2] > '9')
+			return;
+		m->status_code = (b[0] - '0') * 100 + (b[1] - '0') * 10 + (b[2] - '0');
+		if (b[0] >= '1' && b[0] <= '3')
+			m->status_class = RL_STATUS_OK;
+		else if (b[0] == '4')
+			m->status_class = RL_STATUS_CLIENT_ERROR;
+		else if (b[0] == '5')
+			m->status_class = RL_STATUS_SERVER_ERROR;
+		else
+			m->status_class = RL_STATUS_UNKNOWN;
+		return;
+	case RL_EXTRACT_BYTE:
+		if (off + 1 > payload_len ||
+		    bpf_skb_load_bytes(skb, payload_off + off, b, 1) < 0)
+			return;
+		m->status_code = b[0] & r->status_mask;
+		break;
+	case RL_EXTRACT_BE16:
+		if (off + 2 > payload_len ||
+		    bpf_skb_load_bytes(skb, payload_off + off, b, 2) < 0)
+			return;
+		m->status_code = ((__u16)b[0] << 8) | b[1];
+		break;
+	default:
+		return;
+	}
+	m->status_class = m->status_code == 0 ? RL_STATUS_OK : r->error_class;
+}
+
+/* Classifies a payload against the active rule generation, touching it only
+ * at offsets that have rules. A global function: the verifier checks it once,
+ * not once per caller. Returns the matched slot or -1 (also in m->slot). */
+__noinline int rl_classify_payload(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
+				   __u32 l4, struct rl_match *m)
+{
+	if (!m)
+		return -1;
+	m->slot = -1;
+	m->status_code = 0;
+	m->status_class = 0;
+	__u32 gen = rl_cfg(RL_CFG_RULE_GENERATION) & 1;
+	m->gen = gen;
+	const struct rl_ruleset *rs = rl_ruleset_of(gen);
+	if (!rs || payload_len > 0xffff || payload_off > 0xffff)
+		return -1;
+	__u32 n_groups = rs->n_groups;
+	for (__u32 g = 0; g < RL_MAX_GROUPS; g++) {
+		if (g >= n_groups)
+			break;
+		const struct rl_rule_group *grp = &rs->groups[g];
+		if (grp->l4_proto != l4)
+			continue;
+		__u32 off = grp->offset;
+		if (off >= payload_len)
+			continue;
+		/* 1..16 bytes: off < payload_len. The mask-and-add keeps the
+		 * verifier's bounds on the length through clang's rewrites. */
+		__u32 n = payload_len - off;
+		if (n > RL_RULE_BYTES)
+			n = RL_RULE_BYTES;
+		n = ((n - 1) & (RL_RULE_BYTES - 1)) + 1;
+		asm volatile("" : "+r"(n));
+		if (n == 0 || n > RL_RULE_BYTES)
+			continue;
+		__u64 w[2] = {0, 0};
+		if (bpf_skb_load_bytes(skb, payload_off + off, w, n) < 0)
+			continue;
+		__u32 n_rules = grp->n_rules;
+		for (__u32 i = 0; i < RL_RULES_PER_GROUP; i++) {
+			if (i >= n_rules)
+				break;
+			__u32 slot = grp->slots[i] & (RL_MAX_RULES - 1);
+			const struct rl_rule *r = &rs->rules[slot];
+			if (r->length > n)
+				continue;
+			const __u64 *mask = (const __u64 *)r->mask;
+			const __u64 *value = (const __u64 *)r->value;
+			if ((w[0] & mask[0]) != value[0] || (w[1] & mask[1]) != value[1])
+				continue;
+			m->slot = slot;
+			__u32 id = r->id;
+			__u64 *hits = bpf_map_lookup_elem(&rl_rule_hits, &id);
+			if (hits)
+				(*hits)++;
+			if (r->role == RL_ROLE_RESPONSE)
+				rl_extract_status(skb, payload_off, payload_len, r, m);
+			return slot;
+		}
+	}
+	return -1;
+}
+
+static __always_inline const struct rl_rule *rl_classify(struct __sk_buff *skb,
+							 const struct rl_pkt *p, struct rl_match *m)
+{
+	rl_classify_payload(skb, p->payload_off, p->payload_len, p->l4, m);
+	return rl_match_rule(m);
+}
+
+#endif /* RL_RULES_H */
