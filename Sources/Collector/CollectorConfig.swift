@@ -112,9 +112,21 @@ public struct CollectorConfig: Sendable, Equatable {
                 if let c = n["src_classid"] { r.sourceClassID = try classID(c) }
                 if let c = n["dst_classid"] { r.destinationClassID = try classID(c) }
                 if let l = n["l7"] { r.l7Protocol = try l.string() }
-                guard r.cidr != nil || r.port != nil || r.l4Protocol != nil || r.sourceClassID != nil
-                        || r.destinationClassID != nil || r.l7Protocol != nil else {
-                    throw n.fail("a filter needs at least one of cidr, port, protocol, src_classid, dst_classid, l7")
+                // The kernel keeps one map per dimension (schemas/collector-config-v1.md), so an
+                // entry names exactly one: cidr, port (with an optional protocol), a classid, or l7.
+                let dimensions = [r.cidr != nil, r.port != nil || r.l4Protocol != nil, r.sourceClassID != nil,
+                                  r.destinationClassID != nil, r.l7Protocol != nil].filter { $0 }.count
+                guard dimensions == 1 else {
+                    throw n.fail(dimensions == 0
+                        ? "a filter needs one of cidr, port (+ protocol), src_classid, dst_classid, l7"
+                        : "a filter names one dimension: cidr, port (+ protocol), src_classid, dst_classid or l7; write one entry per dimension")
+                }
+                if r.l4Protocol != nil && r.port == nil { throw n.fail("protocol goes with a port") }
+                if let l7 = r.l7Protocol {
+                    guard action == .deny else { throw n.fail("l7 filters can only deny (calls of that protocol are not reported)") }
+                    guard Self.l7Names[l7] != nil else {
+                        throw n.fail("unknown l7 protocol '\(l7)' (known: \(Self.l7Names.keys.sorted().joined(separator: ", ")))")
+                    }
                 }
                 filters.append(r)
             }
@@ -175,6 +187,9 @@ public struct CollectorConfig: Sendable, Equatable {
             metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
             memoryCapBytes: try size(root["memory_cap"], (8 << 20)...(1 << 40), 64 << 20))
     }
+
+    /// L7 protocol names the config accepts, with their `enum rl_l7_protocol` ids.
+    public static let l7Names: [String: UInt8] = ["http1": 1, "redis": 2, "dns": 3, "mysql": 4, "kafka": 5, "thrift": 6, "tls": 7]
 
     private static func int(_ n: YAMLNode?, _ range: ClosedRange<Int>, _ def: Int) throws(ConfigError) -> Int {
         guard let n else { return def }

@@ -60,6 +60,9 @@ import YAMLConfig
         ("id: 101}", "id: 0}", 12, "services[0].id: must be in"),
         ("memory_cap: 64MiB", "memory_capp: 64MiB", 20, "unknown key 'memory_capp'"),
         ("src_classid: \"10:1\"", "src_classid: \"zz\"", 9, "is not a classid"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.18.0.0/15, port: 80}", 7, "names one dimension"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, l7: tls}", 7, "can only deny"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: deny, l7: gopher}", 7, "unknown l7 protocol 'gopher'"),
     ])
     func badFieldsAreNamedWithTheirLine(_ find: String, _ replace: String, _ line: Int, _ message: String) {
         let e = #expect(throws: ConfigError.self) { try parse(full.replacingOccurrences(of: find, with: replace)) }
