@@ -49,6 +49,8 @@ public struct KernelStats: Sendable, Equatable {
     public var idOptionSeen: UInt64 = 0
     public var parseErrors: UInt64 = 0
     public var filtered: UInt64 = 0
+
+    public init() {}
 }
 
 /// Redline's kernel data plane: `redline.bpf.o` loaded, configured through
