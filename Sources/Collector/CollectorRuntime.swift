@@ -61,6 +61,11 @@ public final class CollectorRuntime {
     private var maxPollLagNanos: UInt64 = 0
     private var writeErrors: UInt64 = 0
 
+    /// Events handled since the resident-memory check; the check runs every 4096 events.
+    private var sinceMemoryCheck = 0
+    /// True while resident memory is over `memory_cap`: events are shed (counted) until it is not.
+    private var shedding = false
+
     private let stopFlag = Flag()
     private let reloadFlag = Flag()
 
@@ -197,6 +202,20 @@ public final class CollectorRuntime {
     // MARK: - Events
 
     private func handle(_ sample: RingSample) {
+        sinceMemoryCheck += 1
+        if sinceMemoryCheck >= 4096 {
+            sinceMemoryCheck = 0
+            let over = Self.residentBytes() > UInt64(config.memoryCapBytes)
+            if over != shedding {
+                shedding = over
+                if over { logger.error("resident memory over memory_cap (\(config.memoryCapBytes) bytes): shedding events, counted as dropped") }
+                else { logger.info("resident memory back under memory_cap: no longer shedding") }
+            }
+        }
+        if shedding {
+            userDropped[Self.recordIndex(sample.type)] &+= 1
+            return
+        }
         let pollNow = Self.monotonicNow()
         do {
             switch KernelRecord(sample) {
@@ -222,9 +241,14 @@ public final class CollectorRuntime {
             }
         } catch {
             writeErrors &+= 1
-            let t = Int(sample.type) < userDropped.count ? Int(sample.type) : 0
-            userDropped[t] &+= 1
+            userDropped[Self.recordIndex(sample.type)] &+= 1
         }
+    }
+
+    /// The record type a ring sample becomes (a call with a prefix is a call); 0 if none.
+    static func recordIndex(_ sampleType: UInt16) -> Int {
+        if UInt32(sampleType) == RL_KSAMPLE_CALL_WITH_PREFIX.rawValue { return Int(RL_REC_L7_CALL.rawValue) }
+        return Int(sampleType) < Int(RL_REC_TYPE_MAX.rawValue) ? Int(sampleType) : 0
     }
 
     /// Resolves a cgroup the first time it is seen and records the mapping.
