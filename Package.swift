@@ -83,6 +83,6 @@ let package = Package(
         .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "YAMLConfig", "CRedlineABI"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "YAMLConfig", "CRedlineABI", "Segments"]),
     ]
 )

@@ -460,6 +460,11 @@ public final class CollectorRuntime {
     /// an invalid one is reported and the running configuration kept.
     private func reloadConfig() {
         do {
+            try sink.flush()
+        } catch {
+            logger.error("flushing before reload: \(error)")
+        }
+        do {
             let next = try CollectorConfig.load(path: configPath)
             try apply(next)
             config.rulesFile = next.rulesFile

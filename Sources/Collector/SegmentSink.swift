@@ -84,6 +84,12 @@ public final class SegmentSink {
         }
     }
 
+    /// Writes every pending block now (a configuration boundary: what was collected
+    /// under the old configuration reaches the disk before the new one applies).
+    public func flush() throws {
+        try writer?.flush()
+    }
+
     /// Seals the open segment (with a final anchor); nothing is open afterwards.
     public func close() throws {
         guard let w = writer else { return }

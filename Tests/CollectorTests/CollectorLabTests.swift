@@ -1,0 +1,213 @@
+import CRedlineABI
+import Foundation
+import Segments
+import Testing
+
+/// The collector on real traffic: the namespace lab with nginx, redis-server,
+/// the chained service, wrk and redis-benchmark. Needs root, BPF and network
+/// namespaces (CI has all three); each test builds and removes its own fleet.
+@Suite("Collector in the namespace lab (root, BPF, netns)", .serialized)
+struct CollectorLabTests {
+    static let root: String = {
+        let here = "\(#filePath)"
+        return String(here[..<here.range(of: "/Tests/CollectorTests/")!.lowerBound])
+    }()
+
+    static func redline() throws -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while dir.path.contains(".xctest") { dir.deleteLastPathComponent() }
+        let p = dir.appendingPathComponent("redline").path
+        guard FileManager.default.isExecutableFile(atPath: p) else { throw LabError("no redline executable at \(p)") }
+        return p
+    }
+
+    struct LabError: Error, CustomStringConvertible {
+        var description: String
+        init(_ s: String) { description = s }
+    }
+
+    /// Runs a command to completion through system(3); output goes to a file. Not Foundation's
+    /// Process: the lab leaves services running, and they would inherit the pipe Process uses
+    /// to learn that its child exited, so it would wait for them too.
+    @discardableResult
+    static func sh(_ args: [String], allowFailure: Bool = false) throws -> (status: Int32, output: String) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rl-sh-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let raw = system(args.map(quote).joined(separator: " ") + " >" + quote(out) + " 2>&1 </dev/null")
+        let status: Int32 = raw == -1 ? -1 : (raw >> 8) & 0xFF
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        if status != 0 && !allowFailure {
+            throw LabError("\(args.joined(separator: " ")) exited \(status):\n\(text.suffix(3000))")
+        }
+        return (status, text)
+    }
+
+    static func scratch() throws -> String {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("redline-lab-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+
+    /// Server-side call records per local service id, counted straight from segments.
+    static func serverCalls(_ segments: String) throws -> [UInt32: UInt64] {
+        var out: [UInt32: UInt64] = [:]
+        let e = FileManager.default.enumerator(atPath: segments)!
+        for case let p as String in e where p.hasSuffix(".rls") {
+            let r = try SegmentReader(path: segments + "/" + p)
+            while let b = try r.nextBlock() {
+                guard b.recordType == .l7Call else { continue }
+                _ = r.withRecords(as: rl_l7_call.self) { calls in
+                    for c in calls where c.side == UInt8(RL_SIDE_SERVER.rawValue) { out[c.local_service, default: 0] += 1 }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test("rootBPF netns lab: call records equal wrk's and redis-benchmark's own counts within 0.5 %; segments are intact; the pipeline agrees")
+    func labCountsMatchTheClients() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redline = try Self.redline()
+        // A fleet left by an interrupted earlier run of this test is removed first.
+        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
+        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "5", "--rate", "300",
+                     "--out", dir, "--redline", redline])
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
+        func requests(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["requests"] as! NSNumber).doubleValue }
+        let calls = try Self.serverCalls(dir + "/segments")
+        // Lab service ids (tools/lab/lab): frontend 101, catalog 102, pricing 103, cache 104.
+        func within(_ observed: UInt64?, _ expected: Double, _ what: String) {
+            let o = Double(observed ?? 0)
+            #expect(expected > 0 && abs(o - expected) / expected <= 0.005, "\(what): observed \(o), clients counted \(expected)")
+        }
+        within(calls[102], requests("catalog"), "catalog (nginx) vs wrk")
+        within(calls[101], requests("frontend"), "frontend vs wrk")
+        within(calls[103], requests("frontend"), "pricing vs wrk (one pricing call per frontend request)")
+        within(calls[104], requests("cache") + requests("frontend"), "cache vs redis-benchmark + one INCR per frontend request")
+
+        let inspect = try Self.sh([redline, "inspect", dir + "/segments"])
+        #expect(inspect.output.contains("0 damaged"), "\(inspect.output.suffix(400))")
+
+        // The offline pipeline over the captured segments sees the same counts.
+        let partitions = try FileManager.default.contentsOfDirectory(atPath: dir + "/segments/host=h11")
+        #expect(!partitions.isEmpty)
+        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
+        let run = try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date,
+                               "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
+        #expect(run.status == 0)
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/tables/red_service/\(date)/part-00000.parquet"))
+    }
+
+    @Test("rootBPF netns lab: SIGHUP swaps the rules without detaching; SIGKILL leaves only sealed or recoverable segments; SIGTERM detaches cleanly")
+    func lifecycle() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redline = try Self.redline()
+        let lab = Self.root + "/tools/lab/lab"
+        try Self.sh([lab, "down", "--id", "tc2"], allowFailure: true)
+        try Self.sh([lab, "up", "--id", "tc2"])
+        defer { _ = try? Self.sh([lab, "down", "--id", "tc2"], allowFailure: true) }
+        let state = "/run/redline-lab/tc2"
+
+        // One collector on the catalog's host, started by hand so the test owns its PID.
+        let config = "\(dir)/collector.yaml"
+        var yaml = try String(contentsOfFile: "\(state)/h12/collector.yaml.in", encoding: .utf8)
+            .replacingOccurrences(of: "SEGMENTS_ROOT", with: dir + "/segments")
+        yaml += "\n"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let log = dir + "/collector.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/rltc2-h12", redline, "collect", "--config", config, "--ready-file", dir + "/ready"]
+        let lh = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = lh
+        p.standardError = lh
+        try p.run()
+        func waitFor(_ what: String, _ cond: () -> Bool) throws {
+            for _ in 0..<600 where !cond() {
+                guard p.isRunning else { throw LabError("collector exited while waiting for \(what): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
+                usleep(50_000)
+            }
+            guard cond() else { throw LabError("timed out waiting for \(what)") }
+        }
+        try waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
+        let filters = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        #expect(filters.contains("rl_tc_ingress"), "collector attached its ingress filter: \(filters)")
+
+        // Traffic to nginx (on h12) with the shipped rules: HTTP calls are recorded.
+        func curl(_ n: Int) throws {
+            for _ in 0..<n {
+                try Self.sh(["ip", "netns", "exec", "rltc2-h11", "curl", "-s", "-o", "/dev/null", "http://198.18.1.102/items"])
+            }
+        }
+        try curl(5)
+        // Reload with a rules file that has no HTTP rules: no detach, and later requests make no calls.
+        let redisOnly = dir + "/redis-only.yaml"
+        try "version: 1\nrules:\n  - {id: 20, name: redis-command, protocol: redis, role: request, hex: \"2a 30 0d 0a 24\", mask: \"ff f0 ff ff ff\", pair_any_response: true}\n"
+            .write(toFile: redisOnly, atomically: true, encoding: .utf8)
+        let rulesLine = yaml.split(separator: "\n").first { $0.hasPrefix("rules:") }.map(String.init) ?? ""
+        #expect(!rulesLine.isEmpty)
+        try yaml.replacingOccurrences(of: rulesLine, with: "rules: \(redisOnly)").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        try waitFor("reload") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("reloaded") }
+        let after = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        #expect(after == filters, "SIGHUP must not detach or re-attach")
+        try curl(5)
+        // A second SIGHUP flushes what was collected so far (a reload is a configuration
+        // boundary), so the file shows whether the denied requests made calls.
+        kill(p.processIdentifier, SIGHUP)
+        try waitFor("second reload") {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "reloaded").count - 1 >= 2
+        }
+
+        // SIGKILL mid-collection: every file is sealed, or an .rls.open whose complete blocks recover.
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try lh.close()
+        var openFiles = 0
+        let e = FileManager.default.enumerator(atPath: dir + "/segments")!
+        var httpCalls: UInt64 = 0
+        for case let f as String in e where f.hasSuffix(".rls") || f.hasSuffix(".rls.open") {
+            let report = SegmentReport.scan(path: dir + "/segments/" + f)
+            if f.hasSuffix(".rls.open") {
+                openFiles += 1
+                #expect(report.verdict != .damaged || report.blocks.count > 0, "\(f): \(String(describing: report.problem))")
+                let sealedCopy = dir + "/recovered.rls"
+                try SegmentRecovery.seal(path: dir + "/segments/" + f, to: sealedCopy)
+                #expect(SegmentReport.scan(path: sealedCopy).verdict == .intact)
+            } else {
+                #expect(report.verdict == .intact)
+            }
+            let r = try SegmentReader(path: dir + "/segments/" + f, allowUnsealed: true)
+            while let b = try? r.nextBlock() {
+                guard b.recordType == .l7Call else { continue }
+                _ = r.withRecords(as: rl_l7_call.self) { calls in
+                    for c in calls where c.l7_proto == UInt8(RL_L7_HTTP1.rawValue) && c.side == UInt8(RL_SIDE_SERVER.rawValue) { httpCalls += 1 }
+                }
+            }
+        }
+        #expect(openFiles == 1, "the killed collector's segment is left open")
+        #expect(httpCalls == 5, "5 HTTP calls under the shipped rules, none once the reload removed the HTTP rules")
+
+        // A collector stopped with SIGTERM detaches everything it attached.
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        q.arguments = ["--net=/run/netns/rltc2-h21", redline, "collect", "--config", config, "--ready-file", dir + "/ready2"]
+        q.standardOutput = FileHandle.nullDevice
+        q.standardError = FileHandle.nullDevice
+        try q.run()
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/ready2") && q.isRunning { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: dir + "/ready2"))
+        #expect(try Self.sh(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output.contains("clsact"))
+        kill(q.processIdentifier, SIGTERM)
+        q.waitUntilExit()
+        #expect(q.terminationStatus == 0)
+        let qdisc = try Self.sh(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output
+        #expect(!qdisc.contains("clsact"), "SIGTERM left the clsact qdisc it created: \(qdisc)")
+    }
+}
