@@ -89,14 +89,21 @@ def session(master, quick_jvm):
 
 
 def merge(spark, root, partition, table):
-    """The merged DataFrame of one table, as the SQL defines it (bucket_start as int64 ns)."""
+    """The merged DataFrame of one table, as the SQL defines it (bucket_start as int64 ns),
+    and a summary of its inputs."""
     src = os.path.join(root, "partials", table, partition)
     if not os.path.isdir(src):
         raise MergeError(f"{table}: no partials at {src}")
     with open(os.path.join(HERE, f"merge_{table}.sql")) as f:
         sql = f.read()
     spark.read.parquet(src).createOrReplaceTempView("partials")
-    return spark.sql(sql)
+    # What went in: rows, hosts and (RED tables) histogram scales of the partials.
+    scales = ", array_sort(collect_set(latency_scale)) AS scales" if table.startswith("red_") else ""
+    inputs = spark.sql(f"SELECT count(*) AS n, count(DISTINCT host) AS hosts{scales} FROM partials").first()
+    stats = {"partial_rows": inputs["n"], "partial_hosts": inputs["hosts"]}
+    if scales:
+        stats["partial_scales"] = list(inputs["scales"])
+    return spark.sql(sql), stats
 
 
 def write(spark, df, out, partition, table):
@@ -176,8 +183,8 @@ def main(argv):
         for root in a.tables:
             for table in tables:
                 t0 = time.monotonic()
-                df = merge(spark, root, a.partition, table)
-                entry = {"tables": root, "table": table}
+                df, inputs = merge(spark, root, a.partition, table)
+                entry = {"tables": root, "table": table, **inputs}
                 if a.out:
                     entry["written"] = write(spark, df, a.out, a.partition, table)
                 if a.compare:
