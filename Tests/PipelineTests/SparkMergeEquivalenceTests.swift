@@ -25,7 +25,7 @@ import Testing
 /// of powers of two, which Swift computes with glibc's `exp2` and Spark with Java's
 /// `StrictMath.pow`; either may be off by an ulp (~2.2e-16 relative), nothing more. Integers,
 /// strings, histogram buckets and row order compare exactly.
-@Suite("Spark SQL merge equals the Swift merge (slow: one pyspark local session)")
+@Suite("Spark SQL (and DuckDB) merge equals the Swift merge (slowSpark: one pyspark local session)")
 struct SparkMergeEquivalenceTests {
     static let packageRoot: String = {
         let here = "\(#filePath)"
@@ -140,39 +140,55 @@ struct SparkMergeEquivalenceTests {
         }
     }
 
-    @Test("slowSpark: Spark SQL merges the partials of every table into the Swift merged tables, mixed scales included")
-    func slowSparkMergeEqualsSwiftMerge() throws {
-        let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("redline-spark-merge-\(UUID().uuidString)")
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: dir) }
-        let redline = try Self.redlinePath()
-        let segments = try Self.segmentRoot(in: dir)
+    /// The three table roots described above, built under `dir` by running `redline`.
+    struct Roots { var standard: URL; var mixed: URL; var wrongReference: URL }
 
+    static func makeRoots(in dir: URL) throws -> Roots {
+        let redline = try redlinePath()
+        let segments = try segmentRoot(in: dir)
         func redlineRun(_ pipeline: String, _ out: String) throws -> URL {
             let url = dir.appendingPathComponent(out)
-            let r = try Self.run(redline, ["run", pipeline, "--partition", Self.partition, "--segments", segments,
-                                      "--metadata", Self.samples + "/metadata", "--out", url.path, "--quiet"], in: dir)
+            let r = try run(redline, ["run", pipeline, "--partition", partition, "--segments", segments,
+                                      "--metadata", samples + "/metadata", "--out", url.path, "--quiet"], in: dir)
             guard r.status == 0 else { throw Failure.failed("redline run \(pipeline) exited \(r.status): \(r.err)") }
             return url
         }
-        let defaultRun = try redlineRun(Self.packageRoot + "/pipelines/hourly.yaml", "default")
-        let hourlyScale4 = try redlineRun(try Self.pipeline(bucketSeconds: 3600, scale: 4, in: dir), "hourly-scale4")
-        let hourlyScale3 = try redlineRun(try Self.pipeline(bucketSeconds: 3600, scale: 3, in: dir), "hourly-scale3")
-
+        let standard = try redlineRun(packageRoot + "/pipelines/hourly.yaml", "default")
+        let hourlyScale4 = try redlineRun(try pipeline(bucketSeconds: 3600, scale: 4, in: dir), "hourly-scale4")
+        let hourlyScale3 = try redlineRun(try pipeline(bucketSeconds: 3600, scale: 3, in: dir), "hourly-scale3")
         let mixed = dir.appendingPathComponent("mixed")
-        try Self.assemble(mixed, partials: ["web-1.dc1": hourlyScale3, "redis-1.dc2": hourlyScale3,
+        try assemble(mixed, partials: ["web-1.dc1": hourlyScale3, "redis-1.dc2": hourlyScale3,
                                        "web-2.dc1": hourlyScale4, "redis-2.dc2": hourlyScale4],
                      merged: hourlyScale3)
         let wrong = dir.appendingPathComponent("wrong-reference")
-        try Self.assemble(wrong, partials: ["web-1.dc1": hourlyScale4, "redis-1.dc2": hourlyScale4,
+        try assemble(wrong, partials: ["web-1.dc1": hourlyScale4, "redis-1.dc2": hourlyScale4,
                                        "web-2.dc1": hourlyScale4, "redis-2.dc2": hourlyScale4],
                      merged: hourlyScale3)
+        return Roots(standard: standard, mixed: mixed, wrongReference: wrong)
+    }
 
-        let python = Self.packageRoot + "/.venv/bin/python"
-        guard fm.isExecutableFile(atPath: python) else {
-            throw Failure.missing("\(python) not found; tools/setup creates the venv with pyspark")
+    static func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("redline-spark-merge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func python() throws -> String {
+        let python = packageRoot + "/.venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw Failure.missing("\(python) not found; tools/setup creates the venv with pyspark and duckdb")
         }
+        return python
+    }
+
+    @Test("slowSpark: Spark SQL merges the partials of every table into the Swift merged tables, mixed scales included")
+    func slowSparkMergeEqualsSwiftMerge() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let roots = try Self.makeRoots(in: dir)
+        let (defaultRun, mixed, wrong) = (roots.standard, roots.mixed, roots.wrongReference)
+
+        let python = try Self.python()
         let reportPath = dir.appendingPathComponent("report.json").path
         let r = try Self.run(python, [Self.packageRoot + "/pipelines/spark/run_merge.py",
                                  "--tables", defaultRun.path, "--tables", mixed.path, "--tables", wrong.path,
@@ -207,5 +223,28 @@ struct SparkMergeEquivalenceTests {
                 #expect(control.difference_count == 0, "\(table): counts do not depend on the scale: \(control.differences)")
             }
         }
+    }
+
+    /// The same SQL text in DuckDB, with the few Spark spellings duckdb_merge.py rewrites
+    /// (README.md lists them). Fast: no JVM.
+    @Test("DuckDB runs the same merge SQL and equals the Swift merge; the wrong reference differs")
+    func duckDBMergeEqualsSwiftMerge() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let roots = try Self.makeRoots(in: dir)
+        let script = Self.packageRoot + "/pipelines/spark/duckdb_merge.py"
+        let good = try Self.run(try Self.python(), [script, "--tables", roots.standard.path, "--tables", roots.mixed.path,
+                                                    "--partition", Self.partition, "--compare", "--rel-tol", "1e-12"], in: dir)
+        #expect(good.status == 0, "duckdb_merge.py exited \(good.status):\n\(good.out)\n\(good.err.suffix(4000))")
+        for table in Self.tables {
+            for root in [roots.standard, roots.mixed] {
+                #expect(good.out.contains("\(table.padding(toLength: 15, withPad: " ", startingAt: 0)) \(root.path): equal ("),
+                        "\(table) (\(root.lastPathComponent)) not reported equal:\n\(good.out)")
+            }
+        }
+        let bad = try Self.run(try Self.python(), [script, "--tables", roots.wrongReference.path,
+                                                   "--partition", Self.partition, "--compare"], in: dir)
+        #expect(bad.status == 1, "duckdb_merge.py exited \(bad.status) on the wrong reference:\n\(bad.out)\n\(bad.err)")
+        #expect(bad.out.contains("column latency_scale: duckdb 4 vs swift 3"), "\(bad.out)")
     }
 }

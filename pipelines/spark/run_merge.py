@@ -157,16 +157,19 @@ def compare(spark, root, partition, table, df, rel_tol):
     want = [(f.name, f.dataType.simpleString()) for f in swift.schema.fields]
     if got != want:
         diffs.append(f"columns differ: spark {got} vs swift {want}")
-        return diffs, None, None
+        return diffs, None, None, 0
     srows, wrows = df.collect(), swift.collect()
     if len(srows) != len(wrows):
         diffs.append(f"row count: spark {len(srows)} vs swift {len(wrows)}")
     names = [n for n, _ in got]
+    inexact = 0  # doubles equal within the tolerance but not bit for bit
     for i, (s, w) in enumerate(zip(srows, wrows)):
         for n in names:
             if not same(s[n], w[n], n, rel_tol):
                 diffs.append(f"row {i} column {n}: spark {s[n]!r} vs swift {w[n]!r}")
-    return diffs, len(srows), len(wrows)
+            elif n in COMPUTED_DOUBLES and s[n] != w[n]:
+                inexact += 1
+    return diffs, len(srows), len(wrows), inexact
 
 
 def main(argv):
@@ -188,9 +191,9 @@ def main(argv):
                 if a.out:
                     entry["written"] = write(spark, df, a.out, a.partition, table)
                 if a.compare:
-                    diffs, n_spark, n_swift = compare(spark, root, a.partition, table, df, a.rel_tol)
+                    diffs, n_spark, n_swift, inexact = compare(spark, root, a.partition, table, df, a.rel_tol)
                     entry.update(spark_rows=n_spark, swift_rows=n_swift, difference_count=len(diffs),
-                                 differences=diffs[:MAX_LISTED])
+                                 differences=diffs[:MAX_LISTED], doubles_within_tolerance_not_identical=inexact)
                     failed |= bool(diffs)
                 entry["seconds"] = round(time.monotonic() - t0, 3)
                 results.append(entry)
