@@ -50,7 +50,7 @@ def parse_args(argv):
     p.add_argument("--rel-tol", type=float, default=1e-12,
                    help="relative tolerance for quantiles and completeness (default 1e-12)")
     p.add_argument("--report", metavar="FILE", help="also write the comparison as JSON to FILE")
-    p.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
+    p.add_argument("--master", help="Spark master (default: spark-submit's, or local[2] when run with python)")
     p.add_argument("--quick-jvm", action="store_true",
                    help="tune a locally launched JVM for a short run over small inputs (tests)")
     a = p.parse_args(argv)
@@ -70,7 +70,12 @@ def session(master, quick_jvm):
         # A short run over little data spends most of its time compiling Spark itself: the
         # client compiler alone (no C2) and the serial collector halve it (tests, one partition).
         java_options += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
-    spark = (SparkSession.builder.master(master).appName("redline-merge")
+    builder = SparkSession.builder
+    # Under spark-submit the driver JVM exists already and --master is spark-submit's to give;
+    # run with plain python, this script starts a local Spark.
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(master or "local[2]")
+    spark = (builder.appName("redline-merge")
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")
              # Redline writes bucket_start as TIMESTAMP(NANOS); Spark reads that only as int64 ns.
