@@ -8,9 +8,8 @@
 -- TableRows.merge, Sources/Aggregates): pipelines/spark/README.md and the test
 -- Tests/PipelineTests/SparkMergeEquivalenceTests.swift show the two agree.
 -- The group key is every non-metric column: bucket_start, bucket_seconds,
--- caller, callee, caller_dc, callee_dc, protocol, observer.
--- The histogram and quantile steps are those of merge_red_service.sql,
--- only the key differs.
+-- caller, callee, caller_dc, callee_dc, protocol, observer. The histogram and
+-- quantile steps are those of merge_red_service.sql; only the key differs.
 
 WITH
 -- 1. Each partial row plus the scale its group's merged histogram will have:
@@ -19,7 +18,8 @@ WITH
 --    different `histogram_scale` settings are merged together.
 partial AS (
   SELECT *,
-         min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer)
+         min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc,
+                                               protocol, observer)
            AS merged_scale
   FROM partials
 ),
@@ -67,17 +67,22 @@ buckets AS (
 --    q * count is computed in DOUBLE, as Swift does; a DECIMAL literal (0.99)
 --    would be exact and could round differently, hence the casts.
 ranked AS (
-  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.idx, b.n,
+  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer,
+         b.idx, b.n,
          t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer
+           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
+                                         b.caller_dc, b.callee_dc, b.protocol, b.observer
                             ORDER BY b.idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_or_below,
          t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer)
+           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
+                                         b.caller_dc, b.callee_dc, b.protocol, b.observer)
            AS total
   FROM buckets b
   JOIN totals t
     ON b.bucket_start = t.bucket_start AND b.bucket_seconds = t.bucket_seconds
-   AND b.caller = t.caller AND b.callee = t.callee AND b.caller_dc = t.caller_dc AND b.callee_dc = t.callee_dc AND b.protocol = t.protocol AND b.observer = t.observer
+   AND b.caller = t.caller AND b.callee = t.callee
+   AND b.caller_dc = t.caller_dc AND b.callee_dc = t.callee_dc
+   AND b.protocol = t.protocol AND b.observer = t.observer
 ),
 
 -- 5. Per group: the dense index range, the counts by index, and for each
@@ -108,7 +113,9 @@ merged AS (
   FROM totals t
   LEFT JOIN histogram h
     ON h.bucket_start = t.bucket_start AND h.bucket_seconds = t.bucket_seconds
-   AND h.caller = t.caller AND h.callee = t.callee AND h.caller_dc = t.caller_dc AND h.callee_dc = t.callee_dc AND h.protocol = t.protocol AND h.observer = t.observer
+   AND h.caller = t.caller AND h.callee = t.callee
+   AND h.caller_dc = t.caller_dc AND h.callee_dc = t.callee_dc
+   AND h.protocol = t.protocol AND h.observer = t.observer
 )
 
 SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer,

@@ -2,7 +2,8 @@
 -- (schemas/tables/tcp_drops.md). Spark SQL; reads the view `partials`: every row of
 -- partials/tcp_drops/date=D/hour=HH/host=*/ (extra columns such as the Hive partition
 -- column `host` are ignored). Produces exactly the merged file's columns, in its
--- order, sorted as Redline sorts them (bucket, then service and the numeric reason_code; `reason` is the code's name, so grouping by it adds no groups).
+-- order, sorted as Redline sorts them (bucket, then service and the numeric
+-- reason_code). `reason` is the code's name, so grouping by it adds no groups.
 --
 -- Same rule as the Swift merge (Sources/Pipeline/PartitionAggregates.swift,
 -- TableRows.merge): group by every non-metric column, add every count. The
