@@ -193,7 +193,7 @@ struct SparkMergeEquivalenceTests {
         let r = try Self.run(python, [Self.packageRoot + "/pipelines/spark/run_merge.py",
                                  "--tables", defaultRun.path, "--tables", mixed.path, "--tables", wrong.path,
                                  "--partition", Self.partition, "--compare", "--rel-tol", "1e-12",
-                                 "--report", reportPath, "--quick-jvm"], in: dir)
+                                 "--report", reportPath, "--small-input"], in: dir)
         // 1: differences found (the control root must produce some); 0 or 2 means something else.
         #expect(r.status == 1, "run_merge.py exited \(r.status):\n\(r.out)\n\(r.err.suffix(4000))")
         let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: reportPath)))

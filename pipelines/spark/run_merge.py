@@ -16,7 +16,7 @@ failure) exit 2 with the reason; nothing is written for a table that failed.
 
 usage: run_merge.py --tables DIR [--tables DIR ...] --partition date=YYYY-MM-DD/hour=HH
                     [--out DIR] [--compare] [--table NAME ...] [--rel-tol X] [--report FILE]
-                    [--master URL] [--quick-jvm]
+                    [--master URL] [--small-input]
 """
 import argparse
 import json
@@ -51,8 +51,8 @@ def parse_args(argv):
                    help="relative tolerance for quantiles and completeness (default 1e-12)")
     p.add_argument("--report", metavar="FILE", help="also write the comparison as JSON to FILE")
     p.add_argument("--master", help="Spark master (default: spark-submit's, or local[2] when run with python)")
-    p.add_argument("--quick-jvm", action="store_true",
-                   help="tune a locally launched JVM for a short run over small inputs (tests)")
+    p.add_argument("--small-input", action="store_true",
+                   help="tune a locally launched Spark for a short run over little data (tests)")
     a = p.parse_args(argv)
     if not re.fullmatch(r"date=\d{4}-\d{2}-\d{2}/hour=\d{2}", a.partition):
         p.error(f"--partition must look like date=YYYY-MM-DD/hour=HH, got {a.partition!r}")
@@ -63,13 +63,17 @@ def parse_args(argv):
     return a
 
 
-def session(master, quick_jvm):
+def session(master, small_input):
     from pyspark.sql import SparkSession
     java_options = [f"-Dlog4j.configurationFile={os.path.join(HERE, 'log4j2.properties')}"]
-    if quick_jvm:
+    small = {}
+    if small_input:
         # A short run over little data spends most of its time compiling Spark itself: the
-        # client compiler alone (no C2) and the serial collector halve it (tests, one partition).
+        # client compiler alone (no C2) and the serial collector halve it; one shuffle
+        # partition and no whole-stage code generation (compiling each plan costs more than
+        # running it at this size) trim the rest. Wrong for a large merge: leave it off there.
         java_options += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+        small = {"spark.sql.shuffle.partitions": "1", "spark.sql.codegen.wholeStage": "false"}
     builder = SparkSession.builder
     # Under spark-submit the driver JVM exists already and --master is spark-submit's to give;
     # run with plain python, this script starts a local Spark.
@@ -81,13 +85,10 @@ def session(master, quick_jvm):
              # Redline writes bucket_start as TIMESTAMP(NANOS); Spark reads that only as int64 ns.
              .config("spark.sql.legacy.parquet.nanosAsLong", "true")
              .config("spark.sql.session.timeZone", "UTC")
-             # Partitions are small (one hour of one fleet): few tasks, no code generation
-             # (compiling each plan costs more than running it at this size).
-             .config("spark.sql.shuffle.partitions", "1")
-             .config("spark.sql.codegen.wholeStage", "false")
              .config("spark.sql.parquet.compression.codec", "zstd")
              .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
              .config("spark.driver.extraJavaOptions", " ".join(java_options))
+             .config(map=small)
              .getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     return spark
@@ -127,9 +128,15 @@ def write(spark, df, out, partition, table):
     parts = [n for n in os.listdir(staging) if n.startswith("part-") and n.endswith(".parquet")]
     if len(parts) != 1:
         raise MergeError(f"{table}: Spark wrote {len(parts)} part files, expected 1")
+    staged = os.path.join(staging, parts[0])
+    fd = os.open(staged, os.O_RDONLY)  # Spark does not sync what it writes; sync before publishing
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.makedirs(final_dir, exist_ok=True)
     target = os.path.join(final_dir, "part-00000.parquet")
-    os.replace(os.path.join(staging, parts[0]), target)  # same filesystem: atomic
+    os.replace(staged, target)  # same filesystem: atomic
     dfd = os.open(final_dir, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -184,7 +191,7 @@ def main(argv):
         if not os.path.isdir(root):
             raise MergeError(f"no table root at {root}")
     started = time.monotonic()
-    spark = session(a.master, a.quick_jvm)
+    spark = session(a.master, a.small_input)
     session_seconds = time.monotonic() - started
     results, failed = [], False
     try:
@@ -202,7 +209,7 @@ def main(argv):
                     failed |= bool(diffs)
                 entry["seconds"] = round(time.monotonic() - t0, 3)
                 results.append(entry)
-                status = ("" if not a.compare else
+                status = ("written" if not a.compare else
                           "equal" if not entry["difference_count"] else f"{entry['difference_count']} DIFFERENCES")
                 rows = entry.get("spark_rows")
                 print(f"{table:15} {root}: {status}{'' if rows is None else f' ({rows} rows)'}"
