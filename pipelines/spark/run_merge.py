@@ -85,6 +85,7 @@ def session(master, small_input):
              # Redline writes bucket_start as TIMESTAMP(NANOS); Spark reads that only as int64 ns.
              .config("spark.sql.legacy.parquet.nanosAsLong", "true")
              .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.debug.maxToStringFields", "200")  # wide plans: no truncation warning
              .config("spark.sql.parquet.compression.codec", "zstd")
              .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
              .config("spark.driver.extraJavaOptions", " ".join(java_options))
