@@ -95,8 +95,8 @@ struct SparkMergeEquivalenceTests {
         let fm = FileManager.default
         let root = dir.appendingPathComponent("segments")
         let src = samples + "/segments"
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
         for host in ["web-1.dc1", "redis-1.dc2"] {
-            try fm.createDirectory(at: root, withIntermediateDirectories: true)
             try fm.createSymbolicLink(atPath: root.appendingPathComponent("host=\(host)").path,
                                       withDestinationPath: "\(src)/host=\(host)")
         }
