@@ -8,7 +8,7 @@ struct Dev: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools (fixture and sample generators, benchmarks).",
         shouldDisplay: false,
-        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self]
+        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipeline.self]
     )
 }
 
