@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """DuckDB side of tools/bench/pipeline/run, plus the cross-check and the results file.
 
-  peer.py time VARIANT CALLS.parquet OUT.parquet   -> prints the query's seconds (one thread)
+  peer.py time VARIANT CALLS.parquet OUT.parquet   -> prints the query's wall and CPU seconds (one thread)
   peer.py check CALLS.parquet REDLINE_RED_SERVICE.parquet
                                                    -> compares every group; exit 1 on any difference
   peer.py report MEASUREMENTS.tsv RESULTS.md ...   -> writes the Markdown results
@@ -69,10 +69,10 @@ def connect():
 def cmd_time(variant, src, out):
     con = connect()
     sql = QUERIES[variant].format(src=src)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     # Like the pipeline, the result ends up as a zstd Parquet file.
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
-    print(f"{time.perf_counter() - t:.6f}")
+    print(f"{time.perf_counter() - t:.6f} {time.process_time() - c:.6f}")
 
 
 def rows_duckdb(con, src):
@@ -86,7 +86,7 @@ def rows_duckdb(con, src):
     return out
 
 
-def rows_redline(con, path):
+def rows_redline(con, path, widths=None):
     out = {}
     for r in con.execute(f"SELECT epoch_ns(bucket_start), service, protocol, observer, requests, errors, "
                          f"client_errors, request_bytes, response_bytes, latency_zero_count, latency_sum_ns, "
@@ -95,6 +95,8 @@ def rows_redline(con, path):
         if r[13] != SCALE:
             raise SystemExit(f"redline table has latency_scale {r[13]}, expected {SCALE}")
         hist = {r[14] + i: int(c) for i, c in enumerate(r[15]) if c}
+        if widths is not None:
+            widths.append(len(r[15]))
         out[tuple(r[:4])] = tuple(int(x) for x in r[4:13]) + (hist,)
     return out
 
@@ -106,7 +108,8 @@ FIELDS = ["requests", "errors", "client_errors", "request_bytes", "response_byte
 def cmd_check(src, redline_table):
     con = connect()
     d = rows_duckdb(con, src)
-    r = rows_redline(con, redline_table)
+    widths = []
+    r = rows_redline(con, redline_table, widths)
     problems = []
     only_d = d.keys() - r.keys()
     only_r = r.keys() - d.keys()
@@ -131,34 +134,40 @@ def cmd_check(src, redline_table):
             print("  " + p)
         sys.exit(1)
     print(f"match: {len(d)} groups, {total} requests; requests, errors, client_errors, bytes, "
-          f"latency zero/sum/min/max and every histogram bucket equal")
+          f"latency zero/sum/min/max and every histogram bucket equal "
+          f"(Redline's dense histograms: {sum(widths) / max(len(widths), 1):.1f} buckets per row on average, "
+          f"{max(widths, default=0)} at most)")
 
 
 def cmd_report(tsv, results, *meta):
-    """tsv lines: size calls engine round seconds rss_kb (engine: redline | duckdb-<variant>)."""
+    """tsv lines: size calls engine round wall_s cpu_s rss_kb (engine: redline | duckdb-<variant>)."""
     info = dict(m.split("=", 1) for m in meta)
-    best, rss, sizes = {}, {}, {}
+    best, cpu, rss, sizes = {}, {}, {}, {}
     for line in open(tsv):
-        size, calls, engine, _round, secs, kb = line.split()
+        size, calls, engine, _round, secs, cpus, kb = line.split()
         sizes[size] = int(calls)
         key = (size, engine)
         best[key] = min(best.get(key, float("inf")), float(secs))
+        cpu[key] = min(cpu.get(key, float("inf")), float(cpus))
         rss[key] = max(rss.get(key, 0), int(kb))
     engines = sorted({e for (_, e) in best if e != "redline"})
     rounds = info.get("rounds", "3")
     lines = []
-    lines.append("| input | calls | engine | seconds (best of %s) | calls/s | peak RSS | Redline ratio |" % rounds)
-    lines.append("|---|---:|---|---:|---:|---:|---:|")
+    lines.append("| input | calls | engine | wall s (best of %s) | CPU s (best) | calls/s (wall) | peak RSS | "
+                 "Redline ratio (wall) | Redline ratio (CPU) |" % rounds)
+    lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     summary = []
     for size in sorted(sizes, key=lambda s: sizes[s]):
         n = sizes[size]
         red = best[(size, "redline")]
         peer = min(engines, key=lambda e: best[(size, e)])
+        cpeer = min(engines, key=lambda e: cpu[(size, e)])
         for e in ["redline"] + engines:
             s = best[(size, e)]
-            ratio = best[(size, peer)] / red if e == "redline" else None
-            lines.append(f"| {size} | {n:,} | {e} | {s:.3f} | {n / s / 1e6:.2f} M | {rss[(size, e)] / 1024:.0f} MiB | "
-                         + (f"**{ratio:.2f}**" if ratio is not None else "") + " |")
+            ratios = (f"**{best[(size, peer)] / red:.2f}** | **{cpu[(size, cpeer)] / cpu[(size, 'redline')]:.2f}**"
+                      if e == "redline" else " | ")
+            lines.append(f"| {size} | {n:,} | {e} | {s:.3f} | {cpu[(size, e)]:.3f} | {n / s / 1e6:.2f} M | "
+                         f"{rss[(size, e)] / 1024:.0f} MiB | {ratios} |")
         summary.append((size, best[(size, peer)] / red, peer))
     ratio_lines = "\n".join(
         f"- {size}: Redline / DuckDB ({peer}) = **{r:.2f}×** — goal ≥ 2.0 {'met' if r >= 2 else 'MISSED'}"
