@@ -5,6 +5,8 @@ import Parquet
 import Segments
 
 /// `redline dev bench-pipeline --calls N --out DIR`: the input of tools/bench/pipeline/run.
+/// `redline dev bench-pipeline --scan ROOT`: the floor under any segment-based aggregator — read,
+/// CRC-check and decompress every segment under ROOT and touch every call, nothing else.
 ///
 /// Writes, deterministically (same arguments, same bytes):
 /// - `DIR/segments/`: one hour (partition `date=2026-01-02/hour=03`) of `hosts` hosts, each
@@ -36,7 +38,10 @@ struct BenchPipeline: ParsableCommand {
     var services = 50
 
     @Option(help: "Output folder (must not exist).")
-    var out: String
+    var out: String?
+
+    @Option(help: "Instead of generating: scan every sealed segment under this root (read, CRC32C, LZ4, touch each call).")
+    var scan: String?
 
     @Option(help: "Seed of the deterministic generator.")
     var seed: UInt64 = 1
@@ -54,13 +59,38 @@ struct BenchPipeline: ParsableCommand {
         guard calls > 0, (1...64).contains(hosts), (1...200).contains(services), services >= hosts else {
             throw ValidationError("need calls > 0, 1 ≤ hosts ≤ 64, hosts ≤ services ≤ 200")
         }
-        guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists") }
+        guard (out == nil) != (scan == nil) else { throw ValidationError("give exactly one of --out and --scan") }
+        if let out, FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) exists") }
     }
 
     func run() throws {
+        if let scan { return try scanSegments(root: scan) }
+        try generate(out: out!)
+    }
+
+    /// Reads every `.rls` file under `root` the way the pipeline's aggregation pass does (every
+    /// block CRC-checked and decompressed) and touches every call's start and duration.
+    private func scanSegments(root: String) throws {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { throw ValidationError("cannot list \(root)") }
+        let files = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(SegmentFormat.sealedSuffix) }.sorted()
+        var calls = 0
+        var sum: UInt64 = 0
+        for f in files {
+            let reader = try SegmentReader(path: root + "/" + f)
+            while try reader.nextBlock() != nil {
+                _ = reader.withRecords(as: rl_l7_call.self) { cs in
+                    calls += cs.count
+                    for c in cs { sum &+= c.start_ns ^ c.duration_ns }
+                }
+            }
+        }
+        print("scanned \(calls) calls in \(files.count) segments (checksum \(sum))")
+    }
+
+    private func generate(out: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: out + "/metadata", withIntermediateDirectories: true)
-        try writeMetadata()
+        try writeMetadata(out: out)
         var options = WriterOptions()
         // The input is a fixture, not a crash test: page cache is enough, and fsyncs of gigabytes
         // would only slow the generator down.
@@ -160,7 +190,7 @@ struct BenchPipeline: ParsableCommand {
         let me = local[Int(u * u * Double(local.count))]
         let peer = neighbour(of: me, Int(rng.below(UInt64(Self.fanOut))))
         let server = rng.below(2) == 0
-        let callee = server ? me : peer, caller = server ? peer : me
+        let callee = server ? me : peer
         let pi = Int(rng.below(UInt64(Self.protocols.count)))
         var c = rl_l7_call()
         c.start_ns = mono
@@ -250,7 +280,7 @@ struct BenchPipeline: ParsableCommand {
         try w.append(anchor(mono, offset: offset, rng: &rng, reason: seal ? RL_ANCHOR_SEAL : RL_ANCHOR_PERIODIC))
     }
 
-    private func writeMetadata() throws {
+    private func writeMetadata(out: String) throws {
         var yaml = "version: 1\nservices:\n"
         for s in 1...services { yaml += "  - {name: \(serviceName(s)), id: \(s)}\n" }
         try yaml.write(toFile: out + "/metadata/services.yaml", atomically: true, encoding: .utf8)

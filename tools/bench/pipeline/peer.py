@@ -150,7 +150,8 @@ def cmd_report(tsv, results, *meta):
         best[key] = min(best.get(key, float("inf")), float(secs))
         cpu[key] = min(cpu.get(key, float("inf")), float(cpus))
         rss[key] = max(rss.get(key, 0), int(kb))
-    engines = sorted({e for (_, e) in best if e != "redline"})
+    peers = sorted({e for (_, e) in best if e.startswith("duckdb")})
+    others = sorted({e for (_, e) in best if e != "redline" and e not in peers})
     rounds = info.get("rounds", "3")
     lines = []
     lines.append("| input | calls | engine | wall s (best of %s) | CPU s (best) | calls/s (wall) | peak RSS | "
@@ -160,9 +161,9 @@ def cmd_report(tsv, results, *meta):
     for size in sorted(sizes, key=lambda s: sizes[s]):
         n = sizes[size]
         red = best[(size, "redline")]
-        peer = min(engines, key=lambda e: best[(size, e)])
-        cpeer = min(engines, key=lambda e: cpu[(size, e)])
-        for e in ["redline"] + engines:
+        peer = min(peers, key=lambda e: best[(size, e)])
+        cpeer = min(peers, key=lambda e: cpu[(size, e)])
+        for e in ["redline"] + peers + others:
             s = best[(size, e)]
             ratios = (f"**{best[(size, peer)] / red:.2f}** | **{cpu[(size, cpeer)] / cpu[(size, 'redline')]:.2f}**"
                       if e == "redline" else " | ")
