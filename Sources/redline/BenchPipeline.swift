@@ -149,7 +149,7 @@ struct BenchPipeline: ParsableCommand {
                                  emitted: &emitted, rng: &rng)
                         nextTick += 1
                     }
-                    let c = makeCall(host: h, local: local, mono: mono(wall), names: names, rng: &rng)
+                    let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
                     try w.append(c.record)
                     emitted += 1
                     batch.append(bucket: segStart, start: wall, c, names: names)
@@ -168,6 +168,7 @@ struct BenchPipeline: ParsableCommand {
         }
         if batch.count > 0 { try pw.write(batch.columns()) }
         try pw.close()
+        // Renamed only when complete (no fsync: a scratch fixture, regenerated when in doubt).
         guard rename(parquetTemp, out + "/calls.parquet") == 0 else {
             throw ValidationError("rename \(parquetTemp): \(String(cString: strerror(errno)))")
         }
@@ -184,7 +185,7 @@ struct BenchPipeline: ParsableCommand {
         var server: Bool
     }
 
-    private func makeCall(host h: Int, local: [Int], mono: UInt64, names: Names, rng: inout SplitMix64) -> Call {
+    private func makeCall(local: [Int], mono: UInt64, names: Names, rng: inout SplitMix64) -> Call {
         // A skewed load: a few services take most calls (u² puts ~30 % on the first tenth).
         let u = Double(rng.next() >> 11) / Double(1 << 53)
         let me = local[Int(u * u * Double(local.count))]
@@ -241,7 +242,7 @@ struct BenchPipeline: ParsableCommand {
 
     static let routes = ["/v1/items", "/v1/orders", "/v1/users/profile", "/api/cart/checkout", "/healthz", "/v2/search"]
 
-    /// The `k`-th peer of service `s`; never `s` itself (7k + s % 3 + 1 < services for fanOut ≤ 4, services ≥ 30).
+    /// The `k`-th peer of service `s`; with services ≥ 25 never `s` itself (the step 7k + s % 3 + 1 ≤ 24).
     private func neighbour(of s: Int, _ k: Int) -> Int { (s + k * 7 + s % 3) % services + 1 }
     private func cgroup(service s: Int, pod: Int) -> UInt64 { UInt64(100_000 + s * 16 + pod) }
     private func serviceName(_ s: Int) -> String { Self.serviceName(s) }
