@@ -1,0 +1,359 @@
+import ArgumentParser
+import CRedlineABI
+import Foundation
+import Parquet
+import Segments
+
+/// `redline dev bench-pipeline --calls N --out DIR`: the input of tools/bench/pipeline/run.
+/// `redline dev bench-pipeline --scan ROOT`: the floor under any segment-based aggregator — read,
+/// CRC-check and decompress every segment under ROOT and touch every call, nothing else.
+///
+/// Writes, deterministically (same arguments, same bytes):
+/// - `DIR/segments/`: one hour (partition `date=2026-01-02/hour=03`) of `hosts` hosts, each
+///   writing one sealed one-minute segment per minute as the collector does: clock anchors (start
+///   or periodic at the window's start, every 10 s, seal at its end), a cgroup mapping per local
+///   pod, event/drop counters every 10 s, and `N / (hosts · 60)` l7_call records per minute.
+/// - `DIR/metadata/`: `services.yaml` (service ids) and `datacenters.yaml` (two datacenters).
+/// - `DIR/calls.parquet`: the same calls, one row each, already time-corrected and enriched
+///   (bucket, callee service name, protocol name, observer), so a SQL engine only aggregates.
+///
+/// Group structure (red_service): `services` callees × 3 protocols × 2 observers × 60 buckets.
+/// Each host runs the services `s` with `s % hosts == h`; a call is seen on the callee's host
+/// (observer server) or the caller's host (observer client), never both, so every call is one
+/// row in both inputs. Each host's clock has its own REALTIME − MONOTONIC offset, constant over
+/// the hour, so correction is exact and the Parquet's bucket equals the pipeline's.
+struct BenchPipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-pipeline",
+        abstract: "Write the pipeline benchmark's input: one hour of l7_call segments, metadata, and the same calls as Parquet."
+    )
+
+    @Option(help: "l7_call records in total (spread evenly over hosts and minutes).")
+    var calls = 5_000_000
+
+    @Option(help: "Hosts (segment writers).")
+    var hosts = 4
+
+    @Option(help: "Services (callees); ids 1...N.")
+    var services = 50
+
+    @Option(help: "Output folder (must not exist).")
+    var out: String?
+
+    @Option(help: "Instead of generating: scan every sealed segment under this root (read, CRC32C, LZ4, touch each call).")
+    var scan: String?
+
+    @Option(help: "Seed of the deterministic generator.")
+    var seed: UInt64 = 1
+
+    /// 2026-01-02T03:00:00Z: the partition the benchmark runs.
+    static let hourStart: Int64 = 1_767_322_800_000_000_000
+    static let partition = "date=2026-01-02/hour=03"
+    static let minute: Int64 = 60_000_000_000
+    /// L7 protocols the calls use (ids of `enum rl_l7_protocol`) and their table names.
+    static let protocols: [(id: UInt8, name: String)] = [(1, "http1"), (2, "redis"), (4, "mysql")]
+    /// Callees each service calls (and callers each service has): a small fixed fan-out.
+    static let fanOut = 4
+
+    func validate() throws {
+        guard calls > 0, (1...64).contains(hosts), (1...200).contains(services), services >= hosts else {
+            throw ValidationError("need calls > 0, 1 ≤ hosts ≤ 64, hosts ≤ services ≤ 200")
+        }
+        guard (out == nil) != (scan == nil) else { throw ValidationError("give exactly one of --out and --scan") }
+        if let out, FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) exists") }
+    }
+
+    func run() throws {
+        if let scan { return try scanSegments(root: scan) }
+        try generate(out: out!)
+    }
+
+    /// Reads every `.rls` file under `root` the way the pipeline's aggregation pass does (every
+    /// block CRC-checked and decompressed) and touches every call's start and duration.
+    private func scanSegments(root: String) throws {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { throw ValidationError("cannot list \(root)") }
+        let files = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(SegmentFormat.sealedSuffix) }.sorted()
+        var calls = 0
+        var sum: UInt64 = 0
+        for f in files {
+            let reader = try SegmentReader(path: root + "/" + f)
+            while try reader.nextBlock() != nil {
+                _ = reader.withRecords(as: rl_l7_call.self) { cs in
+                    calls += cs.count
+                    for c in cs { sum &+= c.start_ns ^ c.duration_ns }
+                }
+            }
+        }
+        print("scanned \(calls) calls in \(files.count) segments (checksum \(sum))")
+    }
+
+    private func generate(out: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: out + "/metadata", withIntermediateDirectories: true)
+        try writeMetadata(out: out)
+        var options = WriterOptions()
+        // The input is a fixture, not a crash test: page cache is enough, and fsyncs of gigabytes
+        // would only slow the generator down.
+        options.durable = false
+
+        let parquetTemp = out + "/calls.parquet.tmp"
+        var popts = ParquetWriterOptions()
+        popts.compression = .zstd
+        popts.zstdLevel = 1
+        popts.rowGroupRows = 1 << 20
+        let pw = try ParquetFileWriter(path: parquetTemp, schema: Self.parquetSchema, options: popts)
+        var batch = Batch()
+
+        let names = Names(services: services)
+        var groups = Set<Int>()
+        var segments = 0
+        var written = 0
+        let perSegment = calls / (hosts * 60), extra = calls % (hosts * 60)
+        for h in 0..<hosts {
+            var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(h))
+            let local = (1...services).filter { $0 % hosts == h % hosts }
+            // Each host's boot: its own monotonic origin, hence its own REALTIME − MONOTONIC offset.
+            let mono0 = UInt64(3_600_000_000_000) + UInt64(h) * 987_654_321_987
+            let offset = Self.hourStart - Int64(mono0)
+            func mono(_ wall: Int64) -> UInt64 { UInt64(wall - offset) }
+            let bootBytes = (0..<16).map { UInt8(truncatingIfNeeded: (h + 1) * 31 + $0 * 7) }
+            for m in 0..<60 {
+                let segStart = Self.hourStart + Int64(m) * Self.minute
+                let header = SegmentHeader(hostID: String(format: "bench-%02d", h), bootID: BootID(bytes: bootBytes),
+                                           windowStartNs: segStart, windowEndNs: segStart + Self.minute,
+                                           openedMonotonicNs: mono(segStart))
+                let w = try SegmentWriter(root: out + "/segments", header: header, sequence: 0, options: options)
+                try w.append(anchor(mono(segStart + 1000), offset: offset, rng: &rng,
+                                    reason: m == 0 ? RL_ANCHOR_START : RL_ANCHOR_PERIODIC))
+                for s in local {
+                    for pod in 0..<2 {
+                        var g = rl_cgroup_mapping()
+                        g.ts_ns = mono(segStart + 2000)
+                        g.cgroup_id = cgroup(service: s, pod: pod)
+                        g.service_id = UInt32(s)
+                        let uid = String(format: "%08x-4b5a-6978-8796-%012x", s, pod)
+                        SyntheticSegments.setString(&g.pod_uid, uid)
+                        SyntheticSegments.setString(&g.container_id, String(repeating: String(format: "%02x", s * 2 + pod), count: 32))
+                        SyntheticSegments.setString(&g.path, "/kubepods.slice/kubepods-pod\(uid.prefix(8)).slice/cri-containerd-\(pod).scope")
+                        try w.append(g)
+                    }
+                }
+                let n = perSegment + (h * 60 + m < extra ? 1 : 0)
+                // Calls start in [segStart + 10 µs, segEnd − 10 µs): inside the minute's bucket.
+                let span = Self.minute - 20_000
+                var nextTick = 1, emitted: UInt64 = 0
+                for i in 0..<n {
+                    let wall = segStart + 10_000 + Int64((Double(i) + 0.5) / Double(n) * Double(span))
+                    while nextTick < 6 && wall >= segStart + Int64(nextTick) * 10_000_000_000 {
+                        try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset,
+                                 emitted: &emitted, rng: &rng)
+                        nextTick += 1
+                    }
+                    let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
+                    try w.append(c.record)
+                    emitted += 1
+                    batch.append(bucket: segStart, start: wall, c, names: names)
+                    groups.insert(((m * 256 + c.callee) * 4 + Int(c.protoIndex)) * 2 + (c.server ? 1 : 0))
+                    if batch.count == popts.rowGroupRows { try pw.write(batch.columns()); batch = Batch() }
+                }
+                while nextTick < 6 {
+                    try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset, emitted: &emitted, rng: &rng)
+                    nextTick += 1
+                }
+                try tick(w, at: mono(segStart + Self.minute - 1000), offset: offset, emitted: &emitted, rng: &rng, seal: true)
+                try w.seal()
+                segments += 1
+                written += n
+            }
+        }
+        if batch.count > 0 { try pw.write(batch.columns()) }
+        try pw.close()
+        // Renamed only when complete (no fsync: a scratch fixture, regenerated when in doubt).
+        guard rename(parquetTemp, out + "/calls.parquet") == 0 else {
+            throw ValidationError("rename \(parquetTemp): \(String(cString: strerror(errno)))")
+        }
+        print("partition \(Self.partition): \(written) calls in \(segments) segments from \(hosts) hosts; "
+              + "\(groups.count) red_service groups; calls.parquet \(pw.bytesWritten) bytes")
+    }
+
+    /// One call's record and what the Parquet row needs.
+    struct Call {
+        var record: rl_l7_call
+        /// Index of the callee in ``Names`` (its service id).
+        var callee: Int
+        var protoIndex: Int
+        var server: Bool
+    }
+
+    private func makeCall(local: [Int], mono: UInt64, names: Names, rng: inout SplitMix64) -> Call {
+        // A skewed load: a few services take most calls (u² puts ~30 % on the first tenth).
+        let u = Double(rng.next() >> 11) / Double(1 << 53)
+        let me = local[Int(u * u * Double(local.count))]
+        let peer = neighbour(of: me, Int(rng.below(UInt64(Self.fanOut))))
+        let server = rng.below(2) == 0
+        let callee = server ? me : peer
+        let pi = Int(rng.below(UInt64(Self.protocols.count)))
+        var c = rl_l7_call()
+        c.start_ns = mono
+        c.cgroup_id = cgroup(service: me, pod: Int(rng.below(2)))
+        // Half the pods have a collector-configured service id; the rest resolve through the
+        // cgroup mapping (the pipeline's other enrichment path).
+        c.local_service = me % 2 == 0 ? UInt32(me) : 0
+        c.peer_service = UInt32(peer)
+        SyntheticSegments.setAddress(&c.laddr, podIP(me))
+        SyntheticSegments.setAddress(&c.raddr, podIP(peer))
+        let ephemeral = UInt16(32768 + rng.below(28000))
+        let servicePort: UInt16 = [80, 6379, 3306][pi]
+        c.lport = server ? servicePort : ephemeral
+        c.rport = server ? ephemeral : servicePort
+        c.family = UInt8(RL_FAMILY_INET.rawValue)
+        c.l4_proto = 6
+        c.l7_proto = Self.protocols[pi].id
+        c.side = UInt8(server ? RL_SIDE_SERVER.rawValue : RL_SIDE_CLIENT.rawValue)
+        // Errors: 1 % client, 2 % server; one service in ten fails ten times as often.
+        let r = rng.below(1000)
+        let serverErrorRate: UInt64 = callee % 10 == 3 ? 200 : 20
+        let cls = r < serverErrorRate ? RL_STATUS_SERVER_ERROR : r < serverErrorRate + 10 ? RL_STATUS_CLIENT_ERROR : RL_STATUS_OK
+        c.status_class = UInt8(cls.rawValue)
+        // Durations: a base per (callee, protocol) from 50 µs to 3.2 ms, spread ×0.5…×2, a 1 % tail
+        // ×20, and one call in 500 an exact power of two (the histogram's boundary case).
+        let base = UInt64(50_000) << UInt64((callee + pi) % 7)
+        var d = base / 2 + rng.below(base * 3 / 2)
+        if rng.below(100) == 0 { d *= 20 }
+        if rng.below(500) == 0 { d = 1 << (14 + rng.below(12)) }
+        c.duration_ns = d
+        c.req_bytes = UInt32(40 + rng.below(900))
+        c.resp_bytes = UInt32(60 + rng.below(pi == 0 ? 16000 : 2000))
+        c.req_rule = UInt16(1 + pi * 2)
+        c.resp_rule = UInt16(2 + pi * 2)
+        if pi == 0 {
+            c.status_code = cls == RL_STATUS_SERVER_ERROR ? 503 : cls == RL_STATUS_CLIENT_ERROR ? 404 : 200
+            c.flags = UInt8(RL_CALL_PREFIX_CAPTURED.rawValue | RL_CALL_TRACE_W3C.rawValue)
+            withUnsafeMutableBytes(of: &c.trace_id) { b in
+                b.storeBytes(of: rng.next(), toByteOffset: 0, as: UInt64.self)
+                b.storeBytes(of: rng.next(), toByteOffset: 8, as: UInt64.self)
+            }
+            withUnsafeMutableBytes(of: &c.span_id) { $0.storeBytes(of: rng.next(), as: UInt64.self) }
+            c.host = names.hostTemplates[callee].host
+            c.route = names.routeTemplates[Int(rng.below(UInt64(Self.routes.count)))].route
+        }
+        return Call(record: c, callee: callee, protoIndex: pi, server: server)
+    }
+
+    static let routes = ["/v1/items", "/v1/orders", "/v1/users/profile", "/api/cart/checkout", "/healthz", "/v2/search"]
+
+    /// The `k`-th peer of service `s`; with services ≥ 25 never `s` itself (the step 7k + s % 3 + 1 ≤ 24).
+    private func neighbour(of s: Int, _ k: Int) -> Int { (s + k * 7 + s % 3) % services + 1 }
+    private func cgroup(service s: Int, pod: Int) -> UInt64 { UInt64(100_000 + s * 16 + pod) }
+    private func serviceName(_ s: Int) -> String { Self.serviceName(s) }
+    static func serviceName(_ s: Int) -> String { String(format: "svc-%03d", s) }
+    /// A service's pod address: datacenter dc1 (198.18/16) for the first half of the hosts, dc2 (198.19/16) else.
+    private func podIP(_ s: Int) -> (UInt8, UInt8, UInt8, UInt8) {
+        let h = s % hosts
+        return (198, h < (hosts + 1) / 2 ? 18 : 19, UInt8(10 + h), UInt8(s))
+    }
+
+    private func anchor(_ mono: UInt64, offset: Int64, rng: inout SplitMix64, reason: rl_anchor_reason) -> rl_clock_anchor {
+        var a = rl_clock_anchor()
+        a.monotonic_ns = mono
+        a.realtime_ns = Int64(mono) + offset
+        a.boottime_ns = mono
+        a.uncertainty_ns = 60 + rng.below(80)
+        a.samples = 5
+        a.reason = reason.rawValue
+        return a
+    }
+
+    /// The collector's 10-second housekeeping: counters of the interval, then a clock anchor.
+    private func tick(_ w: SegmentWriter, at mono: UInt64, offset: Int64, emitted: inout UInt64,
+                      rng: inout SplitMix64, seal: Bool = false) throws {
+        var s = rl_stats()
+        s.ts_ns = mono
+        s.interval_ns = 10_000_000_000
+        s.subject = RL_REC_L7_CALL.rawValue
+        s.counter = RL_STAT_EVENTS_EMITTED.rawValue
+        s.value = emitted
+        try w.append(s)
+        s.counter = RL_STAT_RINGBUF_DROPPED.rawValue
+        s.value = rng.below(8) == 0 ? 1 + rng.below(5) : 0
+        try w.append(s)
+        emitted = 0
+        try w.append(anchor(mono, offset: offset, rng: &rng, reason: seal ? RL_ANCHOR_SEAL : RL_ANCHOR_PERIODIC))
+    }
+
+    private func writeMetadata(out: String) throws {
+        var yaml = "version: 1\nservices:\n"
+        for s in 1...services { yaml += "  - {name: \(serviceName(s)), id: \(s)}\n" }
+        try yaml.write(toFile: out + "/metadata/services.yaml", atomically: true, encoding: .utf8)
+        let dcs = """
+            version: 1
+            networks:
+              - {cidr: 198.18.0.0/16, datacenter: dc1, zone: dc1-a}
+              - {cidr: 198.19.0.0/16, datacenter: dc2, zone: dc2-a}
+
+            """
+        try dcs.write(toFile: out + "/metadata/datacenters.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// The Parquet rows: one per call, the values the pipeline derives (corrected time, bucket,
+    /// callee name, protocol name, observer) plus the raw measurements.
+    static let parquetSchema = ParquetSchema([
+        ParquetField("start_utc", .timestampNanos),
+        ParquetField("bucket_start", .timestampNanos),
+        ParquetField("service", .string),
+        ParquetField("protocol", .string),
+        ParquetField("observer", .string),
+        ParquetField("status_class", .int32),
+        ParquetField("duration_ns", .int64),
+        ParquetField("request_bytes", .int64),
+        ParquetField("response_bytes", .int64),
+    ])
+
+    /// Names as bytes, made once: formatting strings per call would dominate the generator.
+    struct Names {
+        var services: [[UInt8]]
+        /// A call per service with its `host` field filled, and one per route with `route` filled.
+        var hostTemplates: [rl_l7_call]
+        var routeTemplates: [rl_l7_call]
+        var protocols: [[UInt8]] = BenchPipeline.protocols.map { Array($0.name.utf8) }
+        var server = Array("server".utf8), client = Array("client".utf8)
+
+        init(services n: Int) {
+            services = (0...n).map { Array(BenchPipeline.serviceName($0).utf8) }
+            hostTemplates = (0...n).map { s in
+                var c = rl_l7_call()
+                SyntheticSegments.setString(&c.host, "\(BenchPipeline.serviceName(s)).svc.cluster.local")
+                return c
+            }
+            routeTemplates = BenchPipeline.routes.map { r in
+                var c = rl_l7_call()
+                SyntheticSegments.setString(&c.route, r)
+                return c
+            }
+        }
+    }
+
+    struct Batch {
+        var start: [Int64] = [], bucket: [Int64] = [], service = ByteArrays(), proto = ByteArrays(), observer = ByteArrays()
+        var status: [Int32] = [], duration: [Int64] = [], req: [Int64] = [], resp: [Int64] = []
+        var count: Int { start.count }
+
+        mutating func append(bucket b: Int64, start t: Int64, _ c: Call, names: Names) {
+            start.append(t)
+            bucket.append(b)
+            service.append(bytes: names.services[c.callee])
+            proto.append(bytes: names.protocols[c.protoIndex])
+            observer.append(bytes: c.server ? names.server : names.client)
+            status.append(Int32(c.record.status_class))
+            duration.append(Int64(c.record.duration_ns))
+            req.append(Int64(c.record.req_bytes))
+            resp.append(Int64(c.record.resp_bytes))
+        }
+
+        func columns() -> [ColumnData] {
+            [ColumnData(.int64(start)), ColumnData(.int64(bucket)), ColumnData(.byteArray(service)),
+             ColumnData(.byteArray(proto)), ColumnData(.byteArray(observer)), ColumnData(.int32(status)),
+             ColumnData(.int64(duration)), ColumnData(.int64(req)), ColumnData(.int64(resp))]
+        }
+    }
+}
