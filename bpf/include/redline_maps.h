@@ -37,6 +37,8 @@ enum rl_config_key {
 	                                   counts as missing (RL_STAT_ID_OPTION_MISSING) */
 	RL_CFG_DROP_REASON_MIN = 14,  /* kfree_skb drops with reason below this are ignored;
 	                                 default 2 (SKB_DROP_REASON_NOT_SPECIFIED is reported) */
+	RL_CFG_L7_MAX_MISSES = 15,    /* payload direction changes without any rule match after
+	                                 which a flow is no longer classified; default 8 */
 	RL_CFG_MAX = 16,              /* entries of rl_config */
 };
 

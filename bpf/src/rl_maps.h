@@ -40,7 +40,8 @@ struct rl_sk_state {
 	__u8 status_class;
 	__u8 req_flags;       /* rl_rule.flags of the request rule */
 	__u16 prefix_len;     /* captured request bytes in prefix */
-	__u16 pad;
+	__u8 l7_misses;       /* direction changes classified without a match, l7_proto 0 */
+	__u8 pad;
 	__u8 prefix[RL_CAPTURE_MAX];
 };
 
@@ -74,7 +75,8 @@ struct rl_udp_flow {
 	__u32 rx_packets;
 	__u8 l7_proto;
 	__u8 opened_sent;
-	__u8 pad[6];
+	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
+	__u8 pad[5];
 };
 
 /* A UDP request waiting for its response. */
