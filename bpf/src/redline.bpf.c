@@ -574,7 +574,7 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 					 struct rl_udp_flow *f, bool egress, __u64 now,
 					 struct rl_kstats *stats)
 {
-	if (rl_verdict(p, egress, egress, 0) == RL_FILTER_DENY) {
+	if (f->verdict == RL_FILTER_DENY) {
 		if (stats)
 			stats->filtered++;
 		goto reset;
@@ -616,7 +616,9 @@ static __always_inline void rl_udp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct rl_udp_flow *f = bpf_map_lookup_elem(&rl_udp_flows, &k);
 	if (!f) {
-		struct rl_udp_flow z = {.last_flush_ns = now};
+		/* Filters are evaluated once per flow (per CPU), not per packet. */
+		struct rl_udp_flow z = {.last_flush_ns = now,
+					.verdict = rl_verdict(p, egress, egress, 0)};
 		bpf_map_update_elem(&rl_udp_flows, &k, &z, BPF_NOEXIST);
 		f = bpf_map_lookup_elem(&rl_udp_flows, &k);
 		if (!f)

@@ -54,31 +54,6 @@ enum rl_sk_flags {
 	RL_SK_ID_CHECKED = 1 << 5,  /* sockops looked for the identity option */
 };
 
-/* UDP flow key: local/remote from the observing host's view. */
-struct rl_udp_key {
-	__u32 laddr[4];
-	__u32 raddr[4];
-	__u16 lport;
-	__u16 rport;
-	__u8 family;
-	__u8 pad[3];
-};
-
-/* UDP flow counters, per CPU. */
-struct rl_udp_flow {
-	__u64 first_ns;
-	__u64 last_ns;
-	__u64 last_flush_ns;
-	__u64 tx_bytes;
-	__u64 rx_bytes;
-	__u32 tx_packets;
-	__u32 rx_packets;
-	__u8 l7_proto;
-	__u8 opened_sent;
-	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
-	__u8 pad[5];
-};
-
 /* A UDP request waiting for its response. */
 struct rl_udp_pending {
 	__u64 start_ns;
