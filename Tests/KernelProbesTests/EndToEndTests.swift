@@ -122,6 +122,8 @@ struct EndToEndTests {
 
         let stats = try e.dp.stats()
         #expect(stats.idOptionSeen >= 4)  // both ends of both connections
+        // The readiness probe connected from outside the lab's cgroups: no option, counted.
+        #expect(stats.idOptionMissing >= 1)
         #expect(stats.unpairedRequest[Int(RL_L7_HTTP1.rawValue)] == 0)
         #expect(stats.unpairedResponse[Int(RL_L7_HTTP1.rawValue)] == 0)
         #expect(try e.dp.ruleHitCounts()[1] ?? 0 >= 50)
