@@ -176,6 +176,30 @@ struct PairingTests {
         #expect(UInt64(sink.calls.count) == emitted)
     }
 
+    @Test("rootBPF: a full ring loses records, never blocks, and counts each loss")
+    func rootBPFRingFullCounted() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
+        let path = try UDPPath(dp)
+        // 4 MiB ring, 248-byte call samples: 20000 calls cannot all fit when nobody reads.
+        let calls = 20000
+        for i in 0..<calls {
+            let port = 20000 + i % 40000
+            try path.send(query, lport: port)
+            try path.receive(nxdomain, lport: port)
+        }
+        let stats = try dp.stats()
+        let emitted = stats.emitted[Int(RL_REC_L7_CALL.rawValue)]
+        let dropped = stats.ringbufDropped[Int(RL_REC_L7_CALL.rawValue)]
+        #expect(dropped > 0)
+        #expect(emitted + dropped == UInt64(calls))
+        // What did fit is intact and readable.
+        let sink = Collected()
+        let ring = try reader(for: dp, into: sink)
+        try ring.drain()
+        #expect(UInt64(sink.calls.count) == emitted)
+        #expect(ring.malformed == 0)
+    }
+
     @Test("rootBPF: an L7-protocol filter suppresses calls of that protocol, counted as filtered")
     func rootBPFL7Filter() throws {
         let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
