@@ -412,8 +412,10 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			return;
 		if (!st->last_flush_ns)
 			rl_tcp_init(st, sk, p, egress, now);
-		if (!st->classid)
+		if (!(st->flags & RL_SK_CLASSID_READ)) {
 			st->classid = bpf_get_cgroup_classid(skb);
+			st->flags |= RL_SK_CLASSID_READ;
+		}
 	} else {
 		/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
 		struct bpf_sock_tuple t = {};

@@ -52,6 +52,7 @@ enum rl_sk_flags {
 	RL_SK_CLOSED = 1 << 3,      /* the closing delta was emitted */
 	RL_SK_ID_MISSING = 1 << 4,  /* identity option expected, absent */
 	RL_SK_ID_CHECKED = 1 << 5,  /* sockops looked for the identity option */
+	RL_SK_CLASSID_READ = 1 << 6, /* classid read (once: most sockets have none) */
 };
 
 /* A UDP request waiting for its response. */
