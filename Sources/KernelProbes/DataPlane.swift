@@ -1,5 +1,6 @@
 import CLibBPF
 import CRedlineABI
+import Glibc
 
 /// A record (or kernel-only sample) read from `rl_events`.
 public enum KernelRecord {
@@ -154,6 +155,61 @@ public final class DataPlane {
             s.filtered &+= k.filtered
         }
         return s
+    }
+
+    /// Flushes UDP flows idle for at least `idleNanoseconds`: their unreported
+    /// counters (summed over CPUs) become one closing `rl_flow_delta` each, and
+    /// the entries are deleted, so a quiet UDP flow is reported without waiting
+    /// for a packet that may never come. `now` is CLOCK_MONOTONIC_COARSE ns,
+    /// the clock the kernel stamps UDP flows with. Flows the kernel's filters
+    /// denied are deleted without a record. A packet racing the delete may be
+    /// lost from the counts (it starts a new entry otherwise).
+    public func sweepIdleUDPFlows(idleNanoseconds: UInt64, now: UInt64 = DataPlane.coarseNow()) throws -> [rl_flow_delta] {
+        var out: [rl_flow_delta] = []
+        let slot = (MemoryLayout<rl_udp_flow>.size + 7) / 8 * 8
+        for keyBytes in try udpFlows.keys() {
+            guard let key = load(rl_udp_key.self, from: keyBytes),
+                let values = try udpFlows.lookup(key: keyBytes)
+            else { continue }
+            var d = rl_flow_delta()
+            var last: UInt64 = 0
+            var first = UInt64.max
+            var opened = false
+            var denied = false
+            for cpu in 0..<Map.possibleCPUs {
+                guard let f = load(rl_udp_flow.self, from: values, offset: cpu * slot) else { continue }
+                last = max(last, f.last_ns)
+                if f.first_ns != 0 { first = min(first, f.first_ns) }
+                if f.opened_sent != 0 { opened = true }
+                if f.verdict == UInt8(RL_FILTER_DENY.rawValue) { denied = true }
+                if d.l7_proto == 0 { d.l7_proto = f.l7_proto }
+                d.tx_bytes &+= f.tx_bytes
+                d.rx_bytes &+= f.rx_bytes
+                d.tx_packets &+= UInt64(f.tx_packets)
+                d.rx_packets &+= UInt64(f.rx_packets)
+            }
+            guard last &+ idleNanoseconds <= now else { continue }
+            try udpFlows.delete(key: keyBytes)
+            guard !denied, d.tx_packets + d.rx_packets > 0 else { continue }
+            d.start_ns = first == .max ? last : first
+            d.end_ns = last
+            withUnsafeMutableBytes(of: &d.laddr) { dst in withUnsafeBytes(of: key.laddr) { dst.copyMemory(from: $0) } }
+            withUnsafeMutableBytes(of: &d.raddr) { dst in withUnsafeBytes(of: key.raddr) { dst.copyMemory(from: $0) } }
+            d.lport = key.lport
+            d.rport = key.rport
+            d.family = key.family
+            d.l4_proto = 17
+            d.flags = UInt32(RL_FLOW_CLOSED.rawValue) | (opened ? 0 : UInt32(RL_FLOW_OPENED.rawValue))
+            out.append(d)
+        }
+        return out
+    }
+
+    /// CLOCK_MONOTONIC_COARSE in ns (the kernel's `bpf_ktime_get_coarse_ns`).
+    public static func coarseNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Maps a cgroup v2 id (the inode number of its directory) to a service id.

@@ -14,7 +14,9 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
     case noSuchProgram(String)
     /// No map of that name in the object.
     case noSuchMap(String)
-    /// The object has not been loaded, so it has no file descriptors yet.
+    /// A spec can be loaded once; it was loaded already.
+    case alreadyLoaded(path: String)
+    /// A key or value had the wrong number of bytes for the map.
     case keyOrValueSize(map: String, expected: Int, actual: Int)
     /// A map syscall failed (`operation` is e.g. "bpf_map_update_elem").
     case mapOperation(map: String, operation: String, errno: Int32)
@@ -38,6 +40,7 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
                 + "-- verifier log --\n\(vlog)\n-- libbpf --\n\(log)"
         case let .noSuchProgram(n): return "no BPF program named '\(n)'"
         case let .noSuchMap(n): return "no BPF map named '\(n)'"
+        case let .alreadyLoaded(path): return "BPF object \(path) was already loaded"
         case let .keyOrValueSize(map, expected, actual):
             return "map '\(map)': expected \(expected) bytes, got \(actual)"
         case let .mapOperation(map, op, e): return "\(op) on map '\(map)': \(Errno.name(e))"

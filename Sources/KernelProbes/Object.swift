@@ -70,7 +70,7 @@ public final class ObjectSpec {
     /// Loads the object into the kernel (`bpf_object__load`), consuming the spec.
     /// - Throws: `KernelProbeError.loadFailed` carrying the verifier log.
     public func load() throws -> LoadedObject {
-        guard let obj = object else { throw KernelProbeError.noSuchProgram("<spec already loaded>") }
+        guard let obj = object else { throw KernelProbeError.alreadyLoaded(path: path) }
         LibBPFMessages.begin()
         let ret = bpf_object__load(obj)
         if ret != 0 {

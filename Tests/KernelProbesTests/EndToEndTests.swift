@@ -122,6 +122,8 @@ struct EndToEndTests {
 
         let stats = try e.dp.stats()
         #expect(stats.idOptionSeen >= 4)  // both ends of both connections
+        // The readiness probe connected from outside the lab's cgroups: no option, counted.
+        #expect(stats.idOptionMissing >= 1)
         #expect(stats.unpairedRequest[Int(RL_L7_HTTP1.rawValue)] == 0)
         #expect(stats.unpairedResponse[Int(RL_L7_HTTP1.rawValue)] == 0)
         #expect(try e.dp.ruleHitCounts()[1] ?? 0 >= 50)
@@ -188,7 +190,12 @@ struct EndToEndTests {
         let of = { (k: rl_tcp_event_kind) in events().filter { $0.kind == UInt8(k.rawValue) } }
         try pollUntil(e.ring) {
             !of(RL_TCP_RETRANSMIT).isEmpty && !of(RL_TCP_RESET_SENT).isEmpty && !of(RL_TCP_RESET_RECEIVED).isEmpty
+                && of(RL_TCP_DROP).count >= 2
         }
+        // The two segments rl_lossy shot at the server's ingress are kernel drops with a reason.
+        let drops = of(RL_TCP_DROP).filter { $0.lport == 80 && $0.l4_proto == 6 }
+        #expect(drops.count >= 2)
+        #expect(drops.allSatisfy { $0.drop_reason > 2 })  // a specific reason, not NOT_SPECIFIED
         let retrans = of(RL_TCP_RETRANSMIT)
         #expect(!retrans.isEmpty)
         #expect(retrans.allSatisfy { $0.rport == 80 && $0.local_service == e.clientService && $0.peer_service == e.serverService })

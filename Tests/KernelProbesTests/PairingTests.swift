@@ -112,15 +112,20 @@ struct PairingTests {
         }
         // What the deltas carry plus what is still unflushed in the per-CPU LRU entry
         // (test runs may land on any CPU) is exactly what was sent and received.
-        let key = ipv4Mapped(Frame.v4a) + ipv4Mapped(Frame.v4b) + [0x28, 0xa0, 53, 0, 2, 0, 0, 0]  // 41000, 53, AF_INET
-        let residue = try #require(try dp.udpFlows.lookup(key: key))
+        var key = rl_udp_key()
+        withUnsafeMutableBytes(of: &key.laddr) { $0.copyBytes(from: ipv4Mapped(Frame.v4a)) }
+        withUnsafeMutableBytes(of: &key.raddr) { $0.copyBytes(from: ipv4Mapped(Frame.v4b)) }
+        key.lport = 41000
+        key.rport = 53
+        key.family = UInt8(RL_FAMILY_INET.rawValue)
+        let residue = try #require(try dp.udpFlows.lookup(key: bytes(of: key)))
         var rest = (tx: UInt64(0), rx: UInt64(0), txp: UInt64(0), rxp: UInt64(0))
         for cpu in 0..<Map.possibleCPUs {
-            let o = cpu * 56  // struct rl_udp_flow, 56 bytes
-            rest.tx += load(UInt64.self, from: residue, offset: o + 24)!
-            rest.rx += load(UInt64.self, from: residue, offset: o + 32)!
-            rest.txp += UInt64(load(UInt32.self, from: residue, offset: o + 40)!)
-            rest.rxp += UInt64(load(UInt32.self, from: residue, offset: o + 44)!)
+            let f = try #require(load(rl_udp_flow.self, from: residue, offset: cpu * MemoryLayout<rl_udp_flow>.stride))
+            rest.tx += f.tx_bytes
+            rest.rx += f.rx_bytes
+            rest.txp += UInt64(f.tx_packets)
+            rest.rxp += UInt64(f.rx_packets)
         }
         #expect(total.txp + rest.txp == sent)
         #expect(total.rxp + rest.rxp == received)
@@ -130,6 +135,25 @@ struct PairingTests {
         #expect(d.l4_proto == 17 && d.lport == 41000 && d.rport == 53)
         #expect(d.flags & UInt32(RL_FLOW_OPENED.rawValue) != 0)
         #expect(d.end_ns >= d.start_ns)
+    }
+
+    @Test("rootBPF: an idle UDP flow's residue is swept into one closing delta and its entry removed")
+    func rootBPFUDPSweep() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
+        let path = try UDPPath(dp)
+        let payload = [UInt8](repeating: 1, count: 50)
+        for _ in 0..<3 { try path.send(payload, lport: 44000) }
+        try path.receive(payload, lport: 44000)
+        // Not idle yet at the time of the last packet: nothing swept.
+        #expect(try dp.sweepIdleUDPFlows(idleNanoseconds: 1 << 40).isEmpty)
+        let swept = try dp.sweepIdleUDPFlows(idleNanoseconds: 0, now: UInt64.max)
+        #expect(swept.count == 1)
+        guard let d = swept.first else { return }
+        #expect(d.lport == 44000 && d.rport == 53 && d.l4_proto == 17)
+        #expect(d.tx_packets == 3 && d.rx_packets == 1)
+        #expect(d.tx_bytes == 3 * 78 && d.rx_bytes == 78)
+        #expect(d.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0)
+        #expect(try dp.udpFlows.keys().isEmpty)
     }
 
     @Test("rootBPF: the per-CPU token bucket caps call records and counts what it drops")
@@ -150,6 +174,30 @@ struct PairingTests {
         #expect(emitted + capped == 5)
         #expect(emitted >= 1 && emitted <= 2)  // a second token only if a second passed
         #expect(UInt64(sink.calls.count) == emitted)
+    }
+
+    @Test("rootBPF: a full ring loses records, never blocks, and counts each loss")
+    func rootBPFRingFullCounted() throws {
+        let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
+        let path = try UDPPath(dp)
+        // 4 MiB ring, 248-byte call samples: 20000 calls cannot all fit when nobody reads.
+        let calls = 20000
+        for i in 0..<calls {
+            let port = 20000 + i % 40000
+            try path.send(query, lport: port)
+            try path.receive(nxdomain, lport: port)
+        }
+        let stats = try dp.stats()
+        let emitted = stats.emitted[Int(RL_REC_L7_CALL.rawValue)]
+        let dropped = stats.ringbufDropped[Int(RL_REC_L7_CALL.rawValue)]
+        #expect(dropped > 0)
+        #expect(emitted + dropped == UInt64(calls))
+        // What did fit is intact and readable.
+        let sink = Collected()
+        let ring = try reader(for: dp, into: sink)
+        try ring.drain()
+        #expect(UInt64(sink.calls.count) == emitted)
+        #expect(ring.malformed == 0)
     }
 
     @Test("rootBPF: an L7-protocol filter suppresses calls of that protocol, counted as filtered")

@@ -37,6 +37,8 @@ enum rl_config_key {
 	                                   counts as missing (RL_STAT_ID_OPTION_MISSING) */
 	RL_CFG_DROP_REASON_MIN = 14,  /* kfree_skb drops with reason below this are ignored;
 	                                 default 2 (SKB_DROP_REASON_NOT_SPECIFIED is reported) */
+	RL_CFG_L7_MAX_MISSES = 15,    /* payload direction changes without any rule match after
+	                                 which a flow is no longer classified; default 8 */
 	RL_CFG_MAX = 16,              /* entries of rl_config */
 };
 
@@ -188,6 +190,37 @@ struct rl_call_prefix {
 };
 
 /* ------------------------------------------------------------------ */
+/* UDP flows: map `rl_udp_flows`, LRU_PERCPU_HASH. Shared with user    */
+/* space, which sweeps idle entries (DataPlane.sweepIdleUDPFlows).     */
+/* ------------------------------------------------------------------ */
+
+/* UDP flow key: local/remote from the observing host's view. */
+struct rl_udp_key {
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* UDP flow counters since the last delta, per CPU (coarse monotonic ns). */
+struct rl_udp_flow {
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 last_flush_ns;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u32 tx_packets;
+	__u32 rx_packets;
+	__u8 l7_proto;
+	__u8 opened_sent;
+	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
+	__u8 verdict;        /* enum rl_filter_action for this flow, decided at its first packet */
+	__u8 pad[4];
+};
+
+/* ------------------------------------------------------------------ */
 /* Identity option (sockops).                                          */
 /* ------------------------------------------------------------------ */
 #define RL_ID_OPT_KIND 254     /* RFC 4727 experimental kind, shared through RFC 6994 ExIDs */
@@ -203,6 +236,8 @@ _Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 48 * RL_MAX
 	       "rl_ruleset layout");
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");
+_Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
+_Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");
 
 #endif /* REDLINE_MAPS_H */

@@ -130,6 +130,17 @@ static __always_inline bool rl_l7_denied(__u8 proto)
 	return (rl_cfg(RL_CFG_L7_DENY_MASK) >> (proto & 31)) & 1;
 }
 
+/* Whether a flow with no protocol yet and `misses` unmatched classifications
+ * is still worth classifying: unknown traffic (sockperf, bulk TLS after the
+ * handshake, ...) stops costing payload loads after a few exchanges. */
+static __always_inline bool rl_l7_worth_trying(__u8 l7_proto, __u8 misses)
+{
+	if (l7_proto)
+		return true;
+	__u64 max = rl_cfg(RL_CFG_L7_MAX_MISSES);
+	return misses < (max ? max : 8);
+}
+
 static __always_inline __u64 rl_flush_interval(void)
 {
 	__u64 v = rl_cfg(RL_CFG_FLUSH_INTERVAL_NS);
@@ -278,7 +289,12 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	st->last_dir = dir;
 
 	struct rl_match m;
-	const struct rl_rule *r = rl_classify(skb, p, &m);
+	const struct rl_rule *r = NULL;
+	if (rl_l7_worth_trying(st->l7_proto, st->l7_misses)) {
+		r = rl_classify(skb, p, &m);
+		if (!r && !st->l7_proto && st->l7_misses < 255)
+			st->l7_misses++;
+	}
 	if (!r) {
 		if (st->call_state == 1 && dir != st->req_dir &&
 		    (st->req_flags & RL_RULE_PAIR_ANY_RESPONSE)) {
@@ -396,8 +412,10 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			return;
 		if (!st->last_flush_ns)
 			rl_tcp_init(st, sk, p, egress, now);
-		if (!st->classid)
+		if (!(st->flags & RL_SK_CLASSID_READ)) {
 			st->classid = bpf_get_cgroup_classid(skb);
+			st->flags |= RL_SK_CLASSID_READ;
+		}
 	} else {
 		/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
 		struct bpf_sock_tuple t = {};
@@ -490,10 +508,15 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 				      const struct rl_udp_key *k, struct rl_udp_flow *f,
 				      bool egress, struct rl_kstats *stats)
 {
+	if (!rl_l7_worth_trying(f->l7_proto, f->l7_misses))
+		return;
 	struct rl_match m;
 	const struct rl_rule *r = rl_classify(skb, p, &m);
-	if (!r)
+	if (!r) {
+		if (!f->l7_proto && f->l7_misses < 255)
+			f->l7_misses++;
 		return;
+	}
 	if (!f->l7_proto)
 		f->l7_proto = r->l7_proto;
 	if (r->flags & RL_RULE_LABEL_ONLY)
@@ -553,7 +576,7 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 					 struct rl_udp_flow *f, bool egress, __u64 now,
 					 struct rl_kstats *stats)
 {
-	if (rl_verdict(p, egress, egress, 0) == RL_FILTER_DENY) {
+	if (f->verdict == RL_FILTER_DENY) {
 		if (stats)
 			stats->filtered++;
 		goto reset;
@@ -595,7 +618,9 @@ static __always_inline void rl_udp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct rl_udp_flow *f = bpf_map_lookup_elem(&rl_udp_flows, &k);
 	if (!f) {
-		struct rl_udp_flow z = {.last_flush_ns = now};
+		/* Filters are evaluated once per flow (per CPU), not per packet. */
+		struct rl_udp_flow z = {.last_flush_ns = now,
+					.verdict = rl_verdict(p, egress, egress, 0)};
 		bpf_map_update_elem(&rl_udp_flows, &k, &z, BPF_NOEXIST);
 		f = bpf_map_lookup_elem(&rl_udp_flows, &k);
 		if (!f)

@@ -40,7 +40,8 @@ struct rl_sk_state {
 	__u8 status_class;
 	__u8 req_flags;       /* rl_rule.flags of the request rule */
 	__u16 prefix_len;     /* captured request bytes in prefix */
-	__u16 pad;
+	__u8 l7_misses;       /* direction changes classified without a match, l7_proto 0 */
+	__u8 pad;
 	__u8 prefix[RL_CAPTURE_MAX];
 };
 
@@ -51,30 +52,7 @@ enum rl_sk_flags {
 	RL_SK_CLOSED = 1 << 3,      /* the closing delta was emitted */
 	RL_SK_ID_MISSING = 1 << 4,  /* identity option expected, absent */
 	RL_SK_ID_CHECKED = 1 << 5,  /* sockops looked for the identity option */
-};
-
-/* UDP flow key: local/remote from the observing host's view. */
-struct rl_udp_key {
-	__u32 laddr[4];
-	__u32 raddr[4];
-	__u16 lport;
-	__u16 rport;
-	__u8 family;
-	__u8 pad[3];
-};
-
-/* UDP flow counters, per CPU. */
-struct rl_udp_flow {
-	__u64 first_ns;
-	__u64 last_ns;
-	__u64 last_flush_ns;
-	__u64 tx_bytes;
-	__u64 rx_bytes;
-	__u32 tx_packets;
-	__u32 rx_packets;
-	__u8 l7_proto;
-	__u8 opened_sent;
-	__u8 pad[6];
+	RL_SK_CLASSID_READ = 1 << 6, /* classid read (once: most sockets have none) */
 };
 
 /* A UDP request waiting for its response. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Capture the labelled L7 corpus used by KernelProbesTests' accuracy test.
 
-Run as root: `tools/lab/corpus/capture` (it re-executes itself inside a fresh
+Run as root: `python3 tools/lab/corpus/capture.py` (it re-executes itself inside a fresh
 network namespace with only loopback, so no traffic leaves the machine).
 
 Requests are the first payload real clients send (curl, redis-cli, dig,
