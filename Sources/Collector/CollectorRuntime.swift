@@ -386,6 +386,8 @@ public final class CollectorRuntime {
             try dataPlane.set(RL_CFG_RATE_CALL, UInt64(c.rateCaps.l7Call))
             try dataPlane.set(RL_CFG_RATE_TCP_EVENT, UInt64(c.rateCaps.tcpEvent))
             try dataPlane.set(RL_CFG_ID_OPTION_EXPECTED, c.sockopsCgroup == nil ? 0 : 1)
+            // Tracepoints see every namespace; this collector reports its own.
+            try dataPlane.set(RL_CFG_NETNS_INO, Self.networkNamespaceInode())
         } catch {
             throw .kernel("config map: \(error)")
         }
@@ -502,6 +504,12 @@ public final class CollectorRuntime {
 
     static func glob(_ pattern: String, _ text: String) -> Bool {
         fnmatch(pattern, text, 0) == 0
+    }
+
+    /// The inode of this process's network namespace (what `ls -L -i /proc/self/ns/net` shows).
+    static func networkNamespaceInode() -> UInt64 {
+        var st = stat()
+        return stat("/proc/self/ns/net", &st) == 0 ? UInt64(st.st_ino) : 0
     }
 
     static func monotonicNow() -> UInt64 {

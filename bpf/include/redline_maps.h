@@ -39,6 +39,8 @@ enum rl_config_key {
 	                                 default 2 (SKB_DROP_REASON_NOT_SPECIFIED is reported) */
 	RL_CFG_L7_MAX_MISSES = 15,    /* payload direction changes without any rule match after
 	                                 which a flow is no longer classified; default 8 */
+	RL_CFG_NETNS_INO = 15,        /* tracepoint events only from this network namespace (its
+	                                 inode, as /proc/self/ns/net); 0 = every namespace */
 	RL_CFG_MAX = 16,              /* entries of rl_config */
 };
 

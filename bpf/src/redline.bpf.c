@@ -680,7 +680,9 @@ static __always_inline int rl_tc(struct __sk_buff *skb, bool egress)
 	default:
 		break;
 	}
-	return TC_ACT_OK;
+	/* TC_ACT_UNSPEC: an observer never decides a packet's fate; the filters
+	 * after ours on the hook (a CNI's, a firewall's) still run. */
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
@@ -828,6 +830,28 @@ int rl_sockops(struct bpf_sock_ops *skops)
 /* TCP health tracepoints                                              */
 /* ------------------------------------------------------------------ */
 
+/* Tracepoints fire for every namespace on the host; a collector reports its
+ * own (RL_CFG_NETNS_INO), so collectors in several namespaces never count an
+ * event twice. */
+static __always_inline bool rl_netns_wanted(__u32 inum)
+{
+	__u64 want = rl_cfg(RL_CFG_NETNS_INO);
+	return want == 0 || want == inum;
+}
+
+static __always_inline __u32 rl_sk_netns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
+{
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	if (sk)
+		return rl_sk_netns(sk);
+	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+}
+
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
 {
 	struct rl_kstats *stats = rl_stats();
@@ -924,7 +948,7 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(rl_tp_retransmit, struct sock *sk, struct sk_buff *skb)
 {
-	if (sk)
+	if (sk && rl_netns_wanted(rl_sk_netns(sk)))
 		rl_emit_tcp_event_sk(sk, RL_TCP_RETRANSMIT, 0);
 	return 0;
 }
@@ -932,9 +956,10 @@ int BPF_PROG(rl_tp_retransmit, struct sock *sk, struct sk_buff *skb)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(rl_tp_send_reset, struct sock *sk, struct sk_buff *skb)
 {
-	if (sk)
-		rl_emit_tcp_event_sk(sk, RL_TCP_RESET_SENT, 0);
-	else if (skb)
+	if (sk) {
+		if (rl_netns_wanted(rl_sk_netns(sk)))
+			rl_emit_tcp_event_sk(sk, RL_TCP_RESET_SENT, 0);
+	} else if (skb && rl_netns_wanted(rl_skb_netns(skb)))
 		rl_emit_tcp_event_skb(skb, RL_TCP_RESET_SENT, 0, true, 0);
 	return 0;
 }
@@ -942,7 +967,7 @@ int BPF_PROG(rl_tp_send_reset, struct sock *sk, struct sk_buff *skb)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(rl_tp_receive_reset, struct sock *sk)
 {
-	if (sk)
+	if (sk && rl_netns_wanted(rl_sk_netns(sk)))
 		rl_emit_tcp_event_sk(sk, RL_TCP_RESET_RECEIVED, 0);
 	return 0;
 }
@@ -954,6 +979,8 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	if (min == 0)
 		min = 2;
 	if ((__u64)(__u32)reason < min || !skb)
+		return 0;
+	if (!rl_netns_wanted(rl_skb_netns(skb)))
 		return 0;
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 	__u8 state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;

@@ -26,12 +26,29 @@ struct sock_cgroup_data {
 	__u32 classid;
 } RL_CORE;
 
+struct ns_common {
+	unsigned int inum; /* the namespace's inode number (as /proc/PID/ns/net shows) */
+} RL_CORE;
+
+struct net {
+	struct ns_common ns;
+} RL_CORE;
+
+typedef struct {
+	struct net *net;
+} RL_CORE possible_net_t;
+
+struct net_device {
+	possible_net_t nd_net;
+} RL_CORE;
+
 struct sock_common {
 	__u32 skc_daddr;
 	__u32 skc_rcv_saddr;
 	__u16 skc_dport; /* network order */
 	__u16 skc_num;   /* host order */
 	unsigned short skc_family;
+	possible_net_t skc_net;
 	struct sock *skc_listener; /* request socks: their listener */
 	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
@@ -66,6 +83,7 @@ struct sk_buff {
 	__u16 network_header;
 	__u16 protocol; /* network order */
 	struct sock *sk;
+	struct net_device *dev;
 } RL_CORE;
 
 #endif /* RL_KERNEL_TYPES_H */

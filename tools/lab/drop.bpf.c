@@ -15,7 +15,9 @@ int rl_lab_drop(struct __sk_buff *skb)
 {
 	if (bpf_get_prandom_u32() % 1000 < DROP_PERMILLE)
 		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	/* Not OK: OK would end the hook's filter list and hide the packet from
+	 * the collector's filter after this one. */
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
