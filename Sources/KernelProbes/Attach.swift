@@ -39,9 +39,9 @@ public final class TCAttachment {
         let ret = clibbpf_tc_attach(
             netns, interface, direction == .ingress ? 1 : 0, program.fd, &ifindex, &handle, &priority, &created)
         guard ret == 0 else {
-            throw KernelProbeError.attachFailed(
+            throw KernelProbeError.classify(.attachFailed(
                 what: "tc \(direction) \(interface)\(netns.map { " in \($0)" } ?? "")", errno: -ret,
-                libbpfLog: LibBPFMessages.text)
+                libbpfLog: LibBPFMessages.text))
         }
         self.ifindex = ifindex
         self.handle = handle
@@ -83,7 +83,7 @@ public final class Link {
     public static func attach(_ program: Program) throws -> Link {
         LibBPFMessages.begin()
         guard let l = bpf_program__attach(program.handle), libbpf_get_error(UnsafeRawPointer(l)) == 0 else {
-            throw KernelProbeError.attachFailed(what: program.name, errno: errno, libbpfLog: LibBPFMessages.text)
+            throw KernelProbeError.classify(.attachFailed(what: program.name, errno: errno, libbpfLog: LibBPFMessages.text))
         }
         return Link(link: l, what: program.name, program: program)
     }
@@ -96,8 +96,8 @@ public final class Link {
         defer { close(fd) }
         LibBPFMessages.begin()
         guard let l = bpf_program__attach_cgroup(program.handle, fd), libbpf_get_error(UnsafeRawPointer(l)) == 0 else {
-            throw KernelProbeError.attachFailed(
-                what: "\(program.name) on cgroup \(cgroupPath)", errno: errno, libbpfLog: LibBPFMessages.text)
+            throw KernelProbeError.classify(.attachFailed(
+                what: "\(program.name) on cgroup \(cgroupPath)", errno: errno, libbpfLog: LibBPFMessages.text))
         }
         return Link(link: l, what: "\(program.name) on \(cgroupPath)", program: program)
     }

@@ -30,6 +30,30 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
     case ringBuffer(operation: String, errno: Int32)
     /// A file the caller named could not be opened.
     case fileOpen(path: String, errno: Int32)
+    /// This kernel lacks what the operation needs (a program type, helper or hook):
+    /// distinct from a rejected program, so callers can fall back or explain.
+    /// `detail` holds the verifier or libbpf output.
+    case notSupported(what: String, errno: Int32, detail: String)
+
+    /// `loadFailed` or `attachFailed`, reclassified as `notSupported` when the errno
+    /// or the verifier says the kernel does not have the feature: EOPNOTSUPP,
+    /// ENOTSUPP (524), ENOSYS, or a verifier "unknown func" / "invalid func".
+    public static func classify(_ e: KernelProbeError) -> KernelProbeError {
+        let unsupportedErrnos: Set<Int32> = [EOPNOTSUPP, 524, ENOSYS]
+        switch e {
+        case let .loadFailed(program, errno, vlog, log):
+            if unsupportedErrnos.contains(errno) || vlog.contains("unknown func") || vlog.contains("invalid func") {
+                return .notSupported(what: "loading \(program ?? "the object")", errno: errno, detail: vlog + log)
+            }
+        case let .attachFailed(what, errno, log):
+            if unsupportedErrnos.contains(errno) {
+                return .notSupported(what: "attaching \(what)", errno: errno, detail: log)
+            }
+        default:
+            break
+        }
+        return e
+    }
 
     public var description: String {
         switch self {
@@ -49,6 +73,8 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
         case let .detachFailed(what, e): return "detach \(what): \(Errno.name(e))"
         case let .ringBuffer(op, e): return "\(op): \(Errno.name(e))"
         case let .fileOpen(path, e): return "open \(path): \(Errno.name(e))"
+        case let .notSupported(what, e, detail):
+            return "not supported by this kernel: \(what): \(Errno.name(e))\n\(detail)"
         }
     }
 }

@@ -76,9 +76,9 @@ public final class ObjectSpec {
         if ret != 0 {
             let e = Errno.of(ret)
             let libbpfLog = LibBPFMessages.text
-            throw KernelProbeError.loadFailed(
+            throw KernelProbeError.classify(.loadFailed(
                 program: Self.failingProgram(in: libbpfLog), errno: e,
-                verifierLog: String(cString: logBuffer), libbpfLog: libbpfLog)
+                verifierLog: String(cString: logBuffer), libbpfLog: libbpfLog))
         }
         object = nil
         return LoadedObject(object: obj, path: path)
