@@ -60,6 +60,7 @@ public final class CollectorRuntime {
     private var lastStatsMono: UInt64 = 0
     private var maxPollLagNanos: UInt64 = 0
     private var writeErrors: UInt64 = 0
+    private var startedMono: UInt64 = CollectorRuntime.monotonicNow()
 
     /// Events handled since the resident-memory check; the check runs every 4096 events.
     private var sinceMemoryCheck = 0
@@ -196,7 +197,10 @@ public final class CollectorRuntime {
         }
         writeMetrics()
         if let failure { throw failure }
-        logger.info("sealed \(sink.sealedCount) segments, detached")
+        let events = read.reduce(0, &+)
+        let elapsed = Double(Self.monotonicNow() - startedMono) / 1e9
+        let cpu = Self.cpuSeconds()
+        logger.info("sealed \(sink.sealedCount) segments, detached; \(events) events in \(String(format: "%.1f", elapsed)) s using \(String(format: "%.2f", cpu)) s CPU (\(String(format: "%.1f", elapsed > 0 ? cpu / elapsed * 100 : 0)) % of one core)")
     }
 
     // MARK: - Events
@@ -367,6 +371,8 @@ public final class CollectorRuntime {
         samples.append(.init("redline_poll_lag_seconds", .gauge,
                              help: "Largest delay seen between a flow delta's last packet and the collector reading it.",
                              value: Double(maxPollLagNanos) / 1e9))
+        samples.append(.init("redline_cpu_seconds_total", .counter, help: "CPU time the collector has used (user + system).",
+                             value: Self.cpuSeconds()))
         samples.append(.init("redline_resident_memory_bytes", .gauge, help: "The collector's resident memory.",
                              value: Double(Self.residentBytes())))
         maxPollLagNanos = 0
@@ -516,6 +522,12 @@ public final class CollectorRuntime {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func residentBytes() -> UInt64 {
