@@ -1,4 +1,5 @@
 import Foundation
+import Segments
 
 /// What a committed partition is made of: written last, atomically, at
 /// `<tables>/_manifests/<pipeline>/<partition path>.json`. It holds no
@@ -112,37 +113,13 @@ func removeEmptyParents(_ dir: String) {
     while d.count > 1, rmdir(d) == 0 { d = (d as NSString).deletingLastPathComponent }
 }
 
-/// Writes bytes to `path` atomically: temp file, fsync, rename, fsync of the folder.
+/// Writes bytes to `path` atomically (Segments.AtomicFile: temp file, fsync, rename,
+/// fsync of the folder), creating the folder first.
 func writeAtomically(_ data: Data, to path: String) throws(PipelineError) {
     try makeParent(path)
-    let tmp = "\(path).tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .output("open \(tmp): \(String(cString: strerror(errno)))") }
-    var ok = true
-    var err: Int32 = 0
-    data.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
-        var off = 0
-        while off < b.count {
-            let n = write(fd, b.baseAddress! + off, b.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                err = errno
-                return
-            }
-            off += n
-        }
+    do {
+        try AtomicFile.write(data, to: path)
+    } catch {
+        throw .output(error.description)
     }
-    if ok && fsync(fd) != 0 { ok = false; err = errno }
-    close(fd)
-    guard ok else {
-        unlink(tmp)
-        throw .output("write \(tmp): \(String(cString: strerror(err)))")
-    }
-    guard rename(tmp, path) == 0 else {
-        let e = errno
-        unlink(tmp)
-        throw .output("rename \(tmp): \(String(cString: strerror(e)))")
-    }
-    syncDirectory((path as NSString).deletingLastPathComponent)
 }

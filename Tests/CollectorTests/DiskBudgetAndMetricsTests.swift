@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Collector
+import Segments
 
 func makeTempDir(_ tag: String) throws -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("redline-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
