@@ -316,11 +316,16 @@ struct Aggregation {
     /// Records aggregated per bucket (index = bucket number in the partition), folded into
     /// `agg.completeness` by `finish`.
     var observed: [UInt64]
-    /// red_service cells per bucket, indexed by a dense group id (`groups`); folded into
+    /// red_service cells per bucket, indexed by a dense group id (`serviceGroups`); folded into
     /// `agg.redService` by `finish`. Cells with no request are padding.
     var serviceCells: [[REDCell]]
-    var groupIndex: [ServiceGroup: Int32] = [:]
-    var groups: [ServiceGroup] = []
+    var serviceGroups = GroupTable<ServiceGroup>()
+    /// Calls' red_edge cells and traffic_matrix call counts, keyed by `cellKey(group, bucket)`
+    /// (one word to hash instead of a seven-field key); folded into `agg` by `finish`.
+    var edgeCells: [UInt64: REDCell] = [:]
+    var edgeGroups = GroupTable<EdgeKey>()
+    var trafficCalls: [UInt64: UInt64] = [:]
+    var trafficGroups = GroupTable<TrafficKey>()
     /// Direct-mapped cache of resolved call shapes (see `CallShape`).
     var shapes: [ShapeEntry?]
 
@@ -383,28 +388,35 @@ struct Aggregation {
         if remote == NamePool.unknown { counters.unknownRemote += 1 }
     }
 
-    mutating func groupID(_ g: ServiceGroup) -> Int32 {
-        if let i = groupIndex[g] { return i }
-        groups.append(g)
-        groupIndex[g] = Int32(groups.count - 1)
-        return Int32(groups.count - 1)
-    }
+    @inline(__always)
+    func cellKey(_ group: Int32, _ bucket: Int) -> UInt64 { UInt64(UInt32(bitPattern: group)) << 32 | UInt64(bucket) }
 
     /// A call's enrichment, from the shape cache or resolved (and cached) on a miss.
     @inline(__always)
     mutating func resolved(_ c: rl_l7_call, laddr: NetworkAddress, raddr: NetworkAddress,
                            names: inout NamePool) -> ResolvedShape {
         let shape = CallShape(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
-                              raddr: raddr, laddr: laddr, l7: c.l7_proto)
+                              raddr: raddr, laddr: laddr, l7: c.l7_proto, l4: c.l4_proto)
         let slot = shape.slot
         if let hit = shapes[slot], hit.shape == shape { return hit.resolved }
         let (local, remote, localDC, remoteDC) = resolve(cgroup: c.cgroup_id, localService: c.local_service,
                                                          peerService: c.peer_service, laddr: laddr, raddr: raddr,
                                                          names: &names)
         let proto = resolver.protocolID(c.l7_proto, names: &names)
-        let r = ResolvedShape(local: local, remote: remote, localDC: localDC, remoteDC: remoteDC, proto: proto,
-                              serverGroup: groupID(ServiceGroup(service: local, proto: proto, observer: ids.server)),
-                              clientGroup: groupID(ServiceGroup(service: remote, proto: proto, observer: ids.client)))
+        let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
+        // Group keys with bucket 0; the bucket is added when the cells are folded.
+        let r = ResolvedShape(
+            local: local, remote: remote, localDC: localDC, remoteDC: remoteDC, proto: proto,
+            serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server)),
+            clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client)),
+            serverEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
+                                              calleeDC: localDC, proto: proto, observer: ids.server)),
+            clientEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: local, callee: remote, callerDC: localDC,
+                                              calleeDC: remoteDC, proto: proto, observer: ids.client)),
+            serverTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: remoteDC, dstDC: localDC, srcService: remote,
+                                                       dstService: local, l4: l4, observer: ids.destination)),
+            clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
+                                                       dstService: remote, l4: l4, observer: ids.source)))
         shapes[slot] = ShapeEntry(shape: shape, resolved: r)
         return r
     }
@@ -434,22 +446,11 @@ struct Aggregation {
                 serviceCells[bi].append(contentsOf: repeatElement(REDCell(scale: scale), count: g + 1 - serviceCells[bi].count))
             }
             fill(&serviceCells[bi][g])
-            guard wantEdge || wantTraffic else { continue }
-            let b = bucketStart(bi)
-            let caller = isServer ? r.remote : r.local, callee = isServer ? r.local : r.remote
-            let callerDC = isServer ? r.remoteDC : r.localDC, calleeDC = isServer ? r.localDC : r.remoteDC
             if wantEdge {
-                let scale = scale
-                agg.redEdge.update(EdgeKey(bucket: b, caller: caller, callee: callee, callerDC: callerDC,
-                                           calleeDC: calleeDC, proto: r.proto, observer: isServer ? ids.server : ids.client),
-                                   make: { REDCell(scale: scale) }, fill)
+                fill(&edgeCells[cellKey(isServer ? r.serverEdge : r.clientEdge, bi), default: REDCell(scale: scale)])
             }
             if wantTraffic {
-                let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
-                agg.traffic.update(TrafficKey(bucket: b, srcDC: callerDC, dstDC: calleeDC, srcService: caller,
-                                              dstService: callee, l4: l4,
-                                              observer: isServer ? ids.destination : ids.source),
-                                   make: { TrafficCell() }) { $0.calls &+= 1 }
+                trafficCalls[cellKey(isServer ? r.serverTraffic : r.clientTraffic, bi), default: 0] &+= 1
             }
         }
     }
@@ -525,12 +526,25 @@ struct Aggregation {
     mutating func finish(warnings: [String]) -> HostProcessor.Outcome {
         for (bi, cells) in serviceCells.enumerated() {
             for (g, cell) in cells.enumerated() where cell.requests > 0 {
-                let k = groups[g]
+                let k = serviceGroups.keys[g]
                 agg.redService.merge(ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto,
                                                 observer: k.observer), cell)
             }
         }
         serviceCells = []
+        for (key, cell) in edgeCells {
+            var k = edgeGroups.keys[Int(key >> 32)]
+            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
+            agg.redEdge.merge(k, cell)
+        }
+        edgeCells = [:]
+        // Flow deltas may have filled the same traffic rows; calls add to them.
+        for (key, calls) in trafficCalls {
+            var k = trafficGroups.keys[Int(key >> 32)]
+            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
+            agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
+        }
+        trafficCalls = [:]
         for (bi, o) in observed.enumerated() where o > 0 {
             agg.completeness[bucketStart(bi), default: Completeness()].observed &+= o
         }
@@ -547,6 +561,7 @@ struct CallShape: Equatable {
     var raddr: NetworkAddress
     var laddr: NetworkAddress
     var l7: UInt8
+    var l4: UInt8
 
     /// Cache slots (a power of two); a collision only costs a re-resolution.
     static let slots = 1 << 14
@@ -557,16 +572,32 @@ struct CallShape: Equatable {
         var h = cgroup &* 0x9E37_79B9_7F4A_7C15
         h ^= (UInt64(localService) << 32 | UInt64(peerService)) &* 0xC2B2_AE3D_27D4_EB4F
         h ^= (raddr.low ^ raddr.high &* 31) &* 0x1656_67B1_9E37_79F9
-        h ^= (laddr.low ^ laddr.high &* 31 ^ UInt64(l7) << 56) &* 0x27D4_EB2F_1656_67C5
+        h ^= (laddr.low ^ laddr.high &* 31 ^ UInt64(l7) << 56 ^ UInt64(l4) << 48) &* 0x27D4_EB2F_1656_67C5
         return Int(truncatingIfNeeded: ((h ^ h >> 29) &* 0x9E37_79B9_7F4A_7C15) >> 50)
     }
 }
 
-/// A call shape's enrichment (name ids) and its red_service group ids.
+/// A call shape's enrichment (name ids) and its group ids in each call table.
 struct ResolvedShape {
     var local, remote, localDC, remoteDC, proto: Int32
-    /// Dense red_service group of a call of this shape observed on the server / client side.
+    /// red_service / red_edge / traffic_matrix group of a call of this shape observed on the
+    /// server / client side.
     var serverGroup, clientGroup: Int32
+    var serverEdge, clientEdge: Int32
+    var serverTraffic, clientTraffic: Int32
+}
+
+/// Dense ids for group keys, in first-seen order.
+struct GroupTable<Key: Hashable> {
+    private var index: [Key: Int32] = [:]
+    private(set) var keys: [Key] = []
+
+    mutating func id(_ key: Key) -> Int32 {
+        if let i = index[key] { return i }
+        keys.append(key)
+        index[key] = Int32(keys.count - 1)
+        return Int32(keys.count - 1)
+    }
 }
 
 struct ShapeEntry {
