@@ -37,12 +37,26 @@ public struct TableBuilder {
         return r
     }
 
-    /// Rows ordered by `key` (integers compared lexicographically), built from `ranks`.
-    func sorted<K, C>(_ acc: Accumulator<K, C>, by key: ([Int64], K) -> [Int64]) -> [(key: K, cell: C)] {
+    /// Rows ordered by `key`, built from `ranks`.
+    func sorted<K, C>(_ acc: Accumulator<K, C>, by key: ([Int64], K) -> SortKey) -> [(key: K, cell: C)] {
         let rk = ranks
         return acc.cells.map { (key: $0.key, cell: $0.value, order: key(rk, $0.key)) }
-            .sorted { a, b in a.order.lexicographicallyPrecedes(b.order) }
+            .sorted { a, b in a.order < b.order }
             .map { (key: $0.key, cell: $0.cell) }
+    }
+
+    /// Up to seven integers compared lexicographically (unused trailing ones stay 0), inline:
+    /// an array per row would cost an allocation per row.
+    struct SortKey: Comparable {
+        // Swift compares tuples of at most six elements.
+        var head: (Int64, Int64, Int64, Int64, Int64, Int64)
+        var last: Int64
+        init(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64 = 0, _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) {
+            head = (a, b, c, d, e, f)
+            last = g
+        }
+        static func == (x: Self, y: Self) -> Bool { x.head == y.head && x.last == y.last }
+        static func < (x: Self, y: Self) -> Bool { x.head != y.head ? x.head < y.head : x.last < y.last }
     }
 
     /// An integer ordered as its `%011d` text was (the order of drop reasons in written files):
@@ -137,7 +151,7 @@ public struct TableBuilder {
 
     func redService(_ acc: Accumulator<ServiceKey, Row<REDCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), proto = Strings(), observer = Strings(), m = REDColumns()
-        for (k, r) in sorted(acc, by: { [$1.bucket, $0[Int($1.service)], $0[Int($1.proto)], $0[Int($1.observer)]] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.proto)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); service.add(n(k.service)); proto.add(n(k.proto)); observer.add(n(k.observer))
             m.add(r)
         }
@@ -147,8 +161,8 @@ public struct TableBuilder {
     func redEdge(_ acc: Accumulator<EdgeKey, Row<REDCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], caller = Strings(), callee = Strings(), callerDC = Strings(), calleeDC = Strings()
         var proto = Strings(), observer = Strings(), m = REDColumns()
-        for (k, r) in sorted(acc, by: { [$1.bucket, $0[Int($1.caller)], $0[Int($1.callee)], $0[Int($1.callerDC)],
-                                          $0[Int($1.calleeDC)], $0[Int($1.proto)], $0[Int($1.observer)]] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.caller)], $0[Int($1.callee)], $0[Int($1.callerDC)],
+                                                $0[Int($1.calleeDC)], $0[Int($1.proto)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); caller.add(n(k.caller)); callee.add(n(k.callee))
             callerDC.add(n(k.callerDC)); calleeDC.add(n(k.calleeDC)); proto.add(n(k.proto)); observer.add(n(k.observer))
             m.add(r)
@@ -161,8 +175,8 @@ public struct TableBuilder {
         var buckets: [Int64] = [], srcDC = Strings(), dstDC = Strings(), src = Strings(), dst = Strings()
         var l4 = Strings(), observer = Strings(), bytes = Int64s(), packets = Int64s(), flows = Int64s(), calls = Int64s()
         var c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [$1.bucket, $0[Int($1.srcDC)], $0[Int($1.dstDC)], $0[Int($1.srcService)],
-                                          $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)]] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.srcDC)], $0[Int($1.dstDC)], $0[Int($1.srcService)],
+                                                $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); srcDC.add(n(k.srcDC)); dstDC.add(n(k.dstDC)); src.add(n(k.srcService))
             dst.add(n(k.dstService)); l4.add(n(k.l4)); observer.add(n(k.observer))
             bytes.add(r.cell.bytes); packets.add(r.cell.packets); flows.add(r.cell.flows); calls.add(r.cell.calls)
@@ -175,7 +189,7 @@ public struct TableBuilder {
     func health(_ acc: Accumulator<HealthKey, Row<TCPHealthCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), peer = Strings()
         var retx = Int64s(), rstS = Int64s(), rstR = Int64s(), drops = Int64s(), missing = Int64s(), c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [$1.bucket, $0[Int($1.service)], $0[Int($1.peer)]] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.peer)]) }) {
             buckets.append(k.bucket); service.add(n(k.service)); peer.add(n(k.peer))
             retx.add(r.cell.retransmits); rstS.add(r.cell.resetsSent); rstR.add(r.cell.resetsReceived)
             drops.add(r.cell.drops); missing.add(r.cell.idOptionMissing); c.add(r.completeness)
@@ -187,7 +201,7 @@ public struct TableBuilder {
     func drops(_ acc: Accumulator<DropKey, Row<Count>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), code = Int32s(), reason = Strings(), drops = Int64s()
         var c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [$1.bucket, $0[Int($1.service)], Self.textOrder($1.reason)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], Self.textOrder($1.reason)) }) {
             buckets.append(k.bucket); service.add(n(k.service)); code.add(k.reason); reason.add(DropReasons.name(k.reason))
             drops.add(r.cell.value); c.add(r.completeness)
         }
