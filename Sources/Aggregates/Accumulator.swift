@@ -27,7 +27,8 @@ public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable
 
     /// Adds a partial cell (merge step).
     public mutating func merge(_ key: Key, _ cell: Cell) {
-        if storage[key] != nil { storage[key]!.merge(cell) } else { storage[key] = cell }
+        // Through the index, in place: `storage[key] != nil` would copy the cell out first.
+        if let i = storage.index(forKey: key) { storage.values[i].merge(cell) } else { storage[key] = cell }
     }
 
     /// Adds every group of another accumulator.

@@ -45,6 +45,9 @@ public struct HostProcessor {
     public let readerOptions: ReaderOptions
     public let timebaseOptions: TimebaseOptions
     public let metadata: Metadata
+    /// Tables the pipeline writes: red_edge, traffic_matrix, tcp_health and tcp_drops are only
+    /// aggregated when listed (red_service always is: the run's summary is built from it).
+    public var tables: Set<String> = Set(PipelineTables.all.map(\.name))
 
     public init(host: String, files: [String], partition: Partition, bucketSeconds: Int, histogramScale: Int,
                 maxBlockBytes: Int, maxExtrapolationSeconds: Int, metadata: Metadata) {
@@ -78,7 +81,21 @@ public struct HostProcessor {
         var serviceID: UInt32
     }
 
+    /// Runs both passes. Pass 1 decompresses only clock-anchor and cgroup-mapping blocks; every
+    /// other block is still fully checked (header fields, lengths, CRC32C of the compressed
+    /// payload) but not LZ4-decoded. A block that passes those checks yet fails to decompress is
+    /// only found by pass 2; if that happens (pass 2 reads fewer valid blocks of a file than pass
+    /// 1 did), the host is run again with full decompression in pass 1, so anchors, cgroups,
+    /// warnings and rows are exactly those of decoding every block in both passes.
     public func run(names: inout NamePool) -> Outcome {
+        let before = names
+        if let outcome = run(names: &names, lazyPass1: true) { return outcome }
+        names = before
+        return run(names: &names, lazyPass1: false)!
+    }
+
+    /// Both passes; nil when `lazyPass1` and pass 2 found damage pass 1 could not see.
+    private func run(names: inout NamePool, lazyPass1: Bool) -> Outcome? {
         var counters = HostCounters()
         var warnings: [String] = []
         counters.files = files.count
@@ -86,8 +103,12 @@ public struct HostProcessor {
         // Pass 1: anchors by boot, cgroup mappings, and which files end where.
         var anchors: [Timebase.BootID: [rl_clock_anchor]] = [:]
         var cgroups: [UInt64: CgroupInfo] = [:]
-        for file in files {
-            let result = scan(file) { info, reader, boot in
+        var pass1Blocks = [Int](repeating: 0, count: files.count)
+        var pass1Options = readerOptions
+        if lazyPass1 { pass1Options.decompressTypes = [.clockAnchor, .cgroupMapping] }
+        for (i, file) in files.enumerated() {
+            let result = scan(file, options: pass1Options) { info, reader, boot in
+                pass1Blocks[i] += 1
                 switch info.recordType {
                 case .clockAnchor:
                     _ = reader.withRecords(as: rl_clock_anchor.self) { anchors[boot, default: []].append(contentsOf: $0) }
@@ -115,162 +136,52 @@ public struct HostProcessor {
             warnings.append("host \(host): \(counters.rejectedAnchors) clock anchors rejected (see redline inspect --time)")
         }
 
-        // Pass 2: aggregate.
-        var agg = PartitionAggregates()
-        var resolver = Resolver(metadata: metadata, cgroups: cgroups)
-        let ids = FixedIDs(&names)
-        var watermark: Int64?
-        let start = partition.startNanos, end = partition.endNanos, width = bucketNanos, scale = histogramScale
-
-        for file in files {
-            var cursor: Timeline.Cursor?
+        // Pass 2: aggregate. All per-record state lives in one struct whose methods run over
+        // `inout self`: a closure capturing a dozen locals pays boxing, retains and exclusivity
+        // checks per record.
+        var state = Aggregation(partition: partition, bucketNanos: bucketNanos, histogramScale: histogramScale,
+                                counters: counters, resolver: Resolver(metadata: metadata, cgroups: cgroups),
+                                ids: FixedIDs(&names), tables: tables)
+        for (i, file) in files.enumerated() {
+            state.cursor = nil
             var cursorBoot: Timebase.BootID?
             var fileBlocks = 0, fileRecords: UInt64 = 0, lastKernelNs: UInt64?
-            let result = scan(file) { info, reader, boot in
+            let result = scan(file, options: readerOptions) { info, reader, boot in
                 fileBlocks += 1
                 fileRecords += UInt64(info.recordCount)
                 lastKernelNs = max(lastKernelNs ?? 0, info.maxKernelNs)
-                counters.blocks += 1
-                counters.records += UInt64(info.recordCount)
+                state.counters.blocks += 1
+                state.counters.records += UInt64(info.recordCount)
                 if cursorBoot != boot {
-                    cursor = timebase.timelines[boot]?.makeCursor()
+                    state.cursor = timebase.timelines[boot]?.makeCursor()
                     cursorBoot = boot
-                }
-                /// Corrects a monotonic time and returns its bucket, or nil (counted).
-                func bucket(_ mono: UInt64) -> Int64? {
-                    guard var c = cursor else { counters.uncorrectable += 1; return nil }
-                    let r = c.correct(monotonicNanos: mono)
-                    cursor = c
-                    guard case .success(let t) = r else { counters.uncorrectable += 1; return nil }
-                    let u = t.utcNanos
-                    guard u >= start && u < end else { counters.otherPartition += 1; return nil }
-                    if u > (watermark ?? .min) { watermark = u }
-                    return start + ((u - start) / width) * width
-                }
-                /// Both ends' services and datacenters (unknowns counted).
-                func endpoints(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
-                               raddr: NetworkAddress) -> (Int32, Int32, Int32, Int32) {
-                    let local = resolver.local(cgroup: cgroup, serviceID: localService, names: &names)
-                    let remote = resolver.remote(peerServiceID: peerService, address: raddr, names: &names)
-                    if local == NamePool.unknown { counters.unknownLocal += 1 }
-                    if remote == NamePool.unknown { counters.unknownRemote += 1 }
-                    return (local, remote, resolver.datacenter(laddr, names: &names), resolver.datacenter(raddr, names: &names))
                 }
                 switch info.recordType {
                 case .l7Call:
-                    _ = reader.withRecords(as: rl_l7_call.self) { calls in
-                        for c in calls {
-                            guard let b = bucket(c.start_ns) else { continue }
-                            counters.aggregated += 1
-                            agg.completeness[b, default: Completeness()].observed += 1
-                            let (local, remote, localDC, remoteDC) = endpoints(
-                                cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
-                                laddr: address(c.laddr), raddr: address(c.raddr))
-                            let isServer = c.side == UInt8(RL_SIDE_SERVER.rawValue)
-                            let caller = isServer ? remote : local, callee = isServer ? local : remote
-                            let callerDC = isServer ? remoteDC : localDC, calleeDC = isServer ? localDC : remoteDC
-                            let proto = resolver.protocolID(c.l7_proto, names: &names)
-                            let observer = isServer ? ids.server : ids.client
-                            let isError = c.status_class == UInt8(RL_STATUS_SERVER_ERROR.rawValue)
-                            let isClientError = c.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue)
-                            func fill(_ cell: inout REDCell) {
-                                cell.requests &+= 1
-                                if isError { cell.errors &+= 1 }
-                                if isClientError { cell.clientErrors &+= 1 }
-                                cell.requestBytes &+= UInt64(c.req_bytes)
-                                cell.responseBytes &+= UInt64(c.resp_bytes)
-                                cell.latency.record(c.duration_ns)
-                            }
-                            agg.redService.update(ServiceKey(bucket: b, service: callee, proto: proto, observer: observer),
-                                                  make: { REDCell(scale: scale) }, fill)
-                            agg.redEdge.update(EdgeKey(bucket: b, caller: caller, callee: callee, callerDC: callerDC,
-                                                       calleeDC: calleeDC, proto: proto, observer: observer),
-                                               make: { REDCell(scale: scale) }, fill)
-                            let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
-                            agg.traffic.update(TrafficKey(bucket: b, srcDC: callerDC, dstDC: calleeDC, srcService: caller,
-                                                          dstService: callee, l4: l4,
-                                                          observer: isServer ? ids.destination : ids.source),
-                                               make: { TrafficCell() }) { $0.calls &+= 1 }
-                        }
-                    }
+                    _ = reader.withRecords(as: rl_l7_call.self) { state.calls($0, names: &names) }
                 case .flowDelta:
-                    _ = reader.withRecords(as: rl_flow_delta.self) { flows in
-                        for f in flows {
-                            guard let b = bucket(f.end_ns) else { continue }
-                            counters.aggregated += 1
-                            agg.completeness[b, default: Completeness()].observed += 1
-                            let (local, remote, localDC, remoteDC) = endpoints(
-                                cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
-                                laddr: address(f.laddr), raddr: address(f.raddr))
-                            let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
-                            if f.tx_bytes > 0 || f.tx_packets > 0 {
-                                agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
-                                                              dstService: remote, l4: l4, observer: ids.source),
-                                                   make: { TrafficCell() }) {
-                                    $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
-                                }
-                            }
-                            if f.rx_bytes > 0 || f.rx_packets > 0 {
-                                agg.traffic.update(TrafficKey(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
-                                                              dstService: local, l4: l4, observer: ids.destination),
-                                                   make: { TrafficCell() }) {
-                                    $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
-                                }
-                            }
-                            let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
-                            if f.flags & missing != 0 && f.flags & opened != 0 {
-                                agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) {
-                                    $0.idOptionMissing &+= 1
-                                }
-                            }
-                        }
-                    }
+                    _ = reader.withRecords(as: rl_flow_delta.self) { state.flows($0, names: &names) }
                 case .tcpEvent:
-                    _ = reader.withRecords(as: rl_tcp_event.self) { events in
-                        for e in events {
-                            guard let b = bucket(e.ts_ns) else { continue }
-                            counters.aggregated += 1
-                            agg.completeness[b, default: Completeness()].observed += 1
-                            let local = resolver.local(cgroup: e.cgroup_id, serviceID: e.local_service, names: &names)
-                            let remote = resolver.remote(peerServiceID: e.peer_service, address: address(e.raddr), names: &names)
-                            let n = UInt64(max(e.count, 1))
-                            agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) { h in
-                                switch UInt32(e.kind) {
-                                case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
-                                case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
-                                case RL_TCP_RESET_RECEIVED.rawValue: h.resetsReceived &+= n
-                                case RL_TCP_DROP.rawValue: h.drops &+= n
-                                default: break
-                                }
-                            }
-                            if UInt32(e.kind) == RL_TCP_DROP.rawValue {
-                                agg.drops.update(DropKey(bucket: b, service: local, reason: Int32(bitPattern: e.drop_reason)),
-                                                 make: { Count() }) { $0.value &+= n }
-                            }
-                        }
-                    }
+                    _ = reader.withRecords(as: rl_tcp_event.self) { state.tcpEvents($0, names: &names) }
                 case .stats:
-                    _ = reader.withRecords(as: rl_stats.self) { stats in
-                        for s in stats where Self.lossCounters.contains(s.counter) && s.value > 0 {
-                            guard let b = bucket(s.ts_ns) else { continue }
-                            agg.completeness[b, default: Completeness()].lost &+= s.value
-                        }
-                    }
+                    _ = reader.withRecords(as: rl_stats.self) { state.stats($0) }
                 case .clockAnchor, .cgroupMapping:
                     break
                 }
             }
+            if lazyPass1 && fileBlocks < pass1Blocks[i] { return nil }
             // A damaged file lost what followed the damage: count an estimate (its
             // average block) as lost in the bucket where its valid data ends, so the
             // rows there say they are incomplete. The manifest names the file.
-            if result.warning != nil, let last = lastKernelNs, var c = cursor,
+            let start = partition.startNanos, end = partition.endNanos, width = bucketNanos
+            if result.warning != nil, let last = lastKernelNs, var c = state.cursor,
                case .success(let t) = c.correct(monotonicNanos: last), t.utcNanos >= start, t.utcNanos < end {
                 let b = start + ((t.utcNanos - start) / width) * width
                 let estimate = fileBlocks > 0 ? max(1, fileRecords / UInt64(fileBlocks)) : 1
-                agg.completeness[b, default: Completeness()].lost &+= estimate
+                state.agg.completeness[b, default: Completeness()].lost &+= estimate
             }
         }
-        return Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
+        return state.finish(warnings: warnings)
     }
 
     /// Stats counters that mean events were lost before the pipeline saw them.
@@ -286,10 +197,11 @@ public struct HostProcessor {
 
     /// Reads a segment block by block; a damaged file yields its valid blocks
     /// and a warning naming the damage (the same blocks on every pass).
-    private func scan(_ file: String, _ body: (BlockInfo, SegmentReader, Timebase.BootID) -> Void) -> ScanResult {
+    private func scan(_ file: String, options: ReaderOptions,
+                      _ body: (BlockInfo, SegmentReader, Timebase.BootID) -> Void) -> ScanResult {
         let open = file.hasSuffix(SegmentFormat.openSuffix)
         do {
-            let reader = try SegmentReader(path: file, options: readerOptions, allowUnsealed: true)
+            let reader = try SegmentReader(path: file, options: options, allowUnsealed: true)
             let boot = Timebase.BootID(uuidBytes: reader.header.bootID.bytes)
             do {
                 while let info = try reader.nextBlock() { body(info, reader, boot) }
@@ -385,4 +297,315 @@ func fixedString<T>(_ field: T) -> String {
         let end = b.firstIndex(of: 0) ?? b.count
         return String(decoding: b[..<end], as: UTF8.self)
     }
+}
+
+/// Pass 2's per-record work for one host: time correction, enrichment and aggregation.
+struct Aggregation {
+    var agg = PartitionAggregates()
+    var counters: HostCounters
+    var resolver: Resolver
+    /// Latest corrected event time aggregated (UTC ns).
+    var watermark: Int64?
+    /// The current file's cursor on its boot's timeline; nil when that boot has no anchors.
+    var cursor: Timeline.Cursor?
+    let start, end, width: Int64
+    let scale: Int
+    let ids: FixedIDs
+    /// Optional tables are only aggregated when written (red_service always: the run's summary reads it).
+    let wantEdge, wantTraffic, wantHealth, wantDrops: Bool
+    /// Records aggregated per bucket (index = bucket number in the partition), folded into
+    /// `agg.completeness` by `finish`.
+    var observed: [UInt64]
+    /// red_service cells per bucket, indexed by a dense group id (`serviceGroups`); folded into
+    /// `agg.redService` by `finish`. Cells with no request are padding.
+    var serviceCells: [[REDCell]]
+    var serviceGroups = GroupTable<ServiceGroup>()
+    /// Calls' red_edge cells and traffic_matrix call counts, keyed by `cellKey(group, bucket)`
+    /// (one word to hash instead of a seven-field key); folded into `agg` by `finish`.
+    var edgeCells: [UInt64: REDCell] = [:]
+    var edgeGroups = GroupTable<EdgeKey>()
+    var trafficCalls: [UInt64: UInt64] = [:]
+    var trafficGroups = GroupTable<TrafficKey>()
+    /// Direct-mapped cache of resolved call shapes (see `CallShape`).
+    var shapes: [ShapeEntry?]
+
+    init(partition: Partition, bucketNanos: Int64, histogramScale: Int, counters: HostCounters, resolver: Resolver,
+         ids: FixedIDs, tables: Set<String>) {
+        self.counters = counters
+        self.resolver = resolver
+        self.ids = ids
+        start = partition.startNanos
+        end = partition.endNanos
+        width = bucketNanos
+        scale = histogramScale
+        wantEdge = tables.contains("red_edge")
+        wantTraffic = tables.contains("traffic_matrix")
+        wantHealth = tables.contains("tcp_health")
+        wantDrops = tables.contains("tcp_drops")
+        let buckets = Int((end - start + width - 1) / width)
+        observed = [UInt64](repeating: 0, count: buckets)
+        serviceCells = [[REDCell]](repeating: [], count: buckets)
+        shapes = [ShapeEntry?](repeating: nil, count: CallShape.slots)
+    }
+
+    /// Corrects a monotonic time and returns its bucket number in the partition, or nil (counted).
+    @inline(__always)
+    mutating func bucket(_ mono: UInt64) -> Int? {
+        // In place: copying the cursor would retain and release its timeline's arrays per record.
+        guard case .success(let t)? = cursor?.correct(monotonicNanos: mono) else {
+            counters.uncorrectable += 1
+            return nil
+        }
+        let u = t.utcNanos
+        guard u >= start && u < end else { counters.otherPartition += 1; return nil }
+        if u > (watermark ?? .min) { watermark = u }
+        return Int((u - start) / width)
+    }
+
+    @inline(__always)
+    func bucketStart(_ i: Int) -> Int64 { start + Int64(i) * width }
+
+    /// Both ends' services and datacenters, unknowns not counted.
+    mutating func resolve(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
+                          raddr: NetworkAddress, names: inout NamePool) -> (Int32, Int32, Int32, Int32) {
+        let local = resolver.local(cgroup: cgroup, serviceID: localService, names: &names)
+        let remote = resolver.remote(peerServiceID: peerService, address: raddr, names: &names)
+        return (local, remote, resolver.datacenter(laddr, names: &names), resolver.datacenter(raddr, names: &names))
+    }
+
+    /// Both ends' services and datacenters (unknowns counted).
+    mutating func endpoints(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
+                            raddr: NetworkAddress, names: inout NamePool) -> (Int32, Int32, Int32, Int32) {
+        let r = resolve(cgroup: cgroup, localService: localService, peerService: peerService, laddr: laddr,
+                        raddr: raddr, names: &names)
+        countUnknowns(local: r.0, remote: r.1)
+        return r
+    }
+
+    @inline(__always)
+    mutating func countUnknowns(local: Int32, remote: Int32) {
+        if local == NamePool.unknown { counters.unknownLocal += 1 }
+        if remote == NamePool.unknown { counters.unknownRemote += 1 }
+    }
+
+    @inline(__always)
+    func cellKey(_ group: Int32, _ bucket: Int) -> UInt64 { UInt64(UInt32(bitPattern: group)) << 32 | UInt64(bucket) }
+
+    /// A call's enrichment, from the shape cache or resolved (and cached) on a miss.
+    @inline(__always)
+    mutating func resolved(_ c: rl_l7_call, laddr: NetworkAddress, raddr: NetworkAddress,
+                           names: inout NamePool) -> ResolvedShape {
+        let shape = CallShape(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
+                              raddr: raddr, laddr: laddr, l7: c.l7_proto, l4: c.l4_proto)
+        let slot = shape.slot
+        if let hit = shapes[slot], hit.shape == shape { return hit.resolved }
+        let (local, remote, localDC, remoteDC) = resolve(cgroup: c.cgroup_id, localService: c.local_service,
+                                                         peerService: c.peer_service, laddr: laddr, raddr: raddr,
+                                                         names: &names)
+        let proto = resolver.protocolID(c.l7_proto, names: &names)
+        let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
+        // Group keys with bucket 0; the bucket is added when the cells are folded.
+        let r = ResolvedShape(
+            local: local, remote: remote, localDC: localDC, remoteDC: remoteDC, proto: proto,
+            serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server)),
+            clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client)),
+            serverEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
+                                              calleeDC: localDC, proto: proto, observer: ids.server)),
+            clientEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: local, callee: remote, callerDC: localDC,
+                                              calleeDC: remoteDC, proto: proto, observer: ids.client)),
+            serverTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: remoteDC, dstDC: localDC, srcService: remote,
+                                                       dstService: local, l4: l4, observer: ids.destination)),
+            clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
+                                                       dstService: remote, l4: l4, observer: ids.source)))
+        shapes[slot] = ShapeEntry(shape: shape, resolved: r)
+        return r
+    }
+
+    mutating func calls(_ calls: UnsafeBufferPointer<rl_l7_call>, names: inout NamePool) {
+        let server = UInt8(RL_SIDE_SERVER.rawValue)
+        let serverError = UInt8(RL_STATUS_SERVER_ERROR.rawValue), clientError = UInt8(RL_STATUS_CLIENT_ERROR.rawValue)
+        for c in calls {
+            guard let bi = bucket(c.start_ns) else { continue }
+            counters.aggregated += 1
+            observed[bi] &+= 1
+            let laddr = address(c.laddr), raddr = address(c.raddr)
+            let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
+            countUnknowns(local: r.local, remote: r.remote)
+            let isServer = c.side == server
+            let isError = c.status_class == serverError, isClientError = c.status_class == clientError
+            func fill(_ cell: inout REDCell) {
+                cell.requests &+= 1
+                if isError { cell.errors &+= 1 }
+                if isClientError { cell.clientErrors &+= 1 }
+                cell.requestBytes &+= UInt64(c.req_bytes)
+                cell.responseBytes &+= UInt64(c.resp_bytes)
+                cell.latency.record(c.duration_ns)
+            }
+            let g = Int(isServer ? r.serverGroup : r.clientGroup)
+            if serviceCells[bi].count <= g {
+                serviceCells[bi].append(contentsOf: repeatElement(REDCell(scale: scale), count: g + 1 - serviceCells[bi].count))
+            }
+            fill(&serviceCells[bi][g])
+            if wantEdge {
+                fill(&edgeCells[cellKey(isServer ? r.serverEdge : r.clientEdge, bi), default: REDCell(scale: scale)])
+            }
+            if wantTraffic {
+                trafficCalls[cellKey(isServer ? r.serverTraffic : r.clientTraffic, bi), default: 0] &+= 1
+            }
+        }
+    }
+
+    mutating func flows(_ flows: UnsafeBufferPointer<rl_flow_delta>, names: inout NamePool) {
+        for f in flows {
+            guard let bi = bucket(f.end_ns) else { continue }
+            counters.aggregated += 1
+            observed[bi] &+= 1
+            let (local, remote, localDC, remoteDC) = endpoints(
+                cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
+                laddr: address(f.laddr), raddr: address(f.raddr), names: &names)
+            let b = bucketStart(bi)
+            let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
+            if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
+                agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
+                                              dstService: remote, l4: l4, observer: ids.source),
+                                   make: { TrafficCell() }) {
+                    $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
+                }
+            }
+            if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
+                agg.traffic.update(TrafficKey(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
+                                              dstService: local, l4: l4, observer: ids.destination),
+                                   make: { TrafficCell() }) {
+                    $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
+                }
+            }
+            let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
+            if wantHealth && f.flags & missing != 0 && f.flags & opened != 0 {
+                agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) {
+                    $0.idOptionMissing &+= 1
+                }
+            }
+        }
+    }
+
+    mutating func tcpEvents(_ events: UnsafeBufferPointer<rl_tcp_event>, names: inout NamePool) {
+        for e in events {
+            guard let bi = bucket(e.ts_ns) else { continue }
+            counters.aggregated += 1
+            observed[bi] &+= 1
+            let local = resolver.local(cgroup: e.cgroup_id, serviceID: e.local_service, names: &names)
+            let remote = resolver.remote(peerServiceID: e.peer_service, address: address(e.raddr), names: &names)
+            let b = bucketStart(bi)
+            let n = UInt64(max(e.count, 1))
+            if wantHealth {
+                agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) { h in
+                    switch UInt32(e.kind) {
+                    case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
+                    case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
+                    case RL_TCP_RESET_RECEIVED.rawValue: h.resetsReceived &+= n
+                    case RL_TCP_DROP.rawValue: h.drops &+= n
+                    default: break
+                    }
+                }
+            }
+            if wantDrops && UInt32(e.kind) == RL_TCP_DROP.rawValue {
+                agg.drops.update(DropKey(bucket: b, service: local, reason: Int32(bitPattern: e.drop_reason)),
+                                 make: { Count() }) { $0.value &+= n }
+            }
+        }
+    }
+
+    mutating func stats(_ stats: UnsafeBufferPointer<rl_stats>) {
+        for s in stats where HostProcessor.lossCounters.contains(s.counter) && s.value > 0 {
+            guard let bi = bucket(s.ts_ns) else { continue }
+            agg.completeness[bucketStart(bi), default: Completeness()].lost &+= s.value
+        }
+    }
+
+    /// Folds the dense per-bucket state into the aggregates.
+    mutating func finish(warnings: [String]) -> HostProcessor.Outcome {
+        for (bi, cells) in serviceCells.enumerated() {
+            for (g, cell) in cells.enumerated() where cell.requests > 0 {
+                let k = serviceGroups.keys[g]
+                agg.redService.merge(ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto,
+                                                observer: k.observer), cell)
+            }
+        }
+        serviceCells = []
+        for (key, cell) in edgeCells {
+            var k = edgeGroups.keys[Int(key >> 32)]
+            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
+            agg.redEdge.merge(k, cell)
+        }
+        edgeCells = [:]
+        // Flow deltas may have filled the same traffic rows; calls add to them.
+        for (key, calls) in trafficCalls {
+            var k = trafficGroups.keys[Int(key >> 32)]
+            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
+            agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
+        }
+        trafficCalls = [:]
+        for (bi, o) in observed.enumerated() where o > 0 {
+            agg.completeness[bucketStart(bi), default: Completeness()].observed &+= o
+        }
+        return HostProcessor.Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
+    }
+}
+
+/// The fields of a call its enrichment depends on: calls repeat a few thousand shapes, so
+/// enrichment is resolved once per shape instead of by five dictionary lookups per call.
+struct CallShape: Equatable {
+    var cgroup: UInt64
+    var localService: UInt32
+    var peerService: UInt32
+    var raddr: NetworkAddress
+    var laddr: NetworkAddress
+    var l7: UInt8
+    var l4: UInt8
+
+    /// Cache slots (a power of two); a collision only costs a re-resolution.
+    static let slots = 1 << 14
+
+    /// A multiplicative mix of the fields, top 14 bits: far cheaper than SipHash, and the cache
+    /// compares the whole shape, so a weak hash cannot give a wrong answer.
+    @inline(__always) var slot: Int {
+        var h = cgroup &* 0x9E37_79B9_7F4A_7C15
+        h ^= (UInt64(localService) << 32 | UInt64(peerService)) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (raddr.low ^ raddr.high &* 31) &* 0x1656_67B1_9E37_79F9
+        h ^= (laddr.low ^ laddr.high &* 31 ^ UInt64(l7) << 56 ^ UInt64(l4) << 48) &* 0x27D4_EB2F_1656_67C5
+        return Int(truncatingIfNeeded: ((h ^ h >> 29) &* 0x9E37_79B9_7F4A_7C15) >> 50)
+    }
+}
+
+/// A call shape's enrichment (name ids) and its group ids in each call table.
+struct ResolvedShape {
+    var local, remote, localDC, remoteDC, proto: Int32
+    /// red_service / red_edge / traffic_matrix group of a call of this shape observed on the
+    /// server / client side.
+    var serverGroup, clientGroup: Int32
+    var serverEdge, clientEdge: Int32
+    var serverTraffic, clientTraffic: Int32
+}
+
+/// Dense ids for group keys, in first-seen order.
+struct GroupTable<Key: Hashable> {
+    private var index: [Key: Int32] = [:]
+    private(set) var keys: [Key] = []
+
+    mutating func id(_ key: Key) -> Int32 {
+        if let i = index[key] { return i }
+        keys.append(key)
+        index[key] = Int32(keys.count - 1)
+        return Int32(keys.count - 1)
+    }
+}
+
+struct ShapeEntry {
+    var shape: CallShape
+    var resolved: ResolvedShape
+}
+
+/// A red_service group without its bucket.
+struct ServiceGroup: Hashable {
+    var service, proto, observer: Int32
 }

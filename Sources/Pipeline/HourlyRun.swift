@@ -84,11 +84,12 @@ public struct HourlyRun {
         var watermark: Int64?
         let hosts = byHost.keys.sorted()
         for (i, host) in hosts.enumerated() {
-            let processor = HostProcessor(host: host, files: byHost[host]!, partition: partition,
+            var processor = HostProcessor(host: host, files: byHost[host]!, partition: partition,
                                           bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
                                           maxBlockBytes: spec.read.maxBlockBytes,
                                           maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
                                           metadata: metadata)
+            processor.tables = Set(agg.tables)
             let outcome = processor.run(names: &names)
             counters[host] = outcome.counters
             warnings += outcome.warnings.map { "host \(host): \($0)" }
@@ -131,13 +132,13 @@ public struct HourlyRun {
             tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
         for p in partials {
-            let cols = builder.columns(p.rows)
+            let cols = builder.columns(p.rows, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "partials/\(s.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
             }
         }
         if spec.stages.contains(.merge) {
-            let cols = builder.columns(merged)
+            let cols = builder.columns(merged, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "\(s.name)/\(partition.path)/part-00000.parquet", scope: "merged")
             }

@@ -11,6 +11,12 @@ public struct ServiceKey: Hashable, Comparable, Sendable {
     public static func < (a: Self, b: Self) -> Bool {
         (a.bucket, a.service, a.proto, a.observer) < (b.bucket, b.service, b.proto, b.observer)
     }
+
+    /// Two packed words instead of four fields: fewer SipHash rounds per lookup.
+    public func hash(into h: inout Hasher) {
+        h.combine(bucket)
+        h.combine(packed(service, proto) ^ UInt64(UInt32(bitPattern: observer)) &* 0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 public struct EdgeKey: Hashable, Comparable, Sendable {
@@ -27,6 +33,13 @@ public struct EdgeKey: Hashable, Comparable, Sendable {
         let y = (b.bucket, b.caller, b.callee, b.callerDC, b.calleeDC, b.proto)
         return x != y ? x < y : a.observer < b.observer
     }
+
+    /// Three packed words instead of seven fields: fewer SipHash rounds per lookup.
+    public func hash(into h: inout Hasher) {
+        h.combine(bucket)
+        h.combine(packed(caller, callee))
+        h.combine(packed(callerDC, calleeDC) ^ packed(proto, observer) &* 0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 public struct TrafficKey: Hashable, Comparable, Sendable {
@@ -42,6 +55,13 @@ public struct TrafficKey: Hashable, Comparable, Sendable {
         let x = (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4)
         let y = (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4)
         return x != y ? x < y : a.observer < b.observer
+    }
+
+    /// Three packed words instead of seven fields: fewer SipHash rounds per lookup.
+    public func hash(into h: inout Hasher) {
+        h.combine(bucket)
+        h.combine(packed(srcService, dstService))
+        h.combine(packed(srcDC, dstDC) ^ packed(l4, observer) &* 0x9E37_79B9_7F4A_7C15)
     }
 }
 
@@ -65,4 +85,10 @@ public struct DropKey: Hashable, Comparable, Sendable {
 public struct Count: Sendable, Equatable {
     public var value: UInt64 = 0
     public init(_ v: UInt64 = 0) { value = v }
+}
+
+/// Two ids in one word, for hashing (equality still compares every field).
+@inline(__always)
+func packed(_ a: Int32, _ b: Int32) -> UInt64 {
+    UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
 }

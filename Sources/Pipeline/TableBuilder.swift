@@ -13,24 +13,55 @@ public struct TableBuilder {
         self.bucketSeconds = Int32(bucketSeconds)
     }
 
-    /// Columns of every table, by table name.
-    public func columns(_ rows: TableRows) -> [String: [ColumnData]] {
-        [
-            "red_service": redService(rows.redService),
-            "red_edge": redEdge(rows.redEdge),
-            "traffic_matrix": traffic(rows.traffic),
-            "tcp_health": health(rows.health),
-            "tcp_drops": drops(rows.drops),
-        ]
+    /// Columns of the named tables (all five when `tables` is nil), by table name.
+    public func columns(_ rows: TableRows, tables: Set<String>? = nil) -> [String: [ColumnData]] {
+        func want(_ t: String) -> Bool { tables?.contains(t) ?? true }
+        var out: [String: [ColumnData]] = [:]
+        if want("red_service") { out["red_service"] = redService(rows.redService) }
+        if want("red_edge") { out["red_edge"] = redEdge(rows.redEdge) }
+        if want("traffic_matrix") { out["traffic_matrix"] = traffic(rows.traffic) }
+        if want("tcp_health") { out["tcp_health"] = health(rows.health) }
+        if want("tcp_drops") { out["tcp_drops"] = drops(rows.drops) }
+        return out
     }
 
     func n(_ id: Int32) -> String { names.name(id) }
 
-    func sorted<K, C>(_ acc: Accumulator<K, C>, by key: (K) -> [String]) -> [(key: K, cell: C)] {
-        acc.cells.map { (key: $0.key, cell: $0.value, names: key($0.key)) }
-            .sorted { a, b in a.names.lexicographicallyPrecedes(b.names) }
+    /// Each name id's position in the names' sorted order: comparing ranks orders rows exactly
+    /// as comparing the names would (names in a pool are distinct), without building strings.
+    var ranks: [Int64] {
+        var r = [Int64](repeating: 0, count: names.names.count)
+        for (pos, id) in names.names.indices.sorted(by: { names.names[$0] < names.names[$1] }).enumerated() {
+            r[id] = Int64(pos)
+        }
+        return r
+    }
+
+    /// Rows ordered by `key`, built from `ranks`.
+    func sorted<K, C>(_ acc: Accumulator<K, C>, by key: ([Int64], K) -> SortKey) -> [(key: K, cell: C)] {
+        let rk = ranks
+        return acc.cells.map { (key: $0.key, cell: $0.value, order: key(rk, $0.key)) }
+            .sorted { a, b in a.order < b.order }
             .map { (key: $0.key, cell: $0.cell) }
     }
+
+    /// Up to seven integers compared lexicographically (unused trailing ones stay 0), inline:
+    /// an array per row would cost an allocation per row.
+    struct SortKey: Comparable {
+        // Swift compares tuples of at most six elements.
+        var head: (Int64, Int64, Int64, Int64, Int64, Int64)
+        var last: Int64
+        init(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64 = 0, _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) {
+            head = (a, b, c, d, e, f)
+            last = g
+        }
+        static func == (x: Self, y: Self) -> Bool { x.head == y.head && x.last == y.last }
+        static func < (x: Self, y: Self) -> Bool { x.head != y.head ? x.head < y.head : x.last < y.last }
+    }
+
+    /// An integer ordered as its `%011d` text was (the order of drop reasons in written files):
+    /// negatives ("-…") first, by magnitude, then the others ascending.
+    static func textOrder(_ x: Int32) -> Int64 { x < 0 ? Int64(x.magnitude) - (1 << 40) : Int64(x) }
 
     /// Builders for one column each.
     struct Strings {
@@ -120,7 +151,7 @@ public struct TableBuilder {
 
     func redService(_ acc: Accumulator<ServiceKey, Row<REDCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), proto = Strings(), observer = Strings(), m = REDColumns()
-        for (k, r) in sorted(acc, by: { [String(format: "%020lld", $0.bucket), n($0.service), n($0.proto), n($0.observer)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.proto)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); service.add(n(k.service)); proto.add(n(k.proto)); observer.add(n(k.observer))
             m.add(r)
         }
@@ -130,8 +161,8 @@ public struct TableBuilder {
     func redEdge(_ acc: Accumulator<EdgeKey, Row<REDCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], caller = Strings(), callee = Strings(), callerDC = Strings(), calleeDC = Strings()
         var proto = Strings(), observer = Strings(), m = REDColumns()
-        for (k, r) in sorted(acc, by: { [String(format: "%020lld", $0.bucket), n($0.caller), n($0.callee), n($0.callerDC),
-                                          n($0.calleeDC), n($0.proto), n($0.observer)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.caller)], $0[Int($1.callee)], $0[Int($1.callerDC)],
+                                                $0[Int($1.calleeDC)], $0[Int($1.proto)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); caller.add(n(k.caller)); callee.add(n(k.callee))
             callerDC.add(n(k.callerDC)); calleeDC.add(n(k.calleeDC)); proto.add(n(k.proto)); observer.add(n(k.observer))
             m.add(r)
@@ -144,8 +175,8 @@ public struct TableBuilder {
         var buckets: [Int64] = [], srcDC = Strings(), dstDC = Strings(), src = Strings(), dst = Strings()
         var l4 = Strings(), observer = Strings(), bytes = Int64s(), packets = Int64s(), flows = Int64s(), calls = Int64s()
         var c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [String(format: "%020lld", $0.bucket), n($0.srcDC), n($0.dstDC), n($0.srcService),
-                                          n($0.dstService), n($0.l4), n($0.observer)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.srcDC)], $0[Int($1.dstDC)], $0[Int($1.srcService)],
+                                                $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)]) }) {
             buckets.append(k.bucket); srcDC.add(n(k.srcDC)); dstDC.add(n(k.dstDC)); src.add(n(k.srcService))
             dst.add(n(k.dstService)); l4.add(n(k.l4)); observer.add(n(k.observer))
             bytes.add(r.cell.bytes); packets.add(r.cell.packets); flows.add(r.cell.flows); calls.add(r.cell.calls)
@@ -158,7 +189,7 @@ public struct TableBuilder {
     func health(_ acc: Accumulator<HealthKey, Row<TCPHealthCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), peer = Strings()
         var retx = Int64s(), rstS = Int64s(), rstR = Int64s(), drops = Int64s(), missing = Int64s(), c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [String(format: "%020lld", $0.bucket), n($0.service), n($0.peer)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.peer)]) }) {
             buckets.append(k.bucket); service.add(n(k.service)); peer.add(n(k.peer))
             retx.add(r.cell.retransmits); rstS.add(r.cell.resetsSent); rstR.add(r.cell.resetsReceived)
             drops.add(r.cell.drops); missing.add(r.cell.idOptionMissing); c.add(r.completeness)
@@ -170,7 +201,7 @@ public struct TableBuilder {
     func drops(_ acc: Accumulator<DropKey, Row<Count>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), code = Int32s(), reason = Strings(), drops = Int64s()
         var c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { [String(format: "%020lld", $0.bucket), n($0.service), String(format: "%011d", $0.reason)] }) {
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], Self.textOrder($1.reason)) }) {
             buckets.append(k.bucket); service.add(n(k.service)); code.add(k.reason); reason.add(DropReasons.name(k.reason))
             drops.add(r.cell.value); c.add(r.completeness)
         }

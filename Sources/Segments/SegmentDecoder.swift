@@ -16,6 +16,14 @@ public struct ReaderOptions: Sendable {
     public var maxBlocks: Int = 1 << 22
     /// Whether to decompress payloads. Off, blocks are still checksummed but records are unavailable.
     public var decompress: Bool = true
+    /// When set (and `decompress` is on), only blocks of these record types are decompressed; the
+    /// others go through every check but the LZ4 decode (header fields, lengths, CRC32C of the
+    /// compressed payload) and have no records. The checks are the same, in the same order, up
+    /// to the decode, so such a reader stops at the same damaged block as a full one unless the
+    /// damage is a payload that passes its CRC yet does not decompress (a writer defect, not
+    /// media damage), which only a full reader finds. Callers that need identical damage
+    /// detection across readers must compare valid block counts (`HostProcessor` does).
+    public var decompressTypes: Set<RecordType>? = nil
 
     public init() {}
 }
@@ -367,7 +375,8 @@ public final class SegmentDecoder {
             throw fail(.recordSizeMismatch(path: source, offset: at + 16, recordType: rawType, rawLength: UInt64(raw),
                                            count: UInt64(count), recordSize: UInt64(type.recordSize)))
         }
-        if options.decompress {
+        outputCount = 0
+        if options.decompress && options.decompressTypes?.contains(type) != false {
             if outputCapacity < raw {
                 output.deallocate()
                 outputCapacity = max(raw, 64 << 10)
