@@ -39,3 +39,28 @@ struct CollectRunCLITests {
         }
     }
 }
+
+@Suite("redline run: byte-identical across processes (end to end)")
+struct RunDeterminismCLITests {
+    @Test("two separate runs of a partition write the same bytes (no leftover memory, no hash-seed order in any file)")
+    func separateProcessesWriteTheSameBytes() throws {
+        let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
+        let partition = try String(contentsOfFile: capture + "/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        var trees: [[String: Data]] = []
+        for _ in 0..<2 {
+            let out = try InspectCLITests.scratch()
+            defer { try? FileManager.default.removeItem(at: out) }
+            let r = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", partition,
+                                                "--segments", capture + "/segments", "--metadata", capture + "/metadata",
+                                                "--out", out.path, "--quiet")
+            #expect(r.status == 0, "\(r.stderr)")
+            var files: [String: Data] = [:]
+            for case let p as String in FileManager.default.enumerator(atPath: out.path)! where p.hasSuffix(".parquet") || p.hasSuffix(".json") {
+                files[p] = FileManager.default.contents(atPath: out.path + "/" + p)
+            }
+            trees.append(files)
+        }
+        #expect(trees[0].count > 20)
+        #expect(trees[0] == trees[1])
+    }
+}

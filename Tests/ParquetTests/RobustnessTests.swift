@@ -199,3 +199,25 @@ struct PublishTests {
         w.abandon()
     }
 }
+
+@Suite("Writer output does not depend on leftover memory")
+struct DeterminismTests {
+    @Test("bit-packed runs whose zero padding spans several words are written the same over any stale buffer")
+    func paddingIsZeroed() {
+        var rng = SystemRandomNumberGenerator()
+        for width in 1...32 {
+            for n in [1, 3, 7, 9, 15] {
+                let values = (0..<n).map { _ in UInt32.random(in: 0...(width == 32 ? .max : (1 << UInt32(width)) - 1), using: &rng) }
+                var outputs: [[UInt8]] = []
+                for garbage: UInt8 in [0x00, 0xAB, 0xFF] {
+                    let out = ByteBuffer(capacity: 64)
+                    out.append([UInt8](repeating: garbage, count: 4096))
+                    out.removeAll()
+                    values.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: out) }
+                    outputs.append(out.array)
+                }
+                #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2], "width \(width), \(n) values")
+            }
+        }
+    }
+}

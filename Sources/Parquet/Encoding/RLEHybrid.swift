@@ -80,10 +80,16 @@ enum RLEHybrid {
                 acc = bits > 0 ? v >> UInt64(bitWidth - bits) : 0
             }
         }
-        // Padding values are zeros: the remaining bits of `acc` are already zero.
+        // Padding values are zeros. The padding can span more than the word in `acc`
+        // (e.g. 3 values of 20 bits pad to 8 values, 20 bytes), so zero the rest of
+        // the run first: the buffer's memory is not initialized, and stale bytes would
+        // make two runs over the same data write different files.
         let written = dst - out.end
         let rest = bytes - written
-        if rest > 0 { dst.storeBytes(of: acc.littleEndian, as: UInt64.self) }
+        if rest > 0 {
+            dst.initializeMemory(as: UInt8.self, repeating: 0, count: rest)
+            dst.storeBytes(of: acc.littleEndian, as: UInt64.self)
+        }
         out.didWrite(bytes)
     }
 
