@@ -39,10 +39,22 @@ enum rl_config_key {
 	                                 default 2 (SKB_DROP_REASON_NOT_SPECIFIED is reported) */
 	RL_CFG_L7_MAX_MISSES = 15,    /* payload direction changes without any rule match after
 	                                 which a flow is no longer classified; default 8 */
-	RL_CFG_NETNS_INO = 15,        /* tracepoint events only from this network namespace (its
+	RL_CFG_NETNS_INO = 16,        /* tracepoint events only from this network namespace (its
 	                                 inode, as /proc/self/ns/net); 0 = every namespace */
-	RL_CFG_MAX = 16,              /* entries of rl_config */
+	RL_CFG_MAX = 17,              /* entries of rl_config */
 };
+/* Keys are dense and distinct: each is its predecessor + 1 (an enum lets two
+ * names share a value silently; this catches it at compile time). */
+_Static_assert(RL_CFG_FLUSH_INTERVAL_NS == RL_CFG_RULE_GENERATION + 1 && RL_CFG_RATE_FLOW == RL_CFG_FLUSH_INTERVAL_NS + 1 &&
+	       RL_CFG_RATE_CALL == RL_CFG_RATE_FLOW + 1 && RL_CFG_RATE_TCP_EVENT == RL_CFG_RATE_CALL + 1 &&
+	       RL_CFG_BURST_FLOW == RL_CFG_RATE_TCP_EVENT + 1 && RL_CFG_BURST_CALL == RL_CFG_BURST_FLOW + 1 &&
+	       RL_CFG_BURST_TCP_EVENT == RL_CFG_BURST_CALL + 1 && RL_CFG_WAKEUP_EVERY == RL_CFG_BURST_TCP_EVENT + 1 &&
+	       RL_CFG_L4_MASK == RL_CFG_WAKEUP_EVERY + 1 && RL_CFG_FILTERS_ACTIVE == RL_CFG_L4_MASK + 1 &&
+	       RL_CFG_DEFAULT_DENY == RL_CFG_FILTERS_ACTIVE + 1 && RL_CFG_L7_DENY_MASK == RL_CFG_DEFAULT_DENY + 1 &&
+	       RL_CFG_ID_OPTION_EXPECTED == RL_CFG_L7_DENY_MASK + 1 && RL_CFG_DROP_REASON_MIN == RL_CFG_ID_OPTION_EXPECTED + 1 &&
+	       RL_CFG_L7_MAX_MISSES == RL_CFG_DROP_REASON_MIN + 1 && RL_CFG_NETNS_INO == RL_CFG_L7_MAX_MISSES + 1 &&
+	       RL_CFG_MAX == RL_CFG_NETNS_INO + 1,
+	       "rl_config_key values must be distinct and dense");
 
 /* Bits of RL_CFG_FILTERS_ACTIVE and RL_CFG_DEFAULT_DENY. */
 enum rl_filter_active {
