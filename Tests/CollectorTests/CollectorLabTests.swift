@@ -192,6 +192,23 @@ struct CollectorLabTests {
             }
         }
         #expect(openFiles == 1, "the killed collector's segment is left open")
+
+        // A collector restarted after the kill removes the dead one's filters instead of counting twice.
+        let restarted = Process()
+        restarted.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        restarted.arguments = ["--net=/run/netns/rltc2-h12", redline, "collect", "--config", config, "--ready-file", dir + "/ready3"]
+        let restartLog = dir + "/restarted.log"
+        FileManager.default.createFile(atPath: restartLog, contents: nil)
+        let rh = try FileHandle(forWritingTo: URL(fileURLWithPath: restartLog))
+        restarted.standardOutput = rh
+        restarted.standardError = rh
+        try restarted.run()
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/ready3") && restarted.isRunning { usleep(50_000) }
+        let afterRestart = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        #expect(afterRestart.split(separator: "\n").filter { $0.contains("rl_tc_ingress") }.count == 1,
+                "one Redline ingress filter after a restart: \(afterRestart)\n\((try? String(contentsOfFile: restartLog, encoding: .utf8)) ?? "")")
+        kill(restarted.processIdentifier, SIGTERM)
+        restarted.waitUntilExit()
         #expect(httpCalls == 5, "5 HTTP calls under the shipped rules, none once the reload removed the HTTP rules")
 
         // A collector stopped with SIGTERM detaches everything it attached.
