@@ -22,13 +22,6 @@ public struct HostCounters: Sendable, Equatable, Codable {
     public var unknownRemote: UInt64 = 0
     /// Anchors the timebase rejected.
     public var rejectedAnchors = 0
-
-    public mutating func add(_ o: HostCounters) {
-        files += o.files; damagedFiles += o.damagedFiles; openFiles += o.openFiles; blocks += o.blocks
-        records += o.records; aggregated += o.aggregated; otherPartition += o.otherPartition
-        uncorrectable += o.uncorrectable; unknownLocal += o.unknownLocal; unknownRemote += o.unknownRemote
-        rejectedAnchors += o.rejectedAnchors
-    }
 }
 
 /// The read → correct-time → enrich → aggregate stages for one host and one
