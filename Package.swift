@@ -75,14 +75,17 @@ let package = Package(
         // Benchmark: Redline's Parquet writer on a 10 M-row table (tools/bench/parquet/run).
         .executableTarget(name: "parquet-bench", dependencies: ["Parquet"], path: "tools/bench/parquet/swift"),
 
-        .testTarget(name: "SegmentsTests", dependencies: ["Segments"], exclude: ["Fixtures"]),
-        .testTarget(name: "TimebaseTests", dependencies: ["Timebase", "CRedlineABI"]),
-        .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
-        .testTarget(name: "KernelProbesTests", dependencies: ["KernelProbes", "CRedlineABI"]),
-        .testTarget(name: "CLITests", dependencies: ["Segments"]),
-        .testTarget(name: "AggregatesTests", dependencies: ["Aggregates"]),
-        .testTarget(name: "EnrichmentTests", dependencies: ["Enrichment", "YAMLConfig"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "YAMLConfig", "CRedlineABI", "Segments"]),
+        // Shared by the test targets: prerequisite traits for system tests (root/BPF, netns, Spark, Chromium).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
+        .testTarget(name: "SegmentsTests", dependencies: ["TestSupport", "Segments"], exclude: ["Fixtures"]),
+        .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "Timebase", "CRedlineABI"]),
+        .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "Parquet"]),
+        .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "KernelProbes", "CRedlineABI"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments"]),
+        .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
+        .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments"]),
     ]
 )

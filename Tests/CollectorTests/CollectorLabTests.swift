@@ -2,11 +2,12 @@ import CRedlineABI
 import Foundation
 import Segments
 import Testing
+import TestSupport
 
 /// The collector on real traffic: the namespace lab with nginx, redis-server,
 /// the chained service, wrk and redis-benchmark. Needs root, BPF and network
 /// namespaces (CI has all three); each test builds and removes its own fleet.
-@Suite("Collector in the namespace lab (root, BPF, netns)", .serialized)
+@Suite("Collector in the namespace lab (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct CollectorLabTests {
     static let root: String = {
         let here = "\(#filePath)"

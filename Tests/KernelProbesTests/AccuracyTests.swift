@@ -1,5 +1,6 @@
 import KernelProbes
 import Testing
+import TestSupport
 
 /// One labelled corpus payload (tools/lab/corpus/l7-corpus.tsv).
 struct CorpusSample {
@@ -31,7 +32,7 @@ struct CorpusSample {
     }
 }
 
-@Suite("L7 accuracy on the labelled corpus (root, BPF)")
+@Suite("L7 accuracy on the labelled corpus (root, BPF)", .requiresRootBPF)
 struct AccuracyTests {
     @Test("rootBPF: per-protocol precision ≥ 99 % and recall ≥ 97 % on real-client payloads + random bytes")
     func rootBPFCorpusAccuracy() throws {

@@ -2,6 +2,7 @@ import CRedlineABI
 import Foundation
 import KernelProbes
 import Testing
+import TestSupport
 
 /// The data plane attached to both ends of a lab: tc on each veth end (in its
 /// namespace), sockops on the lab's cgroup, TCP health tracepoints.
@@ -60,7 +61,7 @@ private func endpoint(_ laddr: some Any, _ lport: UInt16) -> String {
     return "\(b[12]).\(b[13]).\(b[14]).\(b[15]):\(lport)"
 }
 
-@Suite("End to end in network namespaces (root, BPF, netns)", .serialized)
+@Suite("End to end in network namespaces (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct EndToEndTests {
     @Test("rootBPF netns: nginx + curl — call count, status, captured prefix, identity option, flow bytes")
     func rootBPFNetnsHTTP() throws {

@@ -1,8 +1,9 @@
 import CRedlineABI
 import KernelProbes
 import Testing
+import TestSupport
 
-@Suite("Loading (root, BPF)")
+@Suite("Loading (root, BPF)", .requiresRootBPF)
 struct LoadTests {
     @Test("rootBPF: every program of redline.bpf.o loads on this kernel")
     func rootBPFAllProgramsLoad() throws {
@@ -53,7 +54,7 @@ struct LoadTests {
     }
 }
 
-@Suite("Packet parsing (root, BPF)")
+@Suite("Packet parsing (root, BPF)", .requiresRootBPF)
 struct ParseTests {
     let dp: DataPlane
     init() throws { dp = try DataPlane(objectPath: Package.redlineObject, programs: [.tcProbe]) }

@@ -1,6 +1,7 @@
 import CRedlineABI
 import KernelProbes
 import Testing
+import TestSupport
 
 private func hex(_ s: String) -> [UInt8] {
     let c = Array(s.filter { !$0.isWhitespace })
@@ -35,7 +36,7 @@ private struct UDPPath {
     }
 }
 
-@Suite("Calls, flows, ring buffer and rate caps (root, BPF)")
+@Suite("Calls, flows, ring buffer and rate caps (root, BPF)", .requiresRootBPF)
 struct PairingTests {
     @Test("rootBPF: a DNS query and its answer through tc egress/ingress make one call record")
     func rootBPFDNSCallPaired() throws {

@@ -1,6 +1,7 @@
 import CRedlineABI
 import KernelProbes
 import Testing
+import TestSupport
 
 private func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
 private func hex(_ s: String) -> [UInt8] {
@@ -55,7 +56,7 @@ private let ruleSamples: [Int: (transport: L7Rule.Transport, pos: [[UInt8]], neg
          [hex("12 34 01 80 00 01 00 01"), hex("12 34 81 80 00 02 00 01")]),
 ]
 
-@Suite("L7 rules (root, BPF)")
+@Suite("L7 rules (root, BPF)", .requiresRootBPF)
 struct RulesTests {
     @Test("the shipped rules file parses, and every rule has samples here")
     func shippedRulesParse() throws {

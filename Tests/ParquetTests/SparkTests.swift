@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Parquet
 
 struct SparkReport: Decodable {
@@ -11,7 +12,7 @@ struct SparkReport: Decodable {
     var warnings: [String]
 }
 
-@Suite("Parquet files read by Spark (slow: one pyspark local session)")
+@Suite("Parquet files read by Spark (slow: one pyspark local session)", .requiresSpark)
 struct SparkTests {
     /// One Spark session (≈15 s to start) reads every corpus file.
     @Test("slowSpark: every corpus file is read by Spark with equal values and no WARN/ERROR lines")

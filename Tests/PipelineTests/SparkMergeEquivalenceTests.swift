@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// "Two levels, one definition": the Spark SQL under pipelines/spark/ merges the per-host
 /// partial tables into exactly the tables Redline's Swift merge writes.
@@ -25,7 +26,7 @@ import Testing
 /// of powers of two, which Swift computes with glibc's `exp2` and Spark with Java's
 /// `StrictMath.pow`; either may be off by an ulp (~2.2e-16 relative), nothing more. Integers,
 /// strings, histogram buckets and row order compare exactly.
-@Suite("Spark SQL (and DuckDB) merge equals the Swift merge (slowSpark: one pyspark local session)")
+@Suite("Spark SQL (and DuckDB) merge equals the Swift merge (slowSpark: one pyspark local session)", .requiresSpark)
 struct SparkMergeEquivalenceTests {
     static let packageRoot: String = {
         let here = "\(#filePath)"
