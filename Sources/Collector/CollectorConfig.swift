@@ -25,6 +25,21 @@ public struct CollectorConfig: Sendable, Equatable {
     public var maxSegmentBytes: Int
     /// Sealed segments beyond this total are deleted, oldest first; 0 = no budget.
     public var diskBudgetBytes: Int
+    /// Oldest sealed segments are also deleted while the filesystem has less free than this; 0 = no minimum.
+    public var minFreeBytes: Int = 0
+    /// Mode of segment files (set explicitly, not from the umask).
+    public var fileMode: UInt32 = 0o640
+    /// Mode of the partition folders the collector creates.
+    public var directoryMode: UInt32 = 0o750
+    /// The file and the line of fields the runtime checks against the host later
+    /// (`interfaces[N]`, `rules`), so those errors point into the file too.
+    public var sourceFile: String = ""
+    public var lines: [String: Int] = [:]
+
+    /// "FILE:LINE: FIELD" for a field recorded in `lines` (or "FILE: FIELD").
+    public func position(of field: String) -> String {
+        sourceFile + (lines[field].map { ":\($0)" } ?? "") + ": " + field
+    }
     public var anchorIntervalSeconds: Int
     /// A REALTIME−MONOTONIC move beyond this between anchors triggers an extra anchor.
     public var stepThresholdNanos: Int
@@ -100,6 +115,9 @@ public struct CollectorConfig: Sendable, Equatable {
                 if let c = n["cidr"] {
                     r.cidr = try c.string()
                     guard isCIDR(r.cidr!) else { throw c.fail("'\(r.cidr!)' is not a CIDR block (e.g. 198.18.0.0/15)") }
+                    if let network = networkIfHostBitsSet(r.cidr!) {
+                        throw c.fail("'\(r.cidr!)' has host bits set; the block is \(network)")
+                    }
                 }
                 if let p = n["port"] {
                     r.port = try p.int()
@@ -163,12 +181,15 @@ public struct CollectorConfig: Sendable, Equatable {
         }
 
         let seg = try root.required("segments")
-        try seg.requireKeys(in: ["root", "window_seconds", "max_segment_size", "disk_budget"])
+        try seg.requireKeys(in: ["root", "window_seconds", "max_segment_size", "disk_budget", "min_free", "file_mode", "dir_mode"])
         let segmentRoot = resolve(try seg.required("root").string())
         let window = try int(seg["window_seconds"], 1...3600, 60)
         if let w = seg["window_seconds"], 3600 % window != 0 { throw w.fail("must divide 3600 so windows align with hours") }
         let maxSeg = try size(seg["max_segment_size"], (1 << 16)...(1 << 34), 256 << 20)
         let budget = try size(seg["disk_budget"], 0...(1 << 50), 0)
+        let minFree = try size(seg["min_free"], 0...(1 << 50), 0)
+        let fileMode = try mode(seg["file_mode"], 0o640)
+        let dirMode = try mode(seg["dir_mode"], 0o750)
 
         var anchorInterval = 10, stepNs = 1_000_000, samples = 7
         if let c = root["clock"] {
@@ -177,7 +198,7 @@ public struct CollectorConfig: Sendable, Equatable {
             stepNs = try int(c["step_threshold_ns"], 1000...1_000_000_000, 1_000_000)
             samples = try int(c["samples"], 1...1000, 7)
         }
-        return CollectorConfig(
+        var config = CollectorConfig(
             host: host, interfaces: interfaces,
             sockopsCgroup: try root["sockops_cgroup"]?.string(),
             rulesFile: try root["rules"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
@@ -186,6 +207,26 @@ public struct CollectorConfig: Sendable, Equatable {
             stepThresholdNanos: stepNs, anchorSamples: samples,
             metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
             memoryCapBytes: try size(root["memory_cap"], (8 << 20)...(1 << 40), 64 << 20))
+        config.sourceFile = file
+        for (i, n) in (try root["interfaces"]?.sequence() ?? []).enumerated() { config.lines["interfaces[\(i)]"] = n.line }
+        config.lines["rules"] = root["rules"]?.line
+        config.minFreeBytes = minFree
+        config.fileMode = fileMode
+        config.directoryMode = dirMode
+        return config
+    }
+
+    /// A permission mode written in octal ("0640", "0o640" or "640"); no set-id, sticky or
+    /// execute-only surprises: the owner must be able to read and write (folders: and enter).
+    public static func mode(_ n: YAMLNode?, _ def: UInt32) throws(ConfigError) -> UInt32 {
+        guard let n else { return def }
+        var s = try n.string()
+        if s.hasPrefix("0o") { s = String(s.dropFirst(2)) }
+        guard !s.isEmpty, s.count <= 4, let v = UInt32(s, radix: 8), v <= 0o777 else {
+            throw n.fail("'\(s)' is not a permission mode in octal (e.g. \"0640\"; quote it so YAML keeps the digits)")
+        }
+        guard v & 0o600 == 0o600 else { throw n.fail("the owner needs read and write permission (0o600)") }
+        return v
     }
 
     /// L7 protocol names the config accepts, with their `enum rl_l7_protocol` ids.
@@ -227,6 +268,36 @@ public struct CollectorConfig: Sendable, Equatable {
         }
         if let v = UInt32(s) { return v }
         throw n.fail("'\(s)' is not a classid (MAJOR:MINOR in hex, e.g. 10:1, or a number)")
+    }
+
+    /// If the CIDR has host bits set, the block it lies in (`198.19.210.1/24` → `198.19.210.0/24`);
+    /// nil when its host bits are zero (or it is not a CIDR). Datacenters.yaml rejects the same values.
+    static func networkIfHostBitsSet(_ s: String) -> String? {
+        let p = s.split(separator: "/")
+        guard p.count == 2, let len = Int(p[1]) else { return nil }
+        var a4 = in_addr(), a6 = in6_addr()
+        /// Clears the host bits; true if any was set.
+        func clear(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
+            var changed = false
+            for i in 0..<bytes.count {
+                let keep = max(0, min(8, len - i * 8))
+                let masked = bytes[i] & (keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep)))
+                changed = changed || masked != bytes[i]
+                bytes[i] = masked
+            }
+            return changed
+        }
+        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, String(p[0]), &a4) == 1 {
+            guard withUnsafeMutableBytes(of: &a4, { clear($0) }),
+                  inet_ntop(AF_INET, &a4, &out, socklen_t(out.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, String(p[0]), &a6) == 1 {
+            guard withUnsafeMutableBytes(of: &a6, { clear($0) }),
+                  inet_ntop(AF_INET6, &a6, &out, socklen_t(out.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/\(len)"
     }
 
     private static func isCIDR(_ s: String) -> Bool {

@@ -60,6 +60,9 @@ public final class CollectorRuntime {
     private var lastStatsMono: UInt64 = 0
     private var maxPollLagNanos: UInt64 = 0
     private var writeErrors: UInt64 = 0
+    /// Kinds of write error ("call errno") logged since writing last worked: each is logged once.
+    private var loggedWriteErrors: Set<String> = []
+    private var metrics: MetricsTextfile.Publisher?
     private var startedMono: UInt64 = CollectorRuntime.monotonicNow()
 
     /// Events handled since the resident-memory check; the check runs every 4096 events.
@@ -90,17 +93,27 @@ public final class CollectorRuntime {
             throw .kernel("loading \(objectPath): \(error)")
         }
         guard let boot = Segments.BootID.current() else { throw .io("cannot read /proc/sys/kernel/random/boot_id") }
+        var options = WriterOptions()
+        options.fileMode = mode_t(config.fileMode)
+        options.directoryMode = mode_t(config.directoryMode)
         sink = SegmentSink(root: config.segmentRoot, host: config.host, bootID: boot, windowSeconds: config.windowSeconds,
-                           maxSegmentBytes: config.maxSegmentBytes, sampler: AnchorSampler(sandwiches: config.anchorSamples))
+                           maxSegmentBytes: config.maxSegmentBytes, sampler: AnchorSampler(sandwiches: config.anchorSamples),
+                           writerOptions: options)
         sink.preamble = { [unowned self] in Array(self.mappings.values).sorted { $0.cgroup_id < $1.cgroup_id } }
         sink.onSeal = { [unowned self] path, footer in self.sealed(path: path, footer: footer) }
+        sink.onWriteError = { [unowned self] error in self.writeFailed(error) }
+        sink.onResume = { [unowned self] in
+            self.loggedWriteErrors = []
+            self.logger.info("segment writes work again under \(self.config.segmentRoot) (\(self.writeErrors) failed writes so far)")
+        }
+        metrics = config.metricsFile.map { MetricsTextfile.Publisher(path: $0) }
     }
 
     /// Pushes the configuration into the maps and attaches every program.
     public func start() throws(CollectorError) {
         try apply(config)
         do {
-            for iface in try matchingInterfaces(config.interfaces) {
+            for iface in try matchingInterfaces(config) {
                 removeStaleFilters(on: iface)
                 // Egress first, then ingress: detach runs in reverse so the qdisc goes last.
                 attachments.add(try TCAttachment(program: dataPlane.program(.tcEgress), interface: iface, direction: .egress))
@@ -145,6 +158,7 @@ public final class CollectorRuntime {
         if let readyFile { FileManager.default.createFile(atPath: readyFile, contents: Data("ready\n".utf8)) }
         var nextTick: UInt64 = 0, nextAnchor = startMono + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
         var nextMetrics: UInt64 = 0
+        var publishedSuspended = false
         while !stopFlag.peek() {
             if let deadline, Self.monotonicNow() >= deadline { break }
             do {
@@ -157,6 +171,7 @@ public final class CollectorRuntime {
             if now >= nextTick {
                 nextTick = now + 1_000_000_000
                 do {
+                    if sink.isSuspended { enforceDiskBudget() }
                     try sink.tick(monotonicNowNanos: now)
                     if let a = sink.lastAnchor, try sink.sampler.offsetMoved(since: a, thresholdNanos: UInt64(config.stepThresholdNanos)) {
                         logger.warning("wall clock moved against the monotonic clock: taking a step anchor")
@@ -168,33 +183,46 @@ public final class CollectorRuntime {
                     }
                     if now - lastStatsMono >= 10_000_000_000 { try writeStats(now: now) }
                 } catch {
-                    writeErrors += 1
-                    logger.error("segment write: \(error)")
+                    // Counted and logged by `writeFailed` (a write error) or a suspension
+                    // still running: the next tick retries.
                 }
             }
-            if now >= nextMetrics {
+            // Every 10 s, and at once when writes stop or start working again: health that
+            // changes is published when it changes.
+            if now >= nextMetrics || sink.isSuspended != publishedSuspended {
                 nextMetrics = now + 10_000_000_000
+                publishedSuspended = sink.isSuspended
                 writeMetrics()
             }
         }
+        if stopFlag.peek() { logger.info("stop requested: detaching, sealing the open segment") }
         try shutdown()
     }
 
-    /// Drains the ring, writes the last stats, seals, detaches. Idempotent.
+    /// Detaches, drains the ring, writes the last stats, seals. Idempotent. Bounded in time
+    /// whatever the disk does: the programs are detached first, so the ring stops filling,
+    /// the drain reads at most what the ring held, and a write that fails is not retried
+    /// (the `.rls.open` file keeps its whole blocks for recovery, and the exit code says 5).
     public func shutdown() throws(CollectorError) {
-        _ = try? ring?.drain()
-        ring = nil
         var failure: CollectorError?
-        do {
-            try writeStats(now: Self.monotonicNow())
-            try sink.close()
-        } catch {
-            failure = .io("sealing the last segment: \(error)")
-        }
         do {
             try attachments.detachAll()
         } catch {
-            failure = failure ?? .kernel("detach: \(error)")
+            failure = .kernel("detach: \(error)")
+        }
+        let drainDeadline = Self.monotonicNow() + 1_000_000_000
+        while let ring, Self.monotonicNow() < drainDeadline, ((try? ring.drain(upTo: 16_384)) ?? 0) > 0 {}
+        ring = nil
+        do {
+            try writeStats(now: Self.monotonicNow())
+        } catch {
+            // The stats stay counted in the metrics file; the seal below says what failed.
+        }
+        do {
+            try sink.close()
+        } catch {
+            failure = .io("sealing the last segment under \(config.segmentRoot): \(error)"
+                + (sink.openPath.map { "; \($0) keeps its complete blocks (readers recover them)" } ?? ""))
         }
         writeMetrics()
         if let failure { throw failure }
@@ -245,7 +273,7 @@ public final class CollectorRuntime {
                 malformedSamples &+= 1
             }
         } catch {
-            writeErrors &+= 1
+            // Shed while the sink is suspended, or the write that failed (counted in writeFailed).
             userDropped[Self.recordIndex(sample.type)] &+= 1
         }
     }
@@ -320,8 +348,25 @@ public final class CollectorRuntime {
 
     private func sealed(path: String, footer: SegmentFooter) {
         logger.info("sealed \(path) (\(footer.recordCount) records)")
-        guard config.diskBudgetBytes > 0 else { return }
-        let r = DiskBudget(root: config.segmentRoot, budgetBytes: config.diskBudgetBytes).enforce()
+        enforceDiskBudget()
+    }
+
+    /// A failed segment write: counted, and logged once per kind (call and errno) with its path
+    /// until writing works again. The sink is suspended meanwhile; events read are shed, counted.
+    private func writeFailed(_ error: SegmentError) {
+        writeErrors &+= 1
+        var kind = "\(error)"
+        if case .io(_, _, let call, let e) = error { kind = "\(call) \(e)" }
+        if loggedWriteErrors.insert(kind).inserted {
+            logger.error("segment write failed, shedding events (counted) and retrying every second: \(error)")
+        }
+    }
+
+    /// Deletes the oldest sealed segments beyond the budget or below the minimum free space.
+    private func enforceDiskBudget() {
+        let budget = DiskBudget(root: config.segmentRoot, budgetBytes: config.diskBudgetBytes, minFreeBytes: config.minFreeBytes)
+        guard budget.isActive else { return }
+        let r = budget.enforce()
         if !r.deletedFiles.isEmpty {
             deletedSegments += UInt64(r.deletedFiles.count)
             deletedBytes += UInt64(r.deletedBytes)
@@ -332,7 +377,7 @@ public final class CollectorRuntime {
     }
 
     private func writeMetrics() {
-        guard let path = config.metricsFile else { return }
+        guard let metrics else { return }
         let names = ["", "flow_delta", "l7_call", "tcp_event", "clock_anchor", "stats", "cgroup_mapping"]
         var samples: [MetricsTextfile.Sample] = []
         let k = (try? dataPlane.stats()) ?? lastKernel
@@ -367,8 +412,12 @@ public final class CollectorRuntime {
                              value: Double(sink.sealedBytes)))
         samples.append(.init("redline_segments_deleted_total", .counter, help: "Sealed segments deleted by the disk budget.",
                              value: Double(deletedSegments)))
-        samples.append(.init("redline_write_errors_total", .counter, help: "Failed segment writes (their events are counted as dropped).",
+        samples.append(.init("redline_write_errors_total", .counter,
+                             help: "Failed segment writes (the events shed meanwhile are counted as dropped, reason collector).",
                              value: Double(writeErrors)))
+        samples.append(.init("redline_segment_writes_suspended", .gauge,
+                             help: "1 while segment writes are suspended after a write error (retried every second).",
+                             value: sink.isSuspended ? 1 : 0))
         samples.append(.init("redline_poll_lag_seconds", .gauge,
                              help: "Largest delay seen between a flow delta's last packet and the collector reading it.",
                              value: Double(maxPollLagNanos) / 1e9))
@@ -378,7 +427,7 @@ public final class CollectorRuntime {
                              value: Double(Self.residentBytes())))
         maxPollLagNanos = 0
         do {
-            try MetricsTextfile.write(samples, to: path)
+            try metrics.write(samples)
         } catch {
             logger.error("metrics file: \(error)")
         }
@@ -399,8 +448,9 @@ public final class CollectorRuntime {
             throw .kernel("config map: \(error)")
         }
         if let rulesFile = c.rulesFile {
-            guard let text = try? String(contentsOfFile: rulesFile, encoding: .utf8) else {
-                throw .config("rules file \(rulesFile) not readable")
+            guard let data = FileManager.default.contents(atPath: rulesFile), let text = String(data: data, encoding: .utf8) else {
+                let why = access(rulesFile, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
+                throw .config("\(c.position(of: "rules")): rules file \(rulesFile): \(why)")
             }
             do {
                 try dataPlane.install(try RuleSet(yaml: text))
@@ -517,8 +567,8 @@ public final class CollectorRuntime {
         return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
-    /// Interfaces of this network namespace matching the names or globs.
-    func matchingInterfaces(_ patterns: [String]) throws(CollectorError) -> [String] {
+    /// Interfaces of this network namespace matching the config's names or globs.
+    func matchingInterfaces(_ config: CollectorConfig) throws(CollectorError) -> [String] {
         var names: [String] = []
         if let list = if_nameindex() {
             var p = list
@@ -529,10 +579,10 @@ public final class CollectorRuntime {
             if_freenameindex(list)
         }
         var out: [String] = []
-        for pattern in patterns {
+        for (i, pattern) in config.interfaces.enumerated() {
             let hits = names.filter { Self.glob(pattern, $0) }
             if hits.isEmpty {
-                throw .config("interfaces: '\(pattern)' matches no interface here (have: \(names.sorted().joined(separator: ", ")))")
+                throw .config("\(config.position(of: "interfaces[\(i)]")): '\(pattern)' matches no interface here (have: \(names.sorted().joined(separator: ", ")))")
             }
             for h in hits where !out.contains(h) { out.append(h) }
         }

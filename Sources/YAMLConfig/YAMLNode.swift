@@ -23,11 +23,37 @@ public struct YAMLNode {
             return YAMLNode(node: node, file: file, path: "")
         } catch let e as ConfigError {
             throw e
+        } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let keys = duplicates.sorted()
+            throw ConfigError(file: file, line: Self.secondOccurrence(of: keys, in: text, from: context.mark.line) ?? context.mark.line,
+                              "duplicate key \(keys.map { "'\($0)'" }.joined(separator: ", ")) in the mapping that starts at line \(context.mark.line)")
+        } catch let YamlError.reader(problem, offset, _, _) {
+            throw ConfigError(file: file, line: offset.map { Self.line(atUTF8Offset: $0, in: text) },
+                              "invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
         } catch let e as YamlError {
             throw ConfigError(file: file, line: Self.line(of: e), "invalid YAML: \(e)")
         } catch {
             throw ConfigError(file: file, "invalid YAML: \(error)")
         }
+    }
+
+    /// The 1-based line where one of `keys` appears for the second time at or after `line`
+    /// (the duplicate the parser refused), if a plain `key:` line shows it.
+    static func secondOccurrence(of keys: [String], in text: String, from line: Int) -> Int? {
+        var seen: [String: Int] = [:]
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where i + 1 >= line {
+            var t = raw.drop { $0 == " " || $0 == "\t" }
+            if t.hasPrefix("- ") { t = t.dropFirst(2).drop { $0 == " " } }
+            for k in keys where t.hasPrefix(k + ":") || t.hasPrefix("\"\(k)\":") || t.hasPrefix("'\(k)':") {
+                seen[k, default: 0] += 1
+                if seen[k] == 2 { return i + 1 }
+            }
+        }
+        return nil
+    }
+
+    static func line(atUTF8Offset offset: Int, in text: String) -> Int {
+        1 + text.utf8.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     }
 
     private static func line(of e: YamlError) -> Int? {
