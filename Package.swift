@@ -29,6 +29,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("lz4"), .linkedLibrary("zstd")]
         ),
+        .target(name: "CSystem", path: "Sources/CSystem"),
         .target(
             name: "CLibBPF",
             path: "Sources/CLibBPF",
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression",
+                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

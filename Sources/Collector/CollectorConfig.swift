@@ -188,8 +188,8 @@ public struct CollectorConfig: Sendable, Equatable {
         let maxSeg = try size(seg["max_segment_size"], (1 << 16)...(1 << 34), 256 << 20)
         let budget = try size(seg["disk_budget"], 0...(1 << 50), 0)
         let minFree = try size(seg["min_free"], 0...(1 << 50), 0)
-        let fileMode = try mode(seg["file_mode"], 0o640)
-        let dirMode = try mode(seg["dir_mode"], 0o750)
+        let fileMode = try seg["file_mode"]?.permissionMode() ?? 0o640
+        let dirMode = try seg["dir_mode"]?.permissionMode() ?? 0o750
 
         var anchorInterval = 10, stepNs = 1_000_000, samples = 7
         if let c = root["clock"] {
@@ -216,18 +216,6 @@ public struct CollectorConfig: Sendable, Equatable {
         return config
     }
 
-    /// A permission mode written in octal ("0640", "0o640" or "640"); no set-id, sticky or
-    /// execute-only surprises: the owner must be able to read and write (folders: and enter).
-    public static func mode(_ n: YAMLNode?, _ def: UInt32) throws(ConfigError) -> UInt32 {
-        guard let n else { return def }
-        var s = try n.string()
-        if s.hasPrefix("0o") { s = String(s.dropFirst(2)) }
-        guard !s.isEmpty, s.count <= 4, let v = UInt32(s, radix: 8), v <= 0o777 else {
-            throw n.fail("'\(s)' is not a permission mode in octal (e.g. \"0640\"; quote it so YAML keeps the digits)")
-        }
-        guard v & 0o600 == 0o600 else { throw n.fail("the owner needs read and write permission (0o600)") }
-        return v
-    }
 
     /// L7 protocol names the config accepts, with their `enum rl_l7_protocol` ids.
     public static let l7Names: [String: UInt8] = ["http1": 1, "redis": 2, "dns": 3, "mysql": 4, "kafka": 5, "thrift": 6, "tls": 7]

@@ -107,11 +107,12 @@ public struct DailyTrafficRun {
         let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"
         let staged = "\(staging)/\(rel)"
-        try makeParent(staged)
+        try makeParent(staged, mode: mode_t(spec.write.dirMode))
         do {
             var o = ParquetWriterOptions()
             o.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
             o.zstdLevel = Int32(spec.write.zstdLevel)
+            o.fileMode = mode_t(spec.write.fileMode)
             let w = try ParquetFileWriter(path: staged, schema: Self.table.parquetSchema, options: o,
                                           metadata: Self.table.keyValueMetadata + [("redline.version", RedlineVersion.current),
                                                                                   ("redline.partition", partition.path)])
@@ -121,18 +122,12 @@ public struct DailyTrafficRun {
             throw .output("writing \(rel): \(error)")
         }
         let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
-        let manifest = Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
-                                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
-                                inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: buckets.count, scope: "merged")],
-                                hosts: [:], warnings: warnings)
-        try writeAtomically(manifest.encoded(), to: "\(staging)/manifest.json")
-        let journal = CommitJournal(renames: [.init(from: staged, to: "\(tableRoot)/\(rel)")], deletes: [],
-                                    manifest: .init(from: "\(staging)/manifest.json", to: manifestPath), staging: staging)
-        let jp = CommitJournal.path(tableRoot: tableRoot)
-        guard let jd = try? JSONEncoder().encode(journal) else { throw .output("cannot encode the commit journal") }
-        try writeAtomically(jd, to: jp)
-        try journal.apply()
-        unlink(jp)
+        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: ["\(Self.table.name)/\(partition.path)"],
+                                           removals: [], fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+            .publish(Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
+                              partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
+                              inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: buckets.count, scope: "merged")],
+                              hosts: [:], warnings: warnings), at: manifestPath)
         for w in warnings { logger.warning("\(w)") }
         return manifest
     }

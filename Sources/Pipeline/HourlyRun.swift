@@ -73,7 +73,10 @@ public struct HourlyRun {
             return Summary(skipped: true, manifestPath: manifestPath, manifest: old, redService: [])
         }
         if byHost.isEmpty {
-            logger.warning("no segments for \(partition) under \(segmentRoot): writing an empty partition")
+            // Nothing to aggregate is a fault to report (collectors down, wrong root), not an
+            // hour of zero traffic to publish: the previous partition, if any, stays as it is.
+            throw .missingInput("no segments for \(partition) under \(segmentRoot) (hosts \(spec.hosts.joined(separator: ", ")), "
+                + "hour folders \(partition.path) and its neighbours); nothing committed")
         }
 
         // Per host: read, correct, enrich, aggregate.
@@ -108,16 +111,16 @@ public struct HourlyRun {
         let builder = TableBuilder(names: names, bucketSeconds: agg.bucketSeconds)
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path.replacingOccurrences(of: "/", with: "-"))"
         try? FileManager.default.removeItem(atPath: staging)
-        var renames: [CommitJournal.Rename] = []
         var tableFiles: [Manifest.TableFile] = []
         let schemas = PipelineTables.all.filter { agg.tables.contains($0.name) }
         func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String, scope: String) throws(PipelineError) {
             let staged = "\(staging)/\(relative)"
-            try makeParent(staged)
+            try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
             options.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
+            options.fileMode = mode_t(spec.write.fileMode)
             do {
                 let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
                                               metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
@@ -128,7 +131,6 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            renames.append(.init(from: staged, to: "\(tableRoot)/\(relative)"))
             tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
         for p in partials {
@@ -144,27 +146,18 @@ public struct HourlyRun {
             }
         }
 
-        // Partials of hosts that are no longer inputs must go, or readers would count them.
-        var deletes: [String] = []
-        if let old = Manifest.load(manifestPath) {
-            let keep = Set(tableFiles.map(\.path))
-            deletes = old.tables.map(\.path).filter { !keep.contains($0) }.map { "\(tableRoot)/\($0)" }
-        }
-        let manifest = Manifest(
-            manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
-            partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
-            inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings)
-        let stagedManifest = "\(staging)/manifest.json"
-        try writeAtomically(manifest.encoded(), to: stagedManifest)
-        let journal = CommitJournal(renames: renames, deletes: deletes,
-                                    manifest: .init(from: stagedManifest, to: manifestPath), staging: staging)
-        let journalPath = CommitJournal.path(tableRoot: tableRoot)
-        let je = JSONEncoder()
-        je.outputFormatting = [.sortedKeys]
-        guard let jdata = try? je.encode(journal) else { throw .output("cannot encode the commit journal") }
-        try writeAtomically(jdata, to: journalPath)
-        try journal.apply()
-        unlink(journalPath)
+        // Each table's partition folder is replaced whole (partials with their host= folders,
+        // so hosts that are no longer inputs go with the old folder).
+        var folders = schemas.map { "partials/\($0.name)/\(partition.path)" }
+        if spec.stages.contains(.merge) { folders += schemas.map { "\($0.name)/\(partition.path)" } }
+        let removals = Set((Manifest.load(manifestPath)?.tables ?? []).map { Self.partitionFolder(of: $0) })
+            .subtracting(folders).sorted()
+        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
+                                           fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+            .publish(Manifest(
+                manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
+                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
+                inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
         for w in warnings { logger.warning("\(w)") }
         logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
 
@@ -199,6 +192,14 @@ public struct HourlyRun {
         logger.warning("finishing the commit an interrupted run left in \(path)")
         try j.apply()
         unlink(path)
+    }
+
+    /// The partition folder a table file lies in: `<table>/<partition>` for merged files,
+    /// `partials/<table>/<partition>` (above its `host=` folder) for partials.
+    static func partitionFolder(of file: Manifest.TableFile) -> String {
+        var dir = (file.path as NSString).deletingLastPathComponent
+        if file.scope != "merged" { dir = (dir as NSString).deletingLastPathComponent }
+        return dir
     }
 
     /// A fingerprint of everything in the definition that shapes the output.

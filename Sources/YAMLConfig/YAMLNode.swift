@@ -88,6 +88,18 @@ public struct YAMLNode {
         return v
     }
 
+    /// A permission mode written in octal ("0640", "0o640" or "640"). The owner must be able to
+    /// read and write: a mode that locks out the writer itself is a mistake, not a policy.
+    public func permissionMode() throws(ConfigError) -> UInt32 {
+        var s = try string()
+        if s.hasPrefix("0o") { s = String(s.dropFirst(2)) }
+        guard !s.isEmpty, s.count <= 4, let v = UInt32(s, radix: 8), v <= 0o777 else {
+            throw fail("'\(s)' is not a permission mode in octal (e.g. \"0640\"; quote it so YAML keeps the digits)")
+        }
+        guard v & 0o600 == 0o600 else { throw fail("the owner needs read and write permission (0o600)") }
+        return v
+    }
+
     /// Checks that a mapping has no keys beyond `allowed` (catches typos early).
     public func requireKeys(in allowed: Set<String>) throws(ConfigError) {
         for (k, v) in try mapping() where !allowed.contains(k) {
