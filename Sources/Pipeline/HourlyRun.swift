@@ -219,7 +219,7 @@ struct TableRootLock {
 
     init(tableRoot: String) throws(PipelineError) {
         let path = "\(tableRoot)/.redline.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io("open \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let e = errno

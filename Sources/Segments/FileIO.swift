@@ -21,6 +21,25 @@ enum FileIO {
         }
     }
 
+    /// Opens an existing file for reading, refusing at once anything but a regular file: a
+    /// FIFO would block `open(2)` and `read(2)` forever, a device could read without end.
+    /// (`O_NONBLOCK` makes the open itself return; it is cleared before reading.)
+    static func openRegularForReading(_ path: String) throws(SegmentError) -> Int32 {
+        let fd = try open(path, flags: O_RDONLY | O_NONBLOCK)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw .io(path: path, offset: 0, call: "fstat", errno: e)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            _ = Glibc.close(fd)
+            throw .invalidArgument(path: path, offset: 0, reason: "not a regular file (a FIFO, device, socket or folder); segments are regular files")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
     /// `read(2)` into `buffer`; returns bytes read, 0 at end of file.
     static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String, offset: UInt64) throws(SegmentError) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `redline run` killed at every step of its commit (the fault points named in
+/// Sources/Pipeline/Commit.swift, reached through REDLINE_FAULT_COMMIT_STEP): a reader globbing
+/// any table's partition folder sees the old files or the new ones, never a mix; a reader
+/// following the manifest's run id sees one run's tables; the next run finishes the commit
+/// and its output is byte-identical to a clean run's.
+@Suite("redline run killed at every commit step (end to end)")
+struct CommitFaultCLITests {
+    static let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
+
+    /// Every `.parquet` file below each partition folder of `root`, by folder, as a globbing
+    /// reader (DuckDB `…/*.parquet`, pyarrow, Spark) lists and reads them.
+    static func readerView(_ root: String, partition: String) -> [String: [String: Data]] {
+        var view: [String: [String: Data]] = [:]
+        for prefix in ["", "partials/"] {
+            for table in ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"] {
+                let folder = "\(prefix)\(table)/\(partition)"
+                var files: [String: Data] = [:]
+                if let walker = FileManager.default.enumerator(atPath: "\(root)/\(folder)") {
+                    for case let p as String in walker where p.hasSuffix(".parquet") {
+                        files[p] = FileManager.default.contents(atPath: "\(root)/\(folder)/\(p)")
+                    }
+                }
+                view[folder] = files
+            }
+        }
+        return view
+    }
+
+    /// Every published file (tables, manifests), as bytes: what "byte-identical" compares.
+    static func tree(_ root: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        for case let p as String in FileManager.default.enumerator(atPath: root)!
+        where !p.hasPrefix(".staging") && !p.hasSuffix(".redline.lock") {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: "\(root)/\(p)", isDirectory: &isDir), !isDir.boolValue {
+                out[p] = FileManager.default.contents(atPath: "\(root)/\(p)")
+            }
+        }
+        return out
+    }
+
+    static func run(segments: String, out: String, partition: String, killAt step: Int? = nil) throws -> InspectCLITests.Run {
+        var env = ProcessInfo.processInfo.environment
+        env["REDLINE_FAULT_COMMIT_STEP"] = step.map(String.init)
+        return try InspectCLITests.redline(environment: env, "run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml",
+                                           "--partition", partition, "--segments", segments,
+                                           "--metadata", capture + "/metadata", "--out", out, "--quiet")
+    }
+
+    @Test("a kill at each commit step leaves every table folder all old or all new; the next run is byte-identical")
+    func killAtEveryStep() throws {
+        let partition = try String(contentsOfFile: Self.capture + "/PARTITION", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let work = try InspectCLITests.scratch().path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // The old partition: two of the four hosts. The new one: all four (other rows, other
+        // partial host folders), read from the segment root the final runs use.
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(work)/two-hosts", withIntermediateDirectories: true)
+        for h in ["host=h11", "host=h21"] {
+            try fm.createSymbolicLink(atPath: "\(work)/two-hosts/\(h)", withDestinationPath: "\(Self.capture)/segments/\(h)")
+        }
+        let all = "\(Self.capture)/segments"
+        #expect(try Self.run(segments: "\(work)/two-hosts", out: "\(work)/old", partition: partition).status == 0)
+        #expect(try Self.run(segments: all, out: "\(work)/new", partition: partition).status == 0)
+        let old = Self.readerView("\(work)/old", partition: partition)
+        let new = Self.readerView("\(work)/new", partition: partition)
+        let clean = Self.tree("\(work)/new")
+        #expect(old.keys == new.keys)
+        #expect(old.keys.allSatisfy { old[$0] != new[$0] }, "every table folder differs between the old and the new run")
+
+        var kills = 0, sawMixedAcrossTables = false
+        for step in 1...200 {
+            let trial = "\(work)/trial"
+            try? fm.removeItem(atPath: trial)
+            try fm.copyItem(atPath: "\(work)/old", toPath: trial)
+            let r = try Self.run(segments: all, out: trial, partition: partition, killAt: step)
+            if r.status == 0 { break }  // past the last fault point: the commit ran through
+            #expect(r.signalled && r.status == SIGKILL, "step \(step): \(r.stderr)")
+            #expect(r.stderr.contains("fault point: killed at commit step \(step)"), "\(r.stderr)")
+            kills += 1
+
+            // Each folder, as a globbing reader sees it: the old files or the new ones.
+            let seen = Self.readerView(trial, partition: partition)
+            var states: Set<String> = []
+            for (folder, files) in seen {
+                let state = files == old[folder] ? "old" : files == new[folder] ? "new" : "mixed"
+                #expect(state != "mixed", "step \(step): \(folder) holds \(files.keys.sorted()) — neither the old nor the new set")
+                states.insert(state)
+            }
+            sawMixedAcrossTables = sawMixedAcrossTables || states.count > 1
+            // A reader needing every table of one run: the manifest's run id, checked against
+            // each folder's marker. When they all agree, every folder is that run's.
+            let manifest = "\(trial)/_manifests/hourly/\(partition).json"
+            let runID = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])?["runID"] as? String
+            let markers = seen.keys.map { (try? String(contentsOfFile: "\(trial)/\($0)/_redline_run", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let runID, markers.allSatisfy({ $0 == runID }) {
+                #expect(states.count == 1, "step \(step): the markers all say run \(runID) but the folders differ: \(states)")
+            }
+
+            let next = try Self.run(segments: all, out: trial, partition: partition)
+            #expect(next.status == 0, "step \(step): \(next.stderr)")
+            #expect(Self.tree(trial) == clean, "step \(step): the run after the kill is not byte-identical to a clean run")
+        }
+        // Two steps (journal written, its removal) plus two per folder (swap, old folder removed)
+        // plus the manifest: every one of them was a kill above.
+        #expect(kills >= 2 + 2 * old.count + 1, "kills: \(kills)")
+        #expect(sawMixedAcrossTables, "some kill fell between two folders' swaps (the case the run-id markers are for)")
+    }
+}
