@@ -35,10 +35,10 @@ struct PartitionCommit {
         m.runID = m.computedRunID()
         for f in folders {
             try makeFolder("\(staging)/\(f)", mode: folderMode)
-            try writeAtomically(Data("\(m.runID)\n".utf8), to: "\(staging)/\(f)/\(Self.markerName)", mode: fileMode)
+            try writeAtomically(Data("\(m.runID)\n".utf8), to: "\(staging)/\(f)/\(Self.markerName)", mode: fileMode, folderMode: folderMode)
         }
         let stagedManifest = "\(staging)/manifest.json"
-        try writeAtomically(m.encoded(), to: stagedManifest, mode: fileMode)
+        try writeAtomically(m.encoded(), to: stagedManifest, mode: fileMode, folderMode: folderMode)
         let journal = CommitJournal(runID: m.runID,
                                     swaps: folders.map { .init(from: "\(staging)/\($0)", to: "\(tableRoot)/\($0)") },
                                     removals: removals.map { "\(tableRoot)/\($0)" },
@@ -49,7 +49,7 @@ struct PartitionCommit {
         je.outputFormatting = [.sortedKeys]
         guard let jdata = try? je.encode(journal) else { throw .output("cannot encode the commit journal") }
         FaultPoint.reach("staged")
-        try writeAtomically(jdata, to: journalPath, mode: fileMode)
+        try writeAtomically(jdata, to: journalPath, mode: fileMode, folderMode: folderMode)
         FaultPoint.reach("journal written")
         try journal.apply()
         unlink(journalPath)

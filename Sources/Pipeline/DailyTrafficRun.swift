@@ -40,7 +40,7 @@ public struct DailyTrafficRun {
     public func execute() throws(PipelineError) -> Manifest {
         guard partition.hour == nil else { throw .config("a daily-traffic pipeline runs day partitions (date=YYYY-MM-DD)") }
         let rollup = spec.rollup ?? PipelineSpec.RollupParameters()
-        try makeParent("\(tableRoot)/.redline.lock")
+        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
 

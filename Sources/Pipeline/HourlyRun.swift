@@ -47,7 +47,7 @@ public struct HourlyRun {
     public func execute() throws(PipelineError) -> Summary {
         guard let agg = spec.aggregate else { throw .config("an hourly pipeline needs an aggregate stage") }
         guard partition.hour != nil else { throw .config("an hourly pipeline runs hour partitions (date=…/hour=HH)") }
-        try makeParent("\(tableRoot)/.redline.lock")
+        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
         try recoverInterruptedCommit()

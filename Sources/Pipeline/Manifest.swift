@@ -104,8 +104,8 @@ func removeEmptyParents(_ dir: String) {
 
 /// Writes bytes to `path` atomically (Segments.AtomicFile: temp file, fsync, rename,
 /// fsync of the folder), creating the folder first.
-func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o640) throws(PipelineError) {
-    try makeParent(path)
+func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o640, folderMode: mode_t = 0o750) throws(PipelineError) {
+    try makeParent(path, mode: folderMode)
     do {
         try AtomicFile.write(data, to: path, mode: mode)
     } catch {
