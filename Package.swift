@@ -73,6 +73,11 @@ let package = Package(
             ]
         ),
 
+        // Fuzz targets over every parser of outside input (tools/fuzz/run builds redline-fuzz
+        // with -sanitize=fuzzer into .build-fuzz; plain builds get a replay tool).
+        .target(name: "FuzzTargets", dependencies: ["Segments", "Parquet", "Pipeline", "Collector", "KernelProbes", "Enrichment"]),
+        .executableTarget(name: "redline-fuzz", dependencies: ["FuzzTargets"]),
+
         // Benchmark: Redline's Parquet writer on a 10 M-row table (tools/bench/parquet/run).
         .executableTarget(name: "parquet-bench", dependencies: ["Parquet"], path: "tools/bench/parquet/swift"),
 
@@ -88,5 +93,6 @@ let package = Package(
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),
     ]
 )
