@@ -112,4 +112,46 @@ struct CommitFaultCLITests {
         #expect(kills >= 2 + 2 * old.count + 1, "kills: \(kills)")
         #expect(sawMixedAcrossTables, "some kill fell between two folders' swaps (the case the run-id markers are for)")
     }
+
+    @Test("a full disk (256 KiB tmpfs) during a run: exit 5 naming the file and errno, the previous partition intact, the next run with space byte-identical",
+          .requiresRootBPF)
+    func diskFull() throws {
+        let partition = try String(contentsOfFile: Self.capture + "/PARTITION", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let work = try InspectCLITests.scratch().path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(work)/two-hosts", withIntermediateDirectories: true)
+        for h in ["host=h11", "host=h21"] {
+            try fm.createSymbolicLink(atPath: "\(work)/two-hosts/\(h)", withDestinationPath: "\(Self.capture)/segments/\(h)")
+        }
+        let all = "\(Self.capture)/segments"
+        try fm.createDirectory(atPath: "\(work)/small", withIntermediateDirectories: true)
+        func sh(_ args: String...) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            try? p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        #expect(sh("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "\(work)/small") == 0)
+        defer { _ = sh("umount", "\(work)/small") }
+        let out = "\(work)/small/tables"
+        // Two hosts' partition fits; the four hosts' one beside it does not.
+        #expect(try Self.run(segments: "\(work)/two-hosts", out: out, partition: partition).status == 0)
+        let old = Self.readerView(out, partition: partition)
+        let oldManifest = fm.contents(atPath: "\(out)/_manifests/hourly/\(partition).json")
+        let full = try Self.run(segments: all, out: out, partition: partition)
+        #expect(full.status == 5, "\(full.stderr)")
+        #expect(full.stderr.contains("No space left on device") && full.stderr.contains(out), "\(full.stderr)")
+        #expect(Self.readerView(out, partition: partition) == old, "the previous partition is untouched")
+        #expect(fm.contents(atPath: "\(out)/_manifests/hourly/\(partition).json") == oldManifest)
+        // With space again (the staging left by the failure is cleared by the next run), the run
+        // commits what a clean run commits.
+        #expect(sh("mount", "-o", "remount,size=4m", "\(work)/small") == 0)
+        #expect(try Self.run(segments: all, out: out, partition: partition).status == 0)
+        #expect(try Self.run(segments: all, out: "\(work)/clean", partition: partition).status == 0)
+        #expect(Self.tree(out) == Self.tree("\(work)/clean"))
+    }
 }
