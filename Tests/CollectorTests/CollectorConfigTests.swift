@@ -44,6 +44,22 @@ import YAMLConfig
         #expect(c.anchorIntervalSeconds == 5 && c.anchorSamples == 7)
     }
 
+    @Test func segmentModesAndMinimumFreeSpace() throws {
+        let c = try parse(full.replacingOccurrences(of: "max_segment_size: 64MiB",
+                                                    with: "max_segment_size: 64MiB\n  min_free: 1GiB\n  file_mode: \"0600\"\n  dir_mode: \"0o700\""))
+        #expect(c.minFreeBytes == 1 << 30 && c.fileMode == 0o600 && c.directoryMode == 0o700)
+        let d = try parse("version: 1\nsegments: {root: /seg}\n")
+        #expect(d.minFreeBytes == 0 && d.fileMode == 0o640 && d.directoryMode == 0o750)
+        // A CIDR whose host bits are zero is accepted in either family's spelling.
+        #expect(try parse("version: 1\nsegments: {root: /seg}\nfilters:\n  - {action: allow, cidr: \"2001:DB8::/32\"}\n").filters.count == 1)
+    }
+
+    @Test func interfaceAndRulesPositionsAreRecorded() throws {
+        let c = try parse(full)
+        #expect(c.position(of: "interfaces[1]") == "c.yaml:3: interfaces[1]")
+        #expect(c.position(of: "rules").hasPrefix("c.yaml:5: rules"), "\(c.position(of: "rules"))")
+    }
+
     @Test func minimalConfigTakesDefaults() throws {
         let c = try parse("version: 1\nsegments: {root: /seg}\n")
         #expect(c.windowSeconds == 60 && c.memoryCapBytes == 64 << 20 && c.diskBudgetBytes == 0)
@@ -63,6 +79,11 @@ import YAMLConfig
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.18.0.0/15, port: 80}", 7, "names one dimension"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, l7: tls}", 7, "can only deny"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: deny, l7: gopher}", 7, "unknown l7 protocol 'gopher'"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.19.210.1/24}", 7, "has host bits set; the block is 198.19.210.0/24"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: \"2001:db8::1/32\"}", 7, "the block is 2001:db8::/32"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  file_mode: \"0440\"", 17, "segments.file_mode: the owner needs read and write"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  dir_mode: \"0999\"", 17, "segments.dir_mode: '0999' is not a permission mode"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  min_free: lots", 17, "segments.min_free: 'lots' is not a size"),
     ])
     func badFieldsAreNamedWithTheirLine(_ find: String, _ replace: String, _ line: Int, _ message: String) {
         let e = #expect(throws: ConfigError.self) { try parse(full.replacingOccurrences(of: find, with: replace)) }
