@@ -140,6 +140,7 @@ public final class CollectorRuntime {
         do {
             try sink.anchor(reason: .start)
         } catch {
+            try? attachments.detachAll()
             throw .io("opening the first segment under \(config.segmentRoot): \(error)")
         }
         lastStatsMono = Self.monotonicNow()

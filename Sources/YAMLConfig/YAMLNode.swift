@@ -26,7 +26,7 @@ public struct YAMLNode {
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
             let keys = duplicates.sorted()
             throw ConfigError(file: file, line: Self.secondOccurrence(of: keys, in: text, from: context.mark.line) ?? context.mark.line,
-                              "duplicate key \(keys.map { "'\($0)'" }.joined(separator: ", ")) in the mapping that starts at line \(context.mark.line)")
+                              "duplicate key \(keys.map { "'\($0)'" }.joined(separator: ", ")) (a key appears once per mapping)")
         } catch let YamlError.reader(problem, offset, _, _) {
             throw ConfigError(file: file, line: offset.map { Self.line(atUTF8Offset: $0, in: text) },
                               "invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")

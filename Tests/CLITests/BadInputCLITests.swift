@@ -136,4 +136,27 @@ struct BadInputCLITests {
         let c = modes(dir + "/custom")
         #expect(c.files == [0o600] && c.folders == [0o700], "files \(c.files.map { String($0, radix: 8) }), folders \(c.folders.map { String($0, radix: 8) })")
     }
+
+    @Test("collector start-up checks name the file and line: a missing rules file, an interface matching nothing; an unwritable segment root names the call, path and errno",
+          .requiresRootBPF)
+    func collectorStartupErrors() throws {
+        let rules = try Self.file("c.yaml", "version: 1\nhost: h1\nrules: /nonexistent/rules.yaml\nsegments: {root: /tmp/x}\n")
+        let r = try InspectCLITests.redline("collect", "--config", rules, "--duration", "1")
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("c.yaml:3: rules: rules file /nonexistent/rules.yaml: No such file or directory"), "\(r.stderr)")
+
+        let iface = try Self.file("c.yaml", "version: 1\nhost: h1\ninterfaces: [lo, rlnope9]\nsegments: {root: /tmp/x}\n")
+        let i = try InspectCLITests.redline("collect", "--config", iface, "--duration", "1")
+        #expect(i.status == 3)
+        #expect(i.stderr.contains("c.yaml:3: interfaces[1]: 'rlnope9' matches no interface here"), "\(i.stderr)")
+
+        let dir = try InspectCLITests.scratch().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/plain-file", contents: Data("x".utf8))
+        let root = try Self.file("c.yaml", "version: 1\nhost: h1\nsegments: {root: \(dir)/plain-file/segments}\n")
+        let u = try InspectCLITests.redline("collect", "--config", root, "--duration", "1")
+        #expect(u.status == 5)
+        #expect(u.stderr.contains("\(dir)/plain-file/segments: mkdir failed: Not a directory (errno 20)"), "\(u.stderr)")
+        #expect(!u.stderr.contains("at byte"), "\(u.stderr)")
+    }
 }
