@@ -182,7 +182,8 @@ public final class CollectorRuntime {
                         nextAnchor = now + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
                         try sink.anchor(reason: .periodic)
                     }
-                    if now - lastStatsMono >= 10_000_000_000 { try writeStats(now: now) }
+                    // Not while suspended: the counters keep accumulating for the next record.
+                    if !sink.isSuspended && now - lastStatsMono >= 10_000_000_000 { try writeStats(now: now) }
                 } catch {
                     // Counted and logged by `writeFailed` (a write error) or a suspension
                     // still running: the next tick retries.
