@@ -87,7 +87,18 @@ public struct RuleSet: Sendable, Equatable {
     /// offending rule and field.
     public init(yaml text: String) throws {
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch { throw RuleError.yaml("\(error)") }
+        do {
+            // Yams.load traps on a mapping key that is not a scalar (`{[a]: b}`, `{{k: v}: x}`),
+            // found by fuzzing: refuse those from the composed tree before constructing values.
+            if let node = try Yams.compose(yaml: text), let line = Self.lineOfNonScalarKey(node) {
+                throw RuleError.yaml("line \(line): a mapping key must be a plain scalar (a name), not a list or mapping")
+            }
+            root = try Yams.load(yaml: text)
+        } catch let e as RuleError {
+            throw e
+        } catch {
+            throw RuleError.yaml("\(error)")
+        }
         guard let doc = root as? [String: Any] else { throw RuleError.yaml("top level must be a mapping") }
         guard let version = doc["version"] as? Int else { throw RuleError.missingField(rule: -1, field: "version") }
         guard version == 1 else { throw RuleError.unsupportedVersion(version) }
@@ -107,6 +118,22 @@ public struct RuleSet: Sendable, Equatable {
     }
 
     public init(rules: [L7Rule]) { self.rules = rules }
+
+    /// The 1-based line of the first mapping key that is not a scalar, if any.
+    static func lineOfNonScalarKey(_ node: Node) -> Int? {
+        switch node {
+        case .mapping(let m):
+            for (k, v) in m {
+                guard case .scalar = k else { return k.mark?.line ?? node.mark?.line ?? 0 }
+                if let line = lineOfNonScalarKey(v) { return line }
+            }
+        case .sequence(let s):
+            for item in s { if let line = lineOfNonScalarKey(item) { return line } }
+        default:
+            break
+        }
+        return nil
+    }
 
     static func parseRule(_ i: Int, _ m: [String: Any]) throws -> L7Rule {
         func req<T>(_ key: String, _ type: T.Type) throws -> T {
