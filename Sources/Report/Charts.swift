@@ -6,8 +6,8 @@ import Foundation
 enum Charts {
     /// `<svg>` opening tag with a viewBox, an accessible name and a `data-chart` id.
     static func open(_ chart: String, width: Double, height: Double, label: String) -> String {
-        "<svg class=\"chart\" data-chart=\"\(chart)\" viewBox=\"0 0 \(Fmt.c(width)) \(Fmt.c(height))\" width=\"\(Fmt.c(width))\" "
-            + "height=\"\(Fmt.c(height))\" role=\"img\" aria-label=\"\(esc(label))\" xmlns=\"http://www.w3.org/2000/svg\">"
+        "<svg class=\"chart\" data-chart=\"\(esc(chart))\" viewBox=\"0 0 \(Fmt.c(width)) \(Fmt.c(height))\" width=\"\(Fmt.c(width))\" "
+            + "height=\"\(Fmt.c(height))\" role=\"img\" aria-label=\"\(esc(label))\">"
     }
 
     static func text(_ x: Double, _ y: Double, _ s: String, cls: String = "", anchor: String = "start") -> String {

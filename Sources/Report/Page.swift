@@ -81,7 +81,7 @@ struct Page {
         h += "<title>Redline traffic report — \(esc(data.selection.label))</title>\n<style>\n\(stylesheet)</style>\n</head>\n<body>\n<main>\n"
         h += "<header><h1>Traffic-governance report</h1><p class=\"muted\" data-selection=\"\(esc(data.selection.label))\">"
         h += "\(esc(data.selection.label)) · \(esc(Fmt.time(data.selection.startNanos))) to \(esc(Fmt.time(data.selection.endNanos))) UTC · "
-        h += "charts in \(data.slots.count) slots of \(esc(stepLabel))</p>\n"
+        h += "<span data-metric=\"slot-seconds\" data-value=\"\(data.slots.stepNanos / 1_000_000_000)\">charts in \(data.slots.count) slots of \(esc(stepLabel))</span></p>\n"
         h += "<nav aria-label=\"Sections\"><ol>" + Self.sections.map { "<li><a href=\"#\($0.id)\">\(esc($0.title))</a></li>" }.joined() + "</ol></nav></header>\n"
         h += kpis()
         h += section("dc-matrix", matrixSection())
