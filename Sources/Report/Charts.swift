@@ -26,18 +26,18 @@ enum Charts {
     /// Heatmap of `value(src, dst)` over `dcs` × `dcs`, with row/column totals.
     static func heatmap(_ chart: String, dcs: [String], label: String, value: (String, String) -> Int64,
                         format: (Int64) -> String) -> String {
-        let cell = 96.0, head = 86.0, n = Double(dcs.count)
-        let w = head + cell * (n + 1) + 8, h = head + 40 * (n + 1) + 8
+        let cell = 96.0, head = 86.0, top = 40.0, n = Double(dcs.count)
+        let w = head + cell * (n + 1) + 8, h = top + 40 * (n + 1) + 8
         let rowH = 40.0
         let maxV = dcs.flatMap { s in dcs.map { value(s, $0) } }.max() ?? 0
         var s = open(chart, width: w, height: h, label: label)
-        s += text(head - 8, head - 30, "from ↓  to →", cls: "axis", anchor: "end")
+        s += text(head - 8, top - 26, "from ↓  to →", cls: "axis", anchor: "end")
         for (j, d) in dcs.enumerated() {
-            s += text(head + cell * (Double(j) + 0.5), head - 12, short(d, 12), cls: "lbl", anchor: "middle")
+            s += text(head + cell * (Double(j) + 0.5), top - 10, short(d, 12), cls: "lbl", anchor: "middle")
         }
-        s += text(head + cell * (n + 0.5), head - 12, "total", cls: "lbl b", anchor: "middle")
+        s += text(head + cell * (n + 0.5), top - 10, "total", cls: "lbl b", anchor: "middle")
         for (i, src) in dcs.enumerated() {
-            let y = head + rowH * Double(i)
+            let y = top + rowH * Double(i)
             s += text(head - 8, y + rowH / 2 + 4, short(src, 12), cls: "lbl", anchor: "end")
             var rowTotal: Int64 = 0
             for (j, dst) in dcs.enumerated() {
@@ -50,7 +50,7 @@ enum Charts {
             }
             s += text(head + cell * (n + 0.5), y + rowH / 2 + 4, format(rowTotal), cls: "val b", anchor: "middle")
         }
-        let y = head + rowH * n
+        let y = top + rowH * n
         s += text(head - 8, y + rowH / 2 + 4, "total", cls: "lbl b", anchor: "end")
         var all: Int64 = 0
         for (j, dst) in dcs.enumerated() {
@@ -98,6 +98,11 @@ enum Charts {
         return s
     }
 
+    /// A rectangle as a path fragment (one `<path>` per series keeps large charts small).
+    static func box(_ x: Double, _ y: Double, _ w: Double, _ h: Double) -> String {
+        "M\(Fmt.c(x)) \(Fmt.c(y))h\(Fmt.c(w))v\(Fmt.c(h))h-\(Fmt.c(w))z"
+    }
+
     /// One column per slot (nil slots are gaps).
     static func columns(_ chart: String, label: String, slots: Slots, values: [Double?], maxLabel: (Double) -> String,
                         cls: String) -> String {
@@ -106,11 +111,13 @@ enum Charts {
         let maxV = values.compactMap { $0 }.max() ?? 0
         s += frame(slots, maxLabel: maxLabel(maxV))
         let slotW = F.plotW / Double(slots.count)
+        var d = ""
         for (i, v) in values.enumerated() {
             guard let v, v > 0, maxV > 0 else { continue }
             let hgt = F.plotH * v / maxV
-            s += "<rect class=\"\(cls)\" x=\"\(Fmt.c(F.left + slotW * Double(i) + slotW * 0.1))\" y=\"\(Fmt.c(F.top + F.plotH - hgt))\" width=\"\(Fmt.c(max(slotW * 0.8, 0.6)))\" height=\"\(Fmt.c(hgt))\"/>"
+            d += box(F.left + slotW * Double(i) + slotW * 0.1, F.top + F.plotH - hgt, max(slotW * 0.8, 3), hgt)
         }
+        if !d.isEmpty { s += "<path class=\"\(cls)\" d=\"\(d)\"/>" }
         return s + "</svg>"
     }
 
@@ -120,16 +127,20 @@ enum Charts {
         var s = open(chart, width: F.w, height: F.h, label: label)
         s += frame(slots, maxLabel: "100 %")
         let slotW = F.plotW / Double(slots.count)
+        var paths = [String](repeating: "", count: dcs.count)
         for (i, slot) in series.enumerated() {
             let total = slot.values.reduce(0, +)
             guard total > 0 else { continue }
             var y = F.top + F.plotH
-            for dc in dcs {
+            for (k, dc) in dcs.enumerated() {
                 guard let v = slot[dc], v > 0 else { continue }
                 let hgt = F.plotH * Double(v) / Double(total)
                 y -= hgt
-                s += "<rect class=\"\(dcClass(dc, dcs))\" x=\"\(Fmt.c(F.left + slotW * Double(i)))\" y=\"\(Fmt.c(y))\" width=\"\(Fmt.c(max(slotW - 0.5, 0.6)))\" height=\"\(Fmt.c(hgt))\"/>"
+                paths[k] += box(F.left + slotW * Double(i), y, max(slotW - 0.5, 0.6), hgt)
             }
+        }
+        for (k, dc) in dcs.enumerated() where !paths[k].isEmpty {
+            s += "<path class=\"\(dcClass(dc, dcs))\" d=\"\(paths[k])\"/>"
         }
         return s + "</svg>"
     }
@@ -143,16 +154,19 @@ enum Charts {
         guard maxV > 0 else { return s + "</svg>" }
         let slotW = F.plotW / Double(slots.count)
         func y(_ v: Double) -> Double { F.top + F.plotH - F.plotH * v / maxV }
+        var band = "", high = "", median = ""
         for i in 0..<slots.count {
-            let x0 = F.left + slotW * Double(i), x1 = x0 + max(slotW, 2)
+            // At least 6 px wide, centred on the slot, so a lone slot stays visible.
+            let mid = F.left + slotW * (Double(i) + 0.5), half = max(slotW, 6) / 2
+            let x0 = mid - half, x1 = mid + half
             if let v = p99[i] {
-                s += "<rect class=\"band\" x=\"\(Fmt.c(x0))\" y=\"\(Fmt.c(y(v * (1 + relErr))))\" width=\"\(Fmt.c(x1 - x0))\" height=\"\(Fmt.c(max(y(v * (1 - relErr)) - y(v * (1 + relErr)), 0.6)))\"/>"
-                s += "<line class=\"p99\" x1=\"\(Fmt.c(x0))\" y1=\"\(Fmt.c(y(v)))\" x2=\"\(Fmt.c(x1))\" y2=\"\(Fmt.c(y(v)))\"/>"
+                band += box(x0, y(v * (1 + relErr)), x1 - x0, max(y(v * (1 - relErr)) - y(v * (1 + relErr)), 0.6))
+                high += "M\(Fmt.c(x0)) \(Fmt.c(y(v)))H\(Fmt.c(x1))"
             }
-            if let v = p50[i] {
-                s += "<line class=\"p50\" x1=\"\(Fmt.c(x0))\" y1=\"\(Fmt.c(y(v)))\" x2=\"\(Fmt.c(x1))\" y2=\"\(Fmt.c(y(v)))\"/>"
-            }
+            if let v = p50[i] { median += "M\(Fmt.c(x0)) \(Fmt.c(y(v)))H\(Fmt.c(x1))" }
         }
+        if !band.isEmpty { s += "<path class=\"band\" d=\"\(band)\"/><path class=\"p99\" d=\"\(high)\"/>" }
+        if !median.isEmpty { s += "<path class=\"p50\" d=\"\(median)\"/>" }
         return s + "</svg>"
     }
 }

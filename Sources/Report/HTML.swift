@@ -47,7 +47,11 @@ enum Fmt {
         let p = ratio * 100
         if p == 0 { return "0 %" }
         if p < 0.01 { return "<0.01 %" }
-        return fixed(p, p < 10 ? 2 : 1) + " %"
+        // Never round a share below 100 % up to "100": 99.97 % of events is not all of them.
+        var digits = p < 10 ? 2 : 1
+        while p < 100 && digits < 4 && fixed(p, digits).hasPrefix("100") { digits += 1 }
+        let s = fixed(p, digits)
+        return (p < 100 && s.hasPrefix("100") ? ">99.99" : s) + " %"
     }
 
     /// A signed change in percent, or "new" when there was nothing before.
@@ -83,8 +87,9 @@ enum Fmt {
 }
 
 /// A data table: the numbers behind a chart, readable and copyable. Every table carries
-/// `data-table="<name>"`, every header `data-col="<key>"`, and every cell the exact value in
-/// `data-value`, so tests and scripts read numbers without parsing the formatted text.
+/// `data-table="<name>"`, every header `data-col="<key>"`, and every numeric cell its exact
+/// value in `data-value` (a text cell's value is its text), so tests and scripts read numbers
+/// without parsing the formatted text.
 struct DataTable {
     struct Column {
         var key: String
@@ -120,11 +125,11 @@ struct DataTable {
         for r in rows {
             h += "<tr>"
             for (i, cell) in r.enumerated() {
-                let n = columns[i].numeric ? " class=\"n\"" : ""
+                // Text cells are their own value; numbers carry the exact one (and align right by it).
                 switch cell {
-                case .text(let s): h += "<td\(n) data-value=\"\(esc(s))\">\(esc(s))</td>"
-                case let .int(v, shown): h += "<td\(n) data-value=\"\(v)\">\(esc(shown))</td>"
-                case let .real(v, shown): h += "<td\(n) data-value=\"\(Fmt.raw(v))\">\(esc(shown))</td>"
+                case .text(let s): h += "<td>\(esc(s))</td>"
+                case let .int(v, shown): h += "<td data-value=\"\(v)\">\(esc(shown))</td>"
+                case let .real(v, shown): h += "<td data-value=\"\(Fmt.raw(v))\">\(esc(shown))</td>"
                 }
             }
             h += "</tr>\n"

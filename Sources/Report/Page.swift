@@ -30,7 +30,7 @@ svg .val{font-size:11px}svg .inv{fill:#fff}svg .lanelbl{font-weight:bold;font-si
 .axisline{stroke:var(--muted);stroke-width:1}.grid line,.grid{stroke:var(--line)}line.grid{stroke:var(--line);stroke-dasharray:2 3}
 .dc0{fill:var(--dc0)}.dc1{fill:var(--dc1)}.dc2{fill:var(--dc2)}.dc3{fill:var(--dc3)}.dc4{fill:var(--dc4)}.dc5{fill:var(--dc5)}.dc6{fill:var(--dc6)}.dc7{fill:var(--dc7)}.dcu{fill:var(--dcu)}
 .lane{fill-opacity:.08;stroke:var(--line)}.node{stroke:var(--bg);stroke-width:2}
-.edge{fill:none;stroke-opacity:.85}.eok{stroke:var(--ok)}.ewarn{stroke:var(--warn)}.ebad{stroke:var(--bad)}
+.edge{fill:none;stroke-opacity:.6}.edge.ewarn,.edge.ebad{stroke-opacity:.9}.eok{stroke:var(--ok)}.ewarn{stroke:var(--warn)}.ebad{stroke:var(--bad)}
 .lok{fill:var(--ok)}.lwarn{fill:var(--warn)}.lbad{fill:var(--bad)}
 .req{fill:var(--req)}.err{fill:var(--bad)}.drop{fill:var(--warn)}.retx{fill:var(--req)}.pair{fill:var(--heat)}
 .band{fill:var(--p99);fill-opacity:.22}.p99{stroke:var(--p99);stroke-width:2}.p50{stroke:var(--p50);stroke-width:2}
@@ -42,7 +42,7 @@ details.data{margin:4px 0 12px}details.data summary{cursor:pointer;color:var(--m
 .scroll{overflow-x:auto;max-height:420px;overflow-y:auto}
 table{border-collapse:collapse;font-size:12px;margin:4px 0}caption{text-align:left;color:var(--muted);font-size:12px;padding-bottom:2px}
 th,td{padding:2px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}th{position:sticky;top:0;background:var(--bg)}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td[data-value],th.n{text-align:right;font-variant-numeric:tabular-nums}
 .none{padding:8px 10px;background:var(--panel);border:1px dashed var(--line);border-radius:6px}
 .warnbox{border-left:4px solid var(--warn);padding:4px 10px;background:var(--panel)}
 @page{size:A4;margin:12mm}
@@ -126,7 +126,7 @@ struct Page {
             ("datacenters", "\(dcs.count)", "\(dcs.count)", "datacenters"),
             ("services", "\(data.services.count)", "\(data.services.count)", "services with calls"),
             ("requests", "\(req)", Fmt.int(req), "requests served"),
-            ("errors", "\(err)", Fmt.int(err) + " (" + Fmt.percent(req == 0 ? 0 : Double(err) / Double(req)) + ")", "server errors"),
+            ("errors", "\(err)", Fmt.int(err), "server errors (" + Fmt.percent(req == 0 ? 0 : Double(err) / Double(req)) + ")"),
         ]
         if let m {
             let share = m.total.bytes == 0 ? 0 : Double(m.crossDC.bytes) / Double(m.total.bytes)

@@ -35,7 +35,7 @@ enum Topology {
         let layers = (depth.max() ?? 0) + 1
         let dcs = Array(Set(nodes.map(\.dc))).sorted(by: dcOrder)
         let rowH = 30.0, laneGap = 26.0, left = 70.0, labelRoom = 150.0
-        let width = max(760.0, left + Double(layers) * 190.0 + labelRoom - 190.0 + 40)
+        let width = max(1100.0, left + Double(layers) * 190.0 + labelRoom - 190.0 + 40)
         let colW = layers > 1 ? (width - left - labelRoom) / Double(layers - 1) : 0
         var pos: [TopologyNode: Placed] = [:]
         var rowOf = [Double](repeating: 0, count: nodes.count)
@@ -68,7 +68,7 @@ enum Topology {
         var s = Charts.open("topology", width: width, height: height, label: "Service topology: \(nodes.count) services in \(lanes.count) datacenters, \(edges.count) edges")
         s += "<defs>"
         for cls in ["lok", "lwarn", "lbad"] {
-            s += "<marker id=\"m-\(cls)\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"5\" markerHeight=\"5\" markerUnits=\"strokeWidth\" orient=\"auto\"><path class=\"\(cls)\" d=\"M0 0L10 5L0 10z\"/></marker>"
+            s += "<marker id=\"m-\(cls)\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"11\" markerHeight=\"11\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path class=\"\(cls)\" d=\"M0 0L10 5L0 10z\"/></marker>"
         }
         s += "</defs>"
         for lane in lanes {
@@ -76,7 +76,13 @@ enum Topology {
             s += Charts.text(10, lane.y + 16, lane.dc, cls: "lanelbl")
         }
         let maxCalls = edges.map(\.figures.requests).max() ?? 0
-        for e in edges {
+        // Healthy edges first, so the ones with errors are drawn on top of the crowd.
+        let severity = ["eok": 0, "ewarn": 1, "ebad": 2]
+        let ordered = edges.enumerated().sorted { x, y in
+            let a = severity[errorClass(x.element.figures.errorRatio)]!, b = severity[errorClass(y.element.figures.errorRatio)]!
+            return a != b ? a < b : x.offset < y.offset
+        }.map(\.element)
+        for e in ordered {
             guard let a = pos[e.caller], let b = pos[e.callee] else { continue }
             let f = e.figures
             let w = maxCalls == 0 ? 1 : 1 + 6 * (Double(f.requests) / Double(maxCalls)).squareRoot()

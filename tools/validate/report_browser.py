@@ -4,8 +4,8 @@ document on stdout, what the browser saw. Standard library only: it drives Chrom
 DevTools protocol on a pipe (--remote-debugging-pipe: commands on fd 3, replies on fd 4,
 NUL-terminated JSON), so no port is opened and nothing else is needed.
 
-usage: report_browser.py FILE.html [--screenshot PNG] [--clip-height PX] [--width PX]
-                         [--dark] [--dom-out FILE] [--timeout S]
+usage: report_browser.py FILE.html [--screenshot PNG] [--clip-element CSS] [--clip-top PX] [--clip-height PX]
+                         [--width PX] [--scale X] [--dark] [--dom-out FILE] [--timeout S]
 
 Reported:
   console       every console message, uncaught exception and browser log entry
@@ -15,7 +15,8 @@ Reported:
   paint_ms      → the first frame after load (two animation frames), both in ms
   sections      data-section ids in document order
   charts        data-chart names in document order
-  tables        {data-table: {"columns": [data-col...], "rows": [[data-value...]...]}}
+  tables        {data-table: {"columns": [data-col...], "rows": [[value...]...]}}: a cell's
+                data-value, or its text when it has none
   kpis          {data-kpi: data-value}
   metrics       {data-metric: data-value}
   empty         texts of the elements marked data-empty
@@ -42,7 +43,7 @@ EXTRACT = r"""
   document.querySelectorAll('[data-chart]').forEach(e => out.charts.push(e.dataset.chart));
   document.querySelectorAll('table[data-table]').forEach(t => {
     const cols = [...t.querySelectorAll('thead th')].map(th => th.dataset.col);
-    const rows = [...t.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => td.dataset.value));
+    const rows = [...t.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => td.dataset.value ?? td.textContent));
     out.tables[t.dataset.table] = {columns: cols, rows: rows};
   });
   document.querySelectorAll('[data-kpi]').forEach(e => out.kpis[e.dataset.kpi] = e.dataset.value);
@@ -185,10 +186,18 @@ def inspect(path, args):
             with open(args.dom_out, "w", encoding="utf-8") as f:
                 f.write(dom)
         if args.screenshot:
-            height = out["scroll_height"] if args.clip_height <= 0 else min(args.clip_height, out["scroll_height"])
+            if args.clip_element:
+                box = json.loads(b.send("Runtime.evaluate", {"expression":
+                    "JSON.stringify((r => ({top: r.top + window.scrollY, height: r.height}))"
+                    f"(document.querySelector({json.dumps(args.clip_element)}).getBoundingClientRect()))",
+                    "returnByValue": True}, session=s)["result"]["value"])
+                args.clip_top, args.clip_height = int(box["top"]), int(box["height"]) + 1
+            top = min(max(args.clip_top, 0), out["scroll_height"] - 1)
+            rest = out["scroll_height"] - top
+            height = rest if args.clip_height <= 0 else min(args.clip_height, rest)
             shot = b.send("Page.captureScreenshot", {
                 "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": args.width, "height": height, "scale": args.scale}}, session=s)
+                "clip": {"x": 0, "y": top, "width": args.width, "height": height, "scale": args.scale}}, session=s)
             with open(args.screenshot, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
             size = png_size(args.screenshot)
@@ -222,7 +231,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file")
     ap.add_argument("--screenshot")
-    ap.add_argument("--clip-height", type=int, default=0, help="screenshot only the top PX (0: the whole page)")
+    ap.add_argument("--clip-element", help="screenshot only the element this CSS selector finds")
+    ap.add_argument("--clip-top", type=int, default=0, help="screenshot from this page offset (PX)")
+    ap.add_argument("--clip-height", type=int, default=0, help="screenshot only PX of height (0: to the end of the page)")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--dark", action="store_true", help="emulate prefers-color-scheme: dark")
