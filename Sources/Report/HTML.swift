@@ -119,7 +119,7 @@ struct DataTable {
     /// The table in a disclosure element, open when it is short enough to read at a glance.
     func html(openUpTo: Int = 12) -> String {
         var h = "<details class=\"data\"\(rows.count <= openUpTo ? " open" : "")><summary>Numbers: \(esc(caption)) (\(rows.count) row\(rows.count == 1 ? "" : "s"))</summary>\n"
-        h += "<div class=\"scroll\"><table id=\"t-\(name)\" data-table=\"\(name)\"><caption>\(esc(caption))</caption>\n<thead><tr>"
+        h += "<div class=\"scroll\"><table id=\"t-\(name)\" data-table=\"\(name)\"><caption class=\"vh\">\(esc(caption))</caption>\n<thead><tr>"
         for c in columns { h += "<th scope=\"col\" data-col=\"\(c.key)\"\(c.numeric ? " class=\"n\"" : "")>\(esc(c.title))</th>" }
         h += "</tr></thead>\n<tbody>\n"
         for r in rows {

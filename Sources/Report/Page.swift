@@ -40,7 +40,7 @@ svg .val{font-size:11px}svg .inv{fill:#fff}svg .lanelbl{font-weight:bold;font-si
 .sw.eok,.sw.lok{background:var(--ok)}.sw.ewarn,.sw.lwarn{background:var(--warn)}.sw.ebad,.sw.lbad{background:var(--bad)}.sw.p50{background:var(--p50)}.sw.p99{background:var(--p99)}.sw.band{background:var(--p99);opacity:.3}
 details.data{margin:4px 0 12px}details.data summary{cursor:pointer;color:var(--muted);font-size:12px}
 .scroll{overflow-x:auto;max-height:420px;overflow-y:auto}
-table{border-collapse:collapse;font-size:12px;margin:4px 0}caption{text-align:left;color:var(--muted);font-size:12px;padding-bottom:2px}
+table{border-collapse:collapse;font-size:12px;margin:4px 0}.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 th,td{padding:2px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}th{position:sticky;top:0;background:var(--bg)}
 td[data-value],th.n{text-align:right;font-variant-numeric:tabular-nums}
 .none{padding:8px 10px;background:var(--panel);border:1px dashed var(--line);border-radius:6px}
