@@ -163,9 +163,9 @@ struct Page {
         var share = DataTable("\(name)-cross", caption: "cross-datacenter share", [("measure", "measure", false), ("total", "total", true), ("cross_dc", "cross-datacenter", true), ("share", "share", true)])
         share.add([.text("bytes"), .int(total.bytes, Fmt.bytes(total.bytes)), .int(cross.bytes, Fmt.bytes(cross.bytes)), .real(bShare, Fmt.percent(bShare))])
         share.add([.text("calls"), .int(total.calls, Fmt.int(total.calls)), .int(cross.calls, Fmt.int(cross.calls)), .real(cShare, Fmt.percent(cShare))])
-        var h = "<p><strong data-metric=\"\(name)-cross-bytes-share\" data-value=\"\(Fmt.raw(bShare))\">\(Fmt.percent(bShare))</strong> of bytes and "
-        h += "<strong data-metric=\"\(name)-cross-calls-share\" data-value=\"\(Fmt.raw(cShare))\">\(Fmt.percent(cShare))</strong> of calls crossed datacenters "
-        h += "(\(Fmt.bytes(cross.bytes)) of \(Fmt.bytes(total.bytes)); \(Fmt.int(cross.calls)) of \(Fmt.int(total.calls)) calls). Cross-datacenter cells are outlined.</p>\n"
+        var h = "<p><strong data-metric=\"\(name)-cross-bytes-share\" data-value=\"\(Fmt.raw(bShare))\">\(esc(Fmt.percent(bShare)))</strong> of bytes and "
+        h += "<strong data-metric=\"\(name)-cross-calls-share\" data-value=\"\(Fmt.raw(cShare))\">\(esc(Fmt.percent(cShare)))</strong> of calls crossed datacenters "
+        h += esc("(\(Fmt.bytes(cross.bytes)) of \(Fmt.bytes(total.bytes)); \(Fmt.int(cross.calls)) of \(Fmt.int(total.calls)) calls).") + " Cross-datacenter cells are outlined.</p>\n"
         h += "<div class=\"row\">"
         h += figure(Charts.heatmap("\(name)-bytes", dcs: m.dcs, label: "Bytes from each datacenter to each datacenter", value: { m.cell($0, $1).bytes }, format: Fmt.bytes), "Bytes (L3, IP headers included)")
         h += figure(Charts.heatmap("\(name)-calls", dcs: m.dcs, label: "Calls from each datacenter to each datacenter", value: { m.cell($0, $1).calls }, format: Fmt.int), "Calls (caller's datacenter → callee's)")
@@ -213,7 +213,7 @@ struct Page {
             ("dc", "datacenter", false), ("calls", "calls", true), ("share", "share", true)])
         h += "<div class=\"grid\">"
         for s in data.shares {
-            h += "<div class=\"card\" data-service=\"\(esc(s.service))\"><h3>\(esc(s.service)) <small>\(Fmt.int(s.total)) calls</small></h3>"
+            h += "<div class=\"card\" data-service=\"\(esc(s.service))\"><h3>\(esc(s.service)) <small>\(esc(Fmt.int(s.total))) calls</small></h3>"
             h += Charts.shares("dr-\(s.service)", label: "Share of \(s.service)'s calls by datacenter over time", slots: data.slots, dcs: dcs, series: s.calls)
             h += "</div>"
             for (i, slot) in s.calls.enumerated() {
@@ -265,7 +265,7 @@ struct Page {
                      .real(t.errorRatio, Fmt.percent(t.errorRatio)), .real(t.p50, Fmt.duration(t.p50)), .real(t.p99, Fmt.duration(t.p99)),
                      .real(t.latency.relativeError, Fmt.percent(t.latency.relativeError)), .real(t.minCompleteness, Fmt.percent(t.minCompleteness))])
             h += "<div class=\"card\" data-service=\"\(esc(s.service))\"><h3>\(esc(s.service)) <small>\(esc(s.protocols.joined(separator: ", "))) · \(esc(s.observer)) · "
-            h += "\(Fmt.int(t.requests)) req · \(Fmt.percent(t.errorRatio)) err · p99 \(Fmt.duration(t.p99))</small></h3>"
+            h += esc("\(Fmt.int(t.requests)) req · \(Fmt.percent(t.errorRatio)) err · p99 \(Fmt.duration(t.p99))") + "</small></h3>"
             h += Charts.columns("red-requests-\(s.service)", label: "Requests of \(s.service) per slot", slots: data.slots,
                                 values: s.slots.map { $0.map { Double($0.requests) } }, maxLabel: { Fmt.int(Int64($0)) }, cls: "req")
             h += Charts.columns("red-errors-\(s.service)", label: "Error ratio of \(s.service) per slot", slots: data.slots,
@@ -307,7 +307,7 @@ struct Page {
             t.add([.text(r.reason), .int(Int64(r.code), String(r.code)), .int(r.drops, Fmt.int(r.drops)), .real(share, Fmt.percent(share))])
         }
         let top = data.dropReasons.prefix(10)
-        var h = "<p class=\"note\">From <code>tcp_drops</code>: \(Fmt.int(total)) packets dropped by the kernel, by <code>enum skb_drop_reason</code>.</p>\n"
+        var h = "<p class=\"note\">From <code>tcp_drops</code>: \(esc(Fmt.int(total))) packets dropped by the kernel, by <code>enum skb_drop_reason</code>.</p>\n"
         h += figure(Charts.bars("drop-reasons", label: "Packets dropped per reason", items: top.map { (label: $0.reason, value: $0.drops, shown: Fmt.int($0.drops), cls: "drop") }),
                     "Top \(top.count) drop reasons")
         return h + t.html()

@@ -310,7 +310,7 @@ struct ReportLoader {
             for r in 0..<f.rows { drops[Key(reason: reason[r], code: code[r]), default: 0] += n[r] }
         }
         return drops.map { DropReasonRow(reason: $0.key.reason, code: $0.key.code, drops: $0.value) }
-            .sorted { a, b in a.drops != b.drops ? a.drops > b.drops : a.code < b.code }
+            .sorted { a, b in a.drops != b.drops ? a.drops > b.drops : (a.code, a.reason) < (b.code, b.reason) }
     }
 
     /// `anomaly_candidates` of the selected hours (and of the day, for a daily report): nil when
@@ -335,7 +335,8 @@ struct ReportLoader {
             }
         }
         rows.sort { a, b in
-            a.score != b.score ? a.score > b.score : (a.bucketStart, a.service, a.metric) < (b.bucketStart, b.service, b.metric)
+            a.score != b.score ? a.score > b.score
+                : (a.bucketStart, a.service, a.metric, a.evidence) < (b.bucketStart, b.service, b.metric, b.evidence)
         }
         return (rows, nil)
     }

@@ -45,6 +45,10 @@ struct ReportCLITests {
         #expect(unwritable.status == 5 && unwritable.stderr.contains("cannot write"), "\(unwritable.stderr)")
         let ok = try InspectCLITests.redline("report", "--tables", tables, "--partition", part, "--out", out, "--quiet")
         #expect(ok.status == 0 && ok.stdout.isEmpty)
+        // A second process writes the same bytes (no hash-seed order anywhere on the page).
+        let first = try Data(contentsOf: URL(fileURLWithPath: out))
+        #expect(try InspectCLITests.redline("report", "--tables", tables, "--partition", part, "--out", out, "--quiet").status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["r.html", "tables"])
     }
 

@@ -56,6 +56,7 @@ struct ReportTests {
         let a = try TrafficReport.html(tables: Self.samples.root, selection: .hour(Self.samples.partition))
         let b = try TrafficReport.html(tables: Self.samples.root, selection: .hour(Self.samples.partition))
         #expect(a == b)
+        #expect(Self.strayAngles(a).isEmpty, "\(Self.strayAngles(a).prefix(3))")
         let outDir = Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: outDir) }
         let out = outDir + "/r.html"
@@ -120,6 +121,19 @@ struct ReportTests {
         try w.close()
     }
 
+    /// Every `<` on the page opens a tag, a closing tag or the doctype: text never carries a raw one.
+    static func strayAngles(_ html: String) -> [String] {
+        let chars = Array(html.unicodeScalars)
+        var out: [String] = []
+        for i in chars.indices where chars[i] == "<" {
+            let next = i + 1 < chars.count ? chars[i + 1] : " "
+            if !(next.properties.isAlphabetic || next == "/" || next == "!") {
+                out.append(String(String.UnicodeScalarView(chars[max(0, i - 30)..<min(chars.count, i + 30)])))
+            }
+        }
+        return out
+    }
+
     @Test("names from the tables are escaped everywhere (text, attributes, SVG)")
     func hostileNames() throws {
         let root = Self.scratch()
@@ -130,6 +144,7 @@ struct ReportTests {
         let html = try TrafficReport.html(tables: root, selection: .hour(p))
         #expect(!html.contains("<script") && !html.contains("<img") && !html.contains("</svg><b>"))
         #expect(html.contains("&lt;img src=x onerror=alert(2)&gt;") && html.contains("dc&#39;&amp;b"))
+        #expect(Self.strayAngles(html).isEmpty, "\(Self.strayAngles(html).prefix(3))")
     }
 
     /// Writes an `anomaly_candidates` file with the given columns (strings unless named otherwise).
@@ -175,6 +190,16 @@ struct ReportTests {
         try Self.writeAnomalies(root: root, partition: p, columns: ["bucket_start", "service", "score"], rows: 1)
         let h2 = try TrafficReport.html(tables: root, selection: .hour(p))
         #expect(h2.contains("lacks the columns metric, evidence"))
+    }
+
+    @Test("formatting: shares below 100 % never read as 100 %, tiny ones as <0.01 % (escaped on the page)")
+    func formatting() {
+        #expect(Fmt.percent(0.99974) == "99.974 %" || Fmt.percent(0.99974) == "99.97 %")
+        #expect(Fmt.percent(0.999999) == "99.9999 %" && Fmt.percent(0.9999999) == ">99.99 %")
+        #expect(Fmt.percent(1) == "100.0 %" && Fmt.percent(0) == "0 %" && Fmt.percent(0.00001) == "<0.01 %")
+        #expect(esc(Fmt.percent(0.00001)) == "&lt;0.01 %")
+        #expect(Fmt.bytes(1_456_548) == "1.46 MB" && Fmt.int(21_302) == "21\u{202F}302")
+        #expect(Fmt.change(110, 100) == "+10.0 %" && Fmt.change(5, 0) == "new")
     }
 
     @Test("slots: at most 60 per chart, never finer than the tables' buckets")
