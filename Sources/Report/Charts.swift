@@ -93,8 +93,11 @@ enum Charts {
         s += "<line class=\"grid\" x1=\"\(F.left)\" y1=\"\(F.top)\" x2=\"\(F.left + F.plotW)\" y2=\"\(F.top)\"/>"
         s += text(F.left - 4, F.top + 8, maxLabel, cls: "tick", anchor: "end")
         s += text(F.left - 4, F.top + F.plotH, "0", cls: "tick", anchor: "end")
-        s += text(F.left, F.h - 3, String(Fmt.time(slots.start).suffix(5)), cls: "tick")
-        s += text(F.left + F.plotW, F.h - 3, String(Fmt.time(slots.slotStart(slots.count)).suffix(5)), cls: "tick", anchor: "end")
+        // Clock times within a day, dates (MM-DD) beyond.
+        let multiDay = slots.stepNanos * Int64(slots.count) > 86_400_000_000_000
+        func label(_ t: Int64) -> String { multiDay ? String(Fmt.time(t).dropFirst(5).prefix(5)) : String(Fmt.time(t).suffix(5)) }
+        s += text(F.left, F.h - 3, label(slots.start), cls: "tick")
+        s += text(F.left + F.plotW, F.h - 3, label(slots.slotStart(slots.count)), cls: "tick", anchor: "end")
         return s
     }
 

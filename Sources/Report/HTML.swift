@@ -124,7 +124,7 @@ struct DataTable {
         h += "</tr></thead>\n<tbody>\n"
         for r in rows {
             h += "<tr>"
-            for (i, cell) in r.enumerated() {
+            for cell in r {
                 // Text cells are their own value; numbers carry the exact one (and align right by it).
                 switch cell {
                 case .text(let s): h += "<td>\(esc(s))</td>"

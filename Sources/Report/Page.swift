@@ -20,14 +20,14 @@ a{color:var(--heat)}
 .kpi b{display:block;font-size:19px}.kpi span{color:var(--muted);font-size:12px}
 figure{margin:8px 0 10px;break-inside:avoid}figcaption{color:var(--muted);font-size:12px;margin-top:2px}
 .row{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(310px,1fr));gap:10px 14px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(310px,1fr));gap:10px 14px}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 10px;break-inside:avoid}
 .card h3 small{font-weight:normal;color:var(--muted)}
 svg.chart{max-width:100%;height:auto;display:block;overflow:visible}
 svg text{fill:var(--fg);font-size:11px}svg .tick,svg .axis{fill:var(--muted);font-size:10px}svg .b{font-weight:bold}
 svg .val{font-size:11px}svg .inv{fill:#fff}svg .lanelbl{font-weight:bold;font-size:12px}svg .nodelbl{font-size:11px}
 .heat{fill:var(--heat)}.heat.cross{stroke:var(--warn);stroke-width:1.5}
-.axisline{stroke:var(--muted);stroke-width:1}.grid line,.grid{stroke:var(--line)}line.grid{stroke:var(--line);stroke-dasharray:2 3}
+.axisline{stroke:var(--muted);stroke-width:1}line.grid{stroke:var(--line);stroke-dasharray:2 3}
 .dc0{fill:var(--dc0)}.dc1{fill:var(--dc1)}.dc2{fill:var(--dc2)}.dc3{fill:var(--dc3)}.dc4{fill:var(--dc4)}.dc5{fill:var(--dc5)}.dc6{fill:var(--dc6)}.dc7{fill:var(--dc7)}.dcu{fill:var(--dcu)}
 .lane{fill-opacity:.08;stroke:var(--line)}.node{stroke:var(--bg);stroke-width:2}
 .edge{fill:none;stroke-opacity:.6}.edge.ewarn,.edge.ebad{stroke-opacity:.9}.eok{stroke:var(--ok)}.ewarn{stroke:var(--warn)}.ebad{stroke:var(--bad)}
@@ -37,7 +37,7 @@ svg .val{font-size:11px}svg .inv{fill:#fff}svg .lanelbl{font-weight:bold;font-si
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;color:var(--muted);margin:4px 0}
 .sw{display:inline-block;width:11px;height:11px;border-radius:2px;vertical-align:-1px;margin-right:4px}
 .sw.dc0{background:var(--dc0)}.sw.dc1{background:var(--dc1)}.sw.dc2{background:var(--dc2)}.sw.dc3{background:var(--dc3)}.sw.dc4{background:var(--dc4)}.sw.dc5{background:var(--dc5)}.sw.dc6{background:var(--dc6)}.sw.dc7{background:var(--dc7)}.sw.dcu{background:var(--dcu)}
-.sw.eok,.sw.lok{background:var(--ok)}.sw.ewarn,.sw.lwarn{background:var(--warn)}.sw.ebad,.sw.lbad{background:var(--bad)}.sw.p50{background:var(--p50)}.sw.p99{background:var(--p99)}.sw.band{background:var(--p99);opacity:.3}
+.sw.eok,.sw.lok{background:var(--ok)}.sw.ewarn,.sw.lwarn{background:var(--warn)}.sw.ebad,.sw.lbad{background:var(--bad)}.sw.p50{background:var(--p50)}.sw.req{background:var(--req)}.sw.p99{background:var(--p99)}.sw.band{background:var(--p99);opacity:.3}
 details.data{margin:4px 0 12px}details.data summary{cursor:pointer;color:var(--muted);font-size:12px}
 .scroll{overflow-x:auto;max-height:420px;overflow-y:auto}
 table{border-collapse:collapse;font-size:12px;margin:4px 0}.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
@@ -191,7 +191,8 @@ struct Page {
 
     func topPairsSection() -> String {
         guard !data.topPairs.isEmpty else { return none("No traffic crossed datacenters in the selection.") }
-        let crossBytes = data.matrix?.crossDC.bytes ?? 0
+        // The pairs come from the matrix the first section shows: the day's in a daily report.
+        let crossBytes = (data.daily?.matrix ?? data.matrix)?.crossDC.bytes ?? 0
         var t = DataTable("top-pairs", caption: "largest cross-datacenter service pairs by bytes", [("src_dc", "from DC", false), ("src_service", "from service", false),
             ("dst_dc", "to DC", false), ("dst_service", "to service", false), ("bytes", "bytes", true), ("calls", "calls", true), ("share", "share of cross-DC bytes", true)])
         for p in data.topPairs {
@@ -211,7 +212,7 @@ struct Page {
         h += legendDCs(dcs.filter { dc in data.shares.contains { $0.calls.contains { $0[dc] != nil } } })
         var t = DataTable("dr-shares", caption: "calls served per service, slot and datacenter", [("service", "service", false), ("slot_start", "slot (UTC)", false),
             ("dc", "datacenter", false), ("calls", "calls", true), ("share", "share", true)])
-        h += "<div class=\"grid\">"
+        h += "<div class=\"cards\">"
         for s in data.shares {
             h += "<div class=\"card\" data-service=\"\(esc(s.service))\"><h3>\(esc(s.service)) <small>\(esc(Fmt.int(s.total))) calls</small></h3>"
             h += Charts.shares("dr-\(s.service)", label: "Share of \(s.service)'s calls by datacenter over time", slots: data.slots, dcs: dcs, series: s.calls)
@@ -256,9 +257,9 @@ struct Page {
             ("quantile_error", "± quantile error", true), ("min_completeness", "min completeness", true)])
         var series = DataTable("red-series", caption: "per service and slot", [("service", "service", false), ("slot_start", "slot (UTC)", false), ("requests", "requests", true),
             ("errors", "errors", true), ("error_ratio", "error ratio", true), ("p50_ns", "p50", true), ("p99_ns", "p99", true)])
-        h += "<div class=\"legend\"><span><i class=\"sw req\" style=\"background:var(--req)\"></i>requests</span><span><i class=\"sw ebad\"></i>error ratio</span>"
+        h += "<div class=\"legend\"><span><i class=\"sw req\"></i>requests</span><span><i class=\"sw ebad\"></i>error ratio</span>"
         h += "<span><i class=\"sw p50\"></i>p50</span><span><i class=\"sw p99\"></i>p99</span><span><i class=\"sw band\"></i>p99 ± histogram error</span></div>\n"
-        h += "<div class=\"grid\">"
+        h += "<div class=\"cards\">"
         for s in data.services {
             let t = s.total
             sum.add([.text(s.service), .text(s.protocols.joined(separator: ",")), .text(s.observer), .int(t.requests, Fmt.int(t.requests)), .int(t.errors, Fmt.int(t.errors)),

@@ -198,6 +198,7 @@ public struct ReportData: Sendable, Equatable {
     /// The hourly matrix over the selection (nil when no hour has a traffic_matrix table).
     public var matrix: DCMatrix?
     public var daily: DailyMatrices?
+    /// The largest cross-datacenter pairs of the matrix shown (the day's, in a daily report).
     public var topPairs: [ServicePair]
     public var shares: [ServiceShares]
     public var services: [ServiceRED]

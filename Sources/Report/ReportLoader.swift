@@ -29,6 +29,7 @@ struct ReportLoader {
         let partitions = manifests(hours)
 
         var daily: DailyMatrices?
+        var dailyPairs: [ServicePair]?
         if let day = selection.day {
             let dayFiles = files(DailyTrafficRun.table.name, day)
             guard !dayFiles.isEmpty else {
@@ -39,8 +40,9 @@ struct ReportLoader {
             var prevMatrix: DCMatrix?
             let prevFiles = files(DailyTrafficRun.table.name, prev)
             if !prevFiles.isEmpty { prevMatrix = try trafficMatrix(prevFiles, slots: nil).matrix }
-            daily = DailyMatrices(day: day.path, matrix: try trafficMatrix(dayFiles, slots: nil).matrix,
-                                  previousDay: prev.path, previous: prevMatrix)
+            let today = try trafficMatrix(dayFiles, slots: nil)
+            dailyPairs = today.pairs
+            daily = DailyMatrices(day: day.path, matrix: today.matrix, previousDay: prev.path, previous: prevMatrix)
         }
 
         var byTable: [String: [String]] = [:]
@@ -85,7 +87,7 @@ struct ReportLoader {
         return ReportData(
             selection: selection, slots: slots,
             matrix: byTable["traffic_matrix"]!.isEmpty ? nil : traffic.matrix, daily: daily,
-            topPairs: Array(traffic.pairs.filter { $0.srcDC != $0.dstDC }.prefix(Self.topPairsShown)),
+            topPairs: Array((dailyPairs ?? traffic.pairs).filter { $0.srcDC != $0.dstDC }.prefix(Self.topPairsShown)),
             shares: traffic.shares, services: services, nodes: nodes, edges: edges, health: health,
             dropReasons: drops, anomalies: anomalies, anomalyProblem: problem,
             tables: Self.hourlyTables.map { completeness[$0] ?? TableCompleteness(table: $0) },

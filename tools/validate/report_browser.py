@@ -192,7 +192,8 @@ def inspect(path, args):
                     "JSON.stringify((r => ({top: r.top + window.scrollY, height: r.height}))"
                     f"(document.querySelector({json.dumps(args.clip_element)}).getBoundingClientRect()))",
                     "returnByValue": True}, session=s)["result"]["value"])
-                args.clip_top, args.clip_height = int(box["top"]), int(box["height"]) + 1
+                args.clip_top = int(box["top"])
+                args.clip_height = int(box["height"]) + 1 if args.clip_height <= 0 else min(args.clip_height, int(box["height"]) + 1)
             top = min(max(args.clip_top, 0), out["scroll_height"] - 1)
             rest = out["scroll_height"] - top
             height = rest if args.clip_height <= 0 else min(args.clip_height, rest)
