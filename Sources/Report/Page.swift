@@ -48,6 +48,7 @@ td[data-value],th.n{text-align:right;font-variant-numeric:tabular-nums}
 @page{size:A4;margin:12mm}
 @media print{body{font-size:10pt;background:#fff;color:#000}main{max-width:none;padding:0}nav{display:none}section{break-inside:auto}
 h2{break-after:avoid}.card,figure{break-inside:avoid}.scroll{max-height:none;overflow:visible}svg.chart{max-width:100%}
+table{font-size:7.5pt;max-width:100%}th,td{white-space:normal;padding:1px 4px}th{position:static}.cards{grid-template-columns:repeat(2,1fr)}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 

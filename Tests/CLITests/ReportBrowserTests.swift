@@ -20,8 +20,8 @@ struct ReportBrowserTests {
         let dir = try InspectCLITests.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let o = dir.appendingPathComponent("out"), e = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: o.path, contents: nil)
-        FileManager.default.createFile(atPath: e.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: o.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: e.path, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: o)
         p.standardError = try FileHandle(forWritingTo: e)
         try p.run()
@@ -73,7 +73,8 @@ struct ReportBrowserTests {
 
         // Valid HTML, self-contained: the file as written and the DOM as Chromium built it.
         let dom = dir.path + "/dom.html", shot = dir.path + "/report.png"
-        let seen = try Self.browse(html, ["--screenshot", shot, "--dom-out", dom])
+        let pdf = dir.path + "/report.pdf"
+        let seen = try Self.browse(html, ["--screenshot", shot, "--dom-out", dom, "--pdf", pdf])
         let valid = try Self.run(Self.systemPython, [Self.root + "/tools/validate/html_check.py", html, dom])
         #expect(valid.status == 0, "html_check.py: \(valid.stdout)\(valid.stderr)")
 
@@ -86,6 +87,12 @@ struct ReportBrowserTests {
         #expect(bytes > 20_000 && bytes == png["bytes"] as? Int, "screenshot \(bytes) bytes")
         #expect(png["width"] as? Int == 1280)
         #expect((png["height"] as? Int ?? 0) > 900 && png["height"] as? Int == seen["scroll_height"] as? Int)
+
+        // Printing uses the page's @page size: every sheet A4 (595.3 × 841.9 pt, to Chromium's rounding).
+        let printed = try #require(seen["pdf"] as? [String: Any])
+        #expect((printed["pages"] as? Int ?? 0) >= 1)
+        let sheets = printed["page_sizes_pt"] as? [[Double]] ?? []
+        #expect(!sheets.isEmpty && sheets.allSatisfy { abs($0[0] - 595.3) < 1.5 && abs($0[1] - 841.9) < 1.5 }, "\(sheets)")
 
         // Every section, and every chart for every service.
         #expect(seen["sections"] as? [String] == ["dc-matrix", "top-pairs", "dr-drill", "topology", "red", "tcp-health", "drops",

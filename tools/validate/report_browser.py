@@ -5,7 +5,7 @@ DevTools protocol on a pipe (--remote-debugging-pipe: commands on fd 3, replies 
 NUL-terminated JSON), so no port is opened and nothing else is needed.
 
 usage: report_browser.py FILE.html [--screenshot PNG] [--clip-element CSS] [--clip-top PX] [--clip-height PX]
-                         [--width PX] [--scale X] [--dark] [--dom-out FILE] [--timeout S]
+                         [--width PX] [--scale X] [--dark] [--dom-out FILE] [--pdf FILE] [--timeout S]
 
 Reported:
   console       every console message, uncaught exception and browser log entry
@@ -21,6 +21,7 @@ Reported:
   metrics       {data-metric: data-value}
   empty         texts of the elements marked data-empty
   screenshot    {"path", "width", "height", "bytes"} when --screenshot was given
+  pdf           {"path", "bytes", "pages", "page_sizes_pt"} when --pdf was given
   scheme        the prefers-color-scheme the page was rendered with
 Exit status: 0 when the page was loaded and inspected (whatever it contained), 2 when the
 browser could not be driven (missing, crashed, timed out).
@@ -29,6 +30,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -205,6 +207,15 @@ def inspect(path, args):
             size = png_size(args.screenshot)
             out["screenshot"] = {"path": args.screenshot, "width": size[0] if size else 0,
                                  "height": size[1] if size else 0, "bytes": os.path.getsize(args.screenshot)}
+        if args.pdf:
+            # Print as the browser's print dialog would, with the page's own @page size (A4).
+            pdf = b.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}, session=s)
+            data = base64.b64decode(pdf["data"])
+            with open(args.pdf, "wb") as f:
+                f.write(data)
+            boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+            out["pdf"] = {"path": args.pdf, "bytes": len(data), "pages": len(boxes),
+                          "page_sizes_pt": sorted({(round(float(w), 1), round(float(h), 1)) for w, h in boxes})}
         console, requests = [], []
         for e in b.events:
             m, p = e.get("method"), e.get("params", {})
@@ -240,6 +251,7 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--dark", action="store_true", help="emulate prefers-color-scheme: dark")
     ap.add_argument("--dom-out", help="write the rendered DOM (outerHTML) here")
+    ap.add_argument("--pdf", help="print the page to this PDF (its @page size) and report pages and sizes")
     ap.add_argument("--timeout", type=float, default=60)
     args = ap.parse_args()
     try:
