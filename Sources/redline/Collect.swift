@@ -2,6 +2,7 @@ import ArgumentParser
 import Collector
 import Dispatch
 import Foundation
+import KernelProbes
 import Logging
 import YAMLConfig
 
@@ -57,8 +58,10 @@ struct Collect: ParsableCommand {
             throw ExitCode(3)
         }
         if let m = metricsFile { cfg.metricsFile = m }
-        guard getuid() == 0 else {
-            FileHandle.standardError.write(Data("redline collect: must run as root (loads BPF programs)\n".utf8))
+        let missing = Capability.collectorNeeds.filter { !Capability.effective().contains($0) }
+        guard missing.isEmpty else {
+            let names = missing.map(\.name).joined(separator: ", ")
+            FileHandle.standardError.write(Data("redline collect: missing \(names) (run as root, or grant them: see redline doctor)\n".utf8))
             throw ExitCode(4)
         }
         guard let object = Self.findObject(bpfObject) else {
@@ -90,7 +93,8 @@ struct Collect: ParsableCommand {
         try runtime.run(duration: duration, readyFile: readyFile)
     }
 
-    /// The BPF object: the option, $REDLINE_BPF_OBJECT, or bpf/build/redline.bpf.o in a folder above the executable.
+    /// The BPF object: the option, $REDLINE_BPF_OBJECT, the package's `../lib/redline/redline.bpf.o`
+    /// beside the executable (/usr/bin → /usr/lib/redline), or bpf/build/redline.bpf.o in a folder above it.
     static func findObject(_ option: String?) -> String? {
         if let option { return FileManager.default.fileExists(atPath: option) ? option : nil }
         if let env = ProcessInfo.processInfo.environment["REDLINE_BPF_OBJECT"] {
@@ -98,6 +102,8 @@ struct Collect: ParsableCommand {
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        let packaged = dir.deletingLastPathComponent().appendingPathComponent("lib/redline/redline.bpf.o").path
+        if FileManager.default.fileExists(atPath: packaged) { return packaged }
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent("bpf/build/redline.bpf.o").path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
