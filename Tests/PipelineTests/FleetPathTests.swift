@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Testing
 import TestSupport
 
@@ -102,6 +103,45 @@ struct FleetPathTests {
         let broken = try Self.redlineRun(partial, ["--merge-only"], in: dir)
         #expect(broken.status == 3)
         #expect(broken.err.contains("partials of tcp_drops") && broken.err.contains("h22"), "\(broken.err)")
+    }
+
+    @Test("two host selections share one table root without touching each other's partials; --hosts selects in a full run too")
+    func sharedRoot() throws {
+        let dir = try Support.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shared = dir.appendingPathComponent("shared")
+        for host in ["h11", "h12"] {
+            let r = try Self.redlineRun(shared, ["--partials-only", "--hosts", host], in: dir)
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let p = try Self.partition()
+        for host in ["h11", "h12"] {
+            #expect(FileManager.default.fileExists(atPath: shared.appendingPathComponent(
+                "_manifests/hourly/partials/\(p)/hosts=\(host).json").path))
+            #expect(FileManager.default.fileExists(atPath: shared.appendingPathComponent(
+                "partials/red_service/\(p)/host=\(host)/part-00000.parquet").path), "\(host)'s partials were removed by the other run")
+        }
+        // Unchanged inputs: the second run of a selection is skipped, the other's files stay.
+        let again = try Self.redlineRun(shared, ["--partials-only", "--hosts", "h11", "--if-changed"], in: dir)
+        #expect(again.status == 0)
+        let merge = try Self.redlineRun(shared, ["--merge-only"], in: dir)
+        #expect(merge.status == 0, "\(merge.err)")
+        let twoHosts = dir.appendingPathComponent("two-hosts")
+        let full = try Self.redlineRun(twoHosts, ["--hosts", "h11,h12"], in: dir)
+        #expect(full.status == 0, "\(full.err)")
+        for table in Support.tables {
+            #expect(try Self.file(shared, table) == Self.file(twoHosts, table), "\(table)")
+        }
+        #expect(try Self.file(twoHosts, "red_service").count > 0)
+    }
+
+    @Test("a partials-only manifest is named by its host selection, other bytes percent-encoded")
+    func partialsManifestPath() throws {
+        let partition = try #require(Partition("date=2026-01-02/hour=03"))
+        #expect(Manifest.partialsPath(tableRoot: "/t", pipeline: "hourly", partition: partition, hostGlobs: ["h1", "web-*"])
+                == "/t/_manifests/hourly/partials/date=2026-01-02/hour=03/hosts=h1,web-*.json")
+        #expect(Manifest.partialsPath(tableRoot: "/t", pipeline: "hourly", partition: partition, hostGlobs: ["a/b c"])
+                .hasSuffix("/hosts=a%2Fb%20c.json"))
     }
 
     @Test("usage: --partials-only and --merge-only exclude each other; an empty --hosts entry is refused")
