@@ -58,11 +58,17 @@ struct DoctorCLITests {
 
     @Test("CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN alone (the unit's set) are enough; without CAP_PERFMON the tracepoints go missing and it exits 1")
     func leastPrivilege() throws {
+        func loTC() throws -> String {
+            try PackageTests.sh(["tc", "qdisc", "show", "dev", "lo"]).out + PackageTests.sh(["tc", "filter", "show", "dev", "lo", "ingress"]).out
+        }
+        let loBefore = try loTC()
         let enough = try Self.doctor(["--bounding-set=-all,+bpf,+perfmon,+net_admin"], ["--json"])
         #expect(enough.status == 0, "\(enough.stdout)")
         let e = try #require(enough.report)
         #expect(e.checks.first { $0.feature == "CAP_SYS_ADMIN" }?.status == "missing")
-        #expect(e.checks.first { $0.feature == "tc clsact" }?.status == "ok")
+        // Without CAP_SYS_ADMIN the tc probe used this namespace's lo: it must be as it was.
+        #expect(e.checks.first { $0.feature == "tc clsact" }?.detail.contains("lo of this network namespace") == true)
+        #expect(try loTC() == loBefore, "doctor left a qdisc or filter on lo")
 
         // perfmon_capable() also accepts CAP_SYS_ADMIN, so drop both.
         let short = try Self.doctor(["--bounding-set=-perfmon,-sys_admin"], [])
