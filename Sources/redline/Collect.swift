@@ -9,7 +9,7 @@ import YAMLConfig
 /// `redline collect --config FILE`: the per-host collector.
 struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load the kernel programs, attach them, and write what they see into segments (root).",
+        abstract: "Load the kernel programs, attach them, and write what they see into segments (root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN).",
         discussion: """
             Runs until SIGINT or SIGTERM (or --duration), then seals the open segment and detaches \
             everything it attached: no filters or qdiscs it added are left behind. SIGHUP re-reads \
@@ -19,8 +19,9 @@ struct Collect: ParsableCommand {
             Config: schemas/collector-config-v1.md. Health: --metrics-file or the config's \
             metrics_file (Prometheus text, rewritten atomically every 10 s).
 
-            Exit codes: 0 stopped cleanly, 2 usage error, 3 bad configuration, 4 kernel refused a \
-            program or attachment (the verifier log is printed), 5 I/O error.
+            Exit codes: 0 stopped cleanly, 2 usage error, 3 bad configuration, 4 a capability is \
+            missing or the kernel refused a program or attachment (the verifier log is printed), \
+            5 I/O error. `redline doctor` checks a host beforehand.
             """
     )
 
