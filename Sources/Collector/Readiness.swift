@@ -112,6 +112,16 @@ public enum Readiness {
             }
         }
 
+        if let patterns = target.config?.interfaces, !patterns.isEmpty {
+            add("interfaces", required: true, consequence: "the collector refuses to start (a pattern matches nothing)") {
+                do {
+                    return "tc attaches on " + (try CollectorRuntime.matchingInterfaces(patterns)).joined(separator: ", ")
+                } catch {
+                    throw Missing("\(error)")
+                }
+            }
+        }
+
         let maxSegment = target.config?.maxSegmentBytes ?? 256 << 20
         if let root = target.segmentRoot ?? target.config?.segmentRoot {
             let need = minimumFreeBytes(maxSegmentBytes: maxSegment)

@@ -78,6 +78,23 @@ struct DoctorCLITests {
         #expect(short.stdout.contains("not ready"))
     }
 
+    @Test("a config whose interface pattern matches nothing, or that names a sockops cgroup, is checked as the collector would use it")
+    func configChecks() throws {
+        let dir = try InspectCLITests.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("collector.yaml").path
+        try "version: 1\ninterfaces: [lo, \"nosuch*\"]\nsockops_cgroup: /\nsegments:\n  root: \(dir.path)/segments\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try Self.doctor([], ["--json", "--config", config])
+        #expect(r.status == 1, "\(r.stdout)")
+        let report = try #require(r.report)
+        let interfaces = try #require(report.checks.first { $0.feature == "interfaces" })
+        #expect(interfaces.status == "missing" && interfaces.required && interfaces.detail.contains("'nosuch*' matches no interface"))
+        #expect(report.checks.first { $0.feature == "sockops header options" }?.required == true,
+                "a configured sockops cgroup makes the identity option required")
+        #expect(report.checks.first { $0.feature == "free disk" }?.detail.contains("free at \(dir.path)") == true)
+    }
+
     @Test("usage errors and an unreadable config exit 2")
     func usage() throws {
         #expect(try InspectCLITests.redline("doctor", "--bogus").status == 2)
