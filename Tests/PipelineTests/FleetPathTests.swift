@@ -135,6 +135,29 @@ struct FleetPathTests {
         #expect(try Self.file(twoHosts, "red_service").count > 0)
     }
 
+    @Test("a damaged or foreign partial is an input error naming the file (exit 3), and nothing is published")
+    func badPartials() throws {
+        let dir = try Support.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = try Self.partition()
+        let root = dir.appendingPathComponent("root")
+        #expect(try Self.redlineRun(root, ["--partials-only", "--hosts", "h11"], in: dir).status == 0)
+        let target = root.appendingPathComponent("partials/red_service/\(p)/host=h11/part-00000.parquet")
+        let good = try Data(contentsOf: target)
+        let cases: [(String, Data, String)] = [
+            ("truncated", good.prefix(good.count / 2), "red_service/\(p)/host=h11/part-00000.parquet"),
+            ("another table's file", try Data(contentsOf: root.appendingPathComponent("partials/tcp_drops/\(p)/host=h11/part-00000.parquet")),
+             "does not have the red_service v1 schema"),
+        ]
+        for (name, bytes, message) in cases {
+            try bytes.write(to: target)
+            let r = try Self.redlineRun(root, ["--merge-only"], in: dir)
+            #expect(r.status == 3, "\(name): exit \(r.status)")
+            #expect(r.err.contains(message), "\(name): \(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("red_service").path), "\(name): a table was published")
+        }
+    }
+
     @Test("a partials-only manifest is named by its host selection, other bytes percent-encoded")
     func partialsManifestPath() throws {
         let partition = try #require(Partition("date=2026-01-02/hour=03"))
