@@ -109,6 +109,17 @@ struct PackageTests {
                      "redline-daily.service", "redline-daily.timer"].map { "/lib/systemd/system/\($0)" }
         let verify = try Self.sh(["systemd-analyze", "verify", "--man=no"] + units)
         #expect(verify.status == 0 && !verify.out.contains("redline-"), "systemd-analyze verify:\n\(verify.out)")
+        // The pipeline units' commands, exactly as written, as the redline user (what systemd
+        // would run): they must work on a fresh install (no segments yet: empty partitions).
+        for unit in ["redline-hourly.service", "redline-daily.service"] {
+            let text = try String(contentsOfFile: "/lib/systemd/system/\(unit)", encoding: .utf8).replacingOccurrences(of: "\\\n", with: " ")
+            let exec = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }).dropFirst("ExecStart=".count)
+            let r = try Self.sh(["setpriv", "--reuid=redline", "--regid=redline", "--init-groups", "--inh-caps=-all"]
+                                + exec.split(separator: " ").map(String.init))
+            #expect(r.status == 0, "\(unit): \(exec)\n\(r.out)")
+        }
+        #expect(Self.exists("/var/lib/redline/tables/_manifests/hourly"), "the hourly unit's run committed nothing")
+
         // Start units only where systemd runs the machine; the collector is never started here.
         let state = try Self.sh(["systemctl", "is-system-running"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
         if ["running", "degraded"].contains(state) {
