@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "Timebase", "CRedlineABI"]),
         .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "Parquet"]),
         .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "KernelProbes", "CRedlineABI"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments", "KernelProbes", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
