@@ -113,7 +113,7 @@ public final class CollectorRuntime {
     public func start() throws(CollectorError) {
         try apply(config)
         do {
-            for iface in try matchingInterfaces(config) {
+            for iface in try Self.matchingInterfaces(config) {
                 removeStaleFilters(on: iface)
                 // Egress first, then ingress: detach runs in reverse so the qdisc goes last.
                 attachments.add(try TCAttachment(program: dataPlane.program(.tcEgress), interface: iface, direction: .egress))
@@ -569,8 +569,9 @@ public final class CollectorRuntime {
         return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
-    /// Interfaces of this network namespace matching the config's names or globs.
-    func matchingInterfaces(_ config: CollectorConfig) throws(CollectorError) -> [String] {
+    /// Interfaces of this network namespace matching the config's names or globs; an error
+    /// names the pattern's file and line.
+    static func matchingInterfaces(_ config: CollectorConfig) throws(CollectorError) -> [String] {
         var names: [String] = []
         if let list = if_nameindex() {
             var p = list

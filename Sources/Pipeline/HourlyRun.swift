@@ -23,6 +23,25 @@ public struct HourlyRun {
     public var logger: Logger
     /// Called with (done, total, label) as hosts finish; the CLI draws a bar on a terminal.
     public var progress: ((Int, Int, String) -> Void)?
+    /// Globs over host names to read, overriding the pipeline's `inputs.hosts` (`--hosts`).
+    public var hostGlobs: [String]?
+    /// The whole run, or one of its two halves on the fleet path.
+    public var mode: Mode = .full
+    /// Commit an empty partition when there is no input at all (else: exit 3, nothing committed).
+    public var allowEmpty = false
+
+    /// What a run writes (schemas/pipeline-v1.md, "Fleet path").
+    public enum Mode: String, Sendable {
+        /// Partials of every selected host, their merge, one manifest.
+        case full
+        /// Only the selected hosts' partials, with a manifest of their own per host selection
+        /// (`_manifests/<pipeline>/partials/<partition>/hosts=<globs>.json`), so hosts or jobs
+        /// writing disjoint selections into one table root never touch each other's files.
+        case partialsOnly = "partials-only"
+        /// No segments: the partials found under the table root (of the selected hosts) merged
+        /// into the merged tables, with the partial files as the manifest's inputs.
+        case mergeOnly = "merge-only"
+    }
 
     public init(spec: PipelineSpec, segmentRoot: String, metadataDir: String?, tableRoot: String,
                 partition: Partition, ifChanged: Bool, logger: Logger) {
@@ -47,36 +66,60 @@ public struct HourlyRun {
     public func execute() throws(PipelineError) -> Summary {
         guard let agg = spec.aggregate else { throw .config("an hourly pipeline needs an aggregate stage") }
         guard partition.hour != nil else { throw .config("an hourly pipeline runs hour partitions (date=…/hour=HH)") }
+        if mode != .full && !spec.stages.contains(.merge) {
+            throw .config("--\(mode.rawValue) splits the merge stage off; \(spec.name) has none")
+        }
+        let globs = hostGlobs ?? spec.hosts
         try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
         try recoverInterruptedCommit()
 
         let metadata: Metadata
-        if let dir = metadataDir {
+        if mode == .mergeOnly {
+            metadata = Metadata() // partials carry resolved names
+        } else if let dir = metadataDir {
             do { metadata = try Metadata.load(directory: dir) } catch { throw .config(error.description) }
         } else {
             metadata = Metadata()
             logger.warning("no metadata snapshot: every service and datacenter will be 'unknown'")
         }
 
-        let byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: spec.hosts, partition: partition)
+        var byHost: [String: [String]] = [:]
         var inputs: [InputSegment] = []
-        for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
-            inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+        var found = PartialTables.Found()
+        if mode == .mergeOnly {
+            found = try PartialTables.discover(tableRoot: tableRoot, pipeline: spec.name, tables: agg.tables,
+                                               hostGlobs: globs, partition: partition)
+            inputs = found.inputs
+        } else {
+            byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: globs, partition: partition)
+            for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
+                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+            }
         }
         let definition = definitionFingerprint()
-        let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
+        let manifestPath = mode == .partialsOnly
+            ? Manifest.partialsPath(tableRoot: tableRoot, pipeline: spec.name, partition: partition, hostGlobs: globs)
+            : Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
         if ifChanged, let old = Manifest.load(manifestPath), old.inputs == inputs, old.definition == definition,
            old.redlineVersion == RedlineVersion.current {
             logger.info("partition \(partition) unchanged since its manifest; skipped")
             return Summary(skipped: true, manifestPath: manifestPath, manifest: old, redService: [])
         }
-        if byHost.isEmpty {
-            // Nothing to aggregate is a fault to report (collectors down, wrong root), not an
-            // hour of zero traffic to publish: the previous partition, if any, stays as it is.
-            throw .missingInput("no segments for \(partition) under \(segmentRoot) (hosts \(spec.hosts.joined(separator: ", ")), "
-                + "hour folders \(partition.path) and its neighbours); nothing committed")
+        // No input at all is a fault to report (collectors down, a wrong root), not an hour of
+        // zero traffic, unless the caller says empty hours are expected (`--allow-empty`: timers
+        // on a fresh install). Without it the previous partition, if any, stays as it is.
+        var noInput: String?
+        if mode == .mergeOnly && found.files.isEmpty {
+            noInput = "no partials for \(partition) under \(tableRoot)/partials (hosts \(globs.joined(separator: ", ")))"
+        } else if mode != .mergeOnly && byHost.isEmpty {
+            noInput = "no segments for \(partition) under \(segmentRoot) (hosts \(globs.joined(separator: ", ")), "
+                + "hour folders \(partition.path) and its neighbours)"
+        }
+        if let noInput {
+            guard allowEmpty else { throw .missingInput("\(noInput); nothing committed (--allow-empty commits an empty partition)") }
+            logger.warning("\(noInput): writing an empty partition (--allow-empty)")
         }
 
         // Per host: read, correct, enrich, aggregate.
@@ -103,6 +146,15 @@ public struct HourlyRun {
             partials.append((host, TableRows(partial: outcome.aggregates)))
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
             progress?(i + 1, hosts.count, host)
+        }
+        if mode == .mergeOnly {
+            for host in found.files.keys.sorted() {
+                partials.append((host, try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
+                                                              bucketSeconds: agg.bucketSeconds, names: &names)))
+            }
+            counters = found.counters
+            warnings += found.warnings
+            watermark = found.watermark
         }
         var merged = TableRows()
         for p in partials { merged.merge(p.rows) }
@@ -133,24 +185,32 @@ public struct HourlyRun {
             }
             tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
-        for p in partials {
+        for p in partials where mode != .mergeOnly {
             let cols = builder.columns(p.rows, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "partials/\(s.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
             }
         }
-        if spec.stages.contains(.merge) {
+        if spec.stages.contains(.merge) && mode != .partialsOnly {
             let cols = builder.columns(merged, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "\(s.name)/\(partition.path)/part-00000.parquet", scope: "merged")
             }
         }
 
-        // Each table's partition folder is replaced whole (partials with their host= folders,
-        // so hosts that are no longer inputs go with the old folder).
-        var folders = schemas.map { "partials/\($0.name)/\(partition.path)" }
-        if spec.stages.contains(.merge) { folders += schemas.map { "\($0.name)/\(partition.path)" } }
-        let removals = Set((Manifest.load(manifestPath)?.tables ?? []).map { Self.partitionFolder(of: $0) })
+        // The units of publication (schemas/pipeline-v1.md, "Commit"): each merged table's
+        // partition folder, and each host's folder of partials (host selections of the fleet
+        // path share a partials partition). Folders the previous commit of this manifest held
+        // and this run does not write (hosts no longer inputs, dropped tables) are removed; a
+        // merge-only run owns the merged folders only, the partials being its inputs.
+        var folders: [String] = []
+        if mode != .mergeOnly {
+            for p in partials { folders += schemas.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
+        }
+        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += schemas.map { "\($0.name)/\(partition.path)" } }
+        let removals = Set((Manifest.load(manifestPath)?.tables ?? [])
+            .filter { mode != .mergeOnly || $0.scope == "merged" }
+            .map { ($0.path as NSString).deletingLastPathComponent })
             .subtracting(folders).sorted()
         let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
                                            fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
@@ -194,19 +254,11 @@ public struct HourlyRun {
         unlink(path)
     }
 
-    /// The partition folder a table file lies in: `<table>/<partition>` for merged files,
-    /// `partials/<table>/<partition>` (above its `host=` folder) for partials.
-    static func partitionFolder(of file: Manifest.TableFile) -> String {
-        var dir = (file.path as NSString).deletingLastPathComponent
-        if file.scope != "merged" { dir = (dir as NSString).deletingLastPathComponent }
-        return dir
-    }
-
     /// A fingerprint of everything in the definition that shapes the output.
     func definitionFingerprint() -> String {
         let a = spec.aggregate!
         let w = spec.write
-        let text = "\(spec.name)|\(spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
+        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
             + "\(spec.read.maxBlockBytes)|\(spec.stages.contains(.merge))|\(w.compression)|\(w.zstdLevel)|\(w.rowGroupRows)"
         let crc = text.utf8CString.withUnsafeBufferPointer { ccompression_crc32c(0, $0.baseAddress, $0.count - 1) }
         return String(format: "%08x", crc)

@@ -11,20 +11,23 @@ import TestSupport
 struct CommitFaultCLITests {
     static let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
 
-    /// Every `.parquet` file below each partition folder of `root`, by folder, as a globbing
-    /// reader (DuckDB `…/*.parquet`, pyarrow, Spark) lists and reads them.
+    /// The `.parquet` files of each unit of publication under `root`, as a globbing reader
+    /// (DuckDB `…/*.parquet`, pyarrow, Spark) lists and reads them: each merged table's partition
+    /// folder, and each host's partials folder (schemas/pipeline-v1.md, "Commit").
     static func readerView(_ root: String, partition: String) -> [String: [String: Data]] {
         var view: [String: [String: Data]] = [:]
-        for prefix in ["", "partials/"] {
-            for table in ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"] {
-                let folder = "\(prefix)\(table)/\(partition)"
-                var files: [String: Data] = [:]
-                if let walker = FileManager.default.enumerator(atPath: "\(root)/\(folder)") {
-                    for case let p as String in walker where p.hasSuffix(".parquet") {
-                        files[p] = FileManager.default.contents(atPath: "\(root)/\(folder)/\(p)")
-                    }
-                }
-                view[folder] = files
+        func files(_ folder: String) -> [String: Data] {
+            var out: [String: Data] = [:]
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(folder)")) ?? [] where name.hasSuffix(".parquet") {
+                out[name] = FileManager.default.contents(atPath: "\(root)/\(folder)/\(name)")
+            }
+            return out
+        }
+        for table in ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"] {
+            view["\(table)/\(partition)"] = files("\(table)/\(partition)")
+            let partials = "partials/\(table)/\(partition)"
+            for host in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(partials)")) ?? [] where host.hasPrefix("host=") {
+                view["\(partials)/\(host)"] = files("\(partials)/\(host)")
             }
         }
         return view
@@ -70,8 +73,11 @@ struct CommitFaultCLITests {
         let old = Self.readerView("\(work)/old", partition: partition)
         let new = Self.readerView("\(work)/new", partition: partition)
         let clean = Self.tree("\(work)/new")
-        #expect(old.keys == new.keys)
-        #expect(old.keys.allSatisfy { old[$0] != new[$0] }, "every table folder differs between the old and the new run")
+        let units = Set(old.keys).union(new.keys)
+        #expect(units.count == 5 + 5 * 4, "5 merged folders, 5 tables × 4 hosts of partials: \(units.sorted())")
+        // The merged folders and the two new hosts' partials differ; the two old hosts' partials
+        // are the same bytes in both runs (a host's partial depends on its segments only).
+        #expect(units.filter { old[$0] != new[$0] }.count == 5 + 5 * 2, "units that differ")
 
         var kills = 0, sawMixedAcrossTables = false
         for step in 1...200 {
@@ -86,30 +92,32 @@ struct CommitFaultCLITests {
 
             // Each folder, as a globbing reader sees it: the old files or the new ones.
             let seen = Self.readerView(trial, partition: partition)
-            var states: Set<String> = []
-            for (folder, files) in seen {
-                let state = files == old[folder] ? "old" : files == new[folder] ? "new" : "mixed"
-                #expect(state != "mixed", "step \(step): \(folder) holds \(files.keys.sorted()) — neither the old nor the new set")
-                states.insert(state)
+            var allOld = true, allNew = true
+            for folder in units {
+                let files = seen[folder] ?? [:]
+                let isOld = files == (old[folder] ?? [:]), isNew = files == (new[folder] ?? [:])
+                #expect(isOld || isNew, "step \(step): \(folder) holds \(files.keys.sorted()) — neither the old nor the new set")
+                allOld = allOld && isOld
+                allNew = allNew && isNew
             }
-            sawMixedAcrossTables = sawMixedAcrossTables || states.count > 1
+            sawMixedAcrossTables = sawMixedAcrossTables || !(allOld || allNew)
             // A reader needing every table of one run: the manifest's run id, checked against
             // each folder's marker. When they all agree, every folder is that run's.
             let manifest = "\(trial)/_manifests/hourly/\(partition).json"
             let runID = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])?["runID"] as? String
-            let markers = seen.keys.map { (try? String(contentsOfFile: "\(trial)/\($0)/_redline_run", encoding: .utf8))?
+            let markers = units.map { (try? String(contentsOfFile: "\(trial)/\($0)/_redline_run", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) }
             if let runID, markers.allSatisfy({ $0 == runID }) {
-                #expect(states.count == 1, "step \(step): the markers all say run \(runID) but the folders differ: \(states)")
+                #expect(allOld || allNew, "step \(step): the markers all say run \(runID) but the folders are of two runs")
             }
 
             let next = try Self.run(segments: all, out: trial, partition: partition)
             #expect(next.status == 0, "step \(step): \(next.stderr)")
             #expect(Self.tree(trial) == clean, "step \(step): the run after the kill is not byte-identical to a clean run")
         }
-        // Two steps (journal written, its removal) plus two per folder (swap, old folder removed)
-        // plus the manifest: every one of them was a kill above.
-        #expect(kills >= 2 + 2 * old.count + 1, "kills: \(kills)")
+        // Staged, journal written, its removal, the manifest, and per unit a swap (plus the old
+        // folder's removal where there was one: the 5 merged and 5 × 2 old hosts' folders).
+        #expect(kills == 4 + units.count + 15, "kills: \(kills)")
         #expect(sawMixedAcrossTables, "some kill fell between two folders' swaps (the case the run-id markers are for)")
     }
 
