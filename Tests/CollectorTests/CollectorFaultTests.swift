@@ -5,8 +5,8 @@ import TestSupport
 
 /// The collector under faults, on real traffic: redis-server and redis-benchmark on the loopback
 /// of a network namespace the test creates (`rltc3-…`), the collector attached to that loopback.
-/// Full disk (a 2 MiB tmpfs the test mounts), SIGKILL under load, a stopped consumer overflowing
-/// the ring, and a run with only the capabilities docs/reliability.md lists. Nested in the lab
+/// Full disk (a 2 MiB tmpfs the test mounts), SIGKILL under load, and a stopped consumer
+/// overflowing the ring (least privilege: CLITests/CollectorPrivilegeTests). Nested in the lab
 /// suite so its `.serialized` covers both: this load must not compete with the lab's counts.
 extension CollectorLabTests {
     @Suite("Collector under faults (root, BPF, netns)", .serialized, .requiresNetnsLab)
@@ -121,10 +121,10 @@ extension CollectorLabTests {
             return path
         }
 
-        static func startCollector(_ host: LoopbackHost, config: String, log: String, prefix: [String] = []) throws -> Process {
+        static func startCollector(_ host: LoopbackHost, config: String, log: String) throws -> Process {
             let ready = "\(host.dir)/ready-\(log)"
             try? FileManager.default.removeItem(atPath: ready)
-            let p = try host.spawn(prefix + [try Lab.redline(), "collect", "--config", config, "--ready-file", ready], log: log)
+            let p = try host.spawn([try Lab.redline(), "collect", "--config", config, "--ready-file", ready], log: log)
             try poll("the collector's ready file", seconds: 30) {
                 guard p.isRunning else {
                     throw Lab.LabError("collector exited \(p.terminationStatus): \((try? String(contentsOfFile: "\(host.dir)/\(log)", encoding: .utf8)) ?? "")")
@@ -309,31 +309,6 @@ extension CollectorLabTests {
                                  "\(dir)/tables/red_service/\(hour)/part-00000.parquet"], allowFailure: true)
             let minimum = Double(py.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
             #expect(minimum < 1, "the lowest completeness in red_service is \(py.output)")
-        }
-
-        @Test("the collector runs with only CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (setpriv drops every other capability)")
-        func leastPrivilege() throws {
-            let dir = try Lab.scratch()
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let host = try LoopbackHost(name: "rltc3-caps", dir: dir)
-            defer { host.remove() }
-            let seg = "\(dir)/seg", prom = "\(dir)/redline.prom"
-            let caps = "-all,+bpf,+perfmon,+net_admin"
-            let setpriv = ["setpriv", "--inh-caps=\(caps)", "--ambient-caps=\(caps)", "--bounding-set=\(caps)", "--"]
-            let collector = try Self.startCollector(host, config: try Self.config(dir, segments: seg, metrics: prom), log: "collector.log",
-                                                    prefix: setpriv)
-            defer { if collector.isRunning { kill(collector.processIdentifier, SIGKILL); try? Self.waitExit(collector, seconds: 10) } }
-            // It really runs with those three: the kernel's view of its capability sets.
-            let status = try String(contentsOfFile: "/proc/\(collector.processIdentifier)/status", encoding: .utf8)
-            let effective = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.map { String($0.dropFirst(7)).trimmingCharacters(in: .whitespaces) } ?? ""
-            // CAP_NET_ADMIN 12, CAP_PERFMON 38, CAP_BPF 39.
-            #expect(effective == String(format: "%016llx", (1 << 12) | (1 << 38) | (1 << 39)), "CapEff \(effective)")
-            try host.burst(requests: 2000)
-            #expect(try Self.terminate(collector, within: 2) == 0)
-            let m = Self.metrics(prom)
-            #expect((m["redline_events_read_total{kind=\"l7_call\"}"] ?? 0) >= 2000, "calls recorded under least privilege")
-            let inspect = try Lab.sh([try Lab.redline(), "inspect", seg], allowFailure: true)
-            #expect(inspect.status == 0, "inspect exits 0 only when every file is intact or open: \(inspect.output.suffix(400))")
         }
     }
 }
