@@ -218,12 +218,32 @@ public final class DataPlane {
 
     /// Gives listening sockets that existed before the sockops program was attached what
     /// `TCP_LISTEN_CB` gives new ones (saved SYNs, the header-option callback, their service
-    /// for the SYN-ACK), by running `rl_iter_listeners` over the calling thread's network
-    /// namespace. Only listeners whose cgroup is `cgroupID` (at depth `cgroupLevel` below the
-    /// v2 root) or below it are touched. Idempotent. Returns one report per listener touched.
-    public func enableExistingListeners(cgroupID: UInt64, cgroupLevel: UInt32) throws -> [rl_listener_report] {
+    /// for the SYN-ACK), by running `rl_iter_listeners` over one network namespace: the one at
+    /// `netns` (a path such as /run/netns/NAME), or the calling thread's. Only listeners whose
+    /// cgroup is `cgroupID` (at depth `cgroupLevel` below the v2 root) or below it are touched.
+    /// Idempotent. Returns one report per listener touched.
+    public func enableExistingListeners(cgroupID: UInt64, cgroupLevel: UInt32, netns: String? = nil) throws -> [rl_listener_report] {
         try scope.update(key: bytes(of: UInt32(0)), value: bytes(of: rl_scope(cgroup_id: cgroupID, cgroup_level: cgroupLevel, pad: 0)))
-        let out = try program(.existingListeners).runIterator()
+        let walker = try program(.existingListeners)
+        let out: [UInt8]
+        if let netns {
+            // An iterator walks the namespace of the thread that opens it.
+            final class Walk {
+                let program: Program
+                var result: Result<[UInt8], any Error> = .success([])
+                init(_ p: Program) { program = p }
+            }
+            let walk = Walk(walker)
+            let rc = clibbpf_in_netns(netns, { ctx in
+                let w = Unmanaged<Walk>.fromOpaque(ctx!).takeUnretainedValue()
+                w.result = Result { try w.program.runIterator() }
+                return 0
+            }, Unmanaged.passUnretained(walk).toOpaque())
+            guard rc == 0 else { throw KernelProbeError.fileOpen(path: netns, errno: -rc) }
+            out = try walk.result.get()
+        } else {
+            out = try walker.runIterator()
+        }
         let size = MemoryLayout<rl_listener_report>.size
         return stride(from: 0, to: out.count - size + 1, by: size).compactMap { load(rl_listener_report.self, from: out, offset: $0) }
     }
