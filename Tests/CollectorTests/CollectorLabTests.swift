@@ -253,6 +253,11 @@ struct CollectorLabTests {
         try waitFor("reload") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("reloaded") }
         let after = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(after == filters, "SIGHUP must not detach or re-attach")
+        // nginx listened before the collector started: the walk gave it the option at start-up and
+        // again on SIGHUP (idempotent), and found nothing else in the host's cgroup scope.
+        let walks = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            .components(separatedBy: "existing listeners: 1 in scope, 1 now exchange the identity option both ways").count - 1
+        #expect(walks == 2, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         try curl(5)
         // A second SIGHUP flushes what was collected so far (a reload is a configuration
         // boundary), so the file shows whether the denied requests made calls.
