@@ -56,6 +56,8 @@ public final class CollectorRuntime {
     private var malformedSamples: UInt64 = 0
     private var deletedSegments: UInt64 = 0
     private var deletedBytes: UInt64 = 0
+    /// Outcome of the last existing-listener walk (nil before the first, or without sockops).
+    private var listenerWalk: (bothWays: Int, callersOnly: Int, failed: Int)?
     private var pendingDeleted: (files: UInt64, bytes: UInt64) = (0, 0)
     private var lastStatsMono: UInt64 = 0
     private var maxPollLagNanos: UInt64 = 0
@@ -378,6 +380,14 @@ public final class CollectorRuntime {
                              value: Double(k.filtered)))
         samples.append(.init("redline_identity_option_missing_total", .counter,
                              help: "Connections whose peer's identity TCP option was expected and missing.", value: Double(k.idOptionMissing)))
+        if let w = listenerWalk {
+            for (state, n) in [("both_ways", w.bothWays), ("callers_only", w.callersOnly), ("failed", w.failed)] {
+                samples.append(.init("redline_existing_listeners", .gauge, help: """
+                    Listeners older than the collector, by what the last walk enabled: the identity option both ways, \
+                    only reading callers' options (kernel before 6.12), or nothing.
+                    """, labels: [("state", state)], value: Double(n)))
+            }
+        }
         samples.append(.init("redline_segments_sealed_total", .counter, help: "Segments sealed.", value: Double(sink.sealedCount)))
         samples.append(.init("redline_segment_bytes_written_total", .counter, help: "Bytes of sealed segments written.",
                              value: Double(sink.sealedBytes)))
@@ -499,6 +509,7 @@ public final class CollectorRuntime {
             let full = reports.filter { $0.save_syn_err == 0 && $0.cb_flags_err == 0 }.count
             let synOnly = reports.filter { $0.save_syn_err == 0 && $0.cb_flags_err != 0 }
             let failed = reports.filter { $0.save_syn_err != 0 }
+            listenerWalk = (full, synOnly.count, failed.count)
             logger.info("existing listeners: \(reports.count) in scope, \(full) now exchange the identity option both ways")
             if let r = synOnly.first {
                 logger.warning("""

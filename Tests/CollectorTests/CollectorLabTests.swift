@@ -232,6 +232,11 @@ struct CollectorLabTests {
             guard cond() else { throw LabError("timed out waiting for \(what)") }
         }
         try waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
+        // nginx listened before the collector: the metrics say the walk gave it the option both ways.
+        try waitFor("metrics") {
+            ((try? String(contentsOfFile: "\(state)/h12/redline.prom", encoding: .utf8)) ?? "")
+                .contains("redline_existing_listeners{state=\"both_ways\"} 1\n")
+        }
         let filters = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(filters.contains("rl_tc_ingress"), "collector attached its ingress filter: \(filters)")
 
