@@ -2,7 +2,8 @@
 /* Lab middlebox: removes Redline's identity TCP option (kind 254, ExID 0x524C) from the
  * packets on a tc hook, as a firewall or load balancer that drops unknown options would.
  * The option's 8 bytes become NOPs (kind 1) and the TCP checksum is fixed up; nothing
- * else changes. IPv4 (the lab's addresses) only. Built per use by tools/lab/strip. */
+ * else changes. IPv4 (the lab's addresses) only. Built by tools/build-bpf (for its
+ * BPF_PROG_TEST_RUN test) and per use by tools/lab/strip. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
