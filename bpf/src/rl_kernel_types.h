@@ -23,6 +23,12 @@ struct cgroup {
 	struct cgroup *ancestors[]; /* ancestors[i]: the ancestor at level i (6.1+) */
 } RL_CORE;
 
+/* Before 6.1 a cgroup kept its ancestors' ids instead of pointers. */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
+} RL_CORE;
+
 struct sock_cgroup_data {
 	struct cgroup *cgroup;
 	__u32 classid;

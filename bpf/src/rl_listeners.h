@@ -30,10 +30,17 @@ static __always_inline bool rl_in_scope(struct sock *sk, const struct rl_scope *
 	__u32 lvl = scope->cgroup_level;
 	if (lvl > 255 || (__u32)BPF_CORE_READ(cg, level) < lvl)
 		return false;
-	struct cgroup *anc = NULL;
-	bpf_probe_read_kernel(&anc, sizeof(anc), (void *)cg + bpf_core_field_offset(cg->ancestors) +
-							  lvl * sizeof(anc));
-	return anc && BPF_CORE_READ(anc, kn, id) == scope->cgroup_id;
+	if (bpf_core_field_exists(cg->ancestors)) {
+		struct cgroup *anc = NULL;
+		bpf_probe_read_kernel(&anc, sizeof(anc),
+				      (void *)cg + bpf_core_field_offset(cg->ancestors) + lvl * sizeof(anc));
+		return anc && BPF_CORE_READ(anc, kn, id) == scope->cgroup_id;
+	}
+	struct cgroup___ids *old = (void *)cg;
+	__u64 id = 0;
+	bpf_probe_read_kernel(&id, sizeof(id),
+			      (void *)cg + bpf_core_field_offset(old->ancestor_ids) + lvl * sizeof(id));
+	return id == scope->cgroup_id;
 }
 
 SEC("iter/tcp")
