@@ -84,6 +84,12 @@ struct BadInputCLITests {
         #expect(r.status == 3)
         #expect(r.stderr.contains("no segments for date=2020-01-01/hour=00"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out + "/_manifests/hourly/date=2020-01-01/hour=00.json"))
+        // Timers that expect empty hours say so: an empty partition, committed, with the warning.
+        let allowed = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", "date=2020-01-01/hour=00",
+                                                  "--segments", Self.capture + "/segments", "--out", out, "--quiet", "--allow-empty")
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stderr.contains("writing an empty partition (--allow-empty)"), "\(allowed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/_manifests/hourly/date=2020-01-01/hour=00.json"))
     }
 
     @Test("an output root that cannot be created names the folder and the errno text")
