@@ -79,12 +79,45 @@ static __always_inline void rl_extract_status(struct __sk_buff *skb, __u32 paylo
 	m->status_class = m->status_code == 0 ? RL_STATUS_OK : r->error_class;
 }
 
-/* Whether extra clause `idx` of generation `gen` holds for the payload. A
- * global function, verified once: its bounded search loop is not unrolled
- * into every rule of rl_classify_payload. The bytes from the clause's offset
- * to the end of its window are loaded once into per-CPU scratch; each start
- * position is then two masked 64-bit compares (mask bytes past the pattern
- * are zero, so stale scratch bytes past the loaded ones never count). */
+/* Whether the pattern of clause `idx` of generation `gen` starts at one of
+ * the first n - length + 1 positions of the n payload bytes at skb offset
+ * `from`. A global function of scalars, so the verifier walks its bounded
+ * loop once, whatever path led here. The n bytes are loaded once into per-CPU
+ * scratch; each start position is then two masked 64-bit compares (mask bytes
+ * past the pattern are zero, so stale scratch bytes past the n loaded never
+ * count). */
+__noinline int rl_clause_find(struct __sk_buff *skb, __u32 from, __u32 n, __u32 gen, __u32 idx)
+{
+	const struct rl_ruleset *rs = rl_ruleset_of(gen);
+	if (!rs || from > 0x1ffff)
+		return 0;
+	const struct rl_clause *c = &rs->clauses[idx & (RL_MAX_CLAUSES - 1)];
+	__u32 len = c->length;
+	n = ((n - 1) & (2 * RL_FIND_WINDOW_MAX - 1)) + 1;
+	asm volatile("" : "+r"(n));
+	if (n == 0 || n > RL_FIND_WINDOW_MAX + RL_RULE_BYTES - 1 || len == 0 || len > n)
+		return 0;
+	__u32 zero = 0;
+	struct rl_find_buf *buf = bpf_map_lookup_elem(&rl_find_scratch, &zero);
+	if (!buf || bpf_skb_load_bytes(skb, from, buf->b, n) < 0)
+		return 0;
+	__u32 starts = n - len + 1;
+	const __u64 *mask = (const __u64 *)c->mask;
+	const __u64 *value = (const __u64 *)c->value;
+	__u64 m0 = mask[0], m1 = mask[1], v0 = value[0], v1 = value[1];
+	for (__u32 i = 0; i < RL_FIND_WINDOW_MAX; i++) {
+		if (i >= starts)
+			break;
+		const __u64 *w = (const __u64 *)&buf->b[i];
+		if ((w[0] & m0) == v0 && (w[1] & m1) == v1)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether extra clause `idx` of generation `gen` holds for the payload: its
+ * pattern is found at its offset (or within its window), or, for the absent
+ * kinds, is not. A pattern must lie wholly inside the payload. */
 __noinline int rl_clause_holds(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
 			       __u32 gen, __u32 idx)
 {
@@ -105,26 +138,7 @@ __noinline int rl_clause_holds(struct __sk_buff *skb, __u32 payload_off, __u32 p
 	__u32 n = payload_len - off;
 	if (n > window - 1 + len)
 		n = window - 1 + len;
-	n = ((n - 1) & (2 * RL_FIND_WINDOW_MAX - 1)) + 1;
-	asm volatile("" : "+r"(n));
-	if (n == 0 || n > RL_FIND_WINDOW_MAX + RL_RULE_BYTES - 1)
-		return 0;
-	__u32 zero = 0;
-	struct rl_find_buf *buf = bpf_map_lookup_elem(&rl_find_scratch, &zero);
-	if (!buf || bpf_skb_load_bytes(skb, payload_off + off, buf->b, n) < 0)
-		return 0;
-	__u32 starts = n - len + 1;
-	const __u64 *mask = (const __u64 *)c->mask;
-	const __u64 *value = (const __u64 *)c->value;
-	__u64 m0 = mask[0], m1 = mask[1], v0 = value[0], v1 = value[1];
-	for (__u32 i = 0; i < RL_FIND_WINDOW_MAX; i++) {
-		if (i >= starts)
-			break;
-		const __u64 *w = (const __u64 *)&buf->b[i];
-		if ((w[0] & m0) == v0 && (w[1] & m1) == v1)
-			return !negate;
-	}
-	return negate;
+	return rl_clause_find(skb, payload_off + off, n, gen, idx) != negate;
 }
 
 /* Whether every extra clause of rule `slot` holds (a rule without any: yes). */
