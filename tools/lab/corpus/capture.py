@@ -349,12 +349,14 @@ def capture_postgresql():
 def capture_memcached():
     with Daemon(["memcached", "-u", "memcache", "-l", "127.0.0.1", "-p", "11311", "-U", "0"], 11311):
         r = Relay(11312, 11311)
-        key = os.path.join(tempfile.mkdtemp(), "session-42")  # memccp stores a file under its name
-        open(key, "wb").write(b"value")
+        keys = tempfile.mkdtemp()  # memccp stores a file under its name
+        for k in ["session-42", "k"]:
+            open(os.path.join(keys, k), "wb").write(b"value")
         for binary in [[], ["--binary"]]:
             srv = ["--servers=127.0.0.1:11312"] + binary
-            run(["memccp"] + srv + [key])
-            run(["memccat"] + srv + ["session-42"])
+            for k in ["session-42", "k"]:
+                run(["memccp"] + srv + [os.path.join(keys, k)])
+                run(["memccat"] + srv + [k])
             run(["memcstat"] + srv)
             run(["memcping"] + srv)
             run(["memcexist"] + srv + ["session-42"])
