@@ -321,13 +321,15 @@ class Daemon:
 
 
 def attempt(name, fn):
-    """Runs one neighbour capture; a server that will not start is reported, not fatal."""
+    """Runs one neighbour capture; a server that will not start is reported and the
+    others still run. Returns how many samples it added."""
     before = len(rows)
     try:
         fn()
-    except Exception as e:  # noqa: BLE001 - reported and skipped: one protocol must not stop the rest
+    except Exception as e:  # noqa: BLE001 - reported: one protocol must not hide the others' errors
         print(f"capture.py: {name}: {e}", file=sys.stderr)
     print(f"capture.py: {name}: {len(rows) - before} samples", file=sys.stderr)
+    return len(rows) - before
 
 
 def capture_postgresql():
@@ -662,14 +664,17 @@ def capture_redis_inline():
 
 def capture_neighbours(only=None):
     """First messages of protocols Redline has no rules for; each must come out unknown.
-    `only`: names to run (for trying one capture with `--only NAME`)."""
+    `only`: names to run (for trying one capture with `--only NAME`). Returns the
+    names of the captures that produced nothing."""
+    empty = []
     for name, fn in [("postgresql", capture_postgresql), ("memcached", capture_memcached), ("mqtt", capture_mqtt),
                      ("ssh", capture_ssh), ("smtp", capture_smtp), ("imap/pop3", capture_imap_pop3),
                      ("ldap", capture_ldap), ("ftp", capture_ftp), ("rtsp", capture_rtsp), ("http2", capture_http2),
                      ("sip", capture_sip), ("ntp", capture_ntp), ("nats", capture_nats), ("irc", capture_irc),
                      ("telnet", capture_telnet), ("redis-inline", capture_redis_inline)]:
-        if only is None or name in only:
-            attempt(name, fn)
+        if (only is None or name in only) and attempt(name, fn) == 0:
+            empty.append(name)
+    return empty
 
 
 def pwd_uid(user):
@@ -726,7 +731,11 @@ def main():
     capture_redis()
     capture_dns()
     capture_tls()
-    capture_neighbours()
+    empty = capture_neighbours()
+    if empty:
+        # Never a smaller corpus by accident: the old file stays as it was.
+        sys.exit(f"capture.py: no samples from {', '.join(empty)} (see the packages in this script's header); "
+                 f"{OUT} left unchanged")
     synthetic()
     tmp = OUT + ".tmp"
     with open(tmp, "w") as f:
