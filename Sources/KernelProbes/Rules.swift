@@ -308,12 +308,16 @@ public struct RuleSet: Sendable, Equatable {
 
     /// The kernel layout (`struct rl_ruleset`) of this set.
     /// Throws `RuleError.tooMany` past RL_MAX_RULES / RL_MAX_GROUPS /
-    /// RL_RULES_PER_GROUP / RL_MAX_CLAUSES.
+    /// RL_RULES_PER_GROUP / RL_MAX_CLAUSES / RL_CLAUSES_PER_RULE.
     public func compile() throws -> rl_ruleset {
         guard rules.count <= Int(RL_MAX_RULES) else { throw RuleError.tooMany(what: "rules", limit: Int(RL_MAX_RULES)) }
         let clauseCount = rules.reduce(0) { $0 + $1.clauses.count }
         guard clauseCount <= Int(RL_MAX_CLAUSES) else {
             throw RuleError.tooMany(what: "clauses", limit: Int(RL_MAX_CLAUSES))
+        }
+        // The kernel tests at most this many per rule; a set built in code could hold more.
+        guard rules.allSatisfy({ $0.clauses.count <= Int(RL_CLAUSES_PER_RULE) }) else {
+            throw RuleError.tooMany(what: "clauses in one rule", limit: Int(RL_CLAUSES_PER_RULE))
         }
         var rs = rl_ruleset()
         var groups: [(transport: L7Rule.Transport, offset: Int, slots: [Int])] = []
