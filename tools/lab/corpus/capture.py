@@ -21,7 +21,7 @@ Debian packages (they are not needed to run the tests, which read the TSV):
     mosquitto-clients openssh-server openssh-client exim4-daemon-light swaks
     dovecot-imapd dovecot-pop3d slapd ldap-utils vsftpd gstreamer1.0-tools
     gstreamer1.0-plugins-good sipsak chrony nats-server ngircd sic
-    inetutils-telnetd telnet busybox (plus curl, redis-server, as above)
+    inetutils-telnetd telnet busybox (plus curl, dig, redis-server, as above)
 RTSP requests are answered by a stub that replies to each (so gstreamer goes on
 from OPTIONS to DESCRIBE); NATS client lines are typed into busybox nc (no
 Debian NATS client), the server greeting is nats-server's; Redis inline
@@ -283,11 +283,12 @@ class Relay:
                 dst.sendall(data)
         except OSError:
             pass
-        for sk in (src, dst):
-            try:
-                sk.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        # Half-close: the other side may still be answering (a reply to a
+        # client that has finished sending is a first message too).
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
     def take(self, label, client_source, server_source):
         time.sleep(0.3)  # let the pumps of the last connection record
@@ -545,6 +546,16 @@ def capture_rtsp():
         add("rtsp", "request", "tcp", version("gstreamer1.0-plugins-good"), p)
 
 
+def capture_dns_tcp():
+    # DNS over TCP (a 2-byte length, then the message): Redline's DNS rules are UDP only.
+    lst = FirstPayload(15354)
+    for name, t in [("example.com", "A"), ("redline.test", "AAAA"), ("a.b.c.example.org", "TXT"), ("localhost", "MX")]:
+        run(["dig", "@127.0.0.1", "-p", "15354", "+tcp", "+tries=1", "+timeout=1", name, t])
+    time.sleep(0.2)
+    for p in lst.take():
+        add("dns-tcp", "request", "tcp", version("bind9-dnsutils"), p)
+
+
 def capture_http2():
     lst = FirstPayload(18082)
     for path in ["/", "/api/v1/users"]:
@@ -669,7 +680,7 @@ def capture_neighbours(only=None):
     empty = []
     for name, fn in [("postgresql", capture_postgresql), ("memcached", capture_memcached), ("mqtt", capture_mqtt),
                      ("ssh", capture_ssh), ("smtp", capture_smtp), ("imap/pop3", capture_imap_pop3),
-                     ("ldap", capture_ldap), ("ftp", capture_ftp), ("rtsp", capture_rtsp), ("http2", capture_http2),
+                     ("ldap", capture_ldap), ("ftp", capture_ftp), ("rtsp", capture_rtsp), ("http2", capture_http2), ("dns-tcp", capture_dns_tcp),
                      ("sip", capture_sip), ("ntp", capture_ntp), ("nats", capture_nats), ("irc", capture_irc),
                      ("telnet", capture_telnet), ("redis-inline", capture_redis_inline)]:
         if (only is None or name in only) and attempt(name, fn) == 0:
