@@ -397,7 +397,8 @@ def capture_ssh():
 
 def capture_smtp():
     d = tempfile.mkdtemp()
-    with Daemon(["exim4", "-bd", "-oX", "10025", "-oP", d + "/exim.pid", "-DSPOOLDIR=" + d], 10025):
+    # -bdf: the daemon stays in the foreground, so it is stopped with the others (-bd forks away).
+    with Daemon(["exim4", "-bdf", "-oX", "10025", "-oP", d + "/exim.pid"], 10025):
         r = Relay(10026, 10025)
         for helo in ["client.redline.test", "mx.example"]:
             run(["swaks", "--server", "127.0.0.1:10026", "--helo", helo, "--to", "root@localhost",
