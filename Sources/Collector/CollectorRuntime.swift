@@ -43,6 +43,8 @@ public final class CollectorRuntime {
     let resolver = CgroupResolver()
     var logger: Logger
     private var ring: RingBufferReader?
+    /// The rules installed in the kernel (nil: none), for the rule-hit metrics.
+    private(set) var installedRules: RuleSet?
     private var mappings: [UInt64: rl_cgroup_mapping] = [:]
     private let maxMappings = 65_536
 
@@ -396,7 +398,8 @@ public final class CollectorRuntime {
         }
     }
 
-    private func writeMetrics() {
+    /// Writes the metrics textfile (`metrics_file`), if one is configured.
+    func writeMetrics() {
         guard let metrics else { return }
         let names = ["", "flow_delta", "l7_call", "tcp_event", "clock_anchor", "stats", "cgroup_mapping"]
         var samples: [MetricsTextfile.Sample] = []
@@ -453,6 +456,7 @@ public final class CollectorRuntime {
                              value: Self.cpuSeconds()))
         samples.append(.init("redline_resident_memory_bytes", .gauge, help: "The collector's resident memory.",
                              value: Double(Self.residentBytes())))
+        samples += MetricsTextfile.ruleHitSamples(hits: (try? dataPlane.ruleHitCounts()) ?? [:], rules: installedRules)
         maxPollLagNanos = 0
         do {
             try metrics.write(samples)
@@ -481,7 +485,9 @@ public final class CollectorRuntime {
                 throw .config("\(c.position(of: "rules")): rules file \(rulesFile): \(why)")
             }
             do {
-                try dataPlane.install(try RuleSet(yaml: text))
+                let rules = try RuleSet(yaml: text)
+                try dataPlane.install(rules)
+                installedRules = rules
             } catch {
                 throw .config("\(rulesFile): \(error)")
             }
