@@ -184,8 +184,9 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 		return;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		goto reset;
+	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->l7_proto, .side = st->side};
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &o, stats);
 	if (!d)
 		goto reset; /* counted as dropped or capped; the next delta starts fresh */
 	__builtin_memset(d, 0, sizeof(*d));
@@ -236,10 +237,12 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		return;
 	}
 	struct rl_l7_call *c;
+	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
+			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
 	__u32 plen = st->prefix_len;
 	if (plen) {
 		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), stats);
+			       sizeof(*c) + sizeof(struct rl_call_prefix), &o, stats);
 		if (!c)
 			return;
 		struct rl_call_prefix *px = (void *)(c + 1);
@@ -247,7 +250,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
 		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
 	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
+		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &o, stats);
 		if (!c)
 			return;
 	}
@@ -259,7 +262,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 	c->family = p->family;
 	c->l4_proto = IPPROTO_TCP;
 	c->l7_proto = st->req_proto;
-	c->side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	c->side = o.side;
 	c->status_code = st->status_code;
 	c->status_class = st->status_class;
 	c->req_rule = st->req_rule;
@@ -269,6 +272,14 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 	c->local_service = st->local_service;
 	c->peer_service = st->peer_service;
 	rl_submit(c, RL_REC_L7_CALL, stats);
+}
+
+/* A pending request that no response answered: charged to its protocol, side and cgroup. */
+static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const struct rl_sk_state *st)
+{
+	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
+			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
+	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &o);
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
@@ -331,8 +342,8 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (r->role == RL_ROLE_REQUEST) {
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
 		st->req_start_ns = bpf_ktime_get_ns();
 		st->req_rule = r->id;
 		st->req_proto = r->l7_proto;
@@ -373,8 +384,10 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 		st->call_state = 2;
 	} else if (st->call_state == 2 && dir != st->req_dir && r->l7_proto == st->req_proto) {
 		st->resp_bytes += len;
-	} else if (stats) {
-		stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+	} else {
+		struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = r->l7_proto,
+				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &o);
 	}
 }
 
@@ -476,8 +489,8 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			stats = rl_stats();
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
 		st->call_state = 0;
 		st->flags |= RL_SK_CLOSED;
 		rl_tcp_flush(p, st, egress, now, true, stats);
@@ -524,8 +537,11 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
-		if (pend && stats)
-			stats->unpaired_request[pend->proto & (RL_KSTAT_PROTOS - 1)]++;
+		if (pend) {
+			struct rl_owner o = {.l7_proto = pend->proto,
+					     .side = pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
+			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &o);
+		}
 		struct rl_udp_pending np = {
 			.start_ns = bpf_ktime_get_ns(),
 			.bytes = p->payload_len,
@@ -537,8 +553,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
-		if (stats)
-			stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+		struct rl_owner o = {.l7_proto = r->l7_proto,
+				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &o);
 		return;
 	}
 	struct rl_udp_pending req = *pend;
@@ -549,7 +566,10 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 			stats->filtered++;
 		return;
 	}
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
+	/* UDP sockets are not looked up: the loss has no cgroup. */
+	struct rl_owner o = {.l7_proto = req.proto,
+			     .side = req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
+	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &o, stats);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));
@@ -562,7 +582,7 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	c->family = k->family;
 	c->l4_proto = IPPROTO_UDP;
 	c->l7_proto = req.proto;
-	c->side = req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	c->side = o.side;
 	c->status_code = m.status_code;
 	c->status_class = m.status_class;
 	c->req_rule = req.rule;
@@ -581,8 +601,9 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 			stats->filtered++;
 		goto reset;
 	}
+	struct rl_owner o = {.l7_proto = f->l7_proto};
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &o, stats);
 	if (!d)
 		goto reset;
 	__builtin_memset(d, 0, sizeof(*d));
@@ -855,8 +876,10 @@ static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
 {
 	struct rl_kstats *stats = rl_stats();
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	struct rl_owner o = {.cgroup_id = st ? st->cgroup_id : 0};
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &o, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -879,7 +902,6 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
 	if (st) {
 		e->cgroup_id = st->cgroup_id;
 		e->local_service = st->local_service;
@@ -926,8 +948,9 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
 
 	struct rl_kstats *stats = rl_stats();
+	struct rl_owner o = {};
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &o, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
