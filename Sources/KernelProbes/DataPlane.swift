@@ -115,6 +115,11 @@ public final class DataPlane {
     public struct LossEntry: Sendable {
         public var key: rl_loss_key
         public var count: UInt64
+
+        public init(key: rl_loss_key, count: UInt64) {
+            self.key = key
+            self.count = count
+        }
     }
 
     /// Every entry of `rl_loss` with its count summed over CPUs.
