@@ -327,7 +327,11 @@ public final class CollectorRuntime {
         guard let totals = try? dataPlane.stats(), let entries = try? dataPlane.lossEntries() else { return }
         let out = lossLedger.flush(totals: totals, entries: entries, nowMono: now, slotOffsetNanos: lossSlotOffset)
         for key in out.finished { try? dataPlane.deleteLoss(key) }
-        for r in out.records { try sink.append(r) }
+        for r in out.records {
+            // A cgroup whose every event was lost has no other record to map it to its pod.
+            noteCgroup(r.cgroup_id)
+            try sink.append(r)
+        }
     }
 
     /// The value of RL_CFG_LOSS_SLOT_OFFSET_NS last pushed.

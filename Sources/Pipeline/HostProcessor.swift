@@ -573,7 +573,7 @@ struct Aggregation {
         var p = pattern
         guard hi > lo else {
             // An instant: the bucket holding it (an interval's end belongs to the bucket it closes).
-            guard hi > start && hi <= end else { counters.otherPartition += 1; return }
+            guard hi > start && hi <= end else { return }
             p.bucket = Int((hi - 1 - start) / width)
             losses[p, default: 0] &+= value
             return
@@ -598,7 +598,7 @@ struct Aggregation {
             extra -= 1
         }
         for part in parts where part.whole > 0 {
-            guard part.bucket >= start && part.bucket < end else { counters.otherPartition += 1; continue }
+            guard part.bucket >= start && part.bucket < end else { continue }
             p.bucket = Int((part.bucket - start) / width)
             losses[p, default: 0] &+= part.whole
         }
