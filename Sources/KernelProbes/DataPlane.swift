@@ -89,13 +89,20 @@ public final class DataPlane {
     /// Opens and loads `path` (normally `<package>/bpf/build/redline.bpf.o`),
     /// loading only `programs` (default: all), with a ring buffer of `ringBufferBytes`
     /// (nil: the object's own size; otherwise a power of two in `ringBufferBytesRange`).
-    /// - Throws: `KernelProbeError.loadFailed` with the verifier log; `mapOperation` for a
-    ///   ring size the kernel refuses.
+    /// - Throws: `KernelProbeError.loadFailed` with the verifier log; `mapOperation` (EINVAL)
+    ///   for a ring size outside the range or not a power of two, before anything loads
+    ///   (libbpf would silently round it up).
     public init(objectPath path: String, programs: Set<ProgramName> = Set(ProgramName.allCases),
                 ringBufferBytes: Int? = nil) throws {
         let spec = try ObjectSpec(path: path)
         try spec.loadOnly(Set(programs.map(\.rawValue)))
-        if let ringBufferBytes { try spec.setMaxEntries(map: "rl_events", UInt32(ringBufferBytes)) }
+        if let n = ringBufferBytes {
+            guard Self.ringBufferBytesRange.contains(n), n & (n - 1) == 0 else {
+                throw KernelProbeError.mapOperation(
+                    map: "rl_events", operation: "ring size \(n) bytes (a power of two from 256 KiB to 1 GiB)", errno: EINVAL)
+            }
+            try spec.setMaxEntries(map: "rl_events", UInt32(n))
+        }
         object = try spec.load()
         config = try object.map("rl_config")
         ruleset = try object.map("rl_ruleset")
