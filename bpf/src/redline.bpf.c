@@ -184,9 +184,9 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 		return;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		goto reset;
-	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->l7_proto, .side = st->side};
+	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->l7_proto, .side = st->side};
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &o, stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &owner, stats);
 	if (!d)
 		goto reset; /* counted as dropped or capped; the next delta starts fresh */
 	__builtin_memset(d, 0, sizeof(*d));
@@ -237,12 +237,12 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		return;
 	}
 	struct rl_l7_call *c;
-	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
+	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
 			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
 	__u32 plen = st->prefix_len;
 	if (plen) {
 		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), &o, stats);
+			       sizeof(*c) + sizeof(struct rl_call_prefix), &owner, stats);
 		if (!c)
 			return;
 		struct rl_call_prefix *px = (void *)(c + 1);
@@ -250,7 +250,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
 		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
 	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &o, stats);
+		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &owner, stats);
 		if (!c)
 			return;
 	}
@@ -262,7 +262,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 	c->family = p->family;
 	c->l4_proto = IPPROTO_TCP;
 	c->l7_proto = st->req_proto;
-	c->side = o.side;
+	c->side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
 	c->status_code = st->status_code;
 	c->status_class = st->status_class;
 	c->req_rule = st->req_rule;
@@ -277,9 +277,9 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 /* A pending request that no response answered: charged to its protocol, side and cgroup. */
 static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const struct rl_sk_state *st)
 {
-	struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
+	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
 			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &o);
+	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &owner);
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
@@ -385,9 +385,9 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	} else if (st->call_state == 2 && dir != st->req_dir && r->l7_proto == st->req_proto) {
 		st->resp_bytes += len;
 	} else {
-		struct rl_owner o = {.cgroup_id = st->cgroup_id, .l7_proto = r->l7_proto,
+		struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = r->l7_proto,
 				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
-		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &o);
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &owner);
 	}
 }
 
@@ -538,9 +538,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
 		if (pend) {
-			struct rl_owner o = {.l7_proto = pend->proto,
+			struct rl_owner owner = {.l7_proto = pend->proto,
 					     .side = pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &o);
+			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &owner);
 		}
 		struct rl_udp_pending np = {
 			.start_ns = bpf_ktime_get_ns(),
@@ -553,9 +553,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
-		struct rl_owner o = {.l7_proto = r->l7_proto,
+		struct rl_owner owner = {.l7_proto = r->l7_proto,
 				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
-		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &o);
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &owner);
 		return;
 	}
 	struct rl_udp_pending req = *pend;
@@ -567,9 +567,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	/* UDP sockets are not looked up: the loss has no cgroup. */
-	struct rl_owner o = {.l7_proto = req.proto,
+	struct rl_owner owner = {.l7_proto = req.proto,
 			     .side = req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &o, stats);
+	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &owner, stats);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));
@@ -582,7 +582,7 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	c->family = k->family;
 	c->l4_proto = IPPROTO_UDP;
 	c->l7_proto = req.proto;
-	c->side = o.side;
+	c->side = req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
 	c->status_code = m.status_code;
 	c->status_class = m.status_class;
 	c->req_rule = req.rule;
@@ -601,9 +601,9 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 			stats->filtered++;
 		goto reset;
 	}
-	struct rl_owner o = {.l7_proto = f->l7_proto};
+	struct rl_owner owner = {.l7_proto = f->l7_proto};
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &o, stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &owner, stats);
 	if (!d)
 		goto reset;
 	__builtin_memset(d, 0, sizeof(*d));
@@ -877,9 +877,9 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 {
 	struct rl_kstats *stats = rl_stats();
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
-	struct rl_owner o = {.cgroup_id = st ? st->cgroup_id : 0};
+	struct rl_owner owner = {.cgroup_id = st ? st->cgroup_id : 0};
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &o, stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &owner, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -948,9 +948,9 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
 
 	struct rl_kstats *stats = rl_stats();
-	struct rl_owner o = {};
+	struct rl_owner owner = {};
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &o, stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &owner, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
