@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Segments", targets: ["Segments"]),
         .library(name: "Timebase", targets: ["Timebase"]),
         .library(name: "Parquet", targets: ["Parquet"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,6 +57,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Tables -> one self-contained HTML page (redline report).
+        .target(name: "Report", dependencies: ["Pipeline", "Parquet", "Aggregates", "Segments"]),
         .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
@@ -65,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "redline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector",
+                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -82,10 +85,11 @@ let package = Package(
         .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "Timebase", "CRedlineABI"]),
         .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "Parquet"]),
         .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "KernelProbes", "CRedlineABI"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments", "KernelProbes", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet"]),
     ]
 )

@@ -214,3 +214,48 @@ int clibbpf_tc_hook_destroy(const char *netns_path, int ifindex)
 	struct tc_args a = {.ifindex = ifindex};
 	return clibbpf_in_netns(netns_path, tc_destroy_here, &a);
 }
+
+/* ---- feature probes (redline doctor) ---- */
+
+int clibbpf_private_netns(void)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	if (unshare(CLONE_NEWNET) < 0) {
+		int e = errno;
+		close(self);
+		return -e;
+	}
+	int fresh = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int e = fresh < 0 ? errno : 0;
+	/* Returning to the namespace we were in cannot fail. */
+	setns(self, CLONE_NEWNET);
+	close(self);
+	return fresh < 0 ? -e : fresh;
+}
+
+struct tcx_args {
+	int prog_fd;
+	const char *ifname;
+};
+
+static int tcx_probe_here(void *p)
+{
+	struct tcx_args *a = p;
+	unsigned int ifindex = if_nametoindex(a->ifname);
+	if (!ifindex)
+		return -errno;
+	/* 46 = BPF_TCX_INGRESS (kernel 6.6); libbpf 1.1's headers predate it. */
+	int link = bpf_link_create(a->prog_fd, (int)ifindex, (enum bpf_attach_type)46, NULL);
+	if (link < 0)
+		return link < -1 ? link : -errno;
+	close(link);
+	return 0;
+}
+
+int clibbpf_tcx_probe(const char *netns_path, const char *ifname, int prog_fd)
+{
+	struct tcx_args a = {.prog_fd = prog_fd, .ifname = ifname};
+	return clibbpf_in_netns(netns_path, tcx_probe_here, &a);
+}

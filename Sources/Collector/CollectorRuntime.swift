@@ -101,7 +101,7 @@ public final class CollectorRuntime {
     public func start() throws(CollectorError) {
         try apply(config)
         do {
-            for iface in try matchingInterfaces(config.interfaces) {
+            for iface in try Self.matchingInterfaces(config.interfaces) {
                 removeStaleFilters(on: iface)
                 // Egress first, then ingress: detach runs in reverse so the qdisc goes last.
                 attachments.add(try TCAttachment(program: dataPlane.program(.tcEgress), interface: iface, direction: .egress))
@@ -553,7 +553,7 @@ public final class CollectorRuntime {
     }
 
     /// Interfaces of this network namespace matching the names or globs.
-    func matchingInterfaces(_ patterns: [String]) throws(CollectorError) -> [String] {
+    static func matchingInterfaces(_ patterns: [String]) throws(CollectorError) -> [String] {
         var names: [String] = []
         if let list = if_nameindex() {
             var p = list

@@ -23,6 +23,23 @@ public struct HourlyRun {
     public var logger: Logger
     /// Called with (done, total, label) as hosts finish; the CLI draws a bar on a terminal.
     public var progress: ((Int, Int, String) -> Void)?
+    /// Globs over host names to read, overriding the pipeline's `inputs.hosts` (`--hosts`).
+    public var hostGlobs: [String]?
+    /// The whole run, or one of its two halves on the fleet path.
+    public var mode: Mode = .full
+
+    /// What a run writes (schemas/pipeline-v1.md, "Fleet path").
+    public enum Mode: String, Sendable {
+        /// Partials of every selected host, their merge, one manifest.
+        case full
+        /// Only the selected hosts' partials, with a manifest of their own per host selection
+        /// (`_manifests/<pipeline>/partials/<partition>/hosts=<globs>.json`), so hosts or jobs
+        /// writing disjoint selections into one table root never touch each other's files.
+        case partialsOnly = "partials-only"
+        /// No segments: the partials found under the table root (of the selected hosts) merged
+        /// into the merged tables, with the partial files as the manifest's inputs.
+        case mergeOnly = "merge-only"
+    }
 
     public init(spec: PipelineSpec, segmentRoot: String, metadataDir: String?, tableRoot: String,
                 partition: Partition, ifChanged: Bool, logger: Logger) {
@@ -47,32 +64,50 @@ public struct HourlyRun {
     public func execute() throws(PipelineError) -> Summary {
         guard let agg = spec.aggregate else { throw .config("an hourly pipeline needs an aggregate stage") }
         guard partition.hour != nil else { throw .config("an hourly pipeline runs hour partitions (date=…/hour=HH)") }
+        if mode != .full && !spec.stages.contains(.merge) {
+            throw .config("--\(mode.rawValue) splits the merge stage off; \(spec.name) has none")
+        }
+        let globs = hostGlobs ?? spec.hosts
         try makeParent("\(tableRoot)/.redline.lock")
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
         try recoverInterruptedCommit()
 
         let metadata: Metadata
-        if let dir = metadataDir {
+        if mode == .mergeOnly {
+            metadata = Metadata() // partials carry resolved names
+        } else if let dir = metadataDir {
             do { metadata = try Metadata.load(directory: dir) } catch { throw .config(error.description) }
         } else {
             metadata = Metadata()
             logger.warning("no metadata snapshot: every service and datacenter will be 'unknown'")
         }
 
-        let byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: spec.hosts, partition: partition)
+        var byHost: [String: [String]] = [:]
         var inputs: [InputSegment] = []
-        for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
-            inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+        var found = PartialTables.Found()
+        if mode == .mergeOnly {
+            found = try PartialTables.discover(tableRoot: tableRoot, pipeline: spec.name, tables: agg.tables,
+                                               hostGlobs: globs, partition: partition)
+            inputs = found.inputs
+        } else {
+            byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: globs, partition: partition)
+            for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
+                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+            }
         }
         let definition = definitionFingerprint()
-        let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
+        let manifestPath = mode == .partialsOnly
+            ? Manifest.partialsPath(tableRoot: tableRoot, pipeline: spec.name, partition: partition, hostGlobs: globs)
+            : Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
         if ifChanged, let old = Manifest.load(manifestPath), old.inputs == inputs, old.definition == definition,
            old.redlineVersion == RedlineVersion.current {
             logger.info("partition \(partition) unchanged since its manifest; skipped")
             return Summary(skipped: true, manifestPath: manifestPath, manifest: old, redService: [])
         }
-        if byHost.isEmpty {
+        if mode == .mergeOnly && found.files.isEmpty {
+            logger.warning("no partials for \(partition) under \(tableRoot)/partials: writing an empty partition")
+        } else if mode != .mergeOnly && byHost.isEmpty {
             logger.warning("no segments for \(partition) under \(segmentRoot): writing an empty partition")
         }
 
@@ -100,6 +135,15 @@ public struct HourlyRun {
             partials.append((host, TableRows(partial: outcome.aggregates)))
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
             progress?(i + 1, hosts.count, host)
+        }
+        if mode == .mergeOnly {
+            for host in found.files.keys.sorted() {
+                partials.append((host, try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
+                                                              bucketSeconds: agg.bucketSeconds, names: &names)))
+            }
+            counters = found.counters
+            warnings += found.warnings
+            watermark = found.watermark
         }
         var merged = TableRows()
         for p in partials { merged.merge(p.rows) }
@@ -131,13 +175,13 @@ public struct HourlyRun {
             renames.append(.init(from: staged, to: "\(tableRoot)/\(relative)"))
             tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
-        for p in partials {
+        for p in partials where mode != .mergeOnly {
             let cols = builder.columns(p.rows, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "partials/\(s.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
             }
         }
-        if spec.stages.contains(.merge) {
+        if spec.stages.contains(.merge) && mode != .partialsOnly {
             let cols = builder.columns(merged, tables: Set(agg.tables))
             for s in schemas {
                 try write(s, cols[s.name]!, relative: "\(s.name)/\(partition.path)/part-00000.parquet", scope: "merged")
@@ -148,7 +192,9 @@ public struct HourlyRun {
         var deletes: [String] = []
         if let old = Manifest.load(manifestPath) {
             let keep = Set(tableFiles.map(\.path))
-            deletes = old.tables.map(\.path).filter { !keep.contains($0) }.map { "\(tableRoot)/\($0)" }
+            // A merge-only run owns the merged files only; the partials are its inputs.
+            deletes = old.tables.filter { mode != .mergeOnly || $0.scope == "merged" }
+                .map(\.path).filter { !keep.contains($0) }.map { "\(tableRoot)/\($0)" }
         }
         let manifest = Manifest(
             manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
@@ -205,7 +251,7 @@ public struct HourlyRun {
     func definitionFingerprint() -> String {
         let a = spec.aggregate!
         let w = spec.write
-        let text = "\(spec.name)|\(spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
+        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
             + "\(spec.read.maxBlockBytes)|\(spec.stages.contains(.merge))|\(w.compression)|\(w.zstdLevel)|\(w.rowGroupRows)"
         let crc = text.utf8CString.withUnsafeBufferPointer { ccompression_crc32c(0, $0.baseAddress, $0.count - 1) }
         return String(format: "%08x", crc)

@@ -45,6 +45,17 @@ public struct Manifest: Codable, Equatable, Sendable {
         "\(tableRoot)/_manifests/\(pipeline)/\(partition.path).json"
     }
 
+    /// Where a partials-only run over `hostGlobs` keeps its manifest: one per host
+    /// selection, so disjoint selections share a table root without touching each other.
+    public static func partialsPath(tableRoot: String, pipeline: String, partition: Partition, hostGlobs: [String]) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-,*?")
+        let label = hostGlobs.joined(separator: ",").utf8.map { b -> String in
+            let c = Character(UnicodeScalar(b))
+            return b < 0x80 && allowed.contains(c) ? String(c) : String(format: "%%%02X", b)
+        }.joined()
+        return "\(tableRoot)/_manifests/\(pipeline)/partials/\(partition.path)/hosts=\(label).json"
+    }
+
     public static func load(_ path: String) -> Manifest? {
         guard let d = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder().decode(Manifest.self, from: d)

@@ -2,13 +2,14 @@ import ArgumentParser
 import Collector
 import Dispatch
 import Foundation
+import KernelProbes
 import Logging
 import YAMLConfig
 
 /// `redline collect --config FILE`: the per-host collector.
 struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load the kernel programs, attach them, and write what they see into segments (root).",
+        abstract: "Load the kernel programs, attach them, and write what they see into segments (root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN).",
         discussion: """
             Runs until SIGINT or SIGTERM (or --duration), then seals the open segment and detaches \
             everything it attached: no filters or qdiscs it added are left behind. SIGHUP re-reads \
@@ -18,8 +19,9 @@ struct Collect: ParsableCommand {
             Config: schemas/collector-config-v1.md. Health: --metrics-file or the config's \
             metrics_file (Prometheus text, rewritten atomically every 10 s).
 
-            Exit codes: 0 stopped cleanly, 2 usage error, 3 bad configuration, 4 kernel refused a \
-            program or attachment (the verifier log is printed), 5 I/O error.
+            Exit codes: 0 stopped cleanly, 2 usage error, 3 bad configuration, 4 a capability is \
+            missing or the kernel refused a program or attachment (the verifier log is printed), \
+            5 I/O error. `redline doctor` checks a host beforehand.
             """
     )
 
@@ -57,8 +59,10 @@ struct Collect: ParsableCommand {
             throw ExitCode(3)
         }
         if let m = metricsFile { cfg.metricsFile = m }
-        guard getuid() == 0 else {
-            FileHandle.standardError.write(Data("redline collect: must run as root (loads BPF programs)\n".utf8))
+        let missing = Capability.collectorNeeds.filter { !Capability.effective().contains($0) }
+        guard missing.isEmpty else {
+            let names = missing.map(\.name).joined(separator: ", ")
+            FileHandle.standardError.write(Data("redline collect: missing \(names) (run as root, or grant them: see redline doctor)\n".utf8))
             throw ExitCode(4)
         }
         guard let object = Self.findObject(bpfObject) else {
@@ -90,7 +94,8 @@ struct Collect: ParsableCommand {
         try runtime.run(duration: duration, readyFile: readyFile)
     }
 
-    /// The BPF object: the option, $REDLINE_BPF_OBJECT, or bpf/build/redline.bpf.o in a folder above the executable.
+    /// The BPF object: the option, $REDLINE_BPF_OBJECT, the package's `../lib/redline/redline.bpf.o`
+    /// beside the executable (/usr/bin → /usr/lib/redline), or bpf/build/redline.bpf.o in a folder above it.
     static func findObject(_ option: String?) -> String? {
         if let option { return FileManager.default.fileExists(atPath: option) ? option : nil }
         if let env = ProcessInfo.processInfo.environment["REDLINE_BPF_OBJECT"] {
@@ -98,6 +103,8 @@ struct Collect: ParsableCommand {
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        let packaged = dir.deletingLastPathComponent().appendingPathComponent("lib/redline/redline.bpf.o").path
+        if FileManager.default.fileExists(atPath: packaged) { return packaged }
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent("bpf/build/redline.bpf.o").path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }

@@ -9,7 +9,7 @@ struct Dev: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools (fixture and sample generators, benchmarks).",
         shouldDisplay: false,
-        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipeline.self, TableSchemas.self]
+        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipeline.self, BenchReport.self, TableSchemas.self]
     )
 }
 

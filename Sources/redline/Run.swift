@@ -17,6 +17,11 @@ struct Run: ParsableCommand {
             Cron: `5 * * * * redline run /etc/redline/hourly.yaml --if-changed` processes the last \
             closed hour, and re-runs it only if segments arrived late.
 
+            Fleet path: `--partials-only` writes only the selected hosts' partials (each host, or \
+            one job per host with --hosts, into its own or a shared table root); `--merge-only` \
+            reads the partials found under the table root and writes the merged tables, the same \
+            files a single run writes (pipelines/spark/run_merge.py merges them on Spark).
+
             Exit codes: 0 committed (or skipped as unchanged), 2 usage error, 3 bad pipeline, \
             metadata or missing input, 4 another run holds the output's lock, 5 I/O or write failure.
             """
@@ -43,12 +48,27 @@ struct Run: ParsableCommand {
     @Flag(help: "Skip the partition if its manifest shows the same inputs and definition (cron mode).")
     var ifChanged = false
 
+    @Option(help: "Comma-separated host names or globs to read (overrides inputs.hosts).")
+    var hosts: String?
+
+    @Flag(help: "Write only the selected hosts' partials (the fleet path's per-host half).")
+    var partialsOnly = false
+
+    @Flag(help: "Merge the partials found under the table root into the merged tables; read no segments.")
+    var mergeOnly = false
+
     @Flag(help: "Only warnings and errors on stderr; no progress or summary.")
     var quiet = false
 
     func validate() throws {
         if partition != nil && lastClosedHour {
             throw ValidationError("--partition and --last-closed-hour both choose the partition; pick one")
+        }
+        if partialsOnly && mergeOnly {
+            throw ValidationError("--partials-only and --merge-only are the two halves of a run; pick one")
+        }
+        if let h = hosts, h.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--hosts '\(h)' has an empty entry; give comma-separated host names or globs")
         }
         if let p = partition, Partition(p) == nil {
             throw ValidationError("--partition '\(p)' is not date=YYYY-MM-DD/hour=HH or date=YYYY-MM-DD")
@@ -90,11 +110,14 @@ struct Run: ParsableCommand {
         do {
             switch spec.kind {
             case .hourly:
-                guard let segRoot = segments.map(abs) ?? spec.segmentRoot else {
+                // A merge-only run reads partials under the table root, no segments.
+                guard let segRoot = segments.map(abs) ?? spec.segmentRoot ?? (mergeOnly ? "" : nil) else {
                     throw PipelineError.config("no segment root: set inputs.segments or pass --segments")
                 }
                 var run = HourlyRun(spec: spec, segmentRoot: segRoot, metadataDir: metadata.map(abs) ?? spec.metadataDir,
                                     tableRoot: tableRoot, partition: chosen, ifChanged: ifChanged, logger: logger)
+                run.hostGlobs = hosts.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                run.mode = partialsOnly ? .partialsOnly : mergeOnly ? .mergeOnly : .full
                 if interactive {
                     run.progress = { done, total, host in
                         let width = 30, filled = total == 0 ? width : done * width / total
@@ -106,6 +129,9 @@ struct Run: ParsableCommand {
                 let summary = try run.execute()
                 if !quiet { printSummary(summary, tableRoot: tableRoot, partition: chosen) }
             case .dailyTraffic:
+                if partialsOnly || mergeOnly || hosts != nil {
+                    throw PipelineError.config("--partials-only, --merge-only and --hosts apply to hourly pipelines only")
+                }
                 let run = DailyTrafficRun(spec: spec, tableRoot: tableRoot, partition: chosen, logger: logger)
                 let manifest = try run.execute()
                 if !quiet {
@@ -130,6 +156,10 @@ struct Run: ParsableCommand {
         print("tables under \(tableRoot):")
         for t in m.tables where t.scope == "merged" {
             print("  \(t.path)  (\(t.rows) rows)")
+        }
+        let partialFiles = m.tables.filter { $0.scope != "merged" }
+        if !m.tables.contains(where: { $0.scope == "merged" }) {
+            print("  partials only: \(partialFiles.count) files for hosts \(Set(partialFiles.map(\.scope)).sorted().joined(separator: ", "))")
         }
         print("manifest: \(s.manifestPath)")
         if !m.warnings.isEmpty { print("warnings: \(m.warnings.count) (listed in the manifest)") }

@@ -57,4 +57,16 @@ int clibbpf_num_possible_cpus(void);
  * switch fails. */
 int clibbpf_in_netns(const char *netns_path, int (*fn)(void *ctx), void *ctx);
 
+/* A fresh, empty network namespace (only a down `lo`), for probes that must
+ * attach somewhere without touching the host's interfaces. Returns an fd
+ * (use "/proc/self/fd/N" as a netns path; closing it frees the namespace and
+ * everything attached in it) or -errno (EPERM without CAP_SYS_ADMIN). The
+ * calling thread stays in its own namespace. */
+int clibbpf_private_netns(void);
+
+/* Attaches prog_fd as a tcx ingress link (BPF_TCX_INGRESS, raw attach type:
+ * libbpf 1.1 has no wrapper) on `ifname` in the namespace at `netns_path`
+ * and closes the link at once. Returns 0 or -errno (EINVAL: no tcx). */
+int clibbpf_tcx_probe(const char *netns_path, const char *ifname, int prog_fd);
+
 #endif
