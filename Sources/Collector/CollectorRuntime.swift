@@ -55,6 +55,8 @@ public final class CollectorRuntime {
     private var malformedSamples: UInt64 = 0
     private var deletedSegments: UInt64 = 0
     private var deletedBytes: UInt64 = 0
+    /// Outcome of the last existing-listener walk (nil before the first, or without sockops).
+    private var listenerWalk: (bothWays: Int, callersOnly: Int, failed: Int)?
     private var pendingDeleted: (files: UInt64, bytes: UInt64) = (0, 0)
     private var lastStatsMono: UInt64 = 0
     private var maxPollLagNanos: UInt64 = 0
@@ -88,7 +90,21 @@ public final class CollectorRuntime {
         do {
             dataPlane = try DataPlane(objectPath: objectPath, ringBufferBytes: config.ringBufferBytes)
         } catch {
-            throw .kernel("loading \(objectPath): \(error)")
+            // A kernel without iter/tcp setsockopt (before 5.15) refuses only the listener walk:
+            // run without it. Listeners older than the collector then never negotiate the
+            // identity option until their services restart; their calls are named from metadata.
+            let all = error
+            do {
+                dataPlane = try DataPlane(objectPath: objectPath,
+                                          programs: Set(DataPlane.ProgramName.allCases).subtracting([.existingListeners]))
+            } catch {
+                throw .kernel("loading \(objectPath): \(all)")
+            }
+            logger.warning("""
+                this kernel refused \(DataPlane.ProgramName.existingListeners.rawValue) (iter/tcp with bpf_setsockopt \
+                needs 5.15): listeners that existed before the collector carry no identity option until they \
+                restart: \(all)
+                """)
         }
         guard let boot = Segments.BootID.current() else { throw .io("cannot read /proc/sys/kernel/random/boot_id") }
         sink = SegmentSink(root: config.segmentRoot, host: config.host, bootID: boot, windowSeconds: config.windowSeconds,
@@ -112,6 +128,8 @@ public final class CollectorRuntime {
                 let path = resolver.mountPoint + (cg.hasPrefix("/") ? cg : "/" + cg)
                 attachments.add(try Link.attachCgroup(dataPlane.program(.sockops), cgroupPath: path))
                 logger.info("attached sockops on \(path)")
+                // After the attach: a listener created in between gets LISTEN_CB, none is missed.
+                enableExistingListeners()
             }
             for p: DataPlane.ProgramName in [.retransmit, .sendReset, .receiveReset, .kfreeSkb] {
                 attachments.add(try Link.attach(dataPlane.program(p)))
@@ -393,6 +411,14 @@ public final class CollectorRuntime {
                              value: Double(k.filtered)))
         samples.append(.init("redline_identity_option_missing_total", .counter,
                              help: "Connections whose peer's identity TCP option was expected and missing.", value: Double(k.idOptionMissing)))
+        if let w = listenerWalk {
+            for (state, n) in [("both_ways", w.bothWays), ("callers_only", w.callersOnly), ("failed", w.failed)] {
+                samples.append(.init("redline_existing_listeners", .gauge, help: """
+                    Listeners older than the collector, by what the last walk enabled: the identity option both ways, \
+                    only reading callers' options (kernel before 6.12), or nothing.
+                    """, labels: [("state", state)], value: Double(n)))
+            }
+        }
         samples.append(.init("redline_segments_sealed_total", .counter, help: "Segments sealed.", value: Double(sink.sealedCount)))
         samples.append(.init("redline_segment_bytes_written_total", .counter, help: "Bytes of sealed segments written.",
                              value: Double(sink.sealedBytes)))
@@ -500,6 +526,40 @@ public final class CollectorRuntime {
         }
     }
 
+    /// Gives listeners older than the collector (in its network namespace and its sockops
+    /// cgroup subtree) the identity option, as `TCP_LISTEN_CB` gives new ones; logs what it
+    /// did. Never fails the collector: a listener left without the option is named from
+    /// metadata offline (and its connections count as missing the option).
+    func enableExistingListeners() {
+        guard let cg = config.sockopsCgroup else { return }
+        let rel = cg.hasPrefix("/") ? cg : "/" + cg
+        guard dataPlane.object.hasProgram(DataPlane.ProgramName.existingListeners.rawValue) else { return }
+        guard let id = resolver.id(forPath: rel) else {
+            logger.warning("existing listeners: sockops cgroup \(rel) not found")
+            return
+        }
+        let level = UInt32(rel.split(separator: "/").count)
+        do {
+            let reports = try dataPlane.enableExistingListeners(cgroupID: id, cgroupLevel: level)
+            let full = reports.filter { $0.save_syn_err == 0 && $0.cb_flags_err == 0 }.count
+            let synOnly = reports.filter { $0.save_syn_err == 0 && $0.cb_flags_err != 0 }
+            let failed = reports.filter { $0.save_syn_err != 0 }
+            listenerWalk = (full, synOnly.count, failed.count)
+            logger.info("existing listeners: \(reports.count) in scope, \(full) now exchange the identity option both ways")
+            if let r = synOnly.first {
+                logger.warning("""
+                    existing listeners: \(synOnly.count) read their callers' option but cannot send their own \
+                    (setting the sockops callback flags from iter/tcp failed: \(String(cString: strerror(-r.cb_flags_err))); needs 6.12)
+                    """)
+            }
+            if let r = failed.first {
+                logger.warning("existing listeners: \(failed.count) could not save SYNs (\(String(cString: strerror(-r.save_syn_err))), e.g. port \(r.port))")
+            }
+        } catch {
+            logger.warning("existing listeners: \(error); they negotiate the identity option only after a restart")
+        }
+    }
+
     /// SIGHUP: a valid new file replaces rules, filters, caps and service ids;
     /// an invalid one is reported and the running configuration kept.
     private func reloadConfig() {
@@ -515,6 +575,9 @@ public final class CollectorRuntime {
             config.filters = next.filters
             config.rateCaps = next.rateCaps
             config.services = next.services
+            // Service ids may have changed, and listeners may have appeared in cgroups the
+            // sockops program could not see before (a service cgroup created late).
+            enableExistingListeners()
             logger.info("reloaded \(configPath): rules, filters, rate caps and service ids applied")
         } catch {
             logger.error("reload of \(configPath) failed, keeping the running configuration: \(error)")

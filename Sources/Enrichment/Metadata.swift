@@ -72,10 +72,30 @@ public struct Metadata: Sendable {
     /// A remote endpoint's service: by the id in its TCP identity option, else
     /// by the pod that owns its address.
     public func remoteService(peerServiceID: UInt32, address: NetworkAddress) -> String? {
-        if let s = services.service(id: peerServiceID) { return s.name }
-        if let p = pods.pod(ip: address), let s = services.service(podLabels: p.labels, namespace: p.namespace) {
-            return s.name
-        }
-        return nil
+        remoteIdentity(peerServiceID: peerServiceID, address: address).service
     }
+
+    /// A remote endpoint's service and where it came from, in order of trust: the id the
+    /// peer's kernel put in the identity TCP option (measured on this connection), else the
+    /// pod that owns the address in the snapshot (inferred: as good as the snapshot's age),
+    /// else nothing (`unknown`).
+    public func remoteIdentity(peerServiceID: UInt32, address: NetworkAddress) -> (service: String?, source: PeerIdentitySource) {
+        if let s = services.service(id: peerServiceID) { return (s.name, .tcpOption) }
+        if let p = pods.pod(ip: address), let s = services.service(podLabels: p.labels, namespace: p.namespace) {
+            return (s.name, .metadata)
+        }
+        return (nil, .unknown)
+    }
+}
+
+/// Where a row's peer identity came from (column `peer_identity_source`), most trusted first.
+public enum PeerIdentitySource: String, Sendable, CaseIterable {
+    /// The peer's service id from the identity TCP option its kernel wrote on SYN / SYN-ACK.
+    case tcpOption = "tcp_option"
+    /// The metadata snapshot: the peer address's pod, that pod's service. Used for connections
+    /// that never carried the option (older than the collector, a peer without Redline, a
+    /// middlebox that strips options).
+    case metadata
+    /// Neither named the peer.
+    case unknown
 }

@@ -64,6 +64,8 @@ public final class DataPlane {
         case sockops = "rl_sockops"
         case retransmit = "rl_tp_retransmit", sendReset = "rl_tp_send_reset"
         case receiveReset = "rl_tp_receive_reset", kfreeSkb = "rl_tp_kfree_skb"
+        /// iter/tcp: the identity option on listeners older than the collector (bpf/src/rl_listeners.h).
+        case existingListeners = "rl_iter_listeners"
     }
 
     public let object: LoadedObject
@@ -78,6 +80,7 @@ public final class DataPlane {
     public let filterClassid: Map
     public let udpFlows: Map
     public let loss: Map
+    public let scope: Map
 
     /// Ring-buffer sizes the collector accepts, bytes: powers of two from 256 KiB to 1 GiB
     /// (the kernel wants a power-of-two multiple of the page size; 4 KiB and 64 KiB pages
@@ -115,6 +118,7 @@ public final class DataPlane {
         filterClassid = try object.map("rl_filter_classid")
         udpFlows = try object.map("rl_udp_flows")
         loss = try object.map("rl_loss")
+        scope = try object.map("rl_scope")
     }
 
     /// One entry of `rl_loss`: lost events of one owner and kind in one second, summed over CPUs
@@ -259,6 +263,38 @@ public final class DataPlane {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Gives listening sockets that existed before the sockops program was attached what
+    /// `TCP_LISTEN_CB` gives new ones (saved SYNs, the header-option callback, their service
+    /// for the SYN-ACK), by running `rl_iter_listeners` over one network namespace: the one at
+    /// `netns` (a path such as /run/netns/NAME), or the calling thread's. Only listeners whose
+    /// cgroup is `cgroupID` (at depth `cgroupLevel` below the v2 root) or below it are touched.
+    /// Idempotent. Returns one report per listener touched.
+    public func enableExistingListeners(cgroupID: UInt64, cgroupLevel: UInt32, netns: String? = nil) throws -> [rl_listener_report] {
+        try scope.update(key: bytes(of: UInt32(0)), value: bytes(of: rl_scope(cgroup_id: cgroupID, cgroup_level: cgroupLevel, pad: 0)))
+        let walker = try program(.existingListeners)
+        let out: [UInt8]
+        if let netns {
+            // An iterator walks the namespace of the thread that opens it.
+            final class Walk {
+                let program: Program
+                var result: Result<[UInt8], any Error> = .success([])
+                init(_ p: Program) { program = p }
+            }
+            let walk = Walk(walker)
+            let rc = clibbpf_in_netns(netns, { ctx in
+                let w = Unmanaged<Walk>.fromOpaque(ctx!).takeUnretainedValue()
+                w.result = Result { try w.program.runIterator() }
+                return 0
+            }, Unmanaged.passUnretained(walk).toOpaque())
+            guard rc == 0 else { throw KernelProbeError.fileOpen(path: netns, errno: -rc) }
+            out = try walk.result.get()
+        } else {
+            out = try walker.runIterator()
+        }
+        let size = MemoryLayout<rl_listener_report>.size
+        return stride(from: 0, to: out.count - size + 1, by: size).compactMap { load(rl_listener_report.self, from: out, offset: $0) }
     }
 
     /// Maps a cgroup v2 id (the inode number of its directory) to a service id.

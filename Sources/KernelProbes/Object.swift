@@ -133,6 +133,12 @@ public final class LoadedObject {
         return Program(name: name, handle: p, fd: fd, owner: self)
     }
 
+    /// Whether the program `name` was loaded (false when absent or left out of `loadOnly`).
+    public func hasProgram(_ name: String) -> Bool {
+        guard let p = bpf_object__find_program_by_name(object, name) else { return false }
+        return bpf_program__fd(p) >= 0
+    }
+
     /// The map named `name`.
     public func map(_ name: String) throws -> Map {
         guard let m = bpf_object__find_map_by_name(object, name) else {
@@ -182,6 +188,39 @@ public struct Program {
         return TestRun(
             retval: retval, durationNanoseconds: duration,
             dataOut: Array(out.prefix(Int(min(outSize, UInt32(out.count))))))
+    }
+}
+
+extension Program {
+    /// Runs an iterator program (`SEC("iter/...")`) once over everything it walks and returns
+    /// what it wrote with `bpf_seq_write` / `bpf_seq_printf`: attaches it
+    /// (`bpf_program__attach_iter`), opens an iterator (`bpf_iter_create`), reads to the end,
+    /// and detaches. The walk sees the network namespace of the calling thread.
+    /// - Throws: `KernelProbeError.attachFailed` (or `.notSupported`) naming the step that
+    ///   failed (attach, `bpf_iter_create`, `read`) with its errno.
+    public func runIterator() throws -> [UInt8] {
+        LibBPFMessages.begin()
+        guard let link = bpf_program__attach_iter(handle, nil), libbpf_get_error(UnsafeRawPointer(link)) == 0 else {
+            throw KernelProbeError.classify(.attachFailed(what: "iterator \(name)", errno: errno, libbpfLog: LibBPFMessages.text))
+        }
+        defer { bpf_link__destroy(link) }
+        let fd = bpf_iter_create(bpf_link__fd(link))
+        guard fd >= 0 else {
+            throw KernelProbeError.attachFailed(what: "bpf_iter_create(\(name))", errno: -fd, libbpfLog: "")
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw KernelProbeError.attachFailed(what: "read iterator \(name)", errno: errno, libbpfLog: "")
+            }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
     }
 }
 

@@ -31,7 +31,7 @@ public struct DailyTrafficRun {
 
     struct Key: Hashable, Comparable {
         var bucket: Int64
-        var parts: [String] // src_dc, dst_dc, src_service, dst_service, l4_protocol, observer
+        var parts: [String] // src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source
         static func < (a: Key, b: Key) -> Bool {
             a.bucket != b.bucket ? a.bucket < b.bucket : a.parts.lexicographicallyPrecedes(b.parts)
         }
@@ -60,7 +60,7 @@ public struct DailyTrafficRun {
             do {
                 let r = try ParquetFileReader(path: path)
                 guard r.schema == PipelineTables.trafficMatrix.parquetSchema else {
-                    throw PipelineError.missingInput("\(rel) does not have the traffic_matrix v2 schema")
+                    throw PipelineError.missingInput("\(rel) does not have the traffic_matrix v\(PipelineTables.trafficMatrix.version) schema")
                 }
                 cols = try r.readAll()
             } catch let e as PipelineError {
@@ -78,9 +78,9 @@ public struct DailyTrafficRun {
                 if case .int64(let v) = cols[i].values { return v }
                 return []
             }
-            let s = (2...7).map(strings)
-            let bytes = ints(8), packets = ints(9), flows = ints(10), calls = ints(11), observed = ints(12), lost = ints(13)
-            let shared = ints(14)
+            let s = (2...8).map(strings)
+            let bytes = ints(9), packets = ints(10), flows = ints(11), calls = ints(12), observed = ints(13), lost = ints(14)
+            let shared = ints(15)
             for r in 0..<buckets.count {
                 let b = partition.startNanos + ((buckets[r] - partition.startNanos) / width) * width
                 let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), flows: UInt64(flows[r]),
@@ -91,12 +91,12 @@ public struct DailyTrafficRun {
             }
         }
 
-        var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 6)
+        var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 7)
         var bytes: [Int64] = [], packets: [Int64] = [], flows: [Int64] = [], calls: [Int64] = []
         var observed: [Int64] = [], lost: [Int64] = [], shared: [Int64] = [], ratio: [Double] = []
         for (k, r) in rows.sortedRows() {
             buckets.append(k.bucket)
-            for i in 0..<6 { text[i].append(k.parts[i]) }
+            for i in 0..<7 { text[i].append(k.parts[i]) }
             bytes.append(Int64(clamping: r.cell.bytes)); packets.append(Int64(clamping: r.cell.packets))
             flows.append(Int64(clamping: r.cell.flows)); calls.append(Int64(clamping: r.cell.calls))
             observed.append(Int64(clamping: r.completeness.observed)); lost.append(Int64(clamping: r.completeness.lost))

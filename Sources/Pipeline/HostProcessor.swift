@@ -217,6 +217,8 @@ public struct HostProcessor {
 /// Name ids every run uses.
 struct FixedIDs {
     let server, client, source, destination, tcp, udp: Int32
+    /// `PeerIdentitySource` names (`unknown` is `NamePool.unknown`).
+    let tcpOption, metadata: Int32
     init(_ names: inout NamePool) {
         server = names.id("server")
         client = names.id("client")
@@ -224,6 +226,16 @@ struct FixedIDs {
         destination = names.id("destination")
         tcp = names.id("tcp")
         udp = names.id("udp")
+        tcpOption = names.id(PeerIdentitySource.tcpOption.rawValue)
+        metadata = names.id(PeerIdentitySource.metadata.rawValue)
+    }
+
+    func id(_ s: PeerIdentitySource) -> Int32 {
+        switch s {
+        case .tcpOption: tcpOption
+        case .metadata: metadata
+        case .unknown: NamePool.unknown
+        }
     }
 }
 
@@ -232,12 +244,14 @@ struct Resolver {
     let metadata: Metadata
     let cgroups: [UInt64: HostProcessor.CgroupInfo]
     var localCache: [LocalKey: Int32] = [:]
-    var remoteCache: [RemoteKey: Int32] = [:]
+    var remoteCache: [RemoteKey: RemoteIdentity] = [:]
     var dcCache: [NetworkAddress: Int32] = [:]
     var protoCache: [UInt8: Int32] = [:]
 
     struct LocalKey: Hashable { var cgroup: UInt64; var service: UInt32 }
     struct RemoteKey: Hashable { var service: UInt32; var address: NetworkAddress }
+    /// A peer's service name id and the name id of its `PeerIdentitySource`.
+    struct RemoteIdentity { var service: Int32; var source: Int32 }
 
     init(metadata: Metadata, cgroups: [UInt64: HostProcessor.CgroupInfo]) {
         self.metadata = metadata
@@ -255,12 +269,14 @@ struct Resolver {
         return id
     }
 
-    mutating func remote(peerServiceID: UInt32, address: NetworkAddress, names: inout NamePool) -> Int32 {
+    mutating func remote(peerServiceID: UInt32, address: NetworkAddress, ids: FixedIDs,
+                         names: inout NamePool) -> RemoteIdentity {
         let key = RemoteKey(service: peerServiceID, address: address)
-        if let id = remoteCache[key] { return id }
-        let id = metadata.remoteService(peerServiceID: peerServiceID, address: address).map { names.id($0) } ?? NamePool.unknown
-        remoteCache[key] = id
-        return id
+        if let r = remoteCache[key] { return r }
+        let (name, source) = metadata.remoteIdentity(peerServiceID: peerServiceID, address: address)
+        let r = RemoteIdentity(service: name.map { names.id($0) } ?? NamePool.unknown, source: ids.id(source))
+        remoteCache[key] = r
+        return r
     }
 
     mutating func datacenter(_ a: NetworkAddress, names: inout NamePool) -> Int32 {
@@ -363,20 +379,22 @@ struct Aggregation {
     @inline(__always)
     func bucketStart(_ i: Int) -> Int64 { start + Int64(i) * width }
 
-    /// Both ends' services and datacenters, unknowns not counted.
+    /// Both ends' services and datacenters, and where the remote service came from (name ids),
+    /// unknowns not counted.
     mutating func resolve(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
-                          raddr: NetworkAddress, names: inout NamePool) -> (Int32, Int32, Int32, Int32) {
+                          raddr: NetworkAddress, names: inout NamePool) -> Endpoints {
         let local = resolver.local(cgroup: cgroup, serviceID: localService, names: &names)
-        let remote = resolver.remote(peerServiceID: peerService, address: raddr, names: &names)
-        return (local, remote, resolver.datacenter(laddr, names: &names), resolver.datacenter(raddr, names: &names))
+        let remote = resolver.remote(peerServiceID: peerService, address: raddr, ids: ids, names: &names)
+        return Endpoints(local: local, remote: remote.service, localDC: resolver.datacenter(laddr, names: &names),
+                         remoteDC: resolver.datacenter(raddr, names: &names), peerSource: remote.source)
     }
 
     /// Both ends' services and datacenters (unknowns counted).
     mutating func endpoints(cgroup: UInt64, localService: UInt32, peerService: UInt32, laddr: NetworkAddress,
-                            raddr: NetworkAddress, names: inout NamePool) -> (Int32, Int32, Int32, Int32) {
+                            raddr: NetworkAddress, names: inout NamePool) -> Endpoints {
         let r = resolve(cgroup: cgroup, localService: localService, peerService: peerService, laddr: laddr,
                         raddr: raddr, names: &names)
-        countUnknowns(local: r.0, remote: r.1)
+        countUnknowns(local: r.local, remote: r.remote)
         return r
     }
 
@@ -397,9 +415,9 @@ struct Aggregation {
                               raddr: raddr, laddr: laddr, l7: c.l7_proto, l4: c.l4_proto)
         let slot = shape.slot
         if let hit = shapes[slot], hit.shape == shape { return hit.resolved }
-        let (local, remote, localDC, remoteDC) = resolve(cgroup: c.cgroup_id, localService: c.local_service,
-                                                         peerService: c.peer_service, laddr: laddr, raddr: raddr,
-                                                         names: &names)
+        let e = resolve(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
+                        laddr: laddr, raddr: raddr, names: &names)
+        let (local, remote, localDC, remoteDC, src) = (e.local, e.remote, e.localDC, e.remoteDC, e.peerSource)
         let proto = resolver.protocolID(c.l7_proto, names: &names)
         let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
         // Group keys with bucket 0; the bucket is added when the cells are folded.
@@ -408,13 +426,15 @@ struct Aggregation {
             serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server, local: local)),
             clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client, local: local)),
             serverEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
-                                              calleeDC: localDC, proto: proto, observer: ids.server)),
+                                              calleeDC: localDC, proto: proto, observer: ids.server, peerSource: src)),
             clientEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: local, callee: remote, callerDC: localDC,
-                                              calleeDC: remoteDC, proto: proto, observer: ids.client)),
+                                              calleeDC: remoteDC, proto: proto, observer: ids.client, peerSource: src)),
             serverTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: remoteDC, dstDC: localDC, srcService: remote,
-                                                       dstService: local, l4: l4, observer: ids.destination)),
+                                                       dstService: local, l4: l4, observer: ids.destination,
+                                                       peerSource: src)),
             clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
-                                                       dstService: remote, l4: l4, observer: ids.source)))
+                                                       dstService: remote, l4: l4, observer: ids.source,
+                                                       peerSource: src)))
         shapes[slot] = ShapeEntry(shape: shape, resolved: r)
         return r
     }
@@ -456,29 +476,31 @@ struct Aggregation {
         for f in flows {
             guard let bi = bucket(f.end_ns) else { continue }
             counters.aggregated += 1
-            let (local, remote, localDC, remoteDC) = endpoints(
-                cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
-                laddr: address(f.laddr), raddr: address(f.raddr), names: &names)
+            let e = endpoints(cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
+                              laddr: address(f.laddr), raddr: address(f.raddr), names: &names)
+            let (local, remote, localDC, remoteDC) = (e.local, e.remote, e.localDC, e.remoteDC)
             ledger.observed[.init(cls: Self.flowClass(local), bucket: bi), default: 0] &+= 1
             let b = bucketStart(bi)
             let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
             if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
-                                              dstService: remote, l4: l4, observer: ids.source),
+                                              dstService: remote, l4: l4, observer: ids.source, peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
                 }
             }
             if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
-                                              dstService: local, l4: l4, observer: ids.destination),
+                                              dstService: local, l4: l4, observer: ids.destination,
+                                              peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
                 }
             }
             let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
             if wantHealth && f.flags & missing != 0 && f.flags & opened != 0 {
-                agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) {
+                agg.health.update(HealthKey(bucket: b, service: local, peer: remote, peerSource: e.peerSource),
+                                  make: { TCPHealthCell() }) {
                     $0.idOptionMissing &+= 1
                 }
             }
@@ -491,11 +513,12 @@ struct Aggregation {
             counters.aggregated += 1
             let local = resolver.local(cgroup: e.cgroup_id, serviceID: e.local_service, names: &names)
             ledger.observed[.init(cls: Self.tcpClass(local), bucket: bi), default: 0] &+= 1
-            let remote = resolver.remote(peerServiceID: e.peer_service, address: address(e.raddr), names: &names)
+            let remote = resolver.remote(peerServiceID: e.peer_service, address: address(e.raddr), ids: ids, names: &names)
             let b = bucketStart(bi)
             let n = UInt64(max(e.count, 1))
             if wantHealth {
-                agg.health.update(HealthKey(bucket: b, service: local, peer: remote), make: { TCPHealthCell() }) { h in
+                agg.health.update(HealthKey(bucket: b, service: local, peer: remote.service, peerSource: remote.source),
+                                  make: { TCPHealthCell() }) { h in
                     switch UInt32(e.kind) {
                     case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
                     case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
@@ -677,12 +700,13 @@ struct Aggregation {
                 agg.redServiceCompleteness[key, default: Completeness()].merge(completeness)
                 if wantEdge {
                     let e = EdgeKey(bucket: b, caller: client ? c.service : NamePool.unknown, callee: client ? NamePool.unknown : c.service,
-                                    callerDC: NamePool.unknown, calleeDC: NamePool.unknown, proto: c.proto, observer: c.observer)
+                                    callerDC: NamePool.unknown, calleeDC: NamePool.unknown, proto: c.proto, observer: c.observer,
+                                    peerSource: NamePool.unknown)
                     agg.redEdge.merge(e, REDCell(scale: scale))
                     agg.redEdgeCompleteness[e, default: Completeness()].merge(completeness)
                 }
             case Self.tcpType where wantHealth:
-                let key = HealthKey(bucket: b, service: c.service, peer: NamePool.unknown)
+                let key = HealthKey(bucket: b, service: c.service, peer: NamePool.unknown, peerSource: NamePool.unknown)
                 agg.health.update(key, make: { TCPHealthCell() }) { _ in }
                 agg.healthCompleteness[key, default: Completeness()].merge(completeness)
             default:
@@ -715,6 +739,13 @@ struct CallShape: Equatable {
         h ^= (laddr.low ^ laddr.high &* 31 ^ UInt64(l7) << 56 ^ UInt64(l4) << 48) &* 0x27D4_EB2F_1656_67C5
         return Int(truncatingIfNeeded: ((h ^ h >> 29) &* 0x9E37_79B9_7F4A_7C15) >> 50)
     }
+}
+
+/// One record's ends, resolved to name ids.
+struct Endpoints {
+    var local, remote, localDC, remoteDC: Int32
+    /// The name id of the `PeerIdentitySource` that named `remote`.
+    var peerSource: Int32
 }
 
 /// A call shape's enrichment (name ids) and its group ids in each call table.

@@ -27,17 +27,20 @@ public struct EdgeKey: Hashable, Comparable, Sendable {
     public var calleeDC: Int32
     public var proto: Int32
     public var observer: Int32
+    /// Where the observer's peer (the caller for `server`, the callee for `client`) was
+    /// named from: the id of a `PeerIdentitySource` name.
+    public var peerSource: Int32
 
     public static func < (a: Self, b: Self) -> Bool {
         let x = (a.bucket, a.caller, a.callee, a.callerDC, a.calleeDC, a.proto)
         let y = (b.bucket, b.caller, b.callee, b.callerDC, b.calleeDC, b.proto)
-        return x != y ? x < y : a.observer < b.observer
+        return x != y ? x < y : (a.observer, a.peerSource) < (b.observer, b.peerSource)
     }
 
-    /// Three packed words instead of seven fields: fewer SipHash rounds per lookup.
+    /// Three packed words instead of eight fields: fewer SipHash rounds per lookup.
     public func hash(into h: inout Hasher) {
         h.combine(bucket)
-        h.combine(packed(caller, callee))
+        h.combine(packed(caller, callee) ^ UInt64(UInt32(bitPattern: peerSource)) &* 0xC2B2_AE3D_27D4_EB4F)
         h.combine(packed(callerDC, calleeDC) ^ packed(proto, observer) &* 0x9E37_79B9_7F4A_7C15)
     }
 }
@@ -50,17 +53,20 @@ public struct TrafficKey: Hashable, Comparable, Sendable {
     public var dstService: Int32
     public var l4: Int32
     public var observer: Int32
+    /// Where the observer's peer (dst for `source`, src for `destination`) was named from:
+    /// the id of a `PeerIdentitySource` name.
+    public var peerSource: Int32
 
     public static func < (a: Self, b: Self) -> Bool {
         let x = (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4)
         let y = (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4)
-        return x != y ? x < y : a.observer < b.observer
+        return x != y ? x < y : (a.observer, a.peerSource) < (b.observer, b.peerSource)
     }
 
-    /// Three packed words instead of seven fields: fewer SipHash rounds per lookup.
+    /// Three packed words instead of eight fields: fewer SipHash rounds per lookup.
     public func hash(into h: inout Hasher) {
         h.combine(bucket)
-        h.combine(packed(srcService, dstService))
+        h.combine(packed(srcService, dstService) ^ UInt64(UInt32(bitPattern: peerSource)) &* 0xC2B2_AE3D_27D4_EB4F)
         h.combine(packed(srcDC, dstDC) ^ packed(l4, observer) &* 0x9E37_79B9_7F4A_7C15)
     }
 }
@@ -69,8 +75,12 @@ public struct HealthKey: Hashable, Comparable, Sendable {
     public var bucket: Int64
     public var service: Int32
     public var peer: Int32
+    /// Where `peer` was named from: the id of a `PeerIdentitySource` name.
+    public var peerSource: Int32
 
-    public static func < (a: Self, b: Self) -> Bool { (a.bucket, a.service, a.peer) < (b.bucket, b.service, b.peer) }
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.bucket, a.service, a.peer, a.peerSource) < (b.bucket, b.service, b.peer, b.peerSource)
+    }
 }
 
 public struct DropKey: Hashable, Comparable, Sendable {

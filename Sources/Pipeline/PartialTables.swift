@@ -104,30 +104,32 @@ enum PartialTables {
                 }
             case "red_edge":
                 let (caller, callee, callerDC, calleeDC) = (try ids(2), try ids(3), try ids(4), try ids(5))
-                let (proto, observer) = (try ids(6), try ids(7))
-                let red = try cols.red(from: 8)
+                let (proto, observer, peerSource) = (try ids(6), try ids(7), try ids(8))
+                let red = try cols.red(from: 9)
                 for r in 0..<n {
                     rows.redEdge.merge(EdgeKey(bucket: bucket[r], caller: caller[r], callee: callee[r], callerDC: callerDC[r],
-                                               calleeDC: calleeDC[r], proto: proto[r], observer: observer[r]), red[r])
+                                               calleeDC: calleeDC[r], proto: proto[r], observer: observer[r],
+                                               peerSource: peerSource[r]), red[r])
                 }
             case "traffic_matrix":
                 let (srcDC, dstDC, src, dst, l4, observer) = (try ids(2), try ids(3), try ids(4), try ids(5), try ids(6), try ids(7))
-                let (bytes, packets, flows, calls) = (try cols.uint64(8), try cols.uint64(9), try cols.uint64(10), try cols.uint64(11))
-                let c = try cols.completeness(from: 12)
+                let peerSource = try ids(8)
+                let (bytes, packets, flows, calls) = (try cols.uint64(9), try cols.uint64(10), try cols.uint64(11), try cols.uint64(12))
+                let c = try cols.completeness(from: 13)
                 for r in 0..<n {
                     let cell = TrafficCell(bytes: bytes[r], packets: packets[r], flows: flows[r], calls: calls[r])
                     rows.traffic.merge(TrafficKey(bucket: bucket[r], srcDC: srcDC[r], dstDC: dstDC[r], srcService: src[r],
-                                                  dstService: dst[r], l4: l4[r], observer: observer[r]),
+                                                  dstService: dst[r], l4: l4[r], observer: observer[r], peerSource: peerSource[r]),
                                        Row(cell: cell, completeness: c[r]))
                 }
             case "tcp_health":
-                let (service, peer) = (try ids(2), try ids(3))
-                let v = try (4...8).map { (i: Int) throws(PipelineError) in try cols.uint64(i) }
-                let c = try cols.completeness(from: 9)
+                let (service, peer, peerSource) = (try ids(2), try ids(3), try ids(4))
+                let v = try (5...9).map { (i: Int) throws(PipelineError) in try cols.uint64(i) }
+                let c = try cols.completeness(from: 10)
                 for r in 0..<n {
                     let cell = TCPHealthCell(retransmits: v[0][r], resetsSent: v[1][r], resetsReceived: v[2][r],
                                              drops: v[3][r], idOptionMissing: v[4][r])
-                    rows.health.merge(HealthKey(bucket: bucket[r], service: service[r], peer: peer[r]), Row(cell: cell, completeness: c[r]))
+                    rows.health.merge(HealthKey(bucket: bucket[r], service: service[r], peer: peer[r], peerSource: peerSource[r]), Row(cell: cell, completeness: c[r]))
                 }
             case "tcp_drops":
                 let (service, code, drops) = (try ids(2), try cols.int32(3), try cols.uint64(5))

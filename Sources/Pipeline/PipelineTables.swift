@@ -30,6 +30,14 @@ public enum PipelineTables {
         TableColumn("p99_ns", .double, .optional, unit: "ns", doc: "99th percentile duration read from the histogram."),
     ]
 
+    static func peerIdentitySourceColumn(_ peer: String) -> TableColumn {
+        TableColumn("peer_identity_source", .string, doc: """
+            Where \(peer) was named from, most trusted first: tcp_option (the service id the peer's kernel wrote \
+            into the identity TCP option of this connection), metadata (the pod owning the peer's address in the \
+            metadata snapshot: connections that never carried the option), unknown (neither).
+            """)
+    }
+
     static let completenessColumns = [
         TableColumn("events_observed", .int64, unit: "events",
                     doc: "The row's own events the collectors read: calls, flow deltas or TCP events (schemas/tables/README.md)."),
@@ -51,7 +59,7 @@ public enum PipelineTables {
         ] + redMetricColumns + completenessColumns)
 
     public static let redEdge = TableSchema(
-        name: "red_edge", version: 2,
+        name: "red_edge", version: 3,
         doc: "RED metrics per caller -> callee edge, protocol and observing side, per bucket.",
         columns: bucketColumns + [
             TableColumn("caller", .string, doc: "The service that sent the requests; unknown if unresolved."),
@@ -60,10 +68,11 @@ public enum PipelineTables {
             TableColumn("callee_dc", .string, doc: "Datacenter of the callee's address; unknown if none."),
             TableColumn("protocol", .string, doc: "L7 protocol of the matched rule."),
             TableColumn("observer", .string, doc: "server or client: whose sockets saw the calls."),
+            peerIdentitySourceColumn("the observer's peer (the caller when observer is server, the callee when client)"),
         ] + redMetricColumns + completenessColumns)
 
     public static let trafficMatrix = TableSchema(
-        name: "traffic_matrix", version: 2,
+        name: "traffic_matrix", version: 3,
         doc: "Bytes, packets, flows and calls from one datacenter and service to another, per bucket.",
         columns: bucketColumns + [
             TableColumn("src_dc", .string, doc: "Datacenter of the sender of the bytes; unknown if none."),
@@ -72,6 +81,7 @@ public enum PipelineTables {
             TableColumn("dst_service", .string, doc: "Service of the receiver; unknown if unresolved."),
             TableColumn("l4_protocol", .string, doc: "tcp or udp."),
             TableColumn("observer", .string, doc: "source: counted on the sender's host; destination: on the receiver's host."),
+            peerIdentitySourceColumn("the observer's peer (dst_service when observer is source, src_service when destination)"),
             TableColumn("bytes", .int64, unit: "bytes", doc: "L3 bytes (IP header included) from src to dst."),
             TableColumn("packets", .int64, unit: "packets", doc: "Packets from src to dst (a GSO super-packet counts once)."),
             TableColumn("flows", .int64, unit: "flows", doc: "Flow deltas that carried bytes from src to dst in the bucket."),
@@ -79,11 +89,12 @@ public enum PipelineTables {
         ] + completenessColumns)
 
     public static let tcpHealth = TableSchema(
-        name: "tcp_health", version: 2,
+        name: "tcp_health", version: 3,
         doc: "TCP retransmits, resets, drops and missing identity options per service and peer, per bucket.",
         columns: bucketColumns + [
             TableColumn("service", .string, doc: "Local service of the socket; unknown if unresolved."),
             TableColumn("peer_service", .string, doc: "Remote service; unknown if unresolved or no socket."),
+            peerIdentitySourceColumn("peer_service"),
             TableColumn("retransmits", .int64, unit: "events", doc: "tcp_retransmit_skb firings (per skb)."),
             TableColumn("resets_sent", .int64, unit: "events", doc: "RSTs this side sent."),
             TableColumn("resets_received", .int64, unit: "events", doc: "RSTs this side received."),

@@ -45,18 +45,19 @@ public struct TableBuilder {
             .map { (key: $0.key, cell: $0.cell) }
     }
 
-    /// Up to seven integers compared lexicographically (unused trailing ones stay 0), inline:
+    /// Up to eight integers compared lexicographically (unused trailing ones stay 0), inline:
     /// an array per row would cost an allocation per row.
     struct SortKey: Comparable {
         // Swift compares tuples of at most six elements.
         var head: (Int64, Int64, Int64, Int64, Int64, Int64)
-        var last: Int64
-        init(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64 = 0, _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) {
+        var tail: (Int64, Int64)
+        init(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64 = 0, _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0,
+             _ h: Int64 = 0) {
             head = (a, b, c, d, e, f)
-            last = g
+            tail = (g, h)
         }
-        static func == (x: Self, y: Self) -> Bool { x.head == y.head && x.last == y.last }
-        static func < (x: Self, y: Self) -> Bool { x.head != y.head ? x.head < y.head : x.last < y.last }
+        static func == (x: Self, y: Self) -> Bool { x.head == y.head && x.tail == y.tail }
+        static func < (x: Self, y: Self) -> Bool { x.head != y.head ? x.head < y.head : x.tail < y.tail }
     }
 
     /// An integer ordered as its `%011d` text was (the order of drop reasons in written files):
@@ -160,41 +161,44 @@ public struct TableBuilder {
 
     func redEdge(_ acc: Accumulator<EdgeKey, Row<REDCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], caller = Strings(), callee = Strings(), callerDC = Strings(), calleeDC = Strings()
-        var proto = Strings(), observer = Strings(), m = REDColumns()
+        var proto = Strings(), observer = Strings(), source = Strings(), m = REDColumns()
         for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.caller)], $0[Int($1.callee)], $0[Int($1.callerDC)],
-                                                $0[Int($1.calleeDC)], $0[Int($1.proto)], $0[Int($1.observer)]) }) {
+                                                $0[Int($1.calleeDC)], $0[Int($1.proto)], $0[Int($1.observer)],
+                                                $0[Int($1.peerSource)]) }) {
             buckets.append(k.bucket); caller.add(n(k.caller)); callee.add(n(k.callee))
             callerDC.add(n(k.callerDC)); calleeDC.add(n(k.calleeDC)); proto.add(n(k.proto)); observer.add(n(k.observer))
+            source.add(n(k.peerSource))
             m.add(r)
         }
         return bucketColumns(buckets) + [caller.column, callee.column, callerDC.column, calleeDC.column, proto.column,
-                                         observer.column] + m.columns
+                                         observer.column, source.column] + m.columns
     }
 
     func traffic(_ acc: Accumulator<TrafficKey, Row<TrafficCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], srcDC = Strings(), dstDC = Strings(), src = Strings(), dst = Strings()
-        var l4 = Strings(), observer = Strings(), bytes = Int64s(), packets = Int64s(), flows = Int64s(), calls = Int64s()
-        var c = CompletenessColumns()
+        var l4 = Strings(), observer = Strings(), source = Strings()
+        var bytes = Int64s(), packets = Int64s(), flows = Int64s(), calls = Int64s(), c = CompletenessColumns()
         for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.srcDC)], $0[Int($1.dstDC)], $0[Int($1.srcService)],
-                                                $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)]) }) {
+                                                $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)],
+                                                $0[Int($1.peerSource)]) }) {
             buckets.append(k.bucket); srcDC.add(n(k.srcDC)); dstDC.add(n(k.dstDC)); src.add(n(k.srcService))
-            dst.add(n(k.dstService)); l4.add(n(k.l4)); observer.add(n(k.observer))
+            dst.add(n(k.dstService)); l4.add(n(k.l4)); observer.add(n(k.observer)); source.add(n(k.peerSource))
             bytes.add(r.cell.bytes); packets.add(r.cell.packets); flows.add(r.cell.flows); calls.add(r.cell.calls)
             c.add(r.completeness)
         }
         return bucketColumns(buckets) + [srcDC.column, dstDC.column, src.column, dst.column, l4.column, observer.column,
-                                         bytes.column, packets.column, flows.column, calls.column] + c.columns
+                                         source.column, bytes.column, packets.column, flows.column, calls.column] + c.columns
     }
 
     func health(_ acc: Accumulator<HealthKey, Row<TCPHealthCell>>) -> [ColumnData] {
-        var buckets: [Int64] = [], service = Strings(), peer = Strings()
+        var buckets: [Int64] = [], service = Strings(), peer = Strings(), source = Strings()
         var retx = Int64s(), rstS = Int64s(), rstR = Int64s(), drops = Int64s(), missing = Int64s(), c = CompletenessColumns()
-        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.peer)]) }) {
-            buckets.append(k.bucket); service.add(n(k.service)); peer.add(n(k.peer))
+        for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.peer)], $0[Int($1.peerSource)]) }) {
+            buckets.append(k.bucket); service.add(n(k.service)); peer.add(n(k.peer)); source.add(n(k.peerSource))
             retx.add(r.cell.retransmits); rstS.add(r.cell.resetsSent); rstR.add(r.cell.resetsReceived)
             drops.add(r.cell.drops); missing.add(r.cell.idOptionMissing); c.add(r.completeness)
         }
-        return bucketColumns(buckets) + [service.column, peer.column, retx.column, rstS.column, rstR.column,
+        return bucketColumns(buckets) + [service.column, peer.column, source.column, retx.column, rstS.column, rstR.column,
                                          drops.column, missing.column] + c.columns
     }
 

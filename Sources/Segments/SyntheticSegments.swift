@@ -149,6 +149,10 @@ public enum SyntheticSegments {
             try w.append(g)
         }
         let routes = ["/v1/items", "/v1/orders", "/v1/users/profile", "/healthz"]
+        // The Redis connections from client ports 41012...41015 were established before the collector
+        // started: they never carried the identity option, so their records name no peer service
+        // (the pipeline names the peer from metadata, `peer_identity_source = metadata`).
+        func peer(clientPort: UInt16) -> UInt32 { clientPort >= 41012 ? 0 : server ? 10 : 20 }
         for tick in 0..<30 {
             let t = mono + UInt64(tick) * 2 * second
             for conn in 0..<16 {
@@ -159,7 +163,7 @@ public enum SyntheticSegments {
                 f.l7_proto = UInt8(RL_L7_REDIS.rawValue)
                 f.side = UInt8(server ? RL_SIDE_SERVER.rawValue : RL_SIDE_CLIENT.rawValue)
                 f.local_service = server ? 20 : 10
-                f.peer_service = server ? 10 : 20
+                f.peer_service = peer(clientPort: UInt16(41000 + conn))
                 f.tx_packets = 20 + rng.below(30)
                 f.rx_packets = 20 + rng.below(30)
                 f.tx_bytes = f.tx_packets * (60 + rng.below(200))
@@ -177,7 +181,7 @@ public enum SyntheticSegments {
                 c.cgroup_id = 9000 + rng.below(3)
                 c.side = UInt8(server ? RL_SIDE_SERVER.rawValue : RL_SIDE_CLIENT.rawValue)
                 c.local_service = server ? 20 : 10
-                c.peer_service = server ? 10 : 20
+                c.peer_service = peer(clientPort: server ? c.rport : c.lport)
                 c.req_bytes = UInt32(40 + rng.below(400))
                 c.resp_bytes = UInt32(20 + rng.below(4000))
                 let failed = rng.below(100) < 2
@@ -219,7 +223,7 @@ public enum SyntheticSegments {
                 e.tcp_state = 1
                 e.l4_proto = 6
                 e.local_service = server ? 20 : 10
-                e.peer_service = server ? 10 : 20
+                e.peer_service = peer(clientPort: server ? e.rport : e.lport)
                 e.count = 1
                 try w.append(e)
             }

@@ -1,5 +1,6 @@
 import CRedlineABI
 import Foundation
+import Parquet
 import Segments
 import Testing
 import TestSupport
@@ -67,7 +68,47 @@ struct CollectorLabTests {
         return out
     }
 
-    @Test("rootBPF netns lab: call records equal wrk's and redis-benchmark's own counts within 0.5 %; segments are intact; the pipeline agrees")
+    /// Runs the hourly pipeline over a lab run's segments; returns the partition.
+    static func pipeline(_ dir: String, redline: String) throws -> String {
+        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
+        try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date,
+                     "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
+        return date
+    }
+
+    /// Sums an Int64 column of a merged table by the named string columns ("a/b/c" keys).
+    static func sums(_ dir: String, _ table: String, _ partition: String, by keys: [String], of value: String) throws -> [String: Int64] {
+        let r = try ParquetFileReader(path: "\(dir)/tables/\(table)/\(partition)/part-00000.parquet")
+        let cols = try r.readAll()
+        let names = r.schema.fields.map(\.name)
+        let keyCols: [ByteArrays] = keys.compactMap {
+            if case .byteArray(let b) = cols[names.firstIndex(of: $0)!].values { return b } else { return nil }
+        }
+        guard keyCols.count == keys.count, case .int64(let v) = cols[names.firstIndex(of: value)!].values else {
+            throw LabError("\(table): unexpected column types")
+        }
+        var out: [String: Int64] = [:]
+        for i in 0..<v.count { out[keyCols.map { $0.string(i) }.joined(separator: "/"), default: 0] += v[i] }
+        return out
+    }
+
+    /// red_edge requests by "caller/callee/observer/peer_identity_source".
+    static func edges(_ dir: String, _ partition: String) throws -> [String: Int64] {
+        try sums(dir, "red_edge", partition, by: ["caller", "callee", "observer", "peer_identity_source"], of: "requests")
+    }
+
+    /// Share of an edge's calls (both observers) named by the identity option.
+    static func optionShare(_ e: [String: Int64], _ caller: String, _ callee: String) -> Double {
+        var option: Int64 = 0, all: Int64 = 0
+        for (k, n) in e where k.hasPrefix("\(caller)/\(callee)/") {
+            all += n
+            if k.hasSuffix("/tcp_option") { option += n }
+        }
+        return all == 0 ? 0 : Double(option) / Double(all)
+    }
+
+    @Test("rootBPF netns lab: call records equal wrk's and redis-benchmark's own counts within 0.5 %; segments are intact; the pipeline agrees; services started first: new connections carry the option, pre-existing ones are named from metadata")
     func labCountsMatchTheClients() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -78,6 +119,9 @@ struct CollectorLabTests {
                      "--out", dir, "--redline", redline])
         let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func requests(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["requests"] as! NSNumber).doubleValue }
+        // The default order: services (and the steady caller's connections) before the collectors.
+        #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == true)
+        let steady = requests("steady")
         let calls = try Self.serverCalls(dir + "/segments")
         // Lab service ids (tools/lab/lab): frontend 101, catalog 102, pricing 103, cache 104.
         func within(_ observed: UInt64?, _ expected: Double, _ what: String) {
@@ -86,21 +130,72 @@ struct CollectorLabTests {
         }
         within(calls[102], requests("catalog"), "catalog (nginx) vs wrk")
         within(calls[101], requests("frontend"), "frontend vs wrk")
-        within(calls[103], requests("frontend"), "pricing vs wrk (one pricing call per frontend request)")
-        within(calls[104], requests("cache") + requests("frontend"), "cache vs redis-benchmark + one INCR per frontend request")
+        within(calls[103], requests("frontend") + steady, "pricing vs wrk (one pricing call per frontend request) + the steady caller")
+        within(calls[104], requests("cache") + requests("frontend") + steady, "cache vs redis-benchmark + one INCR per pricing call")
 
         let inspect = try Self.sh([redline, "inspect", dir + "/segments"])
         #expect(inspect.output.contains("0 damaged"), "\(inspect.output.suffix(400))")
 
-        // The offline pipeline over the captured segments sees the same counts.
-        let partitions = try FileManager.default.contentsOfDirectory(atPath: dir + "/segments/host=h11")
-        #expect(!partitions.isEmpty)
-        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
-        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
-        let run = try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date,
-                               "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
-        #expect(run.status == 0)
+        // The offline pipeline over the captured segments.
+        let date = try Self.pipeline(dir, redline: redline)
         #expect(FileManager.default.fileExists(atPath: "\(dir)/tables/red_service/\(date)/part-00000.parquet"))
+
+        // Identity per edge. Every listener predates its collector, so new connections carry the
+        // option only because the collector's iter/tcp walk enabled it on them.
+        let e = try Self.edges(dir, date)
+        for (caller, callee) in [("loadgen", "frontend"), ("loadgen", "catalog"), ("benchmark", "cache")] {
+            #expect(Self.optionShare(e, caller, callee) >= 0.99, "\(caller) -> \(callee): \(e)")
+        }
+        // frontend -> pricing and pricing -> cache: new connections (wrk-driven) by option, the steady
+        // caller's (opened before the collectors, and pricing's Redis connections opened while
+        // serving its warm-up) by metadata, on both observers.
+        for (caller, callee) in [("frontend", "pricing"), ("pricing", "cache")] {
+            for observer in ["client", "server"] {
+                let k = "\(caller)/\(callee)/\(observer)/"
+                within(UInt64(e[k + "metadata"] ?? 0), steady, "\(k)metadata vs the steady caller's own count")
+                let option = Double(e[k + "tcp_option"] ?? 0)
+                #expect(option >= 0.99 * requests("frontend"), "\(k)tcp_option \(option) vs wrk \(requests("frontend"))")
+            }
+        }
+        #expect(e.keys.allSatisfy { !$0.hasSuffix("/unknown") && !$0.hasPrefix("unknown/") && !$0.contains("/unknown/") }, "\(e)")
+        // Nothing was stripped and every peer runs Redline: no connection lacked an expected option.
+        let missing = try Self.sums(dir, "tcp_health", date, by: ["service", "peer_service"], of: "id_option_missing")
+        #expect(missing.values.reduce(0, +) == 0, "\(missing)")
+    }
+
+    @Test("rootBPF netns lab: collectors first, a middlebox strips the option across the inter-DC link: those connections count as expected-missing and metadata still names the peer")
+    func strippedOptionsFallBackToMetadata() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redline = try Self.redline()
+        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
+        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300",
+                     "--collectors-first", "--fault", "strip:r1:wan", "--out", dir, "--redline", redline])
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
+        let frontend = ((truth["frontend"] as! [String: Any])["requests"] as! NSNumber).doubleValue
+        #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == false)
+        let date = try Self.pipeline(dir, redline: redline)
+        let e = try Self.edges(dir, date)
+
+        // Paths inside a datacenter keep the option.
+        for (caller, callee) in [("loadgen", "frontend"), ("loadgen", "catalog"), ("benchmark", "cache"), ("pricing", "cache")] {
+            #expect(Self.optionShare(e, caller, callee) >= 0.99, "\(caller) -> \(callee): \(e)")
+        }
+        // frontend (dc1) -> pricing (dc2) crosses r1's wan link: the wrk-driven calls, on connections
+        // opened after the middlebox appeared, are named from metadata on both sides. (The steady
+        // caller's connections were opened before the fault was applied: they kept the option.)
+        for observer in ["client", "server"] {
+            let k = "frontend/pricing/\(observer)/metadata"
+            let n = Double(e[k] ?? 0)
+            #expect(frontend > 0 && abs(n - frontend) / frontend <= 0.005, "\(k): \(n) vs wrk \(frontend)")
+        }
+        // Expected and missing, on that path only, both ends, with the peer still named.
+        let missing = try Self.sums(dir, "tcp_health", date, by: ["service", "peer_service", "peer_identity_source"],
+                                    of: "id_option_missing")
+        #expect((missing["pricing/frontend/metadata"] ?? 0) > 0, "\(missing)")
+        #expect((missing["frontend/pricing/metadata"] ?? 0) > 0, "\(missing)")
+        let elsewhere = missing.filter { $0.key != "pricing/frontend/metadata" && $0.key != "frontend/pricing/metadata" }
+        #expect(elsewhere.values.reduce(0, +) == 0, "\(missing)")
     }
 
     @Test("rootBPF netns lab: SIGHUP swaps the rules without detaching; SIGKILL leaves only sealed or recoverable segments; SIGTERM detaches cleanly")
@@ -137,6 +232,11 @@ struct CollectorLabTests {
             guard cond() else { throw LabError("timed out waiting for \(what)") }
         }
         try waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
+        // nginx listened before the collector: the metrics say the walk gave it the option both ways.
+        try waitFor("metrics") {
+            ((try? String(contentsOfFile: "\(state)/h12/redline.prom", encoding: .utf8)) ?? "")
+                .contains("redline_existing_listeners{state=\"both_ways\"} 1\n")
+        }
         let filters = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(filters.contains("rl_tc_ingress"), "collector attached its ingress filter: \(filters)")
 
@@ -158,6 +258,11 @@ struct CollectorLabTests {
         try waitFor("reload") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("reloaded") }
         let after = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(after == filters, "SIGHUP must not detach or re-attach")
+        // nginx listened before the collector started: the walk gave it the option at start-up and
+        // again on SIGHUP (idempotent), and found nothing else in the host's cgroup scope.
+        let walks = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            .components(separatedBy: "existing listeners: 1 in scope, 1 now exchange the identity option both ways").count - 1
+        #expect(walks == 2, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         try curl(5)
         // A second SIGHUP flushes what was collected so far (a reload is a configuration
         // boundary), so the file shows whether the denied requests made calls.

@@ -12,6 +12,7 @@ enum Package {
     static var redlineObject: String { root + "/bpf/build/redline.bpf.o" }
     static var lossyObject: String { root + "/bpf/build/rl_lossy.bpf.o" }
     static var rejectObject: String { root + "/bpf/build/rl_reject.bpf.o" }
+    static var stripObject: String { root + "/bpf/build/rl_strip_option.bpf.o" }
     static var defaultRules: String { root + "/pipelines/rules/default.yaml" }
     static var corpus: String { root + "/tools/lab/corpus/l7-corpus.tsv" }
 

@@ -262,6 +262,31 @@ struct rl_udp_flow {
 #define RL_ID_OPT_EXID 0x524C  /* "RL"; RFC 6994 16-bit experiment id */
 #define RL_ID_OPT_LEN 8        /* kind, length, ExID (2), service id (4, big-endian) */
 
+/* ------------------------------------------------------------------ */
+/* Existing listeners (iter/tcp rl_iter_listeners, bpf/src/rl_listeners.h). */
+/* ------------------------------------------------------------------ */
+
+/* Map `rl_scope`, ARRAY of one: the cgroup v2 subtree the sockops program is
+ * attached to. The iterator touches only listeners whose cgroup lies in it. */
+struct rl_scope {
+	__u64 cgroup_id;    /* cgroup v2 id of the sockops cgroup; 0 = no sockops, touch nothing */
+	__u32 cgroup_level; /* its depth below the v2 root (the root is 0) */
+	__u32 pad;
+};
+
+/* One record of rl_iter_listeners' output (read from the iterator's fd): an
+ * existing listener in scope and what enabling the identity option on it gave. */
+struct rl_listener_report {
+	__u64 cgroup_id;    /* cgroup v2 id of the listening socket */
+	__u32 service_id;   /* its service id from rl_cgroup_service, 0 if none */
+	__u16 port;         /* local port, host order */
+	__u8 family;        /* enum rl_family */
+	__u8 pad;
+	__s32 save_syn_err; /* bpf_setsockopt(TCP_SAVE_SYN): 0, or -errno */
+	__s32 cb_flags_err; /* bpf_setsockopt(TCP_BPF_SOCK_OPS_CB_FLAGS): 0, or -errno
+	                       (-EINVAL on kernels before 6.12, which lack the option) */
+};
+
 _Static_assert(sizeof(struct rl_cidr_key) == 20, "rl_cidr_key layout");
 _Static_assert(sizeof(struct rl_port_key) == 4, "rl_port_key layout");
 _Static_assert(sizeof(struct rl_classid_key) == 8, "rl_classid_key layout");
@@ -275,5 +300,7 @@ _Static_assert(sizeof(struct rl_loss_key) == 16, "rl_loss_key layout");
 _Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
 _Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");
+_Static_assert(sizeof(struct rl_scope) == 16, "rl_scope layout");
+_Static_assert(sizeof(struct rl_listener_report) == 24, "rl_listener_report layout");
 
 #endif /* REDLINE_MAPS_H */

@@ -7,6 +7,7 @@
  *                                 BPF_PROG_TEST_RUN (never attached)
  *   rl_sockops                    cgroup sockops: identity TCP option
  *   rl_tp_*                       TCP health tracepoints
+ *   rl_iter_listeners             iter/tcp: identity option on existing listeners
  * Map documentation: rl_maps.h; configuration: redline_maps.h; README.md.
  */
 #include <linux/bpf.h>
@@ -1011,3 +1012,8 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, !sk, state);
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* iter/tcp: the identity option on listeners older than the collector */
+/* ------------------------------------------------------------------ */
+#include "rl_listeners.h"

@@ -19,6 +19,14 @@ struct kernfs_node {
 
 struct cgroup {
 	struct kernfs_node *kn;
+	int level;                  /* depth below the root (0) */
+	struct cgroup *ancestors[]; /* ancestors[i]: the ancestor at level i (6.1+) */
+} RL_CORE;
+
+/* Before 6.1 a cgroup kept its ancestors' ids instead of pointers. */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
 } RL_CORE;
 
 struct sock_cgroup_data {
@@ -32,6 +40,7 @@ struct ns_common {
 
 struct net {
 	struct ns_common ns;
+	__u64 net_cookie; /* what bpf_get_netns_cookie returns */
 } RL_CORE;
 
 typedef struct {
@@ -84,6 +93,18 @@ struct sk_buff {
 	__u16 protocol; /* network order */
 	struct sock *sk;
 	struct net_device *dev;
+} RL_CORE;
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} RL_CORE;
+
+/* Context of an iter/tcp program: one socket of the opener's netns per call. */
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
 } RL_CORE;
 
 #endif /* RL_KERNEL_TYPES_H */

@@ -201,4 +201,12 @@ struct {
 	__type(value, __u32);
 } rl_filter_classid SEC(".maps");
 
+/* The sockops cgroup subtree: the existing-listener iterator's scope (one entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_scope);
+} rl_scope SEC(".maps");
+
 #endif /* RL_MAPS_H */

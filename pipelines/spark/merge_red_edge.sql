@@ -8,7 +8,7 @@
 -- TableRows.merge, Sources/Aggregates): pipelines/spark/README.md and the test
 -- Tests/PipelineTests/SparkMergeEquivalenceTests.swift show the two agree.
 -- The group key is every non-metric column: bucket_start, bucket_seconds,
--- caller, callee, caller_dc, callee_dc, protocol, observer. The histogram and
+-- caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source. The histogram and
 -- quantile steps are those of merge_red_service.sql; only the key differs.
 
 WITH
@@ -19,14 +19,14 @@ WITH
 partial AS (
   SELECT *,
          min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc,
-                                               protocol, observer)
+                                               protocol, observer, peer_identity_source)
            AS merged_scale
   FROM partials
 ),
 
 -- 2. Everything but the bucket counts: counts add, min of minima, max of maxima.
 totals AS (
-  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer,
+  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
          sum(requests)           AS requests,
          sum(errors)             AS errors,
          sum(client_errors)      AS client_errors,
@@ -41,7 +41,7 @@ totals AS (
          sum(events_lost)        AS events_lost,
          sum(events_lost_shared) AS events_lost_shared
   FROM partial
-  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer
+  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source
 ),
 
 -- 3. One row per non-empty histogram bucket of every partial, re-indexed at the
@@ -50,16 +50,16 @@ totals AS (
 --    (an arithmetic shift, i.e. floor(i / 2^(s-m)), also for negative i). Counts
 --    of buckets that land on the same index add up.
 buckets AS (
-  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, idx, sum(n) AS n
+  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source, idx, sum(n) AS n
   FROM (
-    SELECT p.bucket_start, p.bucket_seconds, p.caller, p.callee, p.caller_dc, p.callee_dc, p.protocol, p.observer,
+    SELECT p.bucket_start, p.bucket_seconds, p.caller, p.callee, p.caller_dc, p.callee_dc, p.protocol, p.observer, p.peer_identity_source,
            shiftright(p.latency_offset + b.pos, p.latency_scale - p.merged_scale) AS idx,
            b.n
     FROM partial p
     LATERAL VIEW posexplode(p.latency_counts) b AS pos, n
     WHERE b.n > 0                      -- empty buckets carry nothing (and are trimmed below)
   ) exploded
-  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, idx
+  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source, idx
 ),
 
 -- 4. Running count over the buckets in index order, starting from the zero
@@ -68,15 +68,15 @@ buckets AS (
 --    q * count is computed in DOUBLE, as Swift does; a DECIMAL literal (0.99)
 --    would be exact and could round differently, hence the casts.
 ranked AS (
-  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer,
+  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source,
          b.idx, b.n,
          t.latency_zero_count
            + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
-                                         b.caller_dc, b.callee_dc, b.protocol, b.observer
+                                         b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source
                             ORDER BY b.idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_or_below,
          t.latency_zero_count
            + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
-                                         b.caller_dc, b.callee_dc, b.protocol, b.observer)
+                                         b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source)
            AS total
   FROM buckets b
   JOIN totals t
@@ -84,12 +84,13 @@ ranked AS (
    AND b.caller = t.caller AND b.callee = t.callee
    AND b.caller_dc = t.caller_dc AND b.callee_dc = t.callee_dc
    AND b.protocol = t.protocol AND b.observer = t.observer
+   AND b.peer_identity_source = t.peer_identity_source
 ),
 
 -- 5. Per group: the dense index range, the counts by index, and for each
 --    quantile the first bucket whose running count reaches the rank.
 histogram AS (
-  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer,
+  SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
          min(idx)                                AS first_index,
          max(idx)                                AS last_index,
          map_from_entries(collect_list(struct(idx, n))) AS count_by_index,
@@ -98,7 +99,7 @@ histogram AS (
          min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p99_index,
          min(total)                              AS total
   FROM ranked
-  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer
+  GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source
 ),
 
 -- 6. Both halves side by side. A group whose histograms hold only zeros has no
@@ -117,9 +118,10 @@ merged AS (
    AND h.caller = t.caller AND h.callee = t.callee
    AND h.caller_dc = t.caller_dc AND h.callee_dc = t.callee_dc
    AND h.protocol = t.protocol AND h.observer = t.observer
+   AND h.peer_identity_source = t.peer_identity_source
 )
 
-SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer,
+SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
        requests, errors, client_errors, request_bytes, response_bytes,
        latency_scale,
        latency_zero_count,
@@ -162,4 +164,4 @@ SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, proto
             ELSE CAST(events_observed AS DOUBLE) / CAST(events_observed + events_lost AS DOUBLE)
        END AS completeness
 FROM merged
-ORDER BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer
+ORDER BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source

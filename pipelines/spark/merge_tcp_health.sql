@@ -2,7 +2,7 @@
 -- (schemas/tables/tcp_health.md). Spark SQL; reads the view `partials`: every row of
 -- partials/tcp_health/date=D/hour=HH/host=*/ (extra columns such as the Hive partition
 -- column `host` are ignored). Produces exactly the merged file's columns, in its
--- order, sorted as Redline sorts them (bucket, then service, peer_service).
+-- order, sorted as Redline sorts them (bucket, then service, peer_service, peer_identity_source).
 --
 -- Same rule as the Swift merge (Sources/Pipeline/PartitionAggregates.swift,
 -- TableRows.merge): group by every non-metric column, add every count. The
@@ -10,7 +10,7 @@
 -- counters, so a merged row covers exactly the hosts that contributed to it) and
 -- the ratio is recomputed from the sums, never averaged.
 
-SELECT bucket_start, bucket_seconds, service, peer_service,
+SELECT bucket_start, bucket_seconds, service, peer_service, peer_identity_source,
        sum(retransmits) AS retransmits,
        sum(resets_sent) AS resets_sent,
        sum(resets_received) AS resets_received,
@@ -24,5 +24,5 @@ SELECT bucket_start, bucket_seconds, service, peer_service,
             ELSE CAST(sum(events_observed) AS DOUBLE) / CAST(sum(events_observed) + sum(events_lost) AS DOUBLE)
        END AS completeness
 FROM partials
-GROUP BY bucket_start, bucket_seconds, service, peer_service
-ORDER BY bucket_start, bucket_seconds, service, peer_service
+GROUP BY bucket_start, bucket_seconds, service, peer_service, peer_identity_source
+ORDER BY bucket_start, bucket_seconds, service, peer_service, peer_identity_source

@@ -2,7 +2,7 @@
 -- (schemas/tables/traffic_matrix.md). Spark SQL; reads the view `partials`: every row of
 -- partials/traffic_matrix/date=D/hour=HH/host=*/ (extra columns such as the Hive partition
 -- column `host` are ignored). Produces exactly the merged file's columns, in its
--- order, sorted as Redline sorts them (bucket, then src_dc, dst_dc, src_service, dst_service, l4_protocol, observer).
+-- order, sorted as Redline sorts them (bucket, then src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source).
 --
 -- Same rule as the Swift merge (Sources/Pipeline/PartitionAggregates.swift,
 -- TableRows.merge): group by every non-metric column, add every count. The
@@ -10,7 +10,7 @@
 -- counters, so a merged row covers exactly the hosts that contributed to it) and
 -- the ratio is recomputed from the sums, never averaged.
 
-SELECT bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer,
+SELECT bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source,
        sum(bytes) AS bytes,
        sum(packets) AS packets,
        sum(flows) AS flows,
@@ -23,5 +23,5 @@ SELECT bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l
             ELSE CAST(sum(events_observed) AS DOUBLE) / CAST(sum(events_observed) + sum(events_lost) AS DOUBLE)
        END AS completeness
 FROM partials
-GROUP BY bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer
-ORDER BY bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer
+GROUP BY bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source
+ORDER BY bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source
