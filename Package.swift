@@ -90,6 +90,6 @@ let package = Package(
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet"]),
+        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
     ]
 )

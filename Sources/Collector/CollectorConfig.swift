@@ -14,7 +14,7 @@ public struct CollectorConfig: Sendable, Equatable {
     public var interfaces: [String]
     /// cgroup v2 directory the sockops program attaches to (identity option); nil = no sockops.
     public var sockopsCgroup: String?
-    /// Rules file (schemas/rules-v1.md).
+    /// Rules file (schemas/rules-v2.md).
     public var rulesFile: String?
     public var filters: [FilterRule]
     /// Per-CPU events per second by record kind; 0 disables the cap.

@@ -43,6 +43,8 @@ public final class CollectorRuntime {
     let resolver = CgroupResolver()
     var logger: Logger
     private var ring: RingBufferReader?
+    /// The rules installed in the kernel (nil: none), for the rule-hit metrics.
+    private(set) var installedRules: RuleSet?
     private var mappings: [UInt64: rl_cgroup_mapping] = [:]
     private let maxMappings = 65_536
 
@@ -380,7 +382,8 @@ public final class CollectorRuntime {
         }
     }
 
-    private func writeMetrics() {
+    /// Writes the metrics textfile (`metrics_file`), if one is configured.
+    func writeMetrics() {
         guard let path = config.metricsFile else { return }
         let names = ["", "flow_delta", "l7_call", "tcp_event", "clock_anchor", "stats", "cgroup_mapping"]
         var samples: [MetricsTextfile.Sample] = []
@@ -433,6 +436,7 @@ public final class CollectorRuntime {
                              value: Self.cpuSeconds()))
         samples.append(.init("redline_resident_memory_bytes", .gauge, help: "The collector's resident memory.",
                              value: Double(Self.residentBytes())))
+        samples += MetricsTextfile.ruleHitSamples(hits: (try? dataPlane.ruleHitCounts()) ?? [:], rules: installedRules)
         maxPollLagNanos = 0
         do {
             try MetricsTextfile.write(samples, to: path)
@@ -464,7 +468,9 @@ public final class CollectorRuntime {
                 throw .config("rules file \(rulesFile) not readable")
             }
             do {
-                try dataPlane.install(try RuleSet(yaml: text))
+                let rules = try RuleSet(yaml: text)
+                try dataPlane.install(rules)
+                installedRules = rules
             } catch {
                 throw .config("\(rulesFile): \(error)")
             }

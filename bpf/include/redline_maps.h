@@ -108,6 +108,9 @@ struct rl_classid_key {
 #define RL_RULES_PER_GROUP 32  /* rules tested at one offset */
 #define RL_MAX_RULE_ID 256     /* rule ids are 1..255; rl_rule_hits has this many entries */
 #define RL_CAPTURE_MAX 256     /* bytes of request prefix a rule may capture */
+#define RL_MAX_CLAUSES 64      /* extra clauses per generation (rules-v2 `and`) */
+#define RL_CLAUSES_PER_RULE 4  /* extra clauses one rule may have */
+#define RL_FIND_WINDOW_MAX 256 /* start positions a find clause may try */
 
 enum rl_rule_role {
 	RL_ROLE_REQUEST = 1,
@@ -130,9 +133,30 @@ enum rl_rule_flags {
 	RL_RULE_LABEL_ONLY = 1 << 1,
 };
 
+/* How an extra clause of a rule (rules-v2 `and`) tests the payload. */
+enum rl_clause_kind {
+	RL_CLAUSE_AT = 1,       /* the pattern is at `offset` */
+	RL_CLAUSE_NOT_AT = 2,   /* it is not there (a payload too short to hold it qualifies) */
+	RL_CLAUSE_FIND = 3,     /* it starts at one of offset .. offset+window-1 (wholly inside the payload) */
+	RL_CLAUSE_NOT_FIND = 4, /* it starts at none of them */
+};
+
+/* One extra clause: a masked pattern of 1..16 bytes like a rule's own, at a
+ * fixed offset or searched within a bounded window. */
+struct rl_clause {
+	__u8 mask[RL_RULE_BYTES];   /* bytes past `length` are zero */
+	__u8 value[RL_RULE_BYTES];
+	__u16 offset;               /* payload offset (first start position for FIND), 0..255 */
+	__u16 window;               /* FIND / NOT_FIND: start positions tried, 1..RL_FIND_WINDOW_MAX; else 1 */
+	__u8 kind;                  /* enum rl_clause_kind */
+	__u8 length;                /* bytes compared, 1..16 */
+	__u8 pad[2];
+};
+
 /* One rule. A payload matches when it has at least `length` bytes after
  * `offset` and (payload[offset..offset+16] & mask) == value, bytes past the
- * payload's end reading as zero. Bytes of mask past `length` are zero. */
+ * payload's end reading as zero, and every one of its `n_clauses` clauses
+ * (rl_ruleset.clauses[first_clause..]) holds. Bytes of mask past `length` are zero. */
 struct rl_rule {
 	__u8 mask[RL_RULE_BYTES];
 	__u8 value[RL_RULE_BYTES];
@@ -148,6 +172,9 @@ struct rl_rule {
 	__u8 error_class;    /* enum rl_status_class of a nonzero BYTE / BE16 code */
 	__u16 capture_len;   /* request prefix bytes to capture, 0..RL_CAPTURE_MAX */
 	__u16 flags;         /* enum rl_rule_flags */
+	__u8 first_clause;   /* index into rl_ruleset.clauses of the first extra clause */
+	__u8 n_clauses;      /* extra clauses, 0..RL_CLAUSES_PER_RULE, ANDed */
+	__u8 pad[6];
 };
 
 /* The rules at one (l4 protocol, offset): tested in slot order, first match wins. */
@@ -159,12 +186,14 @@ struct rl_rule_group {
 	__u8 pad[4];
 };
 
-/* One generation of the rule table: the offsets that have rules, then the rules. */
+/* One generation of the rule table: the offsets that have rules, the rules,
+ * then the rules' extra clauses. */
 struct rl_ruleset {
 	__u32 n_groups; /* used entries of groups */
 	__u32 n_rules;  /* used entries of rules */
 	struct rl_rule_group groups[RL_MAX_GROUPS];
 	struct rl_rule rules[RL_MAX_RULES];
+	struct rl_clause clauses[RL_MAX_CLAUSES];
 };
 
 /* ------------------------------------------------------------------ */
@@ -290,9 +319,10 @@ struct rl_listener_report {
 _Static_assert(sizeof(struct rl_cidr_key) == 20, "rl_cidr_key layout");
 _Static_assert(sizeof(struct rl_port_key) == 4, "rl_port_key layout");
 _Static_assert(sizeof(struct rl_classid_key) == 8, "rl_classid_key layout");
-_Static_assert(sizeof(struct rl_rule) == 48, "rl_rule layout");
+_Static_assert(sizeof(struct rl_rule) == 56, "rl_rule layout");
+_Static_assert(sizeof(struct rl_clause) == 40, "rl_clause layout");
 _Static_assert(sizeof(struct rl_rule_group) == 40, "rl_rule_group layout");
-_Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 48 * RL_MAX_RULES,
+_Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 56 * RL_MAX_RULES + 40 * RL_MAX_CLAUSES,
 	       "rl_ruleset layout");
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");

@@ -86,6 +86,18 @@ struct {
 	__type(value, struct rl_ruleset);
 } rl_ruleset SEC(".maps");
 
+/* Bytes a find clause searches, per CPU: a window of start positions plus
+ * room for one full compare past the last (rl_rules.h, rl_clause_holds). */
+struct rl_find_buf {
+	__u8 b[RL_FIND_WINDOW_MAX + RL_RULE_BYTES];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_find_buf);
+} rl_find_scratch SEC(".maps");
+
 /* Payloads each rule matched, per CPU, indexed by rule id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

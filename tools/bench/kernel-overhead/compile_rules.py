@@ -2,7 +2,8 @@
 """Print the hex bytes of `struct rl_ruleset` for a rules YAML file, for
 `bpftool map update` in the overhead benchmark (which runs without Swift).
 The Swift compiler (KernelProbes.RuleSet.compile) is the reference; this
-mirrors its layout: redline_maps.h, rl_ruleset / rl_rule_group / rl_rule."""
+mirrors its layout: redline_maps.h, rl_ruleset / rl_rule_group / rl_rule /
+rl_clause (schemas/rules-v2.md)."""
 import struct, sys, yaml
 
 PROTO = {"http1": 1, "redis": 2, "dns": 3, "mysql": 4, "kafka": 5, "thrift": 6, "tls": 7}
@@ -44,9 +45,10 @@ for i in range(16):
         out += struct.pack("<HBB", off, 6 if t == "tcp" else 17, len(slots)) + bytes(slots).ljust(32, b"\0") + b"\0" * 4
     else:
         out += b"\0" * 40
+clauses = []
 for i in range(64):
     if i >= len(rules):
-        out += b"\0" * 48
+        out += b"\0" * 56
         continue
     r = rules[i]
     v, m = pattern(r)
@@ -58,5 +60,16 @@ for i in range(64):
                        st.get("mask", 0xff) if st.get("kind") == "byte" else 0,
                        CLASS[r.get("fixed_class", "unknown")], CLASS[r.get("error_class", "server_error")],
                        r.get("capture", 0), flags)
-assert len(out) == 8 + 40 * 16 + 48 * 64
+    out += struct.pack("<BB", len(clauses), len(r.get("and", []))) + b"\0" * 6
+    clauses += r.get("and", [])
+for i in range(64):
+    if i >= len(clauses):
+        out += b"\0" * 40
+        continue
+    c = clauses[i]
+    v, m = pattern(c)
+    window = c.get("within", 1)
+    kind = (3 if window > 1 else 1) + (1 if c.get("absent") else 0)
+    out += m.ljust(16, b"\0") + v.ljust(16, b"\0") + struct.pack("<HHBB", c.get("offset", 0), window, kind, len(v)) + b"\0" * 2
+assert len(out) == 8 + 40 * 16 + 56 * 64 + 40 * 64
 print(" ".join("%02x" % b for b in out))
