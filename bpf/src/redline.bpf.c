@@ -185,9 +185,8 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 		return;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		goto reset;
-	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->l7_proto, .side = st->side};
-	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &owner, stats);
+	struct rl_flow_delta *d = rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d),
+					     RL_OWNER(st->l7_proto, st->side), st->cgroup_id, stats);
 	if (!d)
 		goto reset; /* counted as dropped or capped; the next delta starts fresh */
 	__builtin_memset(d, 0, sizeof(*d));
@@ -238,12 +237,12 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		return;
 	}
 	struct rl_l7_call *c;
-	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
-			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
+	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = st->cgroup_id;
 	__u32 plen = st->prefix_len;
 	if (plen) {
 		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), &owner, stats);
+			       sizeof(*c) + sizeof(struct rl_call_prefix), owner, owner_cgroup, stats);
 		if (!c)
 			return;
 		struct rl_call_prefix *px = (void *)(c + 1);
@@ -251,7 +250,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
 		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
 	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &owner, stats);
+		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
 		if (!c)
 			return;
 	}
@@ -278,9 +277,9 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 /* A pending request that no response answered: charged to its protocol, side and cgroup. */
 static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const struct rl_sk_state *st)
 {
-	struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = st->req_proto,
-			     .side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &owner);
+	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = st->cgroup_id;
+	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
@@ -386,9 +385,9 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	} else if (st->call_state == 2 && dir != st->req_dir && r->l7_proto == st->req_proto) {
 		st->resp_bytes += len;
 	} else {
-		struct rl_owner owner = {.cgroup_id = st->cgroup_id, .l7_proto = r->l7_proto,
-				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
-		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &owner);
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = st->cgroup_id;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 	}
 }
 
@@ -539,9 +538,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
 		if (pend) {
-			struct rl_owner owner = {.l7_proto = pend->proto,
-					     .side = pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, &owner);
+			__u32 owner = RL_OWNER(pend->proto, pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+			__u64 owner_cgroup = 0;
+			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 		}
 		struct rl_udp_pending np = {
 			.start_ns = bpf_ktime_get_ns(),
@@ -554,9 +553,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
-		struct rl_owner owner = {.l7_proto = r->l7_proto,
-				     .side = egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT};
-		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, &owner);
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = 0;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 		return;
 	}
 	struct rl_udp_pending req = *pend;
@@ -568,9 +567,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	/* UDP sockets are not looked up: the loss has no cgroup. */
-	struct rl_owner owner = {.l7_proto = req.proto,
-			     .side = req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER};
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &owner, stats);
+	__u32 owner = RL_OWNER(req.proto, req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = 0;
+	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));
@@ -602,9 +601,10 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 			stats->filtered++;
 		goto reset;
 	}
-	struct rl_owner owner = {.l7_proto = f->l7_proto};
+	__u32 owner = RL_OWNER(f->l7_proto, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), &owner, stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), owner, owner_cgroup, stats);
 	if (!d)
 		goto reset;
 	__builtin_memset(d, 0, sizeof(*d));
@@ -878,9 +878,10 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 {
 	struct rl_kstats *stats = rl_stats();
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
-	struct rl_owner owner = {.cgroup_id = st ? st->cgroup_id : 0};
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = st ? st->cgroup_id : 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &owner, stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -949,9 +950,10 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
 
 	struct rl_kstats *stats = rl_stats();
-	struct rl_owner owner = {};
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), &owner, stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));

@@ -69,29 +69,24 @@ static __always_inline bool rl_rate_ok(__u32 type)
 	return rl_take_token(type, rate, burst);
 }
 
-/* Who an event belongs to, so a loss is charged to it and not to the host:
- * the L7 protocol, the local socket's side and cgroup (0 where unknown). */
-struct rl_owner {
-	__u64 cgroup_id;
-	__u8 l7_proto;
-	__u8 side;
-};
-
 /* Counts one lost event of `type` for `reason` (a loss counter of enum
- * rl_stats_counter): first in rl_loss under its owner and UTC-aligned second,
- * when the map has room, then in the host totals of rl_kstats, which cannot
- * fail. The collector reads totals before the map, so with this order a loss
- * is never reported twice; one that found the map full is reported by kind only. */
-static __always_inline void rl_lost(struct rl_kstats *st, __u32 reason, __u32 type,
-				    const struct rl_owner *o)
+ * rl_stats_counter), owned by the local socket's `cgroup_id`, `l7_proto` and
+ * `side` (0 where unknown): first in rl_loss under that owner and its
+ * UTC-aligned second, when the map has room, then in the host totals of
+ * rl_kstats, which cannot fail. The collector reads totals before the map, so
+ * with this order a loss is never reported twice; one that found the map full
+ * is reported by kind only. Not inlined: its key lives in its own frame, not in
+ * the packet programs' (their call chains are near the 512-byte stack limit). */
+static __noinline void rl_lost(struct rl_kstats *st, __u32 reason, __u32 type, __u32 l7_side,
+			       __u64 cgroup_id)
 {
 	struct rl_loss_key k = {
-		.cgroup_id = o->cgroup_id,
+		.cgroup_id = cgroup_id,
 		.slot = (bpf_ktime_get_ns() + rl_cfg(RL_CFG_LOSS_SLOT_OFFSET_NS)) / RL_LOSS_SLOT_NS,
 		.reason = reason,
 		.record_type = type,
-		.l7_proto = o->l7_proto,
-		.side = o->side,
+		.l7_proto = l7_side & 0xff,
+		.side = l7_side >> 8,
 	};
 	__u64 *n = bpf_map_lookup_elem(&rl_loss, &k);
 	if (n) {
@@ -110,28 +105,32 @@ static __always_inline void rl_lost(struct rl_kstats *st, __u32 reason, __u32 ty
 		st->rate_capped[type & (RL_KSTAT_TYPES - 1)]++;
 		break;
 	case RL_STAT_UNPAIRED_REQUEST:
-		st->unpaired_request[o->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+		st->unpaired_request[l7_side & (RL_KSTAT_PROTOS - 1)]++;
 		break;
 	default:
-		st->unpaired_response[o->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+		st->unpaired_response[l7_side & (RL_KSTAT_PROTOS - 1)]++;
 		break;
 	}
 }
 
+/* The owner argument of rl_lost / rl_reserve: L7 protocol and side in one word. */
+#define RL_OWNER(l7_proto, side) ((__u32)(l7_proto) | ((__u32)(side) << 8))
+
 /* Reserves header + `size` bytes for a record of `type` (an rl_record_type;
  * `sample` is the ring sample type, equal to `type` except for kernel-only
- * samples) owned by `o`. Returns the record's first byte, or NULL when
- * rate-capped or the ring is full (both counted against `o`). */
-static __always_inline void *rl_reserve(__u32 type, __u32 sample, __u32 size,
-					 const struct rl_owner *o, struct rl_kstats *st)
+ * samples) owned by RL_OWNER(l7, side) and `cgroup_id`. Returns the record's
+ * first byte, or NULL when rate-capped or the ring is full (both counted
+ * against that owner). */
+static __always_inline void *rl_reserve(__u32 type, __u32 sample, __u32 size, __u32 owner,
+					 __u64 cgroup_id, struct rl_kstats *st)
 {
 	if (!rl_rate_ok(type)) {
-		rl_lost(st, RL_STAT_RATE_CAPPED, type, o);
+		rl_lost(st, RL_STAT_RATE_CAPPED, type, owner, cgroup_id);
 		return NULL;
 	}
 	struct rl_ring_header *h = bpf_ringbuf_reserve(&rl_events, sizeof(*h) + size, 0);
 	if (!h) {
-		rl_lost(st, RL_STAT_RINGBUF_DROPPED, type, o);
+		rl_lost(st, RL_STAT_RINGBUF_DROPPED, type, owner, cgroup_id);
 		return NULL;
 	}
 	h->type = sample;
