@@ -82,18 +82,23 @@ public struct TCPHealthCell: Mergeable, Equatable {
     }
 }
 
-/// What a row's numbers stand on: events seen and events known lost in the
-/// buckets of the hosts that contributed to the row. Both sum when rows merge,
-/// so `completeness` of a merged row is computed the same way in Swift and SQL.
+/// What a row's numbers stand on: its own events, and the events of the same kind lost in its
+/// bucket, charged to it in proportion (schemas/tables/README.md, "Completeness"). All three
+/// sum when rows merge, so `completeness` of a merged row is computed the same way in Swift and SQL.
 public struct Completeness: Mergeable, Equatable {
-    /// Events the collector read in the contributing host-buckets.
+    /// The row's events (calls, flow deltas or TCP events) read by the collectors.
     public var observed: UInt64 = 0
-    /// Events lost there: ring-buffer drops, rate caps, unpaired messages, shed by the collector.
+    /// Events lost (ring buffer full, rate caps, unpaired messages, shed by the collector) charged
+    /// to the row.
     public var lost: UInt64 = 0
+    /// The part of `lost` that is a share of losses whose owner (service, protocol or side) the
+    /// kernel could not tell, spread over the host's rows of that kind.
+    public var shared: UInt64 = 0
 
-    public init(observed: UInt64 = 0, lost: UInt64 = 0) {
+    public init(observed: UInt64 = 0, lost: UInt64 = 0, shared: UInt64 = 0) {
         self.observed = observed
         self.lost = lost
+        self.shared = shared
     }
 
     /// Share of events not lost, 1 when nothing was lost (or nothing happened).
@@ -105,6 +110,7 @@ public struct Completeness: Mergeable, Equatable {
     public mutating func merge(_ o: Completeness) {
         observed &+= o.observed
         lost &+= o.lost
+        shared &+= o.shared
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KernelProbes
 import YAMLConfig
 
 /// `redline collect --config FILE`: spec in schemas/collector-config-v1.md.
@@ -18,6 +19,9 @@ public struct CollectorConfig: Sendable, Equatable {
     public var filters: [FilterRule]
     /// Per-CPU events per second by record kind; 0 disables the cap.
     public var rateCaps: RateCaps
+    /// Bytes of the kernel → collector ring buffer: a power of two in
+    /// `DataPlane.ringBufferBytesRange`, set before the programs load (a reload cannot change it).
+    public var ringBufferBytes: Int
     /// cgroup path (below the v2 mount) → service id, for the identity option and records.
     public var services: [ServiceBinding]
     public var segmentRoot: String
@@ -82,7 +86,7 @@ public struct CollectorConfig: Sendable, Equatable {
     public static func parse(yaml text: String, file: String, baseDirectory: String) throws(ConfigError) -> CollectorConfig {
         let root = try YAMLNode.load(text, file: file)
         try root.requireKeys(in: ["version", "host", "interfaces", "sockops_cgroup", "rules", "filters", "rate_caps",
-                                  "services", "segments", "clock", "metrics_file", "memory_cap"])
+                                  "ring_buffer_size", "services", "segments", "clock", "metrics_file", "memory_cap"])
         let v = try root.required("version")
         guard try v.int() == supportedVersion else {
             throw v.fail("unsupported collector config version \(try v.string()); this Redline reads version \(supportedVersion)")
@@ -164,6 +168,11 @@ public struct CollectorConfig: Sendable, Equatable {
             caps.tcpEvent = try cap("tcp_event", caps.tcpEvent)
         }
 
+        let ringBytes = try size(root["ring_buffer_size"], DataPlane.ringBufferBytesRange, DataPlane.defaultRingBufferBytes)
+        if let r = root["ring_buffer_size"], ringBytes & (ringBytes - 1) != 0 {
+            throw r.fail("must be a power of two (256KiB, 512KiB, 1MiB, ... 1GiB)")
+        }
+
         var services: [ServiceBinding] = []
         if let s = root["services"] {
             var seen: Set<String> = []
@@ -202,7 +211,7 @@ public struct CollectorConfig: Sendable, Equatable {
             host: host, interfaces: interfaces,
             sockopsCgroup: try root["sockops_cgroup"]?.string(),
             rulesFile: try root["rules"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
-            filters: filters, rateCaps: caps, services: services, segmentRoot: segmentRoot, windowSeconds: window,
+            filters: filters, rateCaps: caps, ringBufferBytes: ringBytes, services: services, segmentRoot: segmentRoot, windowSeconds: window,
             maxSegmentBytes: maxSeg, diskBudgetBytes: budget, anchorIntervalSeconds: anchorInterval,
             stepThresholdNanos: stepNs, anchorSamples: samples,
             metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },

@@ -53,7 +53,6 @@ public final class CollectorRuntime {
     private var read = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var userDropped = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var lastRead = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
-    private var lastUserDropped = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var prefixesParsed: UInt64 = 0
     private var malformedSamples: UInt64 = 0
     private var deletedSegments: UInt64 = 0
@@ -68,6 +67,8 @@ public final class CollectorRuntime {
     private var loggedWriteErrors: Set<String> = []
     private var metrics: MetricsTextfile.Publisher?
     private var startedMono: UInt64 = CollectorRuntime.monotonicNow()
+    /// Turns the kernel's loss counters into `rl_loss` records (`LossLedger`).
+    private var lossLedger = LossLedger()
 
     /// Events handled since the resident-memory check; the check runs every 4096 events.
     private var sinceMemoryCheck = 0
@@ -92,7 +93,7 @@ public final class CollectorRuntime {
         self.configPath = configPath
         self.logger = logger
         do {
-            dataPlane = try DataPlane(objectPath: objectPath)
+            dataPlane = try DataPlane(objectPath: objectPath, ringBufferBytes: config.ringBufferBytes)
         } catch {
             // A kernel without iter/tcp setsockopt (before 5.15) refuses only the listener walk:
             // run without it. Listeners older than the collector then never negotiate the
@@ -150,6 +151,7 @@ public final class CollectorRuntime {
             }
             ring = try RingBufferReader(map: dataPlane.events) { [unowned self] sample in self.handle(sample) }
             lastKernel = try dataPlane.stats()
+            lossLedger = LossLedger(baseline: lastKernel, nowMono: Self.monotonicNow())
         } catch let e as CollectorError {
             try? attachments.detachAll()
             throw e
@@ -197,7 +199,11 @@ public final class CollectorRuntime {
                     if let a = sink.lastAnchor, try sink.sampler.offsetMoved(since: a, thresholdNanos: UInt64(config.stepThresholdNanos)) {
                         logger.warning("wall clock moved against the monotonic clock: taking a step anchor")
                         try sink.anchor(reason: .step)
+                        try? pushLossSlotOffset()
                     }
+                    // Not while suspended: the kernel keeps the per-second entries (and the
+                    // ledger what was shed) until a record can hold them.
+                    if !sink.isSuspended { try writeLoss(now: now) }
                     if now >= nextAnchor {
                         nextAnchor = now + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
                         try sink.anchor(reason: .periodic)
@@ -237,6 +243,7 @@ public final class CollectorRuntime {
         ring = nil
         do {
             try writeStats(now: Self.monotonicNow())
+            try writeLoss(now: Self.monotonicNow())
         } catch {
             // The stats stay counted in the metrics file; the seal below says what failed.
         }
@@ -269,6 +276,7 @@ public final class CollectorRuntime {
         }
         if shedding {
             userDropped[Self.recordIndex(sample.type)] &+= 1
+            lossLedger.shed(KernelRecord(sample), sampleType: sample.type)
             return
         }
         let pollNow = Self.monotonicNow()
@@ -297,6 +305,7 @@ public final class CollectorRuntime {
         } catch {
             // Shed while the sink is suspended, or the write that failed (counted in writeFailed).
             userDropped[Self.recordIndex(sample.type)] &+= 1
+            lossLedger.shed(KernelRecord(sample), sampleType: sample.type)
         }
     }
 
@@ -346,26 +355,50 @@ public final class CollectorRuntime {
             try sink.append(rl_stats(ts_ns: now, interval_ns: interval, counter: UInt32(counter.rawValue),
                                      subject: UInt32(subject), value: value))
         }
+        // Losses are written as rl_loss records by writeLoss, which says what was lost and when.
         for t in 0..<min(k.emitted.count, Int(RL_REC_TYPE_MAX.rawValue)) {
             try emit(RL_STAT_EVENTS_EMITTED, t, k.emitted[t] &- lastKernel.emitted[t])
-            try emit(RL_STAT_RINGBUF_DROPPED, t, k.ringbufDropped[t] &- lastKernel.ringbufDropped[t])
-            try emit(RL_STAT_RATE_CAPPED, t, k.rateCapped[t] &- lastKernel.rateCapped[t])
-        }
-        for p in 0..<k.unpairedRequest.count {
-            try emit(RL_STAT_UNPAIRED_REQUEST, p, k.unpairedRequest[p] &- lastKernel.unpairedRequest[p])
-            try emit(RL_STAT_UNPAIRED_RESPONSE, p, k.unpairedResponse[p] &- lastKernel.unpairedResponse[p])
         }
         try emit(RL_STAT_ID_OPTION_MISSING, 0, k.idOptionMissing &- lastKernel.idOptionMissing)
         for t in 0..<read.count {
             try emit(RL_STAT_EVENTS_READ, t, read[t] &- lastRead[t])
-            try emit(RL_STAT_USER_DROPPED, t, userDropped[t] &- lastUserDropped[t])
         }
         try emit(RL_STAT_SEGMENTS_DELETED, 0, pendingDeleted.files)
         try emit(RL_STAT_BYTES_DELETED, 0, pendingDeleted.bytes)
         pendingDeleted = (0, 0)
         lastKernel = k
         lastRead = read
-        lastUserDropped = userDropped
+    }
+
+    /// Writes the losses since the last call as `rl_loss` records: the kernel's per-second
+    /// entries (finished seconds are deleted from its map), what the kernel could only count
+    /// by kind, and what this collector shed.
+    private func writeLoss(now: UInt64) throws {
+        // Totals first, then the map: the kernel counts a loss in the map before the totals,
+        // so this order never reports one twice (LossLedger).
+        guard let totals = try? dataPlane.stats(), let entries = try? dataPlane.lossEntries() else { return }
+        let out = lossLedger.flush(totals: totals, entries: entries, nowMono: now, slotOffsetNanos: lossSlotOffset)
+        for key in out.finished { try? dataPlane.deleteLoss(key) }
+        for r in out.records {
+            // A cgroup whose every event was lost has no other record to map it to its pod.
+            noteCgroup(r.cgroup_id)
+            try sink.append(r)
+        }
+    }
+
+    /// The value of RL_CFG_LOSS_SLOT_OFFSET_NS last pushed.
+    private var lossSlotOffset: UInt64 = 0
+
+    /// Aligns the kernel's one-second loss slots on UTC seconds: pushes
+    /// (CLOCK_REALTIME − CLOCK_MONOTONIC) mod 1 s. Re-pushed after a clock step.
+    private func pushLossSlotOffset() throws {
+        var rt = timespec(), mono = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &rt)
+        let second: Int64 = 1_000_000_000
+        let diff = (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * second + (Int64(rt.tv_nsec) - Int64(mono.tv_nsec))
+        lossSlotOffset = UInt64(((diff % second) + second) % second)
+        try dataPlane.set(RL_CFG_LOSS_SLOT_OFFSET_NS, lossSlotOffset)
     }
 
     private func sealed(path: String, footer: SegmentFooter) {
@@ -476,8 +509,12 @@ public final class CollectorRuntime {
             try dataPlane.set(RL_CFG_ID_OPTION_EXPECTED, c.sockopsCgroup == nil ? 0 : 1)
             // Tracepoints see every namespace; this collector reports its own.
             try dataPlane.set(RL_CFG_NETNS_INO, Self.networkNamespaceInode())
+            try pushLossSlotOffset()
         } catch {
             throw .kernel("config map: \(error)")
+        }
+        if c.ringBufferBytes != config.ringBufferBytes {
+            logger.warning("ring_buffer_size changes take effect at the next start (the ring is sized before the programs load); keeping \(config.ringBufferBytes) bytes")
         }
         if let rulesFile = c.rulesFile {
             guard let data = FileManager.default.contents(atPath: rulesFile), let text = String(data: data, encoding: .utf8) else {

@@ -80,29 +80,32 @@ public struct DailyTrafficRun {
             }
             let s = (2...8).map(strings)
             let bytes = ints(9), packets = ints(10), flows = ints(11), calls = ints(12), observed = ints(13), lost = ints(14)
+            let shared = ints(15)
             for r in 0..<buckets.count {
                 let b = partition.startNanos + ((buckets[r] - partition.startNanos) / width) * width
                 let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), flows: UInt64(flows[r]),
                                        calls: UInt64(calls[r]))
                 rows.merge(Key(bucket: b, parts: s.map { $0[r] }),
-                           Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]))))
+                           Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]),
+                                                          shared: UInt64(shared[r]))))
             }
         }
 
         var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 7)
         var bytes: [Int64] = [], packets: [Int64] = [], flows: [Int64] = [], calls: [Int64] = []
-        var observed: [Int64] = [], lost: [Int64] = [], ratio: [Double] = []
+        var observed: [Int64] = [], lost: [Int64] = [], shared: [Int64] = [], ratio: [Double] = []
         for (k, r) in rows.sortedRows() {
             buckets.append(k.bucket)
             for i in 0..<7 { text[i].append(k.parts[i]) }
             bytes.append(Int64(clamping: r.cell.bytes)); packets.append(Int64(clamping: r.cell.packets))
             flows.append(Int64(clamping: r.cell.flows)); calls.append(Int64(clamping: r.cell.calls))
             observed.append(Int64(clamping: r.completeness.observed)); lost.append(Int64(clamping: r.completeness.lost))
+            shared.append(Int64(clamping: r.completeness.shared))
             ratio.append(r.completeness.ratio)
         }
         let columns = [ColumnData(.int64(buckets)), ColumnData(.int32([Int32](repeating: Int32(rollup.bucketSeconds), count: buckets.count)))]
             + text.map { ColumnData(.byteArray($0)) }
-            + [bytes, packets, flows, calls, observed, lost].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
+            + [bytes, packets, flows, calls, observed, lost, shared].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
 
         let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"

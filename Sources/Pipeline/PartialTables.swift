@@ -200,8 +200,8 @@ enum PartialTables {
         }
 
         func completeness(from i: Int) throws(PipelineError) -> [Completeness] {
-            let (observed, lost) = (try uint64(i), try uint64(i + 1))
-            return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0]) }
+            let (observed, lost, shared) = (try uint64(i), try uint64(i + 1), try uint64(i + 2))
+            return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0], shared: shared[$0]) }
         }
 
         /// The RED metric columns starting at `i` (requests … latency_max_ns; quantiles are

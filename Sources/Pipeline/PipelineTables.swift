@@ -39,15 +39,18 @@ public enum PipelineTables {
     }
 
     static let completenessColumns = [
-        TableColumn("events_observed", .int64, unit: "events", doc: "Events read in the host-buckets behind the row."),
+        TableColumn("events_observed", .int64, unit: "events",
+                    doc: "The row's own events the collectors read: calls, flow deltas or TCP events (schemas/tables/README.md)."),
         TableColumn("events_lost", .int64, unit: "events",
-                    doc: "Events lost there: ring buffer full, rate caps, unpaired messages, shed by the collector."),
+                    doc: "Events of the row's kind lost in its bucket and charged to it in proportion to its events: ring buffer full, rate caps, unpaired messages, shed by the collector."),
+        TableColumn("events_lost_shared", .int64, unit: "events",
+                    doc: "The part of events_lost that is a host-level share: losses whose service, protocol or side the kernel could not tell, spread over the host's rows of that kind."),
         TableColumn("completeness", .double, unit: "ratio 0..1",
                     doc: "events_observed / (events_observed + events_lost); 1 when both are 0."),
     ]
 
     public static let redService = TableSchema(
-        name: "red_service", version: 1,
+        name: "red_service", version: 2,
         doc: "RED metrics (rate, errors, duration) per callee service, protocol and observing side, per bucket.",
         columns: bucketColumns + [
             TableColumn("service", .string, doc: "The callee: the service that served the calls; unknown if unresolved."),
@@ -56,7 +59,7 @@ public enum PipelineTables {
         ] + redMetricColumns + completenessColumns)
 
     public static let redEdge = TableSchema(
-        name: "red_edge", version: 2,
+        name: "red_edge", version: 3,
         doc: "RED metrics per caller -> callee edge, protocol and observing side, per bucket.",
         columns: bucketColumns + [
             TableColumn("caller", .string, doc: "The service that sent the requests; unknown if unresolved."),
@@ -69,7 +72,7 @@ public enum PipelineTables {
         ] + redMetricColumns + completenessColumns)
 
     public static let trafficMatrix = TableSchema(
-        name: "traffic_matrix", version: 2,
+        name: "traffic_matrix", version: 3,
         doc: "Bytes, packets, flows and calls from one datacenter and service to another, per bucket.",
         columns: bucketColumns + [
             TableColumn("src_dc", .string, doc: "Datacenter of the sender of the bytes; unknown if none."),
@@ -86,7 +89,7 @@ public enum PipelineTables {
         ] + completenessColumns)
 
     public static let tcpHealth = TableSchema(
-        name: "tcp_health", version: 2,
+        name: "tcp_health", version: 3,
         doc: "TCP retransmits, resets, drops and missing identity options per service and peer, per bucket.",
         columns: bucketColumns + [
             TableColumn("service", .string, doc: "Local service of the socket; unknown if unresolved."),
@@ -101,7 +104,7 @@ public enum PipelineTables {
         ] + completenessColumns)
 
     public static let tcpDrops = TableSchema(
-        name: "tcp_drops", version: 1,
+        name: "tcp_drops", version: 2,
         doc: "Packet drops by the kernel's drop reason, per service, per bucket.",
         columns: bucketColumns + [
             TableColumn("service", .string, doc: "Local service of the socket; unknown if none."),

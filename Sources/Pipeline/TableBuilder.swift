@@ -139,11 +139,11 @@ public struct TableBuilder {
     }
 
     struct CompletenessColumns {
-        var observed = Int64s(), lost = Int64s(), ratio = Doubles()
+        var observed = Int64s(), lost = Int64s(), shared = Int64s(), ratio = Doubles()
         mutating func add(_ c: Completeness) {
-            observed.add(c.observed); lost.add(c.lost); ratio.add(c.ratio)
+            observed.add(c.observed); lost.add(c.lost); shared.add(c.shared); ratio.add(c.ratio)
         }
-        var columns: [ColumnData] { [observed.column, lost.column, ratio.column] }
+        var columns: [ColumnData] { [observed.column, lost.column, shared.column, ratio.column] }
     }
 
     func bucketColumns(_ buckets: [Int64]) -> [ColumnData] {

@@ -82,7 +82,7 @@ struct GoldenTests {
         #expect(h.bootID.description == "00112233-4455-6677-8899-aabbccddeeff")
         #expect(h.windowStartNs == 1_767_323_040_000_000_000 && h.windowEndNs == 1_767_323_100_000_000_000)
         #expect(h.openedMonotonicNs == 5_000_000_000)
-        #expect(h.recordTypes == RecordTypeVersion.current)
+        #expect(h.recordTypes == SyntheticSegments.legacyRecordTypes)
         var json: [String] = []
         while let block = try reader.nextBlock() {
             let size = block.recordType.recordSize

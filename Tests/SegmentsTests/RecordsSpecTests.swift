@@ -15,6 +15,7 @@ struct RecordsSpecTests {
         typealias A = rl_clock_anchor
         typealias S = rl_stats
         typealias G = rl_cgroup_mapping
+        typealias L = rl_loss
         return [
             "flow_delta": ["start_ns": f(\F.start_ns, F.self), "end_ns": f(\F.end_ns, F.self), "cgroup_id": f(\F.cgroup_id, F.self),
                            "laddr": f(\F.laddr, F.self), "raddr": f(\F.raddr, F.self), "lport": f(\F.lport, F.self),
@@ -46,6 +47,9 @@ struct RecordsSpecTests {
             "cgroup_mapping": ["ts_ns": f(\G.ts_ns, G.self), "cgroup_id": f(\G.cgroup_id, G.self), "service_id": f(\G.service_id, G.self),
                                "flags": f(\G.flags, G.self), "pod_uid": f(\G.pod_uid, G.self),
                                "container_id": f(\G.container_id, G.self), "path": f(\G.path, G.self)],
+            "loss": ["ts_ns": f(\L.ts_ns, L.self), "interval_ns": f(\L.interval_ns, L.self), "cgroup_id": f(\L.cgroup_id, L.self),
+                     "value": f(\L.value, L.self), "reason": f(\L.reason, L.self), "record_type": f(\L.record_type, L.self),
+                     "l7_proto": f(\L.l7_proto, L.self), "side": f(\L.side, L.self), "pad": f(\L.pad, L.self)],
         ]
     }()
 

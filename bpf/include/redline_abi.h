@@ -45,7 +45,8 @@ enum rl_record_type {
 	RL_REC_CLOCK_ANCHOR = 4, /* struct rl_clock_anchor */
 	RL_REC_STATS = 5,        /* struct rl_stats */
 	RL_REC_CGROUP_MAP = 6,   /* struct rl_cgroup_mapping */
-	RL_REC_TYPE_MAX = 7,     /* one past the last type */
+	RL_REC_LOSS = 7,         /* struct rl_loss */
+	RL_REC_TYPE_MAX = 8,     /* one past the last type */
 };
 
 /* Layout version of each record type, written into every segment header. */
@@ -55,6 +56,7 @@ enum rl_record_type {
 #define RL_REC_CLOCK_ANCHOR_VERSION 1
 #define RL_REC_STATS_VERSION 1
 #define RL_REC_CGROUP_MAP_VERSION 1
+#define RL_REC_LOSS_VERSION 1
 
 /* Address family of a record's addresses (values of AF_INET / AF_INET6). */
 enum rl_family {
@@ -128,6 +130,8 @@ enum rl_anchor_reason {
 /* Counters carried by struct rl_stats (rl_stats.counter). `subject` says
  * what the counter is about: an rl_record_type, a rule id, or 0. */
 enum rl_stats_counter {
+	/* Counters 2-5 and 9 are losses. Collectors since RL_REC_LOSS write them only as
+	 * struct rl_loss records (what was lost, when); older segments carry them here. */
 	RL_STAT_EVENTS_EMITTED = 1,    /* subject: record type; events the kernel put in the ring */
 	RL_STAT_RINGBUF_DROPPED = 2,   /* subject: record type; ring full, event lost */
 	RL_STAT_RATE_CAPPED = 3,       /* subject: record type; token bucket empty, event lost */
@@ -248,6 +252,24 @@ struct rl_cgroup_mapping {
 	char path[256];        /* cgroup path below the v2 mount, NUL-padded, may be truncated */
 };
 
+/* Events lost before they became records, attributed to what they would have
+ * been and to when they were lost. Written by the collector: from the kernel's
+ * rl_loss map (one record per second, UTC-aligned, and owner) and for events it
+ * shed itself. The count may fall anywhere in (ts_ns - interval_ns, ts_ns]; a
+ * reader spreads it evenly over that interval (schemas/records-v1.md). */
+struct rl_loss {
+	__u64 ts_ns;       /* monotonic ns: end of the interval the count covers */
+	__u64 interval_ns; /* length of that interval, > 0 */
+	__u64 cgroup_id;   /* cgroup v2 id of the local socket the events belonged to, 0 if unknown */
+	__u64 value;       /* events lost in the interval */
+	__u8 reason;       /* enum rl_stats_counter: RINGBUF_DROPPED, RATE_CAPPED, UNPAIRED_REQUEST,
+	                      UNPAIRED_RESPONSE or USER_DROPPED */
+	__u8 record_type;  /* enum rl_record_type the events would have become */
+	__u8 l7_proto;     /* enum rl_l7_protocol of the events, 0 if none or unknown */
+	__u8 side;         /* enum rl_side of the local socket, 0 if unknown */
+	__u32 pad;         /* zero */
+};
+
 /* Framing of every ring-buffer event: this header, then the record. */
 struct rl_ring_header {
 	__u16 type;     /* enum rl_record_type */
@@ -261,6 +283,7 @@ _Static_assert(sizeof(struct rl_tcp_event) == 72, "rl_tcp_event layout");
 _Static_assert(sizeof(struct rl_clock_anchor) == 40, "rl_clock_anchor layout");
 _Static_assert(sizeof(struct rl_stats) == 32, "rl_stats layout");
 _Static_assert(sizeof(struct rl_cgroup_mapping) == 392, "rl_cgroup_mapping layout");
+_Static_assert(sizeof(struct rl_loss) == 40, "rl_loss layout");
 _Static_assert(sizeof(struct rl_ring_header) == 8, "rl_ring_header layout");
 
 #endif /* REDLINE_ABI_H */

@@ -41,7 +41,10 @@ enum rl_config_key {
 	                                 which a flow is no longer classified; default 8 */
 	RL_CFG_NETNS_INO = 16,        /* tracepoint events only from this network namespace (its
 	                                 inode, as /proc/self/ns/net); 0 = every namespace */
-	RL_CFG_MAX = 17,              /* entries of rl_config */
+	RL_CFG_LOSS_SLOT_OFFSET_NS = 17, /* ns added to bpf_ktime_get_ns() so that rl_loss slots
+	                                    (whole seconds) begin on UTC seconds: the collector
+	                                    sets (CLOCK_REALTIME - CLOCK_MONOTONIC) mod 1e9 */
+	RL_CFG_MAX = 18,              /* entries of rl_config */
 };
 /* Keys are dense and distinct: each is its predecessor + 1 (an enum lets two
  * names share a value silently; this catches it at compile time). */
@@ -53,7 +56,7 @@ _Static_assert(RL_CFG_FLUSH_INTERVAL_NS == RL_CFG_RULE_GENERATION + 1 && RL_CFG_
 	       RL_CFG_DEFAULT_DENY == RL_CFG_FILTERS_ACTIVE + 1 && RL_CFG_L7_DENY_MASK == RL_CFG_DEFAULT_DENY + 1 &&
 	       RL_CFG_ID_OPTION_EXPECTED == RL_CFG_L7_DENY_MASK + 1 && RL_CFG_DROP_REASON_MIN == RL_CFG_ID_OPTION_EXPECTED + 1 &&
 	       RL_CFG_L7_MAX_MISSES == RL_CFG_DROP_REASON_MIN + 1 && RL_CFG_NETNS_INO == RL_CFG_L7_MAX_MISSES + 1 &&
-	       RL_CFG_MAX == RL_CFG_NETNS_INO + 1,
+	       RL_CFG_LOSS_SLOT_OFFSET_NS == RL_CFG_NETNS_INO + 1 && RL_CFG_MAX == RL_CFG_LOSS_SLOT_OFFSET_NS + 1,
 	       "rl_config_key values must be distinct and dense");
 
 /* Bits of RL_CFG_FILTERS_ACTIVE and RL_CFG_DEFAULT_DENY. */
@@ -215,6 +218,24 @@ struct rl_kstats {
 };
 
 /* ------------------------------------------------------------------ */
+/* Attributed loss: map `rl_loss`, PERCPU_HASH of running counts per   */
+/* (owner, kind, second). Every loss is also in rl_kstats; one that     */
+/* finds the map full is only there (the collector reports the          */
+/* difference as host-level, owner unknown).                            */
+/* ------------------------------------------------------------------ */
+#define RL_LOSS_SLOT_NS 1000000000ULL /* width of a slot: one second */
+#define RL_LOSS_ENTRIES 4096          /* rl_loss max_entries */
+
+struct rl_loss_key {
+	__u64 cgroup_id;   /* cgroup v2 id of the local socket, 0 if unknown */
+	__u32 slot;        /* (bpf_ktime_get_ns() + RL_CFG_LOSS_SLOT_OFFSET_NS) / RL_LOSS_SLOT_NS */
+	__u8 reason;       /* enum rl_stats_counter (a loss counter) */
+	__u8 record_type;  /* enum rl_record_type */
+	__u8 l7_proto;     /* enum rl_l7_protocol, 0 if none */
+	__u8 side;         /* enum rl_side, 0 if unknown */
+};
+
+/* ------------------------------------------------------------------ */
 /* Kernel-only ring samples (never written to segments).               */
 /* ------------------------------------------------------------------ */
 enum rl_kernel_sample {
@@ -305,6 +326,7 @@ _Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 56 * RL_MAX
 	       "rl_ruleset layout");
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");
+_Static_assert(sizeof(struct rl_loss_key) == 16, "rl_loss_key layout");
 _Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
 _Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");

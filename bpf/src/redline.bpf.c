@@ -185,8 +185,8 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 		return;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		goto reset;
-	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+	struct rl_flow_delta *d = rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d),
+					     RL_OWNER(st->l7_proto, st->side), st->cgroup_id, stats);
 	if (!d)
 		goto reset; /* counted as dropped or capped; the next delta starts fresh */
 	__builtin_memset(d, 0, sizeof(*d));
@@ -237,10 +237,12 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		return;
 	}
 	struct rl_l7_call *c;
+	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = st->cgroup_id;
 	__u32 plen = st->prefix_len;
 	if (plen) {
 		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), stats);
+			       sizeof(*c) + sizeof(struct rl_call_prefix), owner, owner_cgroup, stats);
 		if (!c)
 			return;
 		struct rl_call_prefix *px = (void *)(c + 1);
@@ -248,7 +250,7 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
 		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
 	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
+		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
 		if (!c)
 			return;
 	}
@@ -270,6 +272,14 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 	c->local_service = st->local_service;
 	c->peer_service = st->peer_service;
 	rl_submit(c, RL_REC_L7_CALL, stats);
+}
+
+/* A pending request that no response answered: charged to its protocol, side and cgroup. */
+static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const struct rl_sk_state *st)
+{
+	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = st->cgroup_id;
+	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
@@ -332,8 +342,8 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (r->role == RL_ROLE_REQUEST) {
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
 		st->req_start_ns = bpf_ktime_get_ns();
 		st->req_rule = r->id;
 		st->req_proto = r->l7_proto;
@@ -374,8 +384,10 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 		st->call_state = 2;
 	} else if (st->call_state == 2 && dir != st->req_dir && r->l7_proto == st->req_proto) {
 		st->resp_bytes += len;
-	} else if (stats) {
-		stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+	} else {
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = st->cgroup_id;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 	}
 }
 
@@ -477,8 +489,8 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			stats = rl_stats();
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
 		st->call_state = 0;
 		st->flags |= RL_SK_CLOSED;
 		rl_tcp_flush(p, st, egress, now, true, stats);
@@ -525,8 +537,11 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
-		if (pend && stats)
-			stats->unpaired_request[pend->proto & (RL_KSTAT_PROTOS - 1)]++;
+		if (pend) {
+			__u32 owner = RL_OWNER(pend->proto, pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+			__u64 owner_cgroup = 0;
+			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
+		}
 		struct rl_udp_pending np = {
 			.start_ns = bpf_ktime_get_ns(),
 			.bytes = p->payload_len,
@@ -538,8 +553,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
-		if (stats)
-			stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = 0;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 		return;
 	}
 	struct rl_udp_pending req = *pend;
@@ -550,7 +566,10 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 			stats->filtered++;
 		return;
 	}
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
+	/* UDP sockets are not looked up: the loss has no cgroup. */
+	__u32 owner = RL_OWNER(req.proto, req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = 0;
+	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));
@@ -582,8 +601,10 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 			stats->filtered++;
 		goto reset;
 	}
+	__u32 owner = RL_OWNER(f->l7_proto, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), owner, owner_cgroup, stats);
 	if (!d)
 		goto reset;
 	__builtin_memset(d, 0, sizeof(*d));
@@ -856,8 +877,11 @@ static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
 {
 	struct rl_kstats *stats = rl_stats();
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = st ? st->cgroup_id : 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -880,7 +904,6 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
 	if (st) {
 		e->cgroup_id = st->cgroup_id;
 		e->local_service = st->local_service;
@@ -927,8 +950,10 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
 
 	struct rl_kstats *stats = rl_stats();
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));

@@ -122,11 +122,23 @@ struct {
 	__type(value, struct rl_bucket);
 } rl_buckets SEC(".maps");
 
-/* Records to user space: rl_ring_header + record. 4 MiB. */
+/* Records to user space: rl_ring_header + record. 4 MiB unless the collector
+ * sets another size before load (collector config `ring_buffer_bytes`). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } rl_events SEC(".maps");
+
+/* Lost events by owner (cgroup), kind and second, per CPU: running counts the
+ * collector reads, turns into rl_loss records and deletes once their second is
+ * over. Not preallocated: a host that loses nothing pays nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, RL_LOSS_ENTRIES);
+	__type(key, struct rl_loss_key);
+	__type(value, __u64);
+} rl_loss SEC(".maps");
 
 /* Per-socket TCP state (flow counters, pending call, identity). */
 struct {

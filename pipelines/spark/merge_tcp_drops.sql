@@ -15,6 +15,7 @@ SELECT bucket_start, bucket_seconds, service, reason_code, reason,
        sum(drops) AS drops,
        sum(events_observed) AS events_observed,
        sum(events_lost)     AS events_lost,
+       sum(events_lost_shared) AS events_lost_shared,
        -- Share of events not lost, over the host-buckets behind the row; 1 when none.
        CASE WHEN sum(events_observed) + sum(events_lost) = 0 THEN CAST(1 AS DOUBLE)
             ELSE CAST(sum(events_observed) AS DOUBLE) / CAST(sum(events_observed) + sum(events_lost) AS DOUBLE)
