@@ -6,7 +6,7 @@ import TestSupport
 
 /// The data plane attached to both ends of a lab: tc on each veth end (in its
 /// namespace), sockops on the lab's cgroup, TCP health tracepoints.
-private final class AttachedLab {
+final class AttachedLab {
     let lab: NetnsLab
     let dp: DataPlane
     let attachments = Attachments()

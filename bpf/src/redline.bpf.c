@@ -223,25 +223,45 @@ reset:
 	st->last_flush_ns = now;
 }
 
-/* Emits the completed call of `st` (request and response seen). */
-static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_sk_state *st,
-					     bool egress, struct rl_kstats *stats)
+/* The fields of one TCP call record that vary by how it was paired. */
+struct rl_call_out {
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u16 req_rule;
+	__u16 resp_rule;
+	__u16 status_code;
+	__u8 status_class;
+	__u8 flags;   /* enum rl_call_flags */
+	__u8 proto;
+	__u8 req_dir; /* RL_DIR_*: the way the request travelled */
+	bool prefix;  /* send st->prefix with it */
+};
+
+/* Emits one TCP call record of the flow of `st` (filters and L7 deny mask
+ * applied; rate caps and ring drops counted by rl_reserve). A global
+ * function: verified once, not once per place a call is made (message
+ * walking makes calls from many). `stats` may be NULL. */
+__noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
+			   struct rl_kstats *stats, const struct rl_call_out *o)
 {
-	st->call_state = 0;
+	if (!p || !st || !o)
+		return 0;
 	if (!rl_tcp_allowed(st, p, egress, stats))
-		return;
-	if (rl_l7_denied(st->req_proto)) {
+		return 0;
+	if (rl_l7_denied(o->proto)) {
 		if (stats)
 			stats->filtered++;
-		return;
+		return 0;
 	}
 	struct rl_l7_call *c;
-	__u32 plen = st->prefix_len;
+	__u32 plen = o->prefix ? st->prefix_len : 0;
 	if (plen) {
 		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
 			       sizeof(*c) + sizeof(struct rl_call_prefix), stats);
 		if (!c)
-			return;
+			return 0;
 		struct rl_call_prefix *px = (void *)(c + 1);
 		px->len = plen;
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
@@ -249,36 +269,128 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 	} else {
 		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
 		if (!c)
-			return;
+			return 0;
 	}
 	__builtin_memset(c, 0, sizeof(*c));
-	c->start_ns = st->req_start_ns;
-	c->duration_ns = st->resp_start_ns - st->req_start_ns;
+	c->start_ns = o->start_ns;
+	c->duration_ns = o->duration_ns;
 	c->cgroup_id = st->cgroup_id;
 	rl_fill_endpoints(p, egress, c->laddr, c->raddr, &c->lport, &c->rport);
 	c->family = p->family;
 	c->l4_proto = IPPROTO_TCP;
-	c->l7_proto = st->req_proto;
-	c->side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
-	c->status_code = st->status_code;
-	c->status_class = st->status_class;
-	c->req_rule = st->req_rule;
-	c->resp_rule = st->resp_rule;
-	c->req_bytes = st->req_bytes;
-	c->resp_bytes = st->resp_bytes;
+	c->l7_proto = o->proto;
+	c->side = o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	c->status_code = o->status_code;
+	c->status_class = o->status_class;
+	c->flags = o->flags;
+	c->req_rule = o->req_rule;
+	c->resp_rule = o->resp_rule;
+	c->req_bytes = o->req_bytes;
+	c->resp_bytes = o->resp_bytes;
 	c->local_service = st->local_service;
 	c->peer_service = st->peer_service;
 	rl_submit(c, RL_REC_L7_CALL, stats);
+	return 1;
+}
+
+/* Emits the completed call of `st` (request and response seen). */
+static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_sk_state *st,
+					     bool egress, struct rl_kstats *stats)
+{
+	st->call_state = 0;
+	struct rl_call_out o = {
+		.start_ns = st->req_start_ns,
+		.duration_ns = st->resp_start_ns - st->req_start_ns,
+		.req_bytes = st->req_bytes,
+		.resp_bytes = st->resp_bytes,
+		.req_rule = st->req_rule,
+		.resp_rule = st->resp_rule,
+		.status_code = st->status_code,
+		.status_class = st->status_class,
+		.proto = st->req_proto,
+		.req_dir = st->req_dir,
+		.prefix = true,
+	};
+	rl_tcp_emit(p, st, egress, stats, &o);
+}
+
+/* Message walking (HTTP/1.x, RESP) uses rl_tcp_emit. */
+#include "rl_stream.h"
+
+/* Sequence check of a TCP payload segment against the direction's next
+ * expected sequence number. Returns the payload offset where unseen bytes
+ * begin (payload_len: a retransmission, nothing new) and in *gap the bytes
+ * between the expected and the segment's first sequence number (never seen
+ * here). */
+static __always_inline __u32 rl_tcp_seq(struct rl_sk_state *st, const struct rl_pkt *p,
+					bool egress, struct rl_kstats *stats, __u32 *gap)
+{
+	__u32 idx = egress ? 0 : 1;
+	__u8 valid = egress ? RL_SEQ_TX_VALID : RL_SEQ_RX_VALID;
+	__u32 len = p->payload_len;
+	__u32 end = p->seq + len;
+	*gap = 0;
+	if (!(st->seq_flags & valid)) {
+		st->seq_flags |= valid;
+		st->next_seq[idx] = end;
+		return 0;
+	}
+	__u32 next = st->next_seq[idx];
+	if ((__s32)(end - next) <= 0) {
+		if (stats)
+			stats->retransmits_skipped++;
+		return len;
+	}
+	__u32 skip = 0;
+	if ((__s32)(p->seq - next) < 0)
+		skip = next - p->seq; /* a retransmission carrying new bytes too */
+	else
+		*gap = p->seq - next;
+	st->next_seq[idx] = end;
+	return skip;
+}
+
+/* A request rule matched on a flow whose protocol has a framing: from now on
+ * its messages are walked (rl_stream.h). False when no state could be had. */
+static __always_inline bool rl_tcp_start_framing(struct bpf_sock *sk, const struct rl_pkt *p,
+						 struct rl_sk_state *st, const struct rl_rule *r,
+						 bool egress, struct rl_kstats *stats)
+{
+	struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0,
+						  BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return false;
+	if (st->call_state == 2)
+		rl_tcp_emit_call(p, st, egress, stats);
+	else if (st->call_state == 1 && stats)
+		stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+	st->call_state = 0;
+	st->prefix_len = 0;
+	/* A new storage is zeroed; these are all a fresh stream needs. */
+	ss->w[0].phase = RL_W_START;
+	ss->w[1].phase = RL_W_START;
+	ss->head = 0;
+	ss->count = 0;
+	ss->overflow = 0;
+	ss->answered = 0;
+	ss->framing = rl_framing_of(r->l7_proto);
+	ss->proto = r->l7_proto;
+	ss->req_dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
+	st->seq_flags |= RL_SEQ_FRAMED;
+	if (st->side == RL_SIDE_UNKNOWN)
+		st->side = egress ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	return true;
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
  * payload after a change of direction: a message's later segments only add
  * bytes, so bulk transfers cost no payload loads. */
-static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt *p,
-				      struct rl_sk_state *st, bool egress, struct rl_kstats *stats)
+static __always_inline void rl_tcp_l7(struct __sk_buff *skb, struct bpf_sock *sk,
+				      const struct rl_pkt *p, struct rl_sk_state *st, bool egress,
+				      struct rl_kstats *stats, __u32 skip)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
-	__u32 len = p->payload_len;
+	__u32 len = p->payload_len - skip;
 	if (dir == st->last_dir) {
 		if (st->call_state == 1 && dir == st->req_dir)
 			st->req_bytes += len;
@@ -314,6 +426,10 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (!st->l7_proto)
 		st->l7_proto = r->l7_proto;
 	if (r->flags & RL_RULE_LABEL_ONLY)
+		return;
+	/* The caller walks this segment's messages from now on. */
+	if (r->role == RL_ROLE_REQUEST && rl_framing_of(r->l7_proto) &&
+	    rl_tcp_start_framing(sk, p, st, r, egress, stats))
 		return;
 
 	/* Symmetric framings (Thrift TTHeader, RESP arrays) look like requests both
@@ -393,57 +509,20 @@ static __always_inline void rl_tcp_init(struct rl_sk_state *st, struct bpf_sock 
 	}
 }
 
-static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool egress)
+/* Accounting, pairing and message walking of one TCP packet of local socket
+ * `sk` (held by the caller for the whole call). */
+static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
+					struct bpf_sock *sk, bool egress, __u64 now)
 {
-	struct rl_sk_state *st = NULL;
-	struct bpf_sock *sk;
-	__u64 now = bpf_ktime_get_coarse_ns();
-
-	if (egress) {
-		/* Egress: skb->sk is the local socket (a request sock for a SYN-ACK). */
-		sk = skb->sk;
-		if (!sk)
-			return;
-		sk = bpf_sk_fullsock(sk);
-		if (!sk || sk->state == RL_TCP_LISTEN)
-			return;
-		st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!st)
-			return;
-		if (!st->last_flush_ns)
-			rl_tcp_init(st, sk, p, egress, now);
-		if (!(st->flags & RL_SK_CLASSID_READ)) {
-			st->classid = bpf_get_cgroup_classid(skb);
-			st->flags |= RL_SK_CLASSID_READ;
-		}
-	} else {
-		/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
-		struct bpf_sock_tuple t = {};
-		__u32 tlen;
-		if (p->family == RL_FAMILY_INET) {
-			t.ipv4.saddr = p->saddr[3];
-			t.ipv4.daddr = p->daddr[3];
-			t.ipv4.sport = bpf_htons(p->sport);
-			t.ipv4.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv4);
-		} else {
-			__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
-			__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
-			t.ipv6.sport = bpf_htons(p->sport);
-			t.ipv6.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv6);
-		}
-		sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
-		if (!sk)
-			return;
-		if (sk->state != RL_TCP_LISTEN) {
-			st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (st && !st->last_flush_ns)
-				rl_tcp_init(st, sk, p, egress, now);
-		}
-		bpf_sk_release(sk);
-		if (!st)
-			return;
+	struct rl_sk_state *st =
+		bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if (!st->last_flush_ns)
+		rl_tcp_init(st, sk, p, egress, now);
+	if (egress && !(st->flags & RL_SK_CLASSID_READ)) {
+		st->classid = bpf_get_cgroup_classid(skb);
+		st->flags |= RL_SK_CLASSID_READ;
 	}
 
 	if (!st->first_ns)
@@ -458,9 +537,24 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	}
 
 	struct rl_kstats *stats = NULL;
+	struct rl_stream *ss = NULL;
+	if (st->seq_flags & RL_SEQ_FRAMED)
+		ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
 	if (p->payload_len) {
 		stats = rl_stats();
-		rl_tcp_l7(skb, p, st, egress, stats);
+		/* Retransmitted bytes were classified, walked and counted the first
+		 * time: only bytes past the next expected sequence number are new. */
+		__u32 gap;
+		__u32 skip = rl_tcp_seq(st, p, egress, stats, &gap);
+		if (skip < p->payload_len && !(st->seq_flags & RL_SEQ_FRAMED)) {
+			rl_tcp_l7(skb, sk, p, st, egress, stats, skip);
+			if (st->seq_flags & RL_SEQ_FRAMED) { /* this segment's request started it */
+				ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+				gap = 0;
+			}
+		}
+		if (skip < p->payload_len && ss)
+			rl_stream_segment(skb, p, st, ss, egress, stats, skip, gap);
 	}
 
 	bool closing = false;
@@ -470,11 +564,18 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 		st->flags |= egress ? RL_SK_FIN_TX : RL_SK_FIN_RX;
 		if ((st->flags & (RL_SK_FIN_TX | RL_SK_FIN_RX)) == (RL_SK_FIN_TX | RL_SK_FIN_RX))
 			closing = true;
+		if (ss && !(st->flags & RL_SK_CLOSED)) {
+			if (!stats)
+				stats = rl_stats();
+			rl_stream_fin(p, st, ss, egress, stats);
+		}
 	}
 	if (closing && !(st->flags & RL_SK_CLOSED)) {
 		if (!stats)
 			stats = rl_stats();
-		if (st->call_state == 2)
+		if (ss)
+			rl_stream_close(p, st, ss, egress, stats);
+		else if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
 		else if (st->call_state == 1 && stats)
 			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
@@ -488,6 +589,46 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			stats = rl_stats();
 		rl_tcp_flush(p, st, egress, now, false, stats);
 	}
+}
+
+static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool egress)
+{
+	struct bpf_sock *sk;
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (egress) {
+		/* Egress: skb->sk is the local socket (a request sock for a SYN-ACK). */
+		sk = skb->sk;
+		if (!sk)
+			return;
+		sk = bpf_sk_fullsock(sk);
+		if (!sk || sk->state == RL_TCP_LISTEN)
+			return;
+		rl_tcp_sock(skb, p, sk, true, now);
+		return;
+	}
+	/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
+	struct bpf_sock_tuple t = {};
+	__u32 tlen;
+	if (p->family == RL_FAMILY_INET) {
+		t.ipv4.saddr = p->saddr[3];
+		t.ipv4.daddr = p->daddr[3];
+		t.ipv4.sport = bpf_htons(p->sport);
+		t.ipv4.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
+		t.ipv6.sport = bpf_htons(p->sport);
+		t.ipv6.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv6);
+	}
+	sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	if (sk->state != RL_TCP_LISTEN)
+		rl_tcp_sock(skb, p, sk, false, now);
+	bpf_sk_release(sk);
 }
 
 /* ------------------------------------------------------------------ */
