@@ -29,7 +29,7 @@ enum rl_framing {
 };
 
 #define RL_WALK_BUF 64       /* bytes loaded at once for byte-wise parsing */
-#define RL_WALK_STEPS 8192   /* bpf_loop steps per segment: a step is a header byte or a skip */
+#define RL_WALK_STEPS 65536  /* bpf_loop steps per segment: a step is a header byte or a skip, so a 64 KiB (GSO) segment is walked whole */
 #define RL_WALK_NUM_MAX (1ULL << 40) /* lengths above this are not HTTP/RESP: lose sync */
 
 enum rl_walk_phase {
