@@ -144,4 +144,142 @@ struct FidelityTests {
         #expect(stats.streamLost == 0)
         #expect(stats.ringbufDropped.allSatisfy { $0 == 0 })
     }
+
+    /// Cuts `stream` into pieces of 1–90 bytes, with now and then one of 700 (several
+    /// messages in one write): a fixed seed, so a failure reproduces.
+    static func cut(_ stream: [UInt8], seed: UInt64) -> [[UInt8]] {
+        var x = seed, at = 0, out: [[UInt8]] = []
+        while at < stream.count {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            let n = (x >> 33) % 8 == 0 ? 700 : Int((x >> 33) % 90) + 1
+            out.append(Array(stream[at..<min(at + n, stream.count)]))
+            at += n
+        }
+        return out
+    }
+
+    /// Sends `pieces` with tools/lab/pieces.py from the client namespace.
+    static func sendPieces(_ e: AttachedLab, port: Int, _ pieces: [[UInt8]], until: String?, dir: String) throws {
+        let hex = { (b: [UInt8]) in b.map { String(format: "%02x", $0) }.joined() }
+        let file = dir + "/pieces-\(port)"
+        try pieces.map(hex).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let root = String(Package.redlineObject.dropLast("/bpf/build/redline.bpf.o".count))
+        try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
+                      "/usr/bin/python3 \(root)/tools/lab/pieces.py \(e.lab.serverAddr) \(port) \(file) \(until.map { hex(Array($0.utf8)) } ?? "")")
+    }
+
+    @Test("rootBPF netns: requests split across segments and several per segment (GET, 404, POST with Content-Length and chunked, HEAD; RESP bulk, inline, arrays): each counted and paired, exactly")
+    func splitAndCoalesced() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "split", subnet: 24, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-split-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.startNginx(e, dir: dir)
+        try Self.startRedis(e, dir: dir)
+        try e.ring.drain()
+        seen.all.removeAll()
+
+        var http = [UInt8](), httpCount = 0, notFound = 0
+        func req(_ s: String) { http += Array(s.utf8); httpCount += 1 }
+        for i in 0..<60 {
+            switch i % 5 {
+            case 0: req("GET /index.html?i=\(i) HTTP/1.1\r\nHost: lab\r\nUser-Agent: pieces\r\n\r\n")
+            case 1: req("GET /missing/\(i) HTTP/1.1\r\nHost: lab\r\n\r\n"); notFound += 1
+            case 2: req("POST /upload HTTP/1.1\r\nHost: lab\r\ncontent-length: 3000\r\n\r\n" + String(repeating: "p", count: 3000))
+            case 3: req("POST /upload HTTP/1.1\r\nHost: lab\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + String(repeating: "c", count: 100)
+                        + "\r\n7d0;ext=1\r\n" + String(repeating: "d", count: 2000) + "\r\n0\r\nX-Trailer: t\r\n\r\n")
+            default: req("HEAD /index.html HTTP/1.1\r\nHost: lab\r\n\r\n")
+            }
+        }
+        req("GET /index.html HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
+        try Self.sendPieces(e, port: 80, Self.cut(http, seed: 7), until: nil, dir: dir)
+
+        var resp = [UInt8](), redisCount = 0
+        func cmd(_ args: [String]) {
+            resp += Array("*\(args.count)\r\n".utf8)
+            for a in args { resp += Array("$\(a.utf8.count)\r\n\(a)\r\n".utf8) }
+            redisCount += 1
+        }
+        for i in 0..<60 {
+            switch i % 5 {
+            case 0: cmd(["SET", "k\(i)", String(repeating: "v", count: 3000)])
+            case 1: cmd(["GET", "k\(i - 1)"])
+            case 2: resp += Array("PING\r\n".utf8); redisCount += 1
+            case 3: cmd(["RPUSH", "list", "a", "bb", "ccc"])
+            default: cmd(["LRANGE", "list", "0", "-1"])
+            }
+        }
+        cmd(["ECHO", "sentinel-\(getpid())"])
+        try Self.sendPieces(e, port: 6379, Self.cut(resp, seed: 11), until: "sentinel-\(getpid())", dir: dir)
+        let commands = try Self.redisCommands(e)
+
+        try pollUntil(e.ring) {
+            seen.of(Self.http1, Self.server).count >= httpCount && seen.of(Self.http1, Self.client).count >= httpCount
+                && seen.of(Self.redis, Self.server).count >= redisCount + 1 && seen.of(Self.redis, Self.client).count >= redisCount + 1
+        }
+        let log = try Self.nginxLog(dir)
+        #expect(log.requests == httpCount && log.notFound == notFound, "nginx logged \(log)")
+        #expect(commands == redisCount, "redis executed \(commands) of \(redisCount)")
+        let unpairedFlag = UInt8(RL_CALL_UNPAIRED.rawValue)
+        for side in [Self.server, Self.client] {
+            let h = seen.of(Self.http1, side), r = seen.of(Self.redis, side)
+            #expect(h.count == httpCount, "HTTP side \(side): \(h.count) of \(httpCount)")
+            #expect(h.filter { $0.status_code == 404 }.count == notFound)
+            #expect(h.filter { $0.status_code == 200 }.count == httpCount - notFound)
+            #expect(h.allSatisfy { $0.flags & unpairedFlag == 0 && $0.duration_ns > 0 })
+            // Request bytes are each request's own, body included.
+            #expect(h.reduce(0) { $0 + Int($1.req_bytes) } == http.count)
+            #expect(r.count == redisCount + 1, "RESP side \(side): \(r.count) of \(redisCount) + INFO")
+            #expect(r.allSatisfy { $0.flags & unpairedFlag == 0 })
+        }
+        let stats = try e.dp.stats()
+        #expect(stats.streamLost == 0)
+        #expect(stats.unpairedResponse[Int(RL_L7_HTTP1.rawValue)] == 0 && stats.unpairedResponse[Int(RL_L7_REDIS.rawValue)] == 0)
+    }
+
+    @Test("rootBPF netns: segments lost on the wire and retransmitted are counted once: calls, request and response bytes as curl counted them")
+    func retransmitsCountedOnce() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "retx", subnet: 25, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-retx-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.startNginx(e, dir: dir)
+        try e.ring.drain()
+        seen.all.removeAll()
+        // Lose two request segments at the server and two response segments at the
+        // client; the senders retransmit them (their own tc egress sees both copies).
+        var drops: [TCAttachment] = []
+        var cfgs: [Map] = []
+        for (ifname, ns) in [(e.lab.serverIf, e.lab.serverNetns), (e.lab.clientIf, e.lab.clientNetns)] {
+            let lossy = try ObjectSpec(path: Package.lossyObject).load()
+            let cfg = try lossy.map("lossy_cfg")
+            try cfg.update(key: bytes(of: UInt32(0)), value: bytes(of: UInt32(80)))
+            try cfg.update(key: bytes(of: UInt32(1)), value: bytes(of: UInt32(2)))
+            cfgs.append(cfg)
+            drops.append(try TCAttachment(program: try lossy.program("rl_lossy"), interface: ifname, direction: .ingress, netns: ns))
+        }
+        let urls = (0..<12).map { "http://\(e.lab.serverAddr)/missing/\($0)" }
+        let out = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
+                                "curl -s --max-time 60 -w '%{size_request} %{size_header} %{size_download}\\n' " + urls.map { "-o /dev/null '\($0)'" }.joined(separator: " "))
+        for d in drops { try d.detach() }
+        for cfg in cfgs { #expect(load(UInt32.self, from: try cfg.lookup(key: bytes(of: UInt32(2))) ?? []) == 2) }
+        var requestBytes = 0, responseBytes = 0
+        for line in out.split(separator: "\n") {
+            let v = line.split(separator: " ").compactMap { Int($0) }
+            if v.count == 3 { requestBytes += v[0]; responseBytes += v[1] + v[2] }
+        }
+        try pollUntil(e.ring) { seen.of(Self.http1, Self.server).count >= 12 && seen.of(Self.http1, Self.client).count >= 12 }
+        for side in [Self.server, Self.client] {
+            let h = seen.of(Self.http1, side)
+            #expect(h.count == 12, "side \(side): \(h.count) calls")
+            #expect(h.allSatisfy { $0.status_code == 404 })
+            #expect(h.reduce(0) { $0 + Int($1.req_bytes) } == requestBytes, "side \(side) request bytes")
+            #expect(h.reduce(0) { $0 + Int($1.resp_bytes) } == responseBytes, "side \(side) response bytes")
+        }
+        #expect(try e.dp.stats().retransmitsSkipped >= 4)
+    }
 }
