@@ -60,8 +60,15 @@ struct FidelityTests {
     /// Call records only, without their prefixes: what these tests count.
     final class Calls {
         var all: [rl_l7_call] = []
+        var closedFlows: [rl_flow_delta] = []
         init() { all.reserveCapacity(1 << 18) }
-        func take(_ r: KernelRecord) { if case .call(let c, _) = r { all.append(c) } }
+        func take(_ r: KernelRecord) {
+            switch r {
+            case .call(let c, _): all.append(c)
+            case .flowDelta(let d) where d.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0: closedFlows.append(d)
+            default: break
+            }
+        }
         func of(_ proto: UInt8, _ side: UInt8) -> [rl_l7_call] { all.filter { $0.l7_proto == proto && $0.side == side } }
     }
 
@@ -159,13 +166,13 @@ struct FidelityTests {
     }
 
     /// Sends `pieces` with tools/lab/pieces.py from the client namespace.
-    static func sendPieces(_ e: AttachedLab, port: Int, _ pieces: [[UInt8]], until: String?, dir: String) throws {
+    static func sendPieces(_ e: AttachedLab, port: Int, _ pieces: [[UInt8]], until: String?, dir: String, linger: Double = 0) throws {
         let hex = { (b: [UInt8]) in b.map { String(format: "%02x", $0) }.joined() }
         let file = dir + "/pieces-\(port)"
         try pieces.map(hex).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let root = String(Package.redlineObject.dropLast("/bpf/build/redline.bpf.o".count))
         try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
-                      "/usr/bin/python3 \(root)/tools/lab/pieces.py \(e.lab.serverAddr) \(port) \(file) \(until.map { hex(Array($0.utf8)) } ?? "")")
+                      "/usr/bin/python3 \(root)/tools/lab/pieces.py \(e.lab.serverAddr) \(port) \(file) '\(until.map { hex(Array($0.utf8)) } ?? "")' --linger \(linger)")
     }
 
     @Test("rootBPF netns: requests split across segments and several per segment (GET, 404, POST with Content-Length and chunked, HEAD; RESP bulk, inline, arrays): each counted and paired, exactly")
@@ -281,5 +288,75 @@ struct FidelityTests {
             #expect(h.reduce(0) { $0 + Int($1.resp_bytes) } == responseBytes, "side \(side) response bytes")
         }
         #expect(try e.dp.stats().retransmitsSkipped >= 4)
+    }
+
+    @Test("rootBPF netns: 256 KiB uploads with Expect: 100-continue: one call each, the body in its request bytes, as curl sent it")
+    func continueUploads() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "expect", subnet: 26, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-expect-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.startNginx(e, dir: dir)
+        try Data(repeating: 0x61, count: 256 * 1024).write(to: URL(fileURLWithPath: dir + "/body"))
+        try e.ring.drain()
+        seen.all.removeAll()
+        // Both endpoints: /upload reads the body and answers 200; /index.html refuses a
+        // POST (405) without waiting for it.
+        let urls = ["upload", "index.html", "upload", "index.html", "upload"]
+        var requestBytes = 0, statuses: [Int] = []
+        for u in urls {
+            let out = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
+                                    "curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @\(dir)/body -w '%{size_request} %{size_upload} %{http_code}' http://\(e.lab.serverAddr)/\(u)")
+            let v = out.split(separator: " ").compactMap { Int($0) }
+            #expect(v.count == 3, "curl printed \(out)")
+            if v.count == 3 { requestBytes += v[0] + v[1]; statuses.append(v[2]) }
+        }
+        try pollUntil(e.ring) { seen.of(Self.http1, Self.server).count >= urls.count && seen.of(Self.http1, Self.client).count >= urls.count }
+        print("100-continue: curl sent \(requestBytes) bytes, statuses \(statuses); calls \(seen.of(Self.http1, Self.client).map { ($0.req_bytes, $0.status_code) })")
+        for side in [Self.server, Self.client] {
+            let h = seen.of(Self.http1, side)
+            #expect(h.count == urls.count, "side \(side): \(h.count) calls")
+            #expect(h.map { Int($0.status_code) }.sorted() == statuses.sorted())
+            #expect(h.reduce(0) { $0 + Int($1.req_bytes) } == requestBytes, "side \(side) request bytes")
+        }
+    }
+
+    @Test("rootBPF netns: 500 HTTP/1.0 requests, one connection each, and 10 whose client closes late: a call and a closed flow each, on each side")
+    func connectionPerRequest() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "conn", subnet: 27, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-conn-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.startNginx(e, dir: dir)
+        try e.ring.drain()
+        seen.all.removeAll()
+        seen.closedFlows.removeAll()
+        let curls = 500, late = 10
+        let n = curls + late
+        let urls = (0..<curls).map { "http://\(e.lab.serverAddr)/\($0 % 10 == 9 ? "missing" : "index.html")?c=\($0)" }
+        try urls.map { "url = \"\($0)\"\noutput = /dev/null" }.joined(separator: "\n").write(toFile: dir + "/urls", atomically: true, encoding: .utf8)
+        try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "curl -s -0 -K \(dir)/urls")
+        // The server closes first; these clients acknowledge its FIN and close 50 ms
+        // later, by when the server's socket is a timewait mini-socket.
+        for i in 0..<late {
+            try Self.sendPieces(e, port: 80, [Array("GET /index.html?late=\(i) HTTP/1.0\r\n\r\n".utf8)], until: nil, dir: dir, linger: 0.05)
+        }
+        let port80 = { (side: UInt8) in seen.closedFlows.filter { side == Self.server ? $0.lport == 80 : $0.rport == 80 } }
+        try pollUntil(e.ring) {
+            seen.of(Self.http1, Self.server).count >= n && seen.of(Self.http1, Self.client).count >= n
+                && port80(Self.server).count >= n && port80(Self.client).count >= n
+        }
+        let log = try Self.nginxLog(dir)
+        #expect(log.requests == n && log.notFound == curls / 10)
+        for side in [Self.server, Self.client] {
+            let h = seen.of(Self.http1, side)
+            #expect(h.count == n, "side \(side): \(h.count) calls")
+            #expect(h.filter { $0.status_code == 404 }.count == curls / 10)
+            #expect(port80(side).count == n, "side \(side): \(port80(side).count) closed flows")
+        }
     }
 }

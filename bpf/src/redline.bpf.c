@@ -877,9 +877,11 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		return;
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0,
 						    BPF_SK_STORAGE_GET_F_CREATE);
-	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks. */
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-					 ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks.
+	 * State changes are wanted: the close (rl_sockops_closed). */
+	bpf_sock_ops_cb_flags_set(skops, (skops->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
+					 BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (!st)
 		return;
 	if (!st->cgroup_id) {
@@ -900,6 +902,67 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		if (stats)
 			stats->id_option_missing++;
 	}
+}
+
+/* The socket reached TCP_CLOSE. tc reports a close when it sees both FINs or
+ * a RST, but a side that closes first and is orphaned becomes a timewait
+ * mini-socket when its FIN is acked, and the peer's FIN that follows finds no
+ * full socket at tc ingress: such a flow's last delta (and, for walked
+ * protocols, its requests left unanswered) is emitted here. */
+static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return;
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	if (!st || (st->flags & RL_SK_CLOSED) || !st->last_flush_ns)
+		return;
+	/* Context fields are read one by one at fixed offsets (the verifier refuses
+	 * loads through a pointer into the context that clang computed). */
+	struct rl_pkt p = {.l4 = IPPROTO_TCP};
+	__u32 family = skops->family;
+	asm volatile("" : "+r"(family));
+	if (family == RL_FAMILY_INET) {
+		p.family = RL_FAMILY_INET;
+		__u32 l = skops->local_ip4;
+		asm volatile("" : "+r"(l));
+		__u32 r = skops->remote_ip4;
+		asm volatile("" : "+r"(r));
+		rl_map4(p.saddr, l);
+		rl_map4(p.daddr, r);
+	} else {
+		p.family = RL_FAMILY_INET6;
+		p.saddr[0] = skops->local_ip6[0];
+		asm volatile("" ::: "memory");
+		p.saddr[1] = skops->local_ip6[1];
+		asm volatile("" ::: "memory");
+		p.saddr[2] = skops->local_ip6[2];
+		asm volatile("" ::: "memory");
+		p.saddr[3] = skops->local_ip6[3];
+		asm volatile("" ::: "memory");
+		p.daddr[0] = skops->remote_ip6[0];
+		asm volatile("" ::: "memory");
+		p.daddr[1] = skops->remote_ip6[1];
+		asm volatile("" ::: "memory");
+		p.daddr[2] = skops->remote_ip6[2];
+		asm volatile("" ::: "memory");
+		p.daddr[3] = skops->remote_ip6[3];
+	}
+	p.sport = skops->local_port;
+	p.dport = bpf_ntohl(skops->remote_port); /* network order in the upper 16 bits */
+	struct rl_kstats *stats = rl_stats();
+	if (st->seq_flags & RL_SEQ_FRAMED) {
+		struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+		if (ss)
+			rl_stream_close(&p, st, ss, true, stats);
+	} else if (st->call_state == 2) {
+		rl_tcp_emit_call(&p, st, true, stats);
+	} else if (st->call_state == 1 && stats) {
+		stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+	}
+	st->call_state = 0;
+	st->flags |= RL_SK_CLOSED;
+	rl_tcp_flush(&p, st, true, bpf_ktime_get_coarse_ns(), true, stats);
 }
 
 SEC("sockops")
@@ -960,6 +1023,10 @@ int rl_sockops(struct bpf_sock_ops *skops)
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		rl_sockops_established(skops, BPF_LOAD_HDR_OPT_TCP_SYN);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			rl_sockops_closed(skops);
 		break;
 	default:
 		break;

@@ -3,20 +3,30 @@
 is given (one send per piece, Nagle off), so tests control how requests fall into
 segments: several in one, one split across many.
 
-    pieces.py HOST PORT PIECES_FILE [UNTIL]
+    pieces.py HOST PORT PIECES_FILE [UNTIL] [--linger SECONDS]
 
 PIECES_FILE holds one piece per line, hex-encoded. After the last piece the client
 reads until the bytes UNTIL (hex) have arrived, or until the server closes when
-UNTIL is absent, then prints the number of bytes it received and exits 0; it exits 1
-if the server closed before UNTIL arrived or nothing came within 20 s.
+UNTIL is absent (or empty), then prints the number of bytes it received and exits 0;
+it exits 1 if the server closed before UNTIL arrived or nothing came within 20 s.
+--linger keeps the socket open that long before closing it: the server's FIN is then
+acknowledged on its own and the client's FIN comes later (a traffic shape: a server
+that closes first becomes a timewait socket before the client's FIN arrives).
 """
 import socket
 import sys
+import time
 
 
 def main() -> int:
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    until = bytes.fromhex(sys.argv[4]) if len(sys.argv) > 4 else None
+    args = sys.argv[1:]
+    linger = 0.0
+    if "--linger" in args:
+        i = args.index("--linger")
+        linger = float(args[i + 1])
+        del args[i:i + 2]
+    host, port, path = args[0], int(args[1]), args[2]
+    until = bytes.fromhex(args[3]) if len(args) > 3 and args[3] else None
     with open(path) as f:
         pieces = [bytes.fromhex(line.strip()) for line in f if line.strip()]
     s = socket.create_connection((host, port), timeout=20)
@@ -29,6 +39,7 @@ def main() -> int:
         if not d:
             break
         got += d
+    time.sleep(linger)
     s.close()
     print(len(got))
     return 0 if until is None or until in got else 1
