@@ -1052,12 +1052,15 @@ static __always_inline __u32 rl_sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* The namespace a packet is in: its device's (where it is dropped or
+ * answered), else its socket's. On veth a received packet still carries the
+ * sender's socket, from the other namespace. */
 static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
 {
+	if (BPF_CORE_READ(skb, dev))
+		return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	struct sock *sk = BPF_CORE_READ(skb, sk);
-	if (sk)
-		return rl_sk_netns(sk);
-	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	return sk ? rl_sk_netns(sk) : 0;
 }
 
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
@@ -1192,7 +1195,20 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		return 0;
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 	__u8 state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
-	/* A packet with an owning socket was being sent; otherwise it was received. */
-	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, !sk, state);
+	/* Which end is local: a packet without a socket was being received. With
+	 * one, it was being sent only if it leaves from the socket's port: a
+	 * received packet carries the local socket too once TCP has looked it up
+	 * (early demux), and on veth the sender's. */
+	bool received = true;
+	if (sk) {
+		__u16 th = BPF_CORE_READ(skb, transport_header);
+		__u16 nh = BPF_CORE_READ(skb, network_header);
+		__u16 sport = 0;
+		if (th != 0xffff && th > nh)
+			bpf_probe_read_kernel(&sport, sizeof(sport), BPF_CORE_READ(skb, head) + th);
+		received = bpf_ntohs(sport) != BPF_CORE_READ(sk, __sk_common.skc_num) ||
+			   rl_sk_netns(sk) != rl_skb_netns(skb);
+	}
+	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, received, state);
 	return 0;
 }
