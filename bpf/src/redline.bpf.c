@@ -328,7 +328,9 @@ static __always_inline __u32 rl_tcp_seq(struct rl_sk_state *st, const struct rl_
 	__u32 idx = egress ? 0 : 1;
 	__u8 valid = egress ? RL_SEQ_TX_VALID : RL_SEQ_RX_VALID;
 	__u32 len = p->payload_len;
-	__u32 end = p->seq + len;
+	/* A SYN's payload (TCP Fast Open) starts one past its sequence number. */
+	__u32 seq = p->seq + ((p->tcp_flags & RL_TCP_SYN) ? 1 : 0);
+	__u32 end = seq + len;
 	*gap = 0;
 	if (!(st->seq_flags & valid)) {
 		st->seq_flags |= valid;
@@ -342,10 +344,10 @@ static __always_inline __u32 rl_tcp_seq(struct rl_sk_state *st, const struct rl_
 		return len;
 	}
 	__u32 skip = 0;
-	if ((__s32)(p->seq - next) < 0)
-		skip = next - p->seq; /* a retransmission carrying new bytes too */
+	if ((__s32)(seq - next) < 0)
+		skip = next - seq; /* a retransmission carrying new bytes too */
 	else
-		*gap = p->seq - next;
+		*gap = seq - next;
 	st->next_seq[idx] = end;
 	return skip;
 }
