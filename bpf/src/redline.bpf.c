@@ -540,7 +540,9 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 
 	struct rl_kstats *stats = NULL;
 	struct rl_stream *ss = NULL;
-	if (st->seq_flags & RL_SEQ_FRAMED)
+	/* Walked flows' stream state, only for packets that need it (pure ACKs don't). */
+	if ((st->seq_flags & RL_SEQ_FRAMED) &&
+	    (p->payload_len || (p->tcp_flags & (RL_TCP_FIN | RL_TCP_RST))))
 		ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
 	if (p->payload_len) {
 		stats = rl_stats();
