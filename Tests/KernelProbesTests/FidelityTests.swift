@@ -140,7 +140,10 @@ struct FidelityTests {
         Self.within(redisClient.count, commands + 1, "redis client-side calls vs INFO commandstats")
         Self.within(httpServer.count, log.requests, "HTTP server-side calls vs nginx's access log")
         Self.within(httpClient.count, log.requests, "HTTP client-side calls vs nginx's access log")
-        Self.within(httpClient.count, wrkRequests, "HTTP client-side calls vs wrk")
+        // wrk stops counting at its deadline: the writes then in flight on its two
+        // connections were answered (nginx logged them) but are not in wrk's count.
+        #expect(wrkRequests > 0 && abs(httpClient.count - wrkRequests) <= max(wrkRequests / 200, 2 * httpDepth),
+                "HTTP client-side calls \(httpClient.count) vs wrk \(wrkRequests)")
         // 404s are client errors, counted as today; the ratio is the log's.
         let ratio = { (c: [rl_l7_call]) in Double(c.filter { $0.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) }.count) / Double(max(c.count, 1)) }
         let truthRatio = Double(log.notFound) / Double(max(log.requests, 1))
