@@ -461,6 +461,12 @@ public final class CollectorRuntime {
                              labels: [("role", "response")], value: Double(k.unpairedResponse.reduce(0, &+))))
         samples.append(.init("redline_filtered_packets_total", .counter, help: "Packets the filters excluded from reporting.",
                              value: Double(k.filtered)))
+        samples.append(.init("redline_retransmits_skipped_total", .counter,
+                             help: "TCP payload segments seen again (retransmitted): not classified, walked or counted twice.",
+                             value: Double(k.retransmitsSkipped)))
+        samples.append(.init("redline_stream_lost_total", .counter,
+                             help: "HTTP/1.x or RESP message walks that lost sync; their messages went uncounted until the next one a segment starts with.",
+                             value: Double(k.streamLost)))
         samples.append(.init("redline_identity_option_missing_total", .counter,
                              help: "Connections whose peer's identity TCP option was expected and missing.", value: Double(k.idOptionMissing)))
         if let w = listenerWalk {

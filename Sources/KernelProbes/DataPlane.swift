@@ -50,6 +50,10 @@ public struct KernelStats: Sendable, Equatable {
     public var idOptionSeen: UInt64 = 0
     public var parseErrors: UInt64 = 0
     public var filtered: UInt64 = 0
+    /// TCP payload segments wholly retransmitted: skipped by classification and message walking.
+    public var retransmitsSkipped: UInt64 = 0
+    /// Message walks that lost sync (messages uncounted until a segment starts one).
+    public var streamLost: UInt64 = 0
 
     public init() {}
 }
@@ -206,6 +210,8 @@ public final class DataPlane {
             s.idOptionSeen &+= k.id_option_seen
             s.parseErrors &+= k.parse_errors
             s.filtered &+= k.filtered
+            s.retransmitsSkipped &+= k.retransmits_skipped
+            s.streamLost &+= k.stream_lost
         }
         return s
     }

@@ -450,13 +450,15 @@ struct Aggregation {
             countUnknowns(local: r.local, remote: r.remote)
             let isServer = c.side == server
             let isError = c.status_class == serverError, isClientError = c.status_class == clientError
+            // A request counted without its response carries no latency.
+            let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             func fill(_ cell: inout REDCell) {
                 cell.requests &+= 1
                 if isError { cell.errors &+= 1 }
                 if isClientError { cell.clientErrors &+= 1 }
                 cell.requestBytes &+= UInt64(c.req_bytes)
                 cell.responseBytes &+= UInt64(c.resp_bytes)
-                cell.latency.record(c.duration_ns)
+                if !unpaired { cell.latency.record(c.duration_ns) }
             }
             let g = Int(isServer ? r.serverGroup : r.clientGroup)
             if serviceCells[bi].count <= g {

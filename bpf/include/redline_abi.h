@@ -109,6 +109,10 @@ enum rl_call_flags {
 	RL_CALL_TRACE_B3 = 1 << 2,        /* ... from B3 headers */
 	RL_CALL_TRACE_TTHEADER = 1 << 3,  /* ... from a TTHeader */
 	RL_CALL_TRUNCATED = 1 << 4,       /* host or route was longer than its field */
+	RL_CALL_UNPAIRED = 1 << 5,        /* a request that could not be paired with its response
+	                                     (connection closed first, or its response was not
+	                                     seen): counted as a request, duration_ns is 0 and
+	                                     carries no latency */
 };
 
 /* Kinds of struct rl_tcp_event. */

@@ -214,7 +214,12 @@ struct rl_kstats {
 	__u64 parse_errors;       /* truncated or bogus IP/TCP/UDP headers */
 	__u64 filtered;           /* records suppressed by filters */
 	__u64 since_wakeup;       /* records since the last forced wakeup (internal) */
-	__u64 pad[3];
+	__u64 retransmits_skipped; /* TCP payload segments wholly below the next expected
+	                              sequence number: not classified, not walked, not counted */
+	__u64 stream_lost;        /* message walks that lost sync (a gap in the sequence space,
+	                             bytes that cannot start a message, the per-segment step
+	                             bound): messages go uncounted until a segment starts one */
+	__u64 pad;
 };
 
 /* ------------------------------------------------------------------ */

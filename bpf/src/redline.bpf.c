@@ -224,54 +224,94 @@ reset:
 	st->last_flush_ns = now;
 }
 
-/* Emits the completed call of `st` (request and response seen). */
-static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_sk_state *st,
-					     bool egress, struct rl_kstats *stats)
+/* The fields of one TCP call record that vary by how it was paired. */
+struct rl_call_out {
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u8 req_rule;  /* rule ids are 1..RL_MAX_RULE_ID-1: a byte holds them */
+	__u8 resp_rule;
+	__u16 status_code;
+	__u8 status_class;
+	__u8 flags;   /* enum rl_call_flags */
+	__u8 proto;
+	__u8 req_dir : 7; /* RL_DIR_*: the way the request travelled */
+	__u8 prefix : 1;  /* send st->prefix with it */
+};
+/* 32 bytes: it lives in rl_stream_emit's frame, on the deepest call chain of
+ * the tc programs (tc -> message walk -> call emit -> loss count), which the
+ * verifier holds to 512 bytes of stack. */
+_Static_assert(sizeof(struct rl_call_out) == 32, "rl_call_out fits its frame");
+_Static_assert(RL_MAX_RULE_ID <= 256, "rule ids fit rl_call_out's bytes");
+
+/* Emits one TCP call record of the flow of `st` (filters and L7 deny mask
+ * applied). A global function: verified once, not once per place a call is
+ * made (message walking makes calls from many). `stats` may be NULL. Returns
+ * 1 emitted, 0 filtered, or minus the loss reason (rate cap, ring full): the
+ * caller counts that loss (rl_tcp_emit_counted), so the count's frame is not
+ * stacked on this one at the end of the deepest call chain. */
+__noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
+			   struct rl_kstats *stats, const struct rl_call_out *o)
 {
-	st->call_state = 0;
+	if (!p || !st || !o)
+		return 0;
 	if (!rl_tcp_allowed(st, p, egress, stats))
-		return;
-	if (rl_l7_denied(st->req_proto)) {
+		return 0;
+	if (rl_l7_denied(o->proto)) {
 		if (stats)
 			stats->filtered++;
-		return;
+		return 0;
 	}
 	struct rl_l7_call *c;
-	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
-	__u64 owner_cgroup = st->cgroup_id;
-	__u32 plen = st->prefix_len;
+	__u32 lost = 0;
+	__u32 plen = o->prefix ? st->prefix_len : 0;
 	if (plen) {
-		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), owner, owner_cgroup, stats);
+		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
+					 sizeof(*c) + sizeof(struct rl_call_prefix), &lost);
 		if (!c)
-			return;
+			return -(int)lost;
 		struct rl_call_prefix *px = (void *)(c + 1);
 		px->len = plen;
 		__builtin_memset(px->pad, 0, sizeof(px->pad));
 		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
 	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
+		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &lost);
 		if (!c)
-			return;
+			return -(int)lost;
 	}
 	__builtin_memset(c, 0, sizeof(*c));
-	c->start_ns = st->req_start_ns;
-	c->duration_ns = st->resp_start_ns - st->req_start_ns;
+	c->start_ns = o->start_ns;
+	c->duration_ns = o->duration_ns;
 	c->cgroup_id = st->cgroup_id;
 	rl_fill_endpoints(p, egress, c->laddr, c->raddr, &c->lport, &c->rport);
 	c->family = p->family;
 	c->l4_proto = IPPROTO_TCP;
-	c->l7_proto = st->req_proto;
-	c->side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
-	c->status_code = st->status_code;
-	c->status_class = st->status_class;
-	c->req_rule = st->req_rule;
-	c->resp_rule = st->resp_rule;
-	c->req_bytes = st->req_bytes;
-	c->resp_bytes = st->resp_bytes;
+	c->l7_proto = o->proto;
+	c->side = o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	c->status_code = o->status_code;
+	c->status_class = o->status_class;
+	c->flags = o->flags;
+	c->req_rule = o->req_rule;
+	c->resp_rule = o->resp_rule;
+	c->req_bytes = o->req_bytes;
+	c->resp_bytes = o->resp_bytes;
 	c->local_service = st->local_service;
 	c->peer_service = st->peer_service;
 	rl_submit(c, RL_REC_L7_CALL, stats);
+	return 1;
+}
+
+/* rl_tcp_emit, with a lost call (rate cap, ring full) counted against its
+ * owner: the call's protocol, this socket's side of it and its cgroup. */
+static __always_inline void rl_tcp_emit_counted(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
+						struct rl_kstats *stats, const struct rl_call_out *o)
+{
+	int r = rl_tcp_emit(p, st, egress, stats, o);
+	if (r < 0)
+		rl_lost(stats, (__u32)-r, RL_REC_L7_CALL,
+			RL_OWNER(o->proto, o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER),
+			st->cgroup_id);
 }
 
 /* A pending request that no response answered: charged to its protocol, side and cgroup. */
@@ -282,14 +322,106 @@ static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const s
 	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 }
 
+/* Emits the completed call of `st` (request and response seen). */
+static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_sk_state *st,
+					     bool egress, struct rl_kstats *stats)
+{
+	st->call_state = 0;
+	struct rl_call_out o = {
+		.start_ns = st->req_start_ns,
+		.duration_ns = st->resp_start_ns - st->req_start_ns,
+		.req_bytes = st->req_bytes,
+		.resp_bytes = st->resp_bytes,
+		.req_rule = st->req_rule,
+		.resp_rule = st->resp_rule,
+		.status_code = st->status_code,
+		.status_class = st->status_class,
+		.proto = st->req_proto,
+		.req_dir = st->req_dir,
+		.prefix = true,
+	};
+	rl_tcp_emit_counted(p, st, egress, stats, &o);
+}
+
+/* Message walking (HTTP/1.x, RESP) uses rl_tcp_emit. */
+#include "rl_stream.h"
+
+/* Sequence check of a TCP payload segment against the direction's next
+ * expected sequence number. Returns the payload offset where unseen bytes
+ * begin (payload_len: a retransmission, nothing new) and in *gap the bytes
+ * between the expected and the segment's first sequence number (never seen
+ * here). */
+static __always_inline __u32 rl_tcp_seq(struct rl_sk_state *st, const struct rl_pkt *p,
+					bool egress, struct rl_kstats *stats, __u32 *gap)
+{
+	__u32 idx = egress ? 0 : 1;
+	__u8 valid = egress ? RL_SEQ_TX_VALID : RL_SEQ_RX_VALID;
+	__u32 len = p->payload_len;
+	/* A SYN's payload (TCP Fast Open) starts one past its sequence number. */
+	__u32 seq = p->seq + ((p->tcp_flags & RL_TCP_SYN) ? 1 : 0);
+	__u32 end = seq + len;
+	*gap = 0;
+	if (!(st->seq_flags & valid)) {
+		st->seq_flags |= valid;
+		st->next_seq[idx] = end;
+		return 0;
+	}
+	__u32 next = st->next_seq[idx];
+	if ((__s32)(end - next) <= 0) {
+		if (stats)
+			stats->retransmits_skipped++;
+		return len;
+	}
+	__u32 skip = 0;
+	if ((__s32)(seq - next) < 0)
+		skip = next - seq; /* a retransmission carrying new bytes too */
+	else
+		*gap = seq - next;
+	st->next_seq[idx] = end;
+	return skip;
+}
+
+/* A request rule matched on a flow whose protocol has a framing: from now on
+ * its messages are walked (rl_stream.h). False when no state could be had. */
+static __always_inline bool rl_tcp_start_framing(struct bpf_sock *sk, const struct rl_pkt *p,
+						 struct rl_sk_state *st, const struct rl_rule *r,
+						 bool egress, struct rl_kstats *stats)
+{
+	struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0,
+						  BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return false;
+	if (st->call_state == 2)
+		rl_tcp_emit_call(p, st, egress, stats);
+	else if (st->call_state == 1)
+		rl_unpaired_request(stats, st);
+	st->call_state = 0;
+	st->prefix_len = 0;
+	/* A new storage is zeroed; these are all a fresh stream needs. */
+	ss->w[0].phase = RL_W_START;
+	ss->w[1].phase = RL_W_START;
+	ss->head = 0;
+	ss->count = 0;
+	ss->overflow = 0;
+	ss->answered = 0;
+	ss->framing = rl_framing_of(r->l7_proto);
+	ss->proto = r->l7_proto;
+	ss->req_dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
+	st->seq_flags |= RL_SEQ_FRAMED;
+	if (st->side == RL_SIDE_UNKNOWN)
+		st->side = egress ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	return true;
+}
+
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
  * payload after a change of direction: a message's later segments only add
  * bytes, so bulk transfers cost no payload loads. */
-static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt *p,
-				      struct rl_sk_state *st, bool egress, struct rl_kstats *stats)
+static __always_inline void rl_tcp_l7(struct __sk_buff *skb, struct bpf_sock *sk,
+				      const struct rl_pkt *p, struct rl_sk_state *st, bool egress,
+				      struct rl_kstats *stats, __u32 skip)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
-	__u32 len = p->payload_len;
+	__u32 len = p->payload_len - skip;
 	if (dir == st->last_dir) {
 		if (st->call_state == 1 && dir == st->req_dir)
 			st->req_bytes += len;
@@ -325,6 +457,10 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (!st->l7_proto)
 		st->l7_proto = r->l7_proto;
 	if (r->flags & RL_RULE_LABEL_ONLY)
+		return;
+	/* The caller walks this segment's messages from now on. */
+	if (r->role == RL_ROLE_REQUEST && rl_framing_of(r->l7_proto) &&
+	    rl_tcp_start_framing(sk, p, st, r, egress, stats))
 		return;
 
 	/* Symmetric framings (Thrift TTHeader, RESP arrays) look like requests both
@@ -406,57 +542,20 @@ static __always_inline void rl_tcp_init(struct rl_sk_state *st, struct bpf_sock 
 	}
 }
 
-static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool egress)
+/* Accounting, pairing and message walking of one TCP packet of local socket
+ * `sk` (held by the caller for the whole call). */
+static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
+					struct bpf_sock *sk, bool egress, __u64 now)
 {
-	struct rl_sk_state *st = NULL;
-	struct bpf_sock *sk;
-	__u64 now = bpf_ktime_get_coarse_ns();
-
-	if (egress) {
-		/* Egress: skb->sk is the local socket (a request sock for a SYN-ACK). */
-		sk = skb->sk;
-		if (!sk)
-			return;
-		sk = bpf_sk_fullsock(sk);
-		if (!sk || sk->state == RL_TCP_LISTEN)
-			return;
-		st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!st)
-			return;
-		if (!st->last_flush_ns)
-			rl_tcp_init(st, sk, p, egress, now);
-		if (!(st->flags & RL_SK_CLASSID_READ)) {
-			st->classid = bpf_get_cgroup_classid(skb);
-			st->flags |= RL_SK_CLASSID_READ;
-		}
-	} else {
-		/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
-		struct bpf_sock_tuple t = {};
-		__u32 tlen;
-		if (p->family == RL_FAMILY_INET) {
-			t.ipv4.saddr = p->saddr[3];
-			t.ipv4.daddr = p->daddr[3];
-			t.ipv4.sport = bpf_htons(p->sport);
-			t.ipv4.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv4);
-		} else {
-			__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
-			__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
-			t.ipv6.sport = bpf_htons(p->sport);
-			t.ipv6.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv6);
-		}
-		sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
-		if (!sk)
-			return;
-		if (sk->state != RL_TCP_LISTEN) {
-			st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (st && !st->last_flush_ns)
-				rl_tcp_init(st, sk, p, egress, now);
-		}
-		bpf_sk_release(sk);
-		if (!st)
-			return;
+	struct rl_sk_state *st =
+		bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if (!st->last_flush_ns)
+		rl_tcp_init(st, sk, p, egress, now);
+	if (egress && !(st->flags & RL_SK_CLASSID_READ)) {
+		st->classid = bpf_get_cgroup_classid(skb);
+		st->flags |= RL_SK_CLASSID_READ;
 	}
 
 	if (!st->first_ns)
@@ -471,9 +570,26 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	}
 
 	struct rl_kstats *stats = NULL;
+	struct rl_stream *ss = NULL;
+	/* Walked flows' stream state, only for packets that need it (pure ACKs don't). */
+	if ((st->seq_flags & RL_SEQ_FRAMED) &&
+	    (p->payload_len || (p->tcp_flags & (RL_TCP_FIN | RL_TCP_RST))))
+		ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
 	if (p->payload_len) {
 		stats = rl_stats();
-		rl_tcp_l7(skb, p, st, egress, stats);
+		/* Retransmitted bytes were classified, walked and counted the first
+		 * time: only bytes past the next expected sequence number are new. */
+		__u32 gap;
+		__u32 skip = rl_tcp_seq(st, p, egress, stats, &gap);
+		if (skip < p->payload_len && !(st->seq_flags & RL_SEQ_FRAMED)) {
+			rl_tcp_l7(skb, sk, p, st, egress, stats, skip);
+			if (st->seq_flags & RL_SEQ_FRAMED) { /* this segment's request started it */
+				ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+				gap = 0;
+			}
+		}
+		if (skip < p->payload_len && ss)
+			rl_stream_segment(skb, p, st, ss, egress, stats, skip, gap);
 	}
 
 	bool closing = false;
@@ -483,11 +599,18 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 		st->flags |= egress ? RL_SK_FIN_TX : RL_SK_FIN_RX;
 		if ((st->flags & (RL_SK_FIN_TX | RL_SK_FIN_RX)) == (RL_SK_FIN_TX | RL_SK_FIN_RX))
 			closing = true;
+		if (ss && !(st->flags & RL_SK_CLOSED)) {
+			if (!stats)
+				stats = rl_stats();
+			rl_stream_fin(p, st, ss, egress, stats);
+		}
 	}
 	if (closing && !(st->flags & RL_SK_CLOSED)) {
 		if (!stats)
 			stats = rl_stats();
-		if (st->call_state == 2)
+		if (ss)
+			rl_stream_close(p, st, ss, egress, stats);
+		else if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
 		else if (st->call_state == 1)
 			rl_unpaired_request(stats, st);
@@ -501,6 +624,46 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 			stats = rl_stats();
 		rl_tcp_flush(p, st, egress, now, false, stats);
 	}
+}
+
+static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool egress)
+{
+	struct bpf_sock *sk;
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (egress) {
+		/* Egress: skb->sk is the local socket (a request sock for a SYN-ACK). */
+		sk = skb->sk;
+		if (!sk)
+			return;
+		sk = bpf_sk_fullsock(sk);
+		if (!sk || sk->state == RL_TCP_LISTEN)
+			return;
+		rl_tcp_sock(skb, p, sk, true, now);
+		return;
+	}
+	/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
+	struct bpf_sock_tuple t = {};
+	__u32 tlen;
+	if (p->family == RL_FAMILY_INET) {
+		t.ipv4.saddr = p->saddr[3];
+		t.ipv4.daddr = p->daddr[3];
+		t.ipv4.sport = bpf_htons(p->sport);
+		t.ipv4.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
+		t.ipv6.sport = bpf_htons(p->sport);
+		t.ipv6.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv6);
+	}
+	sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	if (sk->state != RL_TCP_LISTEN)
+		rl_tcp_sock(skb, p, sk, false, now);
+	bpf_sk_release(sk);
 }
 
 /* ------------------------------------------------------------------ */
@@ -758,9 +921,11 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		return;
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0,
 						    BPF_SK_STORAGE_GET_F_CREATE);
-	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks. */
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-					 ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks.
+	 * State changes are wanted: the close (rl_sockops_closed). */
+	bpf_sock_ops_cb_flags_set(skops, (skops->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
+					 BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (!st)
 		return;
 	if (!st->cgroup_id) {
@@ -781,6 +946,67 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		if (stats)
 			stats->id_option_missing++;
 	}
+}
+
+/* The socket reached TCP_CLOSE. tc reports a close when it sees both FINs or
+ * a RST, but a side that closes first and is orphaned becomes a timewait
+ * mini-socket when its FIN is acked, and the peer's FIN that follows finds no
+ * full socket at tc ingress: such a flow's last delta (and, for walked
+ * protocols, its requests left unanswered) is emitted here. */
+static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return;
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	if (!st || (st->flags & RL_SK_CLOSED) || !st->last_flush_ns)
+		return;
+	/* Context fields are read one by one at fixed offsets (the verifier refuses
+	 * loads through a pointer into the context that clang computed). */
+	struct rl_pkt p = {.l4 = IPPROTO_TCP};
+	__u32 family = skops->family;
+	asm volatile("" : "+r"(family));
+	if (family == RL_FAMILY_INET) {
+		p.family = RL_FAMILY_INET;
+		__u32 l = skops->local_ip4;
+		asm volatile("" : "+r"(l));
+		__u32 r = skops->remote_ip4;
+		asm volatile("" : "+r"(r));
+		rl_map4(p.saddr, l);
+		rl_map4(p.daddr, r);
+	} else {
+		p.family = RL_FAMILY_INET6;
+		p.saddr[0] = skops->local_ip6[0];
+		asm volatile("" ::: "memory");
+		p.saddr[1] = skops->local_ip6[1];
+		asm volatile("" ::: "memory");
+		p.saddr[2] = skops->local_ip6[2];
+		asm volatile("" ::: "memory");
+		p.saddr[3] = skops->local_ip6[3];
+		asm volatile("" ::: "memory");
+		p.daddr[0] = skops->remote_ip6[0];
+		asm volatile("" ::: "memory");
+		p.daddr[1] = skops->remote_ip6[1];
+		asm volatile("" ::: "memory");
+		p.daddr[2] = skops->remote_ip6[2];
+		asm volatile("" ::: "memory");
+		p.daddr[3] = skops->remote_ip6[3];
+	}
+	p.sport = skops->local_port;
+	p.dport = bpf_ntohl(skops->remote_port); /* network order in the upper 16 bits */
+	struct rl_kstats *stats = rl_stats();
+	if (st->seq_flags & RL_SEQ_FRAMED) {
+		struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+		if (ss)
+			rl_stream_close(&p, st, ss, true, stats);
+	} else if (st->call_state == 2) {
+		rl_tcp_emit_call(&p, st, true, stats);
+	} else if (st->call_state == 1 && stats) {
+		stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+	}
+	st->call_state = 0;
+	st->flags |= RL_SK_CLOSED;
+	rl_tcp_flush(&p, st, true, bpf_ktime_get_coarse_ns(), true, stats);
 }
 
 SEC("sockops")
@@ -842,6 +1068,10 @@ int rl_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		rl_sockops_established(skops, BPF_LOAD_HDR_OPT_TCP_SYN);
 		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			rl_sockops_closed(skops);
+		break;
 	default:
 		break;
 	}
@@ -866,12 +1096,15 @@ static __always_inline __u32 rl_sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* The namespace a packet is in: its device's (where it is dropped or
+ * answered), else its socket's. On veth a received packet still carries the
+ * sender's socket, from the other namespace. */
 static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
 {
+	if (BPF_CORE_READ(skb, dev))
+		return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	struct sock *sk = BPF_CORE_READ(skb, sk);
-	if (sk)
-		return rl_sk_netns(sk);
-	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	return sk ? rl_sk_netns(sk) : 0;
 }
 
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
@@ -1010,8 +1243,21 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		return 0;
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 	__u8 state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
-	/* A packet with an owning socket was being sent; otherwise it was received. */
-	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, !sk, state);
+	/* Which end is local: a packet without a socket was being received. With
+	 * one, it was being sent only if it leaves from the socket's port: a
+	 * received packet carries the local socket too once TCP has looked it up
+	 * (early demux), and on veth the sender's. */
+	bool received = true;
+	if (sk) {
+		__u16 th = BPF_CORE_READ(skb, transport_header);
+		__u16 nh = BPF_CORE_READ(skb, network_header);
+		__u16 sport = 0;
+		if (th != 0xffff && th > nh)
+			bpf_probe_read_kernel(&sport, sizeof(sport), BPF_CORE_READ(skb, head) + th);
+		received = bpf_ntohs(sport) != BPF_CORE_READ(sk, __sk_common.skc_num) ||
+			   rl_sk_netns(sk) != rl_skb_netns(skb);
+	}
+	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, received, state);
 	return 0;
 }
 

@@ -139,6 +139,27 @@ static __always_inline void *rl_reserve(__u32 type, __u32 sample, __u32 size, __
 	return h + 1;
 }
 
+/* rl_reserve without the loss count: returns NULL and sets *lost to the
+ * reason (RL_STAT_RATE_CAPPED, RL_STAT_RINGBUF_DROPPED) for the caller to
+ * count with rl_lost. For functions deep in a call chain: the count's frame
+ * then hangs off their caller, not off them (the 512-byte stack limit). */
+static __always_inline void *rl_reserve_or_reason(__u32 type, __u32 sample, __u32 size, __u32 *lost)
+{
+	if (!rl_rate_ok(type)) {
+		*lost = RL_STAT_RATE_CAPPED;
+		return NULL;
+	}
+	struct rl_ring_header *h = bpf_ringbuf_reserve(&rl_events, sizeof(*h) + size, 0);
+	if (!h) {
+		*lost = RL_STAT_RINGBUF_DROPPED;
+		return NULL;
+	}
+	h->type = sample;
+	h->size = size;
+	h->reserved = 0;
+	return h + 1;
+}
+
 /* Submits a record from rl_reserve(). Wakes the consumer only every
  * RL_CFG_WAKEUP_EVERY records per CPU (KERNEL-NOTES: 3x the throughput of
  * a wakeup per record); the consumer also polls on a timeout. */

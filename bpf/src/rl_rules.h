@@ -160,10 +160,10 @@ __noinline int rl_rule_clauses_hold(struct __sk_buff *skb, __u32 payload_off, __
 }
 
 /* Classifies a payload against the active rule generation, touching it only
- * at offsets that have rules. A global function: the verifier checks it once,
- * not once per caller. Returns the matched slot or -1 (also in m->slot). */
-__noinline int rl_classify_payload(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
-				   __u32 l4, struct rl_match *m)
+ * at offsets that have rules. Returns the matched slot or -1 (also in
+ * m->slot). `clauses`: test rules' extra clauses (a constant at each use). */
+static __always_inline int rl_classify_core(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
+					    __u32 l4, struct rl_match *m, const bool clauses)
 {
 	if (!m)
 		return -1;
@@ -209,7 +209,7 @@ __noinline int rl_classify_payload(struct __sk_buff *skb, __u32 payload_off, __u
 			const __u64 *value = (const __u64 *)r->value;
 			if ((w[0] & mask[0]) != value[0] || (w[1] & mask[1]) != value[1])
 				continue;
-			if (r->n_clauses &&
+			if (clauses && r->n_clauses &&
 			    !rl_rule_clauses_hold(skb, payload_off, payload_len, gen, slot))
 				continue;
 			m->slot = slot;
@@ -223,6 +223,27 @@ __noinline int rl_classify_payload(struct __sk_buff *skb, __u32 payload_off, __u
 		}
 	}
 	return -1;
+}
+
+/* rl_classify_core with clauses: the first message of a flow, whose protocol
+ * is not known yet. A global function: the verifier checks it once, not once
+ * per caller. */
+__noinline int rl_classify_payload(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
+				   __u32 l4, struct rl_match *m)
+{
+	return rl_classify_core(skb, payload_off, payload_len, l4, m, true);
+}
+
+/* rl_classify_core without clauses, for the later messages of a framed flow
+ * (rl_stream.h): their protocol is known and the walk found where each
+ * starts, so the first bytes pick the rule (its id and status). Clauses tell
+ * neighbouring protocols apart at a flow's start; calling them from the walk
+ * would put three more frames on the tc programs' deepest call chain, past
+ * the verifier's 512-byte stack limit. */
+__noinline int rl_classify_framed(struct __sk_buff *skb, __u32 payload_off, __u32 payload_len,
+				  __u32 l4, struct rl_match *m)
+{
+	return rl_classify_core(skb, payload_off, payload_len, l4, m, false);
 }
 
 static __always_inline const struct rl_rule *rl_classify(struct __sk_buff *skb,
