@@ -227,6 +227,8 @@ struct rl_udp_flow {
 	__u64 rx_bytes;
 	__u32 tx_packets;
 	__u32 rx_packets;
+	__u64 tx_payload_bytes;
+	__u64 rx_payload_bytes;
 	__u8 l7_proto;
 	__u8 opened_sent;
 	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
@@ -251,7 +253,7 @@ _Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 48 * RL_MAX
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");
 _Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
-_Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
+_Static_assert(sizeof(struct rl_udp_flow) == 72, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");
 
 #endif /* REDLINE_MAPS_H */
