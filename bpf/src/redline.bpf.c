@@ -502,7 +502,12 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 		rl_tcp_flush(p, st, egress, now, true, stats);
 		return;
 	}
-	if (now - st->last_flush_ns >= rl_flush_interval() && !(st->flags & RL_SK_CLOSED)) {
+	/* Our own FIN flushes too: an orphaned socket's active close turns it into a
+	 * timewait sock, which no lookup returns, so the peer's FIN (the closing
+	 * delta) may never be seen and the connection's last counts would go with
+	 * the socket. What follows our FIN (the peer's FIN and ACK) is then lost. */
+	bool local_fin = egress && (p->tcp_flags & RL_TCP_FIN);
+	if ((local_fin || now - st->last_flush_ns >= rl_flush_interval()) && !(st->flags & RL_SK_CLOSED)) {
 		if (!stats)
 			stats = rl_stats();
 		rl_tcp_flush(p, st, egress, now, false, stats);

@@ -10,11 +10,17 @@
 #error "build with -DDROP_PERMILLE=N (0..1000)"
 #endif
 
+/* Packets this program dropped: the lab's truth for the drop count
+ * (tools/lab/drop count). */
+__u64 dropped = 0;
+
 SEC("tc")
 int rl_lab_drop(struct __sk_buff *skb)
 {
-	if (bpf_get_prandom_u32() % 1000 < DROP_PERMILLE)
+	if (bpf_get_prandom_u32() % 1000 < DROP_PERMILLE) {
+		__sync_fetch_and_add(&dropped, 1);
 		return TC_ACT_SHOT;
+	}
 	/* Not OK: OK would end the hook's filter list and hide the packet from
 	 * the collector's filter after this one. */
 	return TC_ACT_UNSPEC;
