@@ -909,7 +909,7 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
  * the host where it happened sees them (local = that host's end), and
  * reported only by that host's collector:
  *   - `sk` (the skb's owner, may be NULL) is the local socket that received it
- *     when the packet's destination port is the socket's port: local = dst;
+ *     when the packet came from the socket's peer port: local = dst;
  *   - else `sk` sent it. A packet that crossed a veth keeps its *sender's*
  *     socket (KERNEL-NOTES, "What a tc program can see"): when the skb's
  *     device is in another namespace than that socket, the packet was
@@ -956,15 +956,20 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 	__u32 netns;
 	if (sk) {
 		__u32 sk_netns = rl_sk_netns(sk);
-		__u16 sk_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		/* Received by the socket: it came from the socket's peer port. The local
+		 * port is no witness: a closing socket's is already 0 when its queues are
+		 * purged. An unconnected socket (no peer port) received what came to its port. */
+		__u16 peer_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		bool received = peer_port ? ports[0] == peer_port
+					  : bpf_ntohs(ports[1]) == BPF_CORE_READ(sk, __sk_common.skc_num);
 		/* skb->dev is read only for a packet the socket sent: on a UDP receive
 		 * queue the same word holds dev_scratch, not a device. */
 		__u32 dev_netns = 0;
-		if (bpf_ntohs(ports[1]) != sk_port)
+		if (!received)
 			dev_netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-		if (bpf_ntohs(ports[1]) == sk_port || !dev_netns || dev_netns == sk_netns) {
+		if (received || !dev_netns || dev_netns == sk_netns) {
 			netns = sk_netns;
-			local_is_dst = bpf_ntohs(ports[1]) == sk_port;
+			local_is_dst = received;
 			tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
 		} else {
 			netns = dev_netns;
