@@ -246,6 +246,8 @@ public final class DataPlane {
                 d.rx_bytes &+= f.rx_bytes
                 d.tx_packets &+= UInt64(f.tx_packets)
                 d.rx_packets &+= UInt64(f.rx_packets)
+                d.tx_payload_bytes &+= f.tx_payload_bytes
+                d.rx_payload_bytes &+= f.rx_payload_bytes
             }
             guard last &+ idleNanoseconds <= now else { continue }
             try udpFlows.delete(key: keyBytes)

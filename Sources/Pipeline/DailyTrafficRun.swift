@@ -79,11 +79,16 @@ public struct DailyTrafficRun {
                 return []
             }
             let s = (2...8).map(strings)
-            let bytes = ints(9), packets = ints(10), flows = ints(11), calls = ints(12), observed = ints(13), lost = ints(14)
-            let shared = ints(15)
+            let bytes = ints(9), packets = ints(10), flows = ints(12), calls = ints(13), observed = ints(14), lost = ints(15)
+            let shared = ints(16)
+            // payload_bytes is optional: its values are stored for the valid rows only.
+            let payloadValues = ints(11), payloadValid = cols[11].validity ?? [Bool](repeating: true, count: buckets.count)
+            var payloadNext = 0
             for r in 0..<buckets.count {
+                var payload: UInt64?
+                if payloadValid[r] { payload = UInt64(payloadValues[payloadNext]); payloadNext += 1 }
                 let b = partition.startNanos + ((buckets[r] - partition.startNanos) / width) * width
-                let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), flows: UInt64(flows[r]),
+                let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), payloadBytes: payload, flows: UInt64(flows[r]),
                                        calls: UInt64(calls[r]))
                 rows.merge(Key(bucket: b, parts: s.map { $0[r] }),
                            Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]),
@@ -93,11 +98,14 @@ public struct DailyTrafficRun {
 
         var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 7)
         var bytes: [Int64] = [], packets: [Int64] = [], flows: [Int64] = [], calls: [Int64] = []
+        var payload: [Int64] = [], payloadValid: [Bool] = []
         var observed: [Int64] = [], lost: [Int64] = [], shared: [Int64] = [], ratio: [Double] = []
         for (k, r) in rows.sortedRows() {
             buckets.append(k.bucket)
             for i in 0..<7 { text[i].append(k.parts[i]) }
             bytes.append(Int64(clamping: r.cell.bytes)); packets.append(Int64(clamping: r.cell.packets))
+            payloadValid.append(r.cell.payloadBytes != nil)
+            if let p = r.cell.payloadBytes { payload.append(Int64(clamping: p)) }
             flows.append(Int64(clamping: r.cell.flows)); calls.append(Int64(clamping: r.cell.calls))
             observed.append(Int64(clamping: r.completeness.observed)); lost.append(Int64(clamping: r.completeness.lost))
             shared.append(Int64(clamping: r.completeness.shared))
@@ -105,7 +113,8 @@ public struct DailyTrafficRun {
         }
         let columns = [ColumnData(.int64(buckets)), ColumnData(.int32([Int32](repeating: Int32(rollup.bucketSeconds), count: buckets.count)))]
             + text.map { ColumnData(.byteArray($0)) }
-            + [bytes, packets, flows, calls, observed, lost, shared].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
+            + [bytes, packets].map { ColumnData(.int64($0)) } + [ColumnData(.int64(payload), validity: payloadValid)]
+            + [flows, calls, observed, lost, shared].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
 
         let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"

@@ -484,11 +484,14 @@ struct Aggregation {
             ledger.observed[.init(cls: Self.flowClass(local), bucket: bi), default: 0] &+= 1
             let b = bucketStart(bi)
             let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
+            // A version-1 record (widened by the segment reader) does not know its payload.
+            let layoutV1 = f.flags & UInt32(RL_FLOW_LAYOUT_V1.rawValue) != 0
             if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                               dstService: remote, l4: l4, observer: ids.source, peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
+                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.tx_payload_bytes }
                 }
             }
             if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
@@ -497,6 +500,7 @@ struct Aggregation {
                                               peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
+                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.rx_payload_bytes }
                 }
             }
             let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
@@ -525,7 +529,13 @@ struct Aggregation {
                     case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
                     case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
                     case RL_TCP_RESET_RECEIVED.rawValue: h.resetsReceived &+= n
-                    case RL_TCP_DROP.rawValue: h.drops &+= n
+                    case RL_TCP_DROP.rawValue:
+                        switch DropReasons.dropClass(Int32(bitPattern: e.drop_reason)) {
+                        case .network: h.drops &+= n
+                        case .policy: h.dropsPolicy &+= n
+                        case .teardown: h.dropsTeardown &+= n
+                        case .other: h.dropsOther &+= n
+                        }
                     default: break
                     }
                 }

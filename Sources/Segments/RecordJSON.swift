@@ -20,11 +20,14 @@ public enum RecordJSON {
             o.int("classid", r.classid)
             o.int("local_service", r.local_service)
             o.int("peer_service", r.peer_service)
-            o.flags("flags", UInt64(r.flags), [(1, "opened"), (2, "closed"), (4, "id_option_missing"), (8, "sampled_out")])
+            o.flags("flags", UInt64(r.flags), [(1, "opened"), (2, "closed"), (4, "id_option_missing"), (8, "sampled_out"),
+                                                  (16, "layout_v1")])
             o.int("tx_bytes", r.tx_bytes)
             o.int("rx_bytes", r.rx_bytes)
             o.int("tx_packets", r.tx_packets)
             o.int("rx_packets", r.rx_packets)
+            o.int("tx_payload_bytes", r.tx_payload_bytes)
+            o.int("rx_payload_bytes", r.rx_payload_bytes)
         case .l7Call:
             let r = record.loadUnaligned(as: rl_l7_call.self)
             o.int("start_ns", r.start_ns)

@@ -13,8 +13,17 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
     /// Size in bytes of one record of this type, from the ABI header.
     public var recordSize: Int { Self.sizes[Int(rawValue)] }
 
-    /// The layout version this build writes and reads.
+    /// The layout version this build writes.
     public var currentVersion: UInt16 { UInt16(credline_record_version(UInt32(rawValue))) }
+
+    /// Size in bytes of one record of this type at layout `version`, nil for a version this
+    /// build cannot read. Older layouts it reads: flow_delta version 1 (`RL_FLOW_DELTA_V1_SIZE`
+    /// bytes), which the decoder widens to the current layout (`SegmentDecoder`).
+    public func recordSize(version: UInt16) -> Int? {
+        if version == currentVersion { return recordSize }
+        if self == .flowDelta && version == 1 { return Int(RL_FLOW_DELTA_V1_SIZE) }
+        return nil
+    }
 
     public var description: String {
         switch self {

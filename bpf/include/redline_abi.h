@@ -50,7 +50,7 @@ enum rl_record_type {
 };
 
 /* Layout version of each record type, written into every segment header. */
-#define RL_REC_FLOW_DELTA_VERSION 1
+#define RL_REC_FLOW_DELTA_VERSION 2 /* 2: link bytes per segment, payload bytes (v1: 112 bytes) */
 #define RL_REC_L7_CALL_VERSION 1
 #define RL_REC_TCP_EVENT_VERSION 1
 #define RL_REC_CLOCK_ANCHOR_VERSION 1
@@ -100,6 +100,9 @@ enum rl_flow_flags {
 	RL_FLOW_CLOSED = 1 << 1,          /* FIN or RST seen; no more deltas follow */
 	RL_FLOW_ID_OPTION_MISSING = 1 << 2, /* identity option expected, not received */
 	RL_FLOW_SAMPLED_OUT = 1 << 3,     /* counters are partial: rate cap hit during the delta */
+	RL_FLOW_LAYOUT_V1 = 1 << 4,       /* read from a version-1 record: bytes/packets count a GSO
+	                                     packet once and the payload fields are unknown (zero);
+	                                     set by the segment reader, never by the kernel */
 };
 
 /* Flags of struct rl_l7_call.flags. */
@@ -171,11 +174,18 @@ struct rl_flow_delta {
 	__u32 local_service; /* local service id (from the cgroup map), 0 if unknown */
 	__u32 peer_service;  /* peer's service id from its TCP option, 0 if unknown */
 	__u32 flags;         /* enum rl_flow_flags */
-	__u64 tx_bytes;      /* bytes sent by local, L3 length (IP header included) */
-	__u64 rx_bytes;      /* bytes received by local, L3 length */
-	__u64 tx_packets;    /* packets sent by local (GSO super-packets count as one) */
-	__u64 rx_packets;    /* packets received by local */
+	__u64 tx_bytes;      /* link bytes sent by local: L3 length (IP + L4 headers + payload) of
+	                        every wire segment, a GSO/GRO packet of N segments counted with its
+	                        headers N times, as an MTU-sized link carries it; no L2 framing */
+	__u64 rx_bytes;      /* link bytes received by local, same definition */
+	__u64 tx_packets;    /* wire segments sent by local (a GSO packet counts gso_segs) */
+	__u64 rx_packets;    /* wire segments received by local (a GRO packet counts gso_segs) */
+	__u64 tx_payload_bytes; /* L4 payload bytes sent by local (TCP/UDP data, headers excluded) */
+	__u64 rx_payload_bytes; /* L4 payload bytes received by local */
 };
+
+/* Size of a version-1 rl_flow_delta: the same fields up to rx_packets. */
+#define RL_FLOW_DELTA_V1_SIZE 112
 
 /* One request/response exchange on one connection. Fields up to
  * peer_service come from the kernel; trace_id and later are filled by the
@@ -281,7 +291,9 @@ struct rl_ring_header {
 	__u32 reserved; /* zero */
 };
 
-_Static_assert(sizeof(struct rl_flow_delta) == 112, "rl_flow_delta layout");
+_Static_assert(sizeof(struct rl_flow_delta) == 128, "rl_flow_delta layout");
+_Static_assert(__builtin_offsetof(struct rl_flow_delta, tx_payload_bytes) == RL_FLOW_DELTA_V1_SIZE,
+	       "rl_flow_delta v2 only appends to v1");
 _Static_assert(sizeof(struct rl_l7_call) == 240, "rl_l7_call layout");
 _Static_assert(sizeof(struct rl_tcp_event) == 72, "rl_tcp_event layout");
 _Static_assert(sizeof(struct rl_clock_anchor) == 40, "rl_clock_anchor layout");

@@ -282,6 +282,8 @@ struct rl_udp_flow {
 	__u64 rx_bytes;
 	__u32 tx_packets;
 	__u32 rx_packets;
+	__u64 tx_payload_bytes;
+	__u64 rx_payload_bytes;
 	__u8 l7_proto;
 	__u8 opened_sent;
 	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
@@ -333,7 +335,7 @@ _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTA
 	       "rl_kstats layout");
 _Static_assert(sizeof(struct rl_loss_key) == 16, "rl_loss_key layout");
 _Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
-_Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
+_Static_assert(sizeof(struct rl_udp_flow) == 72, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");
 _Static_assert(sizeof(struct rl_scope) == 16, "rl_scope layout");
 _Static_assert(sizeof(struct rl_listener_report) == 24, "rl_listener_report layout");

@@ -213,6 +213,8 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 	d->rx_bytes = st->rx_bytes;
 	d->tx_packets = st->tx_packets;
 	d->rx_packets = st->rx_packets;
+	d->tx_payload_bytes = st->tx_payload_bytes;
+	d->rx_payload_bytes = st->rx_payload_bytes;
 	rl_submit(d, RL_REC_FLOW_DELTA, stats);
 	st->flags |= RL_SK_OPENED_SENT;
 reset:
@@ -220,6 +222,8 @@ reset:
 	st->rx_bytes = 0;
 	st->tx_packets = 0;
 	st->rx_packets = 0;
+	st->tx_payload_bytes = 0;
+	st->rx_payload_bytes = 0;
 	st->first_ns = 0;
 	st->last_flush_ns = now;
 }
@@ -527,6 +531,24 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, struct bpf_sock *sk
 	}
 }
 
+/* Link accounting of one packet. A GSO packet (egress) or a GRO packet
+ * (ingress) of N segments crosses the link as N packets, each with its own
+ * IP and L4 headers: count them so, so bytes and packets do not depend on
+ * offload settings. gso_segs is 0 or 1 for a plain packet. */
+static __always_inline void rl_count(struct __sk_buff *skb, const struct rl_pkt *p,
+				     __u64 *bytes, __u32 *packets, __u64 *payload)
+{
+	__u32 segs = skb->gso_segs;
+	if (segs < 2 || !skb->gso_size)
+		segs = 1;
+	/* Headers from the offsets, payload from the IP length: a UDP GSO packet's
+	 * UDP length is one segment's, not the packet's. */
+	__u32 headers = p->payload_off - sizeof(struct ethhdr);
+	*bytes += p->l3_len + (__u64)(segs - 1) * headers;
+	*packets += segs;
+	*payload += p->l3_len - headers;
+}
+
 /* First sight of a socket: identity and the side, when the handshake shows it. */
 static __always_inline void rl_tcp_init(struct rl_sk_state *st, struct bpf_sock *sk,
 					const struct rl_pkt *p, bool egress, __u64 now)
@@ -561,13 +583,10 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 	if (!st->first_ns)
 		st->first_ns = now;
 	st->last_ns = now;
-	if (egress) {
-		st->tx_bytes += p->l3_len;
-		st->tx_packets++;
-	} else {
-		st->rx_bytes += p->l3_len;
-		st->rx_packets++;
-	}
+	if (egress)
+		rl_count(skb, p, &st->tx_bytes, &st->tx_packets, &st->tx_payload_bytes);
+	else
+		rl_count(skb, p, &st->rx_bytes, &st->rx_packets, &st->rx_payload_bytes);
 
 	struct rl_kstats *stats = NULL;
 	struct rl_stream *ss = NULL;
@@ -619,7 +638,12 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 		rl_tcp_flush(p, st, egress, now, true, stats);
 		return;
 	}
-	if (now - st->last_flush_ns >= rl_flush_interval() && !(st->flags & RL_SK_CLOSED)) {
+	/* Our own FIN flushes too: an orphaned socket's active close turns it into a
+	 * timewait sock, which no lookup returns, so the peer's FIN (the closing
+	 * delta) may never be seen and the connection's last counts would go with
+	 * the socket. What follows our FIN (the peer's FIN and ACK) is then lost. */
+	bool local_fin = egress && (p->tcp_flags & RL_TCP_FIN);
+	if ((local_fin || now - st->last_flush_ns >= rl_flush_interval()) && !(st->flags & RL_SK_CLOSED)) {
 		if (!stats)
 			stats = rl_stats();
 		rl_tcp_flush(p, st, egress, now, false, stats);
@@ -785,6 +809,8 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 	d->rx_bytes = f->rx_bytes;
 	d->tx_packets = f->tx_packets;
 	d->rx_packets = f->rx_packets;
+	d->tx_payload_bytes = f->tx_payload_bytes;
+	d->rx_payload_bytes = f->rx_payload_bytes;
 	rl_submit(d, RL_REC_FLOW_DELTA, stats);
 	f->opened_sent = 1;
 reset:
@@ -792,6 +818,8 @@ reset:
 	f->rx_bytes = 0;
 	f->tx_packets = 0;
 	f->rx_packets = 0;
+	f->tx_payload_bytes = 0;
+	f->rx_payload_bytes = 0;
 	f->first_ns = 0;
 	f->last_flush_ns = now;
 }
@@ -814,13 +842,10 @@ static __always_inline void rl_udp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	if (!f->first_ns)
 		f->first_ns = now;
 	f->last_ns = now;
-	if (egress) {
-		f->tx_bytes += p->l3_len;
-		f->tx_packets++;
-	} else {
-		f->rx_bytes += p->l3_len;
-		f->rx_packets++;
-	}
+	if (egress)
+		rl_count(skb, p, &f->tx_bytes, &f->tx_packets, &f->tx_payload_bytes);
+	else
+		rl_count(skb, p, &f->rx_bytes, &f->rx_packets, &f->rx_payload_bytes);
 	struct rl_kstats *stats = NULL;
 	if (p->payload_len) {
 		stats = rl_stats();
@@ -1096,17 +1121,6 @@ static __always_inline __u32 rl_sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* The namespace a packet is in: its device's (where it is dropped or
- * answered), else its socket's. On veth a received packet still carries the
- * sender's socket, from the other namespace. */
-static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
-{
-	if (BPF_CORE_READ(skb, dev))
-		return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	return sk ? rl_sk_netns(sk) : 0;
-}
-
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
 {
 	struct rl_kstats *stats = rl_stats();
@@ -1145,10 +1159,19 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 	rl_submit(e, RL_REC_TCP_EVENT, stats);
 }
 
-/* An event about a packet without a (full) socket: addresses from the skb's
- * headers. `local_is_dst`: the packet came in (local = its destination). */
+/* An event about a packet, addresses from the skb's own headers, oriented as
+ * the host where it happened sees them (local = that host's end), and
+ * reported only by that host's collector:
+ *   - `sk` (the skb's owner, may be NULL) is the local socket that received it
+ *     when the packet came from the socket's peer port: local = dst;
+ *   - else `sk` sent it. A packet that crossed a veth keeps its *sender's*
+ *     socket (KERNEL-NOTES, "What a tc program can see"): when the skb's
+ *     device is in another namespace than that socket, the packet was
+ *     dropped on the receiving side, which is the observer: local = dst;
+ *     otherwise the sender is: local = src;
+ *   - without a socket the packet was received on skb->dev: local = dst. */
 static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind, __u32 reason,
-						  bool local_is_dst, __u8 tcp_state)
+						  struct sock *sk)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -1181,6 +1204,35 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 	/* transport_header is ~0 when unset; the ports are then left zero. */
 	if (th != 0xffff && th > nh)
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+
+	bool local_is_dst = true;
+	__u8 tcp_state = 0;
+	__u32 netns;
+	if (sk) {
+		__u32 sk_netns = rl_sk_netns(sk);
+		/* Received by the socket: it came from the socket's peer port. The local
+		 * port is no witness: a closing socket's is already 0 when its queues are
+		 * purged. An unconnected socket (no peer port) received what came to its port. */
+		__u16 peer_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		bool received = peer_port ? ports[0] == peer_port
+					  : bpf_ntohs(ports[1]) == BPF_CORE_READ(sk, __sk_common.skc_num);
+		/* skb->dev is read only for a packet the socket sent: on a UDP receive
+		 * queue the same word holds dev_scratch, not a device. */
+		__u32 dev_netns = 0;
+		if (!received)
+			dev_netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		if (received || !dev_netns || dev_netns == sk_netns) {
+			netns = sk_netns;
+			local_is_dst = received;
+			tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		} else {
+			netns = dev_netns;
+		}
+	} else {
+		netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	}
+	if (!rl_netns_wanted(netns))
+		return;
 
 	struct rl_kstats *stats = rl_stats();
 	__u32 owner = RL_OWNER(0, 0);
@@ -1218,8 +1270,10 @@ int BPF_PROG(rl_tp_send_reset, struct sock *sk, struct sk_buff *skb)
 	if (sk) {
 		if (rl_netns_wanted(rl_sk_netns(sk)))
 			rl_emit_tcp_event_sk(sk, RL_TCP_RESET_SENT, 0);
-	} else if (skb && rl_netns_wanted(rl_skb_netns(skb)))
-		rl_emit_tcp_event_skb(skb, RL_TCP_RESET_SENT, 0, true, 0);
+	} else if (skb) {
+		/* No socket: the reset answers this received packet. */
+		rl_emit_tcp_event_skb(skb, RL_TCP_RESET_SENT, 0, NULL);
+	}
 	return 0;
 }
 
@@ -1239,25 +1293,7 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		min = 2;
 	if ((__u64)(__u32)reason < min || !skb)
 		return 0;
-	if (!rl_netns_wanted(rl_skb_netns(skb)))
-		return 0;
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	__u8 state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
-	/* Which end is local: a packet without a socket was being received. With
-	 * one, it was being sent only if it leaves from the socket's port: a
-	 * received packet carries the local socket too once TCP has looked it up
-	 * (early demux), and on veth the sender's. */
-	bool received = true;
-	if (sk) {
-		__u16 th = BPF_CORE_READ(skb, transport_header);
-		__u16 nh = BPF_CORE_READ(skb, network_header);
-		__u16 sport = 0;
-		if (th != 0xffff && th > nh)
-			bpf_probe_read_kernel(&sport, sizeof(sport), BPF_CORE_READ(skb, head) + th);
-		received = bpf_ntohs(sport) != BPF_CORE_READ(sk, __sk_common.skc_num) ||
-			   rl_sk_netns(sk) != rl_skb_netns(skb);
-	}
-	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, received, state);
+	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, BPF_CORE_READ(skb, sk));
 	return 0;
 }
 

@@ -17,6 +17,8 @@ struct rl_sk_state {
 	__u64 rx_bytes;       /* written by ingress only */
 	__u32 tx_packets;
 	__u32 rx_packets;
+	__u64 tx_payload_bytes;
+	__u64 rx_payload_bytes;
 	__u64 cgroup_id;
 	__u32 classid;
 	__u32 local_service;

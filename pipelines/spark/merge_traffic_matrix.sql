@@ -13,6 +13,9 @@
 SELECT bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source,
        sum(bytes) AS bytes,
        sum(packets) AS packets,
+       -- Null absorbs: a row with an unknown payload (a version-1 flow record) in any partial
+       -- has no total (schemas/tables/traffic_matrix.md).
+       CASE WHEN count(payload_bytes) = count(*) THEN sum(payload_bytes) END AS payload_bytes,
        sum(flows) AS flows,
        sum(calls) AS calls,
        sum(events_observed) AS events_observed,
