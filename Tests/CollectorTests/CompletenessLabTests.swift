@@ -16,7 +16,7 @@ extension CollectorLabTests {
         while utcNow() < utc { usleep(20_000) }
     }
 
-    @Test("rootBPF netns lab: a collector stalled across a bucket edge under load; each bucket's requests / completeness is within 2 % of wrk's count for it, and redis beside it stays at 1.0")
+    @Test("rootBPF netns lab: a collector stalled across a minute edge under load; each minute's requests / completeness is within 2 % of wrk's count for it, and redis beside it stays at 1.0")
     func stallAcrossABucketEdge() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -48,13 +48,13 @@ extension CollectorLabTests {
             throw LabError("collector not ready: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
 
-        // The plan, on 10 s buckets: edge B; wrk (h11 → nginx, ~900 calls/s, each response counted
+        // The plan, on the hourly pipeline's one-minute buckets: a minute edge B; wrk (h11 → nginx, ~900 calls/s, each response counted
         // in its wall-clock second) over B−7…B+7; the collector stopped over B−2.5…B+2.5; 20 redis
         // PINGs from the catalog's host at B−6 and at B+5, outside the stall.
         let second: Int64 = 1_000_000_000
-        // The first edge at least 8 s away, so wrk starts 7 s before it.
-        var edge = (Self.utcNow() / second + 8 + 9) / 10 * 10
-        if edge % 3600 == 0 { edge += 10 }  // both buckets in one hour partition
+        // The first minute edge at least 8 s away, so wrk starts 7 s before it.
+        var edge = (Self.utcNow() / second + 8 + 59) / 60 * 60
+        if edge % 3600 == 0 { edge += 60 }  // both minutes in one hour partition
         let b = edge * second
         let script = dir + "/count.lua"
         try """
@@ -105,21 +105,17 @@ extension CollectorLabTests {
         try lh.close()
         #expect(collector.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
 
-        // wrk's own count per 10 s bucket.
+        // wrk's own count per minute.
         var truth: [Int64: Double] = [:]
         let wrkText = try String(contentsOfFile: wrkOut, encoding: .utf8)
         for line in wrkText.split(separator: "\n") where line.hasPrefix("second ") {
             let f = line.split(separator: " ")
-            if f.count == 3, let t = Int64(f[1]), let n = Double(f[2]) { truth[t / 10 * 10, default: 0] += n }
+            if f.count == 3, let t = Int64(f[1]), let n = Double(f[2]) { truth[t / 60 * 60, default: 0] += n }
         }
-        #expect(truth[edge - 10] ?? 0 > 3000 && truth[edge] ?? 0 > 3000, "wrk: \(wrkText.suffix(600))")
+        #expect(truth[edge - 60] ?? 0 > 3000 && truth[edge] ?? 0 > 3000, "wrk: \(wrkText.suffix(600))")
 
-        // The pipeline on 10 s buckets.
-        let pipeline = dir + "/short.yaml"
-        try String(contentsOfFile: Self.root + "/pipelines/hourly.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "bucket_seconds: 60", with: "bucket_seconds: 10")
-            .replacingOccurrences(of: "name: hourly", with: "name: short-buckets")
-            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        // The shipped hourly pipeline, one-minute buckets.
+        let pipeline = Self.root + "/pipelines/hourly.yaml"
         let utc = Date(timeIntervalSince1970: TimeInterval(edge))
         let f = DateFormatter()
         f.timeZone = TimeZone(identifier: "UTC")
@@ -143,7 +139,7 @@ extension CollectorLabTests {
             let bucket = buckets[i] / second
             let row = "\(bucket) \(service.string(i))/\(proto.string(i))/\(observer.string(i)): requests \(requests[i]), lost \(lost[i]), completeness \(completeness[i])"
             if service.string(i) == "catalog" && proto.string(i) == "http1" && observer.string(i) == "server",
-               bucket == edge - 10 || bucket == edge {
+               bucket == edge - 60 || bucket == edge {
                 let sent = truth[bucket] ?? 0
                 let estimate = Double(requests[i]) / completeness[i]
                 #expect(abs(estimate - sent) / sent <= 0.02, "\(row); wrk sent \(sent)")
