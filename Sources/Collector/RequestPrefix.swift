@@ -184,10 +184,15 @@ public enum RequestPrefixParser {
     static func parseTraceparent(_ v: String) -> ([UInt8], [UInt8])? { parseTraceparent(Array(v.utf8)[...]) }
 
     static func parseTraceparent(_ v: ArraySlice<UInt8>) -> ([UInt8], [UInt8])? {
-        let f = v.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-        guard f.count >= 4, f[0].count == 2, !f[0].elementsEqual("ff".utf8), hex(f[0], bytes: 1) != nil,
-              let t = hex(f[1], bytes: 16), let s = hex(f[2], bytes: 8),
-              hex(f[3], bytes: 1) != nil,
+        // Fixed offsets instead of splitting at "-": version 0..<2, trace id 3..<35,
+        // parent id 36..<52, flags 53..<55, then the end or (future versions) "-".
+        let b = v.startIndex
+        let dash = UInt8(ascii: "-")
+        guard v.count >= 55, v[b + 2] == dash, v[b + 35] == dash, v[b + 52] == dash,
+              v.count == 55 || v[b + 55] == dash,
+              !v[b..<(b + 2)].elementsEqual("ff".utf8), hex(v[b..<(b + 2)], bytes: 1) != nil,
+              let t = hex(v[(b + 3)..<(b + 35)], bytes: 16), let s = hex(v[(b + 36)..<(b + 52)], bytes: 8),
+              hex(v[(b + 53)..<(b + 55)], bytes: 1) != nil,
               t.contains(where: { $0 != 0 }), s.contains(where: { $0 != 0 }) else { return nil }
         return (t, s)
     }
@@ -246,7 +251,7 @@ public enum RequestPrefixParser {
 
     /// Lines split at CRLF (or bare LF); `complete` is false for a last line cut by the prefix end.
     private static func splitLines(_ b: [UInt8]) -> [(line: ArraySlice<UInt8>, complete: Bool)] {
-        var out: [(ArraySlice<UInt8>, Bool)] = []
+        var out: [(line: ArraySlice<UInt8>, complete: Bool)] = []
         var start = 0
         var i = 0
         while i < b.count {
