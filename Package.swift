@@ -30,6 +30,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("lz4"), .linkedLibrary("zstd")]
         ),
+        .target(name: "CSystem", path: "Sources/CSystem"),
         .target(
             name: "CLibBPF",
             path: "Sources/CLibBPF",
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression",
+                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -75,6 +76,11 @@ let package = Package(
             ]
         ),
 
+        // Fuzz targets over every parser of outside input (tools/fuzz/run builds redline-fuzz
+        // with -sanitize=fuzzer into .build-fuzz; plain builds get a replay tool).
+        .target(name: "FuzzTargets", dependencies: ["Segments", "Parquet", "Pipeline", "Collector", "KernelProbes", "Enrichment"]),
+        .executableTarget(name: "redline-fuzz", dependencies: ["FuzzTargets"]),
+
         // Benchmark: Redline's Parquet writer on a 10 M-row table (tools/bench/parquet/run).
         .executableTarget(name: "parquet-bench", dependencies: ["Parquet"], path: "tools/bench/parquet/swift"),
 
@@ -90,6 +96,7 @@ let package = Package(
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet"]),
+        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),
     ]
 )

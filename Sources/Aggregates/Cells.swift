@@ -34,15 +34,21 @@ public struct REDCell: Mergeable, Equatable {
 
 /// Traffic between two places in one bucket.
 public struct TrafficCell: Mergeable, Equatable {
+    /// Link bytes: L3 bytes of every wire segment (a GSO/GRO packet's headers counted per segment).
     public var bytes: UInt64 = 0
+    /// Wire segments.
     public var packets: UInt64 = 0
+    /// L4 payload bytes; nil once any contribution did not know its payload (a version-1 flow
+    /// record): nil absorbs in `merge`, so a partial sum is never shown as the total.
+    public var payloadBytes: UInt64? = 0
     /// Distinct flows that carried traffic in the bucket (per observing host).
     public var flows: UInt64 = 0
     public var calls: UInt64 = 0
 
-    public init(bytes: UInt64 = 0, packets: UInt64 = 0, flows: UInt64 = 0, calls: UInt64 = 0) {
+    public init(bytes: UInt64 = 0, packets: UInt64 = 0, payloadBytes: UInt64? = 0, flows: UInt64 = 0, calls: UInt64 = 0) {
         self.bytes = bytes
         self.packets = packets
+        self.payloadBytes = payloadBytes
         self.flows = flows
         self.calls = calls
     }
@@ -50,6 +56,7 @@ public struct TrafficCell: Mergeable, Equatable {
     public mutating func merge(_ o: TrafficCell) {
         bytes &+= o.bytes
         packets &+= o.packets
+        if let a = payloadBytes, let b = o.payloadBytes { payloadBytes = a &+ b } else { payloadBytes = nil }
         flows &+= o.flows
         calls &+= o.calls
     }
@@ -60,16 +67,27 @@ public struct TCPHealthCell: Mergeable, Equatable {
     public var retransmits: UInt64 = 0
     public var resetsSent: UInt64 = 0
     public var resetsReceived: UInt64 = 0
+    /// Packets lost on the network path (drop class `network`); the other classes apart.
     public var drops: UInt64 = 0
+    /// Packets dropped by a host's own policy (filters, tc, XDP, BPF): class `policy`.
+    public var dropsPolicy: UInt64 = 0
+    /// Packets freed because their connection was closing or gone: class `teardown`.
+    public var dropsTeardown: UInt64 = 0
+    /// Every other drop reason: class `other`.
+    public var dropsOther: UInt64 = 0
     /// Connections where the identity TCP option was expected and missing.
     public var idOptionMissing: UInt64 = 0
 
     public init(retransmits: UInt64 = 0, resetsSent: UInt64 = 0, resetsReceived: UInt64 = 0,
-                drops: UInt64 = 0, idOptionMissing: UInt64 = 0) {
+                drops: UInt64 = 0, dropsPolicy: UInt64 = 0, dropsTeardown: UInt64 = 0, dropsOther: UInt64 = 0,
+                idOptionMissing: UInt64 = 0) {
         self.retransmits = retransmits
         self.resetsSent = resetsSent
         self.resetsReceived = resetsReceived
         self.drops = drops
+        self.dropsPolicy = dropsPolicy
+        self.dropsTeardown = dropsTeardown
+        self.dropsOther = dropsOther
         self.idOptionMissing = idOptionMissing
     }
 
@@ -78,22 +96,30 @@ public struct TCPHealthCell: Mergeable, Equatable {
         resetsSent &+= o.resetsSent
         resetsReceived &+= o.resetsReceived
         drops &+= o.drops
+        dropsPolicy &+= o.dropsPolicy
+        dropsTeardown &+= o.dropsTeardown
+        dropsOther &+= o.dropsOther
         idOptionMissing &+= o.idOptionMissing
     }
 }
 
-/// What a row's numbers stand on: events seen and events known lost in the
-/// buckets of the hosts that contributed to the row. Both sum when rows merge,
-/// so `completeness` of a merged row is computed the same way in Swift and SQL.
+/// What a row's numbers stand on: its own events, and the events of the same kind lost in its
+/// bucket, charged to it in proportion (schemas/tables/README.md, "Completeness"). All three
+/// sum when rows merge, so `completeness` of a merged row is computed the same way in Swift and SQL.
 public struct Completeness: Mergeable, Equatable {
-    /// Events the collector read in the contributing host-buckets.
+    /// The row's events (calls, flow deltas or TCP events) read by the collectors.
     public var observed: UInt64 = 0
-    /// Events lost there: ring-buffer drops, rate caps, unpaired messages, shed by the collector.
+    /// Events lost (ring buffer full, rate caps, unpaired messages, shed by the collector) charged
+    /// to the row.
     public var lost: UInt64 = 0
+    /// The part of `lost` that is a share of losses whose owner (service, protocol or side) the
+    /// kernel could not tell, spread over the host's rows of that kind.
+    public var shared: UInt64 = 0
 
-    public init(observed: UInt64 = 0, lost: UInt64 = 0) {
+    public init(observed: UInt64 = 0, lost: UInt64 = 0, shared: UInt64 = 0) {
         self.observed = observed
         self.lost = lost
+        self.shared = shared
     }
 
     /// Share of events not lost, 1 when nothing was lost (or nothing happened).
@@ -105,6 +131,7 @@ public struct Completeness: Mergeable, Equatable {
     public mutating func merge(_ o: Completeness) {
         observed &+= o.observed
         lost &+= o.lost
+        shared &+= o.shared
     }
 }
 

@@ -18,6 +18,7 @@ unsigned int credline_record_size(unsigned int type)
 	case RL_REC_CLOCK_ANCHOR: return sizeof(struct rl_clock_anchor);
 	case RL_REC_STATS: return sizeof(struct rl_stats);
 	case RL_REC_CGROUP_MAP: return sizeof(struct rl_cgroup_mapping);
+	case RL_REC_LOSS: return sizeof(struct rl_loss);
 	default: return 0;
 	}
 }
@@ -32,6 +33,7 @@ unsigned int credline_record_version(unsigned int type)
 	case RL_REC_CLOCK_ANCHOR: return RL_REC_CLOCK_ANCHOR_VERSION;
 	case RL_REC_STATS: return RL_REC_STATS_VERSION;
 	case RL_REC_CGROUP_MAP: return RL_REC_CGROUP_MAP_VERSION;
+	case RL_REC_LOSS: return RL_REC_LOSS_VERSION;
 	default: return 0;
 	}
 }

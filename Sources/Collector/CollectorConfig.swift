@@ -1,4 +1,5 @@
 import Foundation
+import KernelProbes
 import YAMLConfig
 
 /// `redline collect --config FILE`: spec in schemas/collector-config-v1.md.
@@ -13,11 +14,14 @@ public struct CollectorConfig: Sendable, Equatable {
     public var interfaces: [String]
     /// cgroup v2 directory the sockops program attaches to (identity option); nil = no sockops.
     public var sockopsCgroup: String?
-    /// Rules file (schemas/rules-v1.md).
+    /// Rules file (schemas/rules-v2.md).
     public var rulesFile: String?
     public var filters: [FilterRule]
     /// Per-CPU events per second by record kind; 0 disables the cap.
     public var rateCaps: RateCaps
+    /// Bytes of the kernel → collector ring buffer: a power of two in
+    /// `DataPlane.ringBufferBytesRange`, set before the programs load (a reload cannot change it).
+    public var ringBufferBytes: Int
     /// cgroup path (below the v2 mount) → service id, for the identity option and records.
     public var services: [ServiceBinding]
     public var segmentRoot: String
@@ -25,6 +29,21 @@ public struct CollectorConfig: Sendable, Equatable {
     public var maxSegmentBytes: Int
     /// Sealed segments beyond this total are deleted, oldest first; 0 = no budget.
     public var diskBudgetBytes: Int
+    /// Oldest sealed segments are also deleted while the filesystem has less free than this; 0 = no minimum.
+    public var minFreeBytes: Int = 0
+    /// Mode of segment files (set explicitly, not from the umask).
+    public var fileMode: UInt32 = 0o640
+    /// Mode of the partition folders the collector creates.
+    public var directoryMode: UInt32 = 0o750
+    /// The file and the line of fields the runtime checks against the host later
+    /// (`interfaces[N]`, `rules`), so those errors point into the file too.
+    public var sourceFile: String = ""
+    public var lines: [String: Int] = [:]
+
+    /// "FILE:LINE: FIELD" for a field recorded in `lines` (or "FILE: FIELD").
+    public func position(of field: String) -> String {
+        sourceFile + (lines[field].map { ":\($0)" } ?? "") + ": " + field
+    }
     public var anchorIntervalSeconds: Int
     /// A REALTIME−MONOTONIC move beyond this between anchors triggers an extra anchor.
     public var stepThresholdNanos: Int
@@ -67,7 +86,7 @@ public struct CollectorConfig: Sendable, Equatable {
     public static func parse(yaml text: String, file: String, baseDirectory: String) throws(ConfigError) -> CollectorConfig {
         let root = try YAMLNode.load(text, file: file)
         try root.requireKeys(in: ["version", "host", "interfaces", "sockops_cgroup", "rules", "filters", "rate_caps",
-                                  "services", "segments", "clock", "metrics_file", "memory_cap"])
+                                  "ring_buffer_size", "services", "segments", "clock", "metrics_file", "memory_cap"])
         let v = try root.required("version")
         guard try v.int() == supportedVersion else {
             throw v.fail("unsupported collector config version \(try v.string()); this Redline reads version \(supportedVersion)")
@@ -100,6 +119,9 @@ public struct CollectorConfig: Sendable, Equatable {
                 if let c = n["cidr"] {
                     r.cidr = try c.string()
                     guard isCIDR(r.cidr!) else { throw c.fail("'\(r.cidr!)' is not a CIDR block (e.g. 198.18.0.0/15)") }
+                    if let network = networkIfHostBitsSet(r.cidr!) {
+                        throw c.fail("'\(r.cidr!)' has host bits set; the block is \(network)")
+                    }
                 }
                 if let p = n["port"] {
                     r.port = try p.int()
@@ -146,6 +168,11 @@ public struct CollectorConfig: Sendable, Equatable {
             caps.tcpEvent = try cap("tcp_event", caps.tcpEvent)
         }
 
+        let ringBytes = try size(root["ring_buffer_size"], DataPlane.ringBufferBytesRange, DataPlane.defaultRingBufferBytes)
+        if let r = root["ring_buffer_size"], ringBytes & (ringBytes - 1) != 0 {
+            throw r.fail("must be a power of two (256KiB, 512KiB, 1MiB, ... 1GiB)")
+        }
+
         var services: [ServiceBinding] = []
         if let s = root["services"] {
             var seen: Set<String> = []
@@ -163,12 +190,15 @@ public struct CollectorConfig: Sendable, Equatable {
         }
 
         let seg = try root.required("segments")
-        try seg.requireKeys(in: ["root", "window_seconds", "max_segment_size", "disk_budget"])
+        try seg.requireKeys(in: ["root", "window_seconds", "max_segment_size", "disk_budget", "min_free", "file_mode", "dir_mode"])
         let segmentRoot = resolve(try seg.required("root").string())
         let window = try int(seg["window_seconds"], 1...3600, 60)
         if let w = seg["window_seconds"], 3600 % window != 0 { throw w.fail("must divide 3600 so windows align with hours") }
         let maxSeg = try size(seg["max_segment_size"], (1 << 16)...(1 << 34), 256 << 20)
         let budget = try size(seg["disk_budget"], 0...(1 << 50), 0)
+        let minFree = try size(seg["min_free"], 0...(1 << 50), 0)
+        let fileMode = try seg["file_mode"]?.permissionMode() ?? 0o640
+        let dirMode = try seg["dir_mode"]?.permissionMode() ?? 0o750
 
         var anchorInterval = 10, stepNs = 1_000_000, samples = 7
         if let c = root["clock"] {
@@ -177,16 +207,24 @@ public struct CollectorConfig: Sendable, Equatable {
             stepNs = try int(c["step_threshold_ns"], 1000...1_000_000_000, 1_000_000)
             samples = try int(c["samples"], 1...1000, 7)
         }
-        return CollectorConfig(
+        var config = CollectorConfig(
             host: host, interfaces: interfaces,
             sockopsCgroup: try root["sockops_cgroup"]?.string(),
             rulesFile: try root["rules"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
-            filters: filters, rateCaps: caps, services: services, segmentRoot: segmentRoot, windowSeconds: window,
+            filters: filters, rateCaps: caps, ringBufferBytes: ringBytes, services: services, segmentRoot: segmentRoot, windowSeconds: window,
             maxSegmentBytes: maxSeg, diskBudgetBytes: budget, anchorIntervalSeconds: anchorInterval,
             stepThresholdNanos: stepNs, anchorSamples: samples,
             metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
             memoryCapBytes: try size(root["memory_cap"], (8 << 20)...(1 << 40), 64 << 20))
+        config.sourceFile = file
+        for (i, n) in (try root["interfaces"]?.sequence() ?? []).enumerated() { config.lines["interfaces[\(i)]"] = n.line }
+        config.lines["rules"] = root["rules"]?.line
+        config.minFreeBytes = minFree
+        config.fileMode = fileMode
+        config.directoryMode = dirMode
+        return config
     }
+
 
     /// L7 protocol names the config accepts, with their `enum rl_l7_protocol` ids.
     public static let l7Names: [String: UInt8] = ["http1": 1, "redis": 2, "dns": 3, "mysql": 4, "kafka": 5, "thrift": 6, "tls": 7]
@@ -227,6 +265,36 @@ public struct CollectorConfig: Sendable, Equatable {
         }
         if let v = UInt32(s) { return v }
         throw n.fail("'\(s)' is not a classid (MAJOR:MINOR in hex, e.g. 10:1, or a number)")
+    }
+
+    /// If the CIDR has host bits set, the block it lies in (`198.19.210.1/24` → `198.19.210.0/24`);
+    /// nil when its host bits are zero (or it is not a CIDR). Datacenters.yaml rejects the same values.
+    static func networkIfHostBitsSet(_ s: String) -> String? {
+        let p = s.split(separator: "/")
+        guard p.count == 2, let len = Int(p[1]) else { return nil }
+        var a4 = in_addr(), a6 = in6_addr()
+        /// Clears the host bits; true if any was set.
+        func clear(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
+            var changed = false
+            for i in 0..<bytes.count {
+                let keep = max(0, min(8, len - i * 8))
+                let masked = bytes[i] & (keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep)))
+                changed = changed || masked != bytes[i]
+                bytes[i] = masked
+            }
+            return changed
+        }
+        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, String(p[0]), &a4) == 1 {
+            guard withUnsafeMutableBytes(of: &a4, { clear($0) }),
+                  inet_ntop(AF_INET, &a4, &out, socklen_t(out.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, String(p[0]), &a6) == 1 {
+            guard withUnsafeMutableBytes(of: &a6, { clear($0) }),
+                  inet_ntop(AF_INET6, &a6, &out, socklen_t(out.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/\(len)"
     }
 
     private static func isCIDR(_ s: String) -> Bool {

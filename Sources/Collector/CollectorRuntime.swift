@@ -43,6 +43,8 @@ public final class CollectorRuntime {
     let resolver = CgroupResolver()
     var logger: Logger
     private var ring: RingBufferReader?
+    /// The rules installed in the kernel (nil: none), for the rule-hit metrics.
+    private(set) var installedRules: RuleSet?
     private var mappings: [UInt64: rl_cgroup_mapping] = [:]
     private let maxMappings = 65_536
 
@@ -51,7 +53,6 @@ public final class CollectorRuntime {
     private var read = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var userDropped = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var lastRead = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
-    private var lastUserDropped = [UInt64](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
     private var prefixesParsed: UInt64 = 0
     private var malformedSamples: UInt64 = 0
     private var deletedSegments: UInt64 = 0
@@ -62,7 +63,12 @@ public final class CollectorRuntime {
     private var lastStatsMono: UInt64 = 0
     private var maxPollLagNanos: UInt64 = 0
     private var writeErrors: UInt64 = 0
+    /// Kinds of write error ("call errno") logged since writing last worked: each is logged once.
+    private var loggedWriteErrors: Set<String> = []
+    private var metrics: MetricsTextfile.Publisher?
     private var startedMono: UInt64 = CollectorRuntime.monotonicNow()
+    /// Turns the kernel's loss counters into `rl_loss` records (`LossLedger`).
+    private var lossLedger = LossLedger()
 
     /// Events handled since the resident-memory check; the check runs every 4096 events.
     private var sinceMemoryCheck = 0
@@ -87,7 +93,7 @@ public final class CollectorRuntime {
         self.configPath = configPath
         self.logger = logger
         do {
-            dataPlane = try DataPlane(objectPath: objectPath)
+            dataPlane = try DataPlane(objectPath: objectPath, ringBufferBytes: config.ringBufferBytes)
         } catch {
             // A kernel without iter/tcp setsockopt (before 5.15) refuses only the listener walk:
             // run without it. Listeners older than the collector then never negotiate the
@@ -106,17 +112,27 @@ public final class CollectorRuntime {
                 """)
         }
         guard let boot = Segments.BootID.current() else { throw .io("cannot read /proc/sys/kernel/random/boot_id") }
+        var options = WriterOptions()
+        options.fileMode = mode_t(config.fileMode)
+        options.directoryMode = mode_t(config.directoryMode)
         sink = SegmentSink(root: config.segmentRoot, host: config.host, bootID: boot, windowSeconds: config.windowSeconds,
-                           maxSegmentBytes: config.maxSegmentBytes, sampler: AnchorSampler(sandwiches: config.anchorSamples))
+                           maxSegmentBytes: config.maxSegmentBytes, sampler: AnchorSampler(sandwiches: config.anchorSamples),
+                           writerOptions: options)
         sink.preamble = { [unowned self] in Array(self.mappings.values).sorted { $0.cgroup_id < $1.cgroup_id } }
         sink.onSeal = { [unowned self] path, footer in self.sealed(path: path, footer: footer) }
+        sink.onWriteError = { [unowned self] error in self.writeFailed(error) }
+        sink.onResume = { [unowned self] in
+            self.loggedWriteErrors = []
+            self.logger.info("segment writes work again under \(self.config.segmentRoot) (\(self.writeErrors) failed writes so far)")
+        }
+        metrics = config.metricsFile.map { MetricsTextfile.Publisher(path: $0) }
     }
 
     /// Pushes the configuration into the maps and attaches every program.
     public func start() throws(CollectorError) {
         try apply(config)
         do {
-            for iface in try Self.matchingInterfaces(config.interfaces) {
+            for iface in try Self.matchingInterfaces(config) {
                 removeStaleFilters(on: iface)
                 // Egress first, then ingress: detach runs in reverse so the qdisc goes last.
                 attachments.add(try TCAttachment(program: dataPlane.program(.tcEgress), interface: iface, direction: .egress))
@@ -135,6 +151,7 @@ public final class CollectorRuntime {
             }
             ring = try RingBufferReader(map: dataPlane.events) { [unowned self] sample in self.handle(sample) }
             lastKernel = try dataPlane.stats()
+            lossLedger = LossLedger(baseline: lastKernel, nowMono: Self.monotonicNow())
         } catch let e as CollectorError {
             try? attachments.detachAll()
             throw e
@@ -145,6 +162,7 @@ public final class CollectorRuntime {
         do {
             try sink.anchor(reason: .start)
         } catch {
+            try? attachments.detachAll()
             throw .io("opening the first segment under \(config.segmentRoot): \(error)")
         }
         lastStatsMono = Self.monotonicNow()
@@ -163,6 +181,7 @@ public final class CollectorRuntime {
         if let readyFile { FileManager.default.createFile(atPath: readyFile, contents: Data("ready\n".utf8)) }
         var nextTick: UInt64 = 0, nextAnchor = startMono + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
         var nextMetrics: UInt64 = 0
+        var publishedSuspended = false
         while !stopFlag.peek() {
             if let deadline, Self.monotonicNow() >= deadline { break }
             do {
@@ -175,44 +194,64 @@ public final class CollectorRuntime {
             if now >= nextTick {
                 nextTick = now + 1_000_000_000
                 do {
+                    if sink.isSuspended { enforceDiskBudget() }
                     try sink.tick(monotonicNowNanos: now)
                     if let a = sink.lastAnchor, try sink.sampler.offsetMoved(since: a, thresholdNanos: UInt64(config.stepThresholdNanos)) {
                         logger.warning("wall clock moved against the monotonic clock: taking a step anchor")
                         try sink.anchor(reason: .step)
+                        try? pushLossSlotOffset()
                     }
+                    // Not while suspended: the kernel keeps the per-second entries (and the
+                    // ledger what was shed) until a record can hold them.
+                    if !sink.isSuspended { try writeLoss(now: now) }
                     if now >= nextAnchor {
                         nextAnchor = now + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
                         try sink.anchor(reason: .periodic)
                     }
-                    if now - lastStatsMono >= 10_000_000_000 { try writeStats(now: now) }
+                    // Not while suspended: the counters keep accumulating for the next record.
+                    if !sink.isSuspended && now - lastStatsMono >= 10_000_000_000 { try writeStats(now: now) }
                 } catch {
-                    writeErrors += 1
-                    logger.error("segment write: \(error)")
+                    // Counted and logged by `writeFailed` (a write error) or a suspension
+                    // still running: the next tick retries.
                 }
             }
-            if now >= nextMetrics {
+            // Every 10 s, and at once when writes stop or start working again: health that
+            // changes is published when it changes.
+            if now >= nextMetrics || sink.isSuspended != publishedSuspended {
                 nextMetrics = now + 10_000_000_000
+                publishedSuspended = sink.isSuspended
                 writeMetrics()
             }
         }
+        if stopFlag.peek() { logger.info("stop requested: detaching, sealing the open segment") }
         try shutdown()
     }
 
-    /// Drains the ring, writes the last stats, seals, detaches. Idempotent.
+    /// Detaches, drains the ring, writes the last stats, seals. Idempotent. Bounded in time
+    /// whatever the disk does: the programs are detached first, so the ring stops filling,
+    /// the drain reads at most what the ring held, and a write that fails is not retried
+    /// (the `.rls.open` file keeps its whole blocks for recovery, and the exit code says 5).
     public func shutdown() throws(CollectorError) {
-        _ = try? ring?.drain()
-        ring = nil
         var failure: CollectorError?
-        do {
-            try writeStats(now: Self.monotonicNow())
-            try sink.close()
-        } catch {
-            failure = .io("sealing the last segment: \(error)")
-        }
         do {
             try attachments.detachAll()
         } catch {
-            failure = failure ?? .kernel("detach: \(error)")
+            failure = .kernel("detach: \(error)")
+        }
+        let drainDeadline = Self.monotonicNow() + 1_000_000_000
+        while let ring, Self.monotonicNow() < drainDeadline, ((try? ring.drain(upTo: 16_384)) ?? 0) > 0 {}
+        ring = nil
+        do {
+            try writeStats(now: Self.monotonicNow())
+            try writeLoss(now: Self.monotonicNow())
+        } catch {
+            // The stats stay counted in the metrics file; the seal below says what failed.
+        }
+        do {
+            try sink.close()
+        } catch {
+            failure = .io("sealing the last segment under \(config.segmentRoot): \(error)"
+                + (sink.openPath.map { "; \($0) keeps its complete blocks (readers recover them)" } ?? ""))
         }
         writeMetrics()
         if let failure { throw failure }
@@ -237,6 +276,7 @@ public final class CollectorRuntime {
         }
         if shedding {
             userDropped[Self.recordIndex(sample.type)] &+= 1
+            lossLedger.shed(KernelRecord(sample), sampleType: sample.type)
             return
         }
         let pollNow = Self.monotonicNow()
@@ -263,8 +303,9 @@ public final class CollectorRuntime {
                 malformedSamples &+= 1
             }
         } catch {
-            writeErrors &+= 1
+            // Shed while the sink is suspended, or the write that failed (counted in writeFailed).
             userDropped[Self.recordIndex(sample.type)] &+= 1
+            lossLedger.shed(KernelRecord(sample), sampleType: sample.type)
         }
     }
 
@@ -314,32 +355,73 @@ public final class CollectorRuntime {
             try sink.append(rl_stats(ts_ns: now, interval_ns: interval, counter: UInt32(counter.rawValue),
                                      subject: UInt32(subject), value: value))
         }
+        // Losses are written as rl_loss records by writeLoss, which says what was lost and when.
         for t in 0..<min(k.emitted.count, Int(RL_REC_TYPE_MAX.rawValue)) {
             try emit(RL_STAT_EVENTS_EMITTED, t, k.emitted[t] &- lastKernel.emitted[t])
-            try emit(RL_STAT_RINGBUF_DROPPED, t, k.ringbufDropped[t] &- lastKernel.ringbufDropped[t])
-            try emit(RL_STAT_RATE_CAPPED, t, k.rateCapped[t] &- lastKernel.rateCapped[t])
-        }
-        for p in 0..<k.unpairedRequest.count {
-            try emit(RL_STAT_UNPAIRED_REQUEST, p, k.unpairedRequest[p] &- lastKernel.unpairedRequest[p])
-            try emit(RL_STAT_UNPAIRED_RESPONSE, p, k.unpairedResponse[p] &- lastKernel.unpairedResponse[p])
         }
         try emit(RL_STAT_ID_OPTION_MISSING, 0, k.idOptionMissing &- lastKernel.idOptionMissing)
         for t in 0..<read.count {
             try emit(RL_STAT_EVENTS_READ, t, read[t] &- lastRead[t])
-            try emit(RL_STAT_USER_DROPPED, t, userDropped[t] &- lastUserDropped[t])
         }
         try emit(RL_STAT_SEGMENTS_DELETED, 0, pendingDeleted.files)
         try emit(RL_STAT_BYTES_DELETED, 0, pendingDeleted.bytes)
         pendingDeleted = (0, 0)
         lastKernel = k
         lastRead = read
-        lastUserDropped = userDropped
+    }
+
+    /// Writes the losses since the last call as `rl_loss` records: the kernel's per-second
+    /// entries (finished seconds are deleted from its map), what the kernel could only count
+    /// by kind, and what this collector shed.
+    private func writeLoss(now: UInt64) throws {
+        // Totals first, then the map: the kernel counts a loss in the map before the totals,
+        // so this order never reports one twice (LossLedger).
+        guard let totals = try? dataPlane.stats(), let entries = try? dataPlane.lossEntries() else { return }
+        let out = lossLedger.flush(totals: totals, entries: entries, nowMono: now, slotOffsetNanos: lossSlotOffset)
+        for key in out.finished { try? dataPlane.deleteLoss(key) }
+        for r in out.records {
+            // A cgroup whose every event was lost has no other record to map it to its pod.
+            noteCgroup(r.cgroup_id)
+            try sink.append(r)
+        }
+    }
+
+    /// The value of RL_CFG_LOSS_SLOT_OFFSET_NS last pushed.
+    private var lossSlotOffset: UInt64 = 0
+
+    /// Aligns the kernel's one-second loss slots on UTC seconds: pushes
+    /// (CLOCK_REALTIME − CLOCK_MONOTONIC) mod 1 s. Re-pushed after a clock step.
+    private func pushLossSlotOffset() throws {
+        var rt = timespec(), mono = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &rt)
+        let second: Int64 = 1_000_000_000
+        let diff = (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * second + (Int64(rt.tv_nsec) - Int64(mono.tv_nsec))
+        lossSlotOffset = UInt64(((diff % second) + second) % second)
+        try dataPlane.set(RL_CFG_LOSS_SLOT_OFFSET_NS, lossSlotOffset)
     }
 
     private func sealed(path: String, footer: SegmentFooter) {
         logger.info("sealed \(path) (\(footer.recordCount) records)")
-        guard config.diskBudgetBytes > 0 else { return }
-        let r = DiskBudget(root: config.segmentRoot, budgetBytes: config.diskBudgetBytes).enforce()
+        enforceDiskBudget()
+    }
+
+    /// A failed segment write: counted, and logged once per kind (call and errno) with its path
+    /// until writing works again. The sink is suspended meanwhile; events read are shed, counted.
+    private func writeFailed(_ error: SegmentError) {
+        writeErrors &+= 1
+        var kind = "\(error)"
+        if case .io(_, _, let call, let e) = error { kind = "\(call) \(e)" }
+        if loggedWriteErrors.insert(kind).inserted {
+            logger.error("segment write failed, shedding events (counted) and retrying every second: \(error)")
+        }
+    }
+
+    /// Deletes the oldest sealed segments beyond the budget or below the minimum free space.
+    private func enforceDiskBudget() {
+        let budget = DiskBudget(root: config.segmentRoot, budgetBytes: config.diskBudgetBytes, minFreeBytes: config.minFreeBytes)
+        guard budget.isActive else { return }
+        let r = budget.enforce()
         if !r.deletedFiles.isEmpty {
             deletedSegments += UInt64(r.deletedFiles.count)
             deletedBytes += UInt64(r.deletedBytes)
@@ -349,8 +431,9 @@ public final class CollectorRuntime {
         }
     }
 
-    private func writeMetrics() {
-        guard let path = config.metricsFile else { return }
+    /// Writes the metrics textfile (`metrics_file`), if one is configured.
+    func writeMetrics() {
+        guard let metrics else { return }
         let names = ["", "flow_delta", "l7_call", "tcp_event", "clock_anchor", "stats", "cgroup_mapping"]
         var samples: [MetricsTextfile.Sample] = []
         let k = (try? dataPlane.stats()) ?? lastKernel
@@ -378,6 +461,12 @@ public final class CollectorRuntime {
                              labels: [("role", "response")], value: Double(k.unpairedResponse.reduce(0, &+))))
         samples.append(.init("redline_filtered_packets_total", .counter, help: "Packets the filters excluded from reporting.",
                              value: Double(k.filtered)))
+        samples.append(.init("redline_retransmits_skipped_total", .counter,
+                             help: "TCP payload segments seen again (retransmitted): not classified, walked or counted twice.",
+                             value: Double(k.retransmitsSkipped)))
+        samples.append(.init("redline_stream_lost_total", .counter,
+                             help: "HTTP/1.x or RESP message walks that lost sync; their messages went uncounted until the next one a segment starts with.",
+                             value: Double(k.streamLost)))
         samples.append(.init("redline_identity_option_missing_total", .counter,
                              help: "Connections whose peer's identity TCP option was expected and missing.", value: Double(k.idOptionMissing)))
         if let w = listenerWalk {
@@ -393,8 +482,12 @@ public final class CollectorRuntime {
                              value: Double(sink.sealedBytes)))
         samples.append(.init("redline_segments_deleted_total", .counter, help: "Sealed segments deleted by the disk budget.",
                              value: Double(deletedSegments)))
-        samples.append(.init("redline_write_errors_total", .counter, help: "Failed segment writes (their events are counted as dropped).",
+        samples.append(.init("redline_write_errors_total", .counter,
+                             help: "Failed segment writes (the events shed meanwhile are counted as dropped, reason collector).",
                              value: Double(writeErrors)))
+        samples.append(.init("redline_segment_writes_suspended", .gauge,
+                             help: "1 while segment writes are suspended after a write error (retried every second).",
+                             value: sink.isSuspended ? 1 : 0))
         samples.append(.init("redline_poll_lag_seconds", .gauge,
                              help: "Largest delay seen between a flow delta's last packet and the collector reading it.",
                              value: Double(maxPollLagNanos) / 1e9))
@@ -402,9 +495,10 @@ public final class CollectorRuntime {
                              value: Self.cpuSeconds()))
         samples.append(.init("redline_resident_memory_bytes", .gauge, help: "The collector's resident memory.",
                              value: Double(Self.residentBytes())))
+        samples += MetricsTextfile.ruleHitSamples(hits: (try? dataPlane.ruleHitCounts()) ?? [:], rules: installedRules)
         maxPollLagNanos = 0
         do {
-            try MetricsTextfile.write(samples, to: path)
+            try metrics.write(samples)
         } catch {
             logger.error("metrics file: \(error)")
         }
@@ -421,15 +515,22 @@ public final class CollectorRuntime {
             try dataPlane.set(RL_CFG_ID_OPTION_EXPECTED, c.sockopsCgroup == nil ? 0 : 1)
             // Tracepoints see every namespace; this collector reports its own.
             try dataPlane.set(RL_CFG_NETNS_INO, Self.networkNamespaceInode())
+            try pushLossSlotOffset()
         } catch {
             throw .kernel("config map: \(error)")
         }
+        if c.ringBufferBytes != config.ringBufferBytes {
+            logger.warning("ring_buffer_size changes take effect at the next start (the ring is sized before the programs load); keeping \(config.ringBufferBytes) bytes")
+        }
         if let rulesFile = c.rulesFile {
-            guard let text = try? String(contentsOfFile: rulesFile, encoding: .utf8) else {
-                throw .config("rules file \(rulesFile) not readable")
+            guard let data = FileManager.default.contents(atPath: rulesFile), let text = String(data: data, encoding: .utf8) else {
+                let why = access(rulesFile, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
+                throw .config("\(c.position(of: "rules")): rules file \(rulesFile): \(why)")
             }
             do {
-                try dataPlane.install(try RuleSet(yaml: text))
+                let rules = try RuleSet(yaml: text)
+                try dataPlane.install(rules)
+                installedRules = rules
             } catch {
                 throw .config("\(rulesFile): \(error)")
             }
@@ -580,8 +681,9 @@ public final class CollectorRuntime {
         return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
-    /// Interfaces of this network namespace matching the names or globs.
-    static func matchingInterfaces(_ patterns: [String]) throws(CollectorError) -> [String] {
+    /// Interfaces of this network namespace matching the config's names or globs; an error
+    /// names the pattern's file and line.
+    static func matchingInterfaces(_ config: CollectorConfig) throws(CollectorError) -> [String] {
         var names: [String] = []
         if let list = if_nameindex() {
             var p = list
@@ -592,10 +694,10 @@ public final class CollectorRuntime {
             if_freenameindex(list)
         }
         var out: [String] = []
-        for pattern in patterns {
+        for (i, pattern) in config.interfaces.enumerated() {
             let hits = names.filter { Self.glob(pattern, $0) }
             if hits.isEmpty {
-                throw .config("interfaces: '\(pattern)' matches no interface here (have: \(names.sorted().joined(separator: ", ")))")
+                throw .config("\(config.position(of: "interfaces[\(i)]")): '\(pattern)' matches no interface here (have: \(names.sorted().joined(separator: ", ")))")
             }
             for h in hits where !out.contains(h) { out.append(h) }
         }

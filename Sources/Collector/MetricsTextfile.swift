@@ -57,6 +57,78 @@ public struct MetricsTextfile: Sendable {
         try AtomicFile.write(Data(render(samples).utf8), to: path)
     }
 
+    /// Rewrites one textfile atomically even when its filesystem is full — the case where
+    /// the collector's health matters most, and the metrics file may well share the disk
+    /// with the segments. It keeps `<path>.reserve`, a file with `reserveBytes` already
+    /// allocated (`fallocate`): each rewrite fills the reserve (no new blocks needed), cuts
+    /// it to length, fsyncs it and renames it over `path` (which frees the previous
+    /// file's blocks), then allocates the next reserve from the space just freed. Without a
+    /// reserve (none could be allocated yet, or the text outgrew it) it writes through
+    /// `AtomicFile`. Not thread-safe: one writer.
+    public final class Publisher {
+        public let path: String
+        public let reserveBytes: Int
+        public let mode: mode_t
+        private var reserve: Int32 = -1
+        private var reservePath: String { path + ".reserve" }
+
+        public init(path: String, reserveBytes: Int = 64 << 10, mode: mode_t = 0o644) {
+            self.path = path
+            self.reserveBytes = reserveBytes
+            self.mode = mode
+        }
+
+        deinit { if reserve >= 0 { close(reserve) } }
+
+        /// Publishes `samples`; throws the failing call and path when even the reserve could not be used.
+        public func write(_ samples: [Sample]) throws(FileWriteError) {
+            let text = Array(render(samples).utf8)
+            if reserve < 0 { allocateReserve() }
+            guard reserve >= 0, text.count <= reserveBytes else {
+                try AtomicFile.write(Data(text), to: path, mode: mode)
+                allocateReserve()
+                return
+            }
+            let fd = reserve
+            reserve = -1
+            defer { close(fd) }
+            var failure: FileWriteError?
+            text.withUnsafeBytes { buf in
+                var off = 0
+                while off < buf.count {
+                    let n = pwrite(fd, buf.baseAddress! + off, buf.count - off, off_t(off))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { failure = FileWriteError(call: "write", path: reservePath, errno: n < 0 ? errno : ENOSPC); return }
+                    off += n
+                }
+            }
+            if failure == nil, ftruncate(fd, off_t(text.count)) != 0 { failure = FileWriteError(call: "ftruncate", path: reservePath, errno: errno) }
+            if failure == nil, fsync(fd) != 0 { failure = FileWriteError(call: "fsync", path: reservePath, errno: errno) }
+            if failure == nil, rename(reservePath, path) != 0 { failure = FileWriteError(call: "rename", path: path, errno: errno) }
+            if let failure {
+                unlink(reservePath)
+                throw failure
+            }
+            let dir = (path as NSString).deletingLastPathComponent
+            let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if dfd >= 0 { fsync(dfd); close(dfd) }
+            allocateReserve()
+        }
+
+        /// Creates `<path>.reserve` with `reserveBytes` allocated; leaves none if the space is not there.
+        private func allocateReserve() {
+            if reserve >= 0 { return }
+            let fd = open(reservePath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+            guard fd >= 0 else { return }
+            if fchmod(fd, mode) != 0 || posix_fallocate(fd, 0, off_t(reserveBytes)) != 0 {
+                close(fd)
+                unlink(reservePath)
+                return
+            }
+            reserve = fd
+        }
+    }
+
     private static func format(_ v: Double) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }

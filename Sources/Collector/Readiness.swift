@@ -112,10 +112,10 @@ public enum Readiness {
             }
         }
 
-        if let patterns = target.config?.interfaces, !patterns.isEmpty {
+        if let config = target.config, !config.interfaces.isEmpty {
             add("interfaces", required: true, consequence: "the collector refuses to start (a pattern matches nothing)") {
                 do {
-                    return "tc attaches on " + (try CollectorRuntime.matchingInterfaces(patterns)).joined(separator: ", ")
+                    return "tc attaches on " + (try CollectorRuntime.matchingInterfaces(config)).joined(separator: ", ")
                 } catch {
                     throw Missing("\(error)")
                 }

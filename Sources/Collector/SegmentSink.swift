@@ -9,6 +9,13 @@ import Timebase
 /// cgroup mappings so every segment can be read on its own.
 ///
 /// Every sealed segment is reported through `onSeal` (metrics, disk budget).
+///
+/// A failed write (a full or failing disk) *suspends* the sink: every failure is reported
+/// through `onWriteError`, and until `retryIntervalNanos` has passed every call throws
+/// `SegmentSinkSuspended` at once, without touching the disk, so the caller can keep
+/// consuming (and counting what it sheds) at memory speed. Only `tick` retries (rotating,
+/// sealing what is due, writing the pending blocks) and, when that works, resumes the sink;
+/// `close` always tries. The writer keeps its file whole across failures (see `SegmentWriter`).
 /// Not thread-safe: the collector's poll thread owns it.
 public final class SegmentSink {
     public let root: String
@@ -23,10 +30,21 @@ public final class SegmentSink {
 
     /// Called after each seal with the sealed path and its footer.
     public var onSeal: ((String, SegmentFooter) -> Void)?
+    /// Called for every write that failed, with the error (its call, path and errno).
+    public var onWriteError: ((SegmentError) -> Void)?
+    /// Called when writing works again after a suspension.
+    public var onResume: (() -> Void)?
+    /// How long a suspension lasts before `tick` tries the disk again.
+    public var retryIntervalNanos: UInt64 = 1_000_000_000
+    /// CLOCK_MONOTONIC of the next retry while suspended; nil while writing works.
+    public private(set) var suspendedUntil: UInt64?
+    /// True while writes are suspended after a failure.
+    public var isSuspended: Bool { suspendedUntil != nil }
     /// Records written at the start of every segment (cgroup mappings known so far).
     public var preamble: () -> [rl_cgroup_mapping] = { [] }
 
     private var writer: SegmentWriter?
+    private var sealAnchorAppended = false
     private var windowStart: Int64 = 0
     private var sequence: UInt32 = 0
     public private(set) var lastAnchor: ClockAnchor?
@@ -51,10 +69,12 @@ public final class SegmentSink {
 
     /// Appends raw records of one type (the ring buffer's bytes, already framed per record).
     public func append(type: RecordType, records: UnsafeRawBufferPointer) throws {
-        try ensureOpen()
-        try writer!.appendRaw(type: type, records: records)
-        // Compressed bytes on disk so far; a pending block adds at most `blockRawBytes` more.
-        if Int(writer!.bytesWritten) >= maxSegmentBytes { try rotate(sameWindow: true) }
+        try guarded {
+            try ensureOpen()
+            try writer!.appendRaw(type: type, records: records)
+            // Compressed bytes on disk so far; a pending block adds at most `blockRawBytes` more.
+            if Int(writer!.bytesWritten) >= maxSegmentBytes { try rotate(sameWindow: true) }
+        }
     }
 
     /// Appends one record.
@@ -65,42 +85,85 @@ public final class SegmentSink {
     /// Takes a clock anchor now and writes it.
     @discardableResult
     public func anchor(reason: AnchorReason) throws -> ClockAnchor {
-        try ensureOpen()
-        let a = try sampler.sample(reason: reason)
-        try writer!.append(a.record)
-        try writer!.flush()
-        lastAnchor = a
-        return a
+        try guarded {
+            try ensureOpen()
+            let a = try sampler.sample(reason: reason)
+            try writer!.append(a.record)
+            try writer!.flush()
+            lastAnchor = a
+            return a
+        }
     }
 
     /// The regular check: rotates at the window's end, flushes blocks older than
     /// `flushAfterNanos` of kernel time so a quiet type's records reach the disk.
+    /// While suspended, it is the retry: once the retry interval has passed it rotates if the
+    /// window ended, opens a segment if none is open and writes every pending block; success
+    /// resumes the sink.
     public func tick(monotonicNowNanos: UInt64, flushAfterNanos: UInt64 = 1_000_000_000) throws {
-        if writer != nil, realtime() >= windowStart + windowNanos {
-            try rotate(sameWindow: false)
+        if let until = suspendedUntil {
+            guard monotonicNowNanos >= until else { throw SegmentSinkSuspended() }
+            try guarded(retrying: true) {
+                if writer != nil, realtime() >= windowStart + windowNanos { try rotate(sameWindow: false) }
+                try ensureOpen()
+                try writer!.flush()
+            }
+            return
         }
-        if let w = writer, monotonicNowNanos > flushAfterNanos {
-            try w.flush(olderThan: monotonicNowNanos - flushAfterNanos)
+        try guarded {
+            if writer != nil, realtime() >= windowStart + windowNanos {
+                try rotate(sameWindow: false)
+            }
+            if let w = writer, monotonicNowNanos > flushAfterNanos {
+                try w.flush(olderThan: monotonicNowNanos - flushAfterNanos)
+            }
         }
     }
 
     /// Writes every pending block now (a configuration boundary: what was collected
     /// under the old configuration reaches the disk before the new one applies).
     public func flush() throws {
-        try writer?.flush()
+        try guarded { try writer?.flush() }
     }
 
-    /// Seals the open segment (with a final anchor); nothing is open afterwards.
+    /// Seals the open segment (with a final anchor); nothing is open afterwards. Tries even
+    /// while suspended (shutdown seals what it can); a failure leaves the segment open.
     public func close() throws {
+        try guarded(retrying: true) { try seal() }
+    }
+
+    private func seal() throws {
         guard let w = writer else { return }
-        let a = try sampler.sample(reason: .seal)
-        try w.append(a.record)
-        lastAnchor = a
+        // Appended once: a seal retried after a failure does not add a second final anchor.
+        if !sealAnchorAppended {
+            let a = try sampler.sample(reason: .seal)
+            try w.append(a.record)
+            lastAnchor = a
+            sealAnchorAppended = true
+        }
         let footer = try w.seal()
         writer = nil
         sealedCount += 1
         sealedBytes += w.bytesWritten
         onSeal?(w.finalPath, footer)
+    }
+
+    /// Runs `body`; a segment error suspends the sink (reported through `onWriteError`), and
+    /// success after a suspension resumes it. While suspended and not `retrying`, throws at once.
+    private func guarded<T>(retrying: Bool = false, _ body: () throws -> T) throws -> T {
+        if suspendedUntil != nil && !retrying { throw SegmentSinkSuspended() }
+        do {
+            let r = try body()
+            if suspendedUntil != nil {
+                suspendedUntil = nil
+                onResume?()
+            }
+            return r
+        } catch let e as SegmentError {
+            suspendedUntil = Self.monotonicNow() + retryIntervalNanos
+            onWriteError?(e)
+            throw e
+        }
     }
 
     private func rotate(sameWindow: Bool) throws {
@@ -133,6 +196,7 @@ public final class SegmentSink {
             w = try SegmentWriter(root: root, header: header, sequence: sequence, options: writerOptions)
         }
         writer = w
+        sealAnchorAppended = false
         let a = try sampler.sample(reason: lastAnchor == nil ? .start : .periodic)
         try w!.append(a.record)
         lastAnchor = a
@@ -142,9 +206,21 @@ public final class SegmentSink {
         try w!.flush()
     }
 
+    static func monotonicNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     public static func realtimeNow() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
+}
+
+/// Thrown by a suspended `SegmentSink` instead of writing: the disk failed a moment ago and
+/// the retry is not due yet. Nothing was written; the caller counts the records as shed.
+public struct SegmentSinkSuspended: Error, CustomStringConvertible {
+    public var description: String { "segment writes suspended after a write error (retried every second)" }
 }

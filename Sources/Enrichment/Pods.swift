@@ -45,6 +45,8 @@ public struct PodSnapshot: Sendable {
         let list: KubeList
         do {
             list = try JSONDecoder().decode(KubeList.self, from: data)
+        } catch let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty {
+            throw Self.syntaxError(in: data, file: file)
         } catch let DecodingError.dataCorrupted(ctx) {
             throw MetadataError(file: file, field: Self.path(ctx.codingPath), "invalid JSON: \(ctx.debugDescription)")
         } catch let DecodingError.keyNotFound(key, ctx) {
@@ -78,6 +80,23 @@ public struct PodSnapshot: Sendable {
                             hostIP: item.status?.hostIP.flatMap { NetworkAddress($0) }, containerIDs: cids))
         }
         return PodSnapshot(pods: pods)
+    }
+
+    /// Where the JSON text breaks: JSONDecoder does not say, JSONSerialization names the
+    /// character ("… around character N."), turned here into a byte offset and a line.
+    static func syntaxError(in data: Data, file: String) -> MetadataError {
+        var detail = "not valid JSON"
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            detail = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+        }
+        guard let r = detail.range(of: #"character \d+"#, options: .regularExpression),
+              let offset = Int(detail[r].dropFirst("character ".count)) else {
+            return MetadataError(file: file, "invalid JSON: \(detail)")
+        }
+        let line = 1 + data.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        return MetadataError(file: file, line: line, "invalid JSON at byte \(offset): \(detail)")
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {

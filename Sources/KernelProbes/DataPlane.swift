@@ -50,6 +50,10 @@ public struct KernelStats: Sendable, Equatable {
     public var idOptionSeen: UInt64 = 0
     public var parseErrors: UInt64 = 0
     public var filtered: UInt64 = 0
+    /// TCP payload segments wholly retransmitted: skipped by classification and message walking.
+    public var retransmitsSkipped: UInt64 = 0
+    /// Message walks that lost sync (messages uncounted until a segment starts one).
+    public var streamLost: UInt64 = 0
 
     public init() {}
 }
@@ -79,14 +83,33 @@ public final class DataPlane {
     public let filterPort: Map
     public let filterClassid: Map
     public let udpFlows: Map
+    public let loss: Map
     public let scope: Map
 
+    /// Ring-buffer sizes the collector accepts, bytes: powers of two from 256 KiB to 1 GiB
+    /// (the kernel wants a power-of-two multiple of the page size; 4 KiB and 64 KiB pages
+    /// both divide 256 KiB). The ring is allocated once, in the kernel, at load.
+    public static let ringBufferBytesRange = (256 << 10)...(1 << 30)
+    /// The size redline.bpf.o declares (rl_maps.h).
+    public static let defaultRingBufferBytes = 4 << 20
+
     /// Opens and loads `path` (normally `<package>/bpf/build/redline.bpf.o`),
-    /// loading only `programs` (default: all).
-    /// - Throws: `KernelProbeError.loadFailed` with the verifier log.
-    public init(objectPath path: String, programs: Set<ProgramName> = Set(ProgramName.allCases)) throws {
+    /// loading only `programs` (default: all), with a ring buffer of `ringBufferBytes`
+    /// (nil: the object's own size; otherwise a power of two in `ringBufferBytesRange`).
+    /// - Throws: `KernelProbeError.loadFailed` with the verifier log; `mapOperation` (EINVAL)
+    ///   for a ring size outside the range or not a power of two, before anything loads
+    ///   (libbpf would silently round it up).
+    public init(objectPath path: String, programs: Set<ProgramName> = Set(ProgramName.allCases),
+                ringBufferBytes: Int? = nil) throws {
         let spec = try ObjectSpec(path: path)
         try spec.loadOnly(Set(programs.map(\.rawValue)))
+        if let n = ringBufferBytes {
+            guard Self.ringBufferBytesRange.contains(n), n & (n - 1) == 0 else {
+                throw KernelProbeError.mapOperation(
+                    map: "rl_events", operation: "ring size \(n) bytes (a power of two from 256 KiB to 1 GiB)", errno: EINVAL)
+            }
+            try spec.setMaxEntries(map: "rl_events", UInt32(n))
+        }
         object = try spec.load()
         config = try object.map("rl_config")
         ruleset = try object.map("rl_ruleset")
@@ -98,7 +121,37 @@ public final class DataPlane {
         filterPort = try object.map("rl_filter_port")
         filterClassid = try object.map("rl_filter_classid")
         udpFlows = try object.map("rl_udp_flows")
+        loss = try object.map("rl_loss")
         scope = try object.map("rl_scope")
+    }
+
+    /// One entry of `rl_loss`: lost events of one owner and kind in one second, summed over CPUs
+    /// (a running count; the kernel may still add to it while its second is current).
+    public struct LossEntry: Sendable {
+        public var key: rl_loss_key
+        public var count: UInt64
+
+        public init(key: rl_loss_key, count: UInt64) {
+            self.key = key
+            self.count = count
+        }
+    }
+
+    /// Every entry of `rl_loss` with its count summed over CPUs.
+    public func lossEntries() throws -> [LossEntry] {
+        var out: [LossEntry] = []
+        for keyBytes in try loss.keys() {
+            guard let key = load(rl_loss_key.self, from: keyBytes), let v = try loss.lookup(key: keyBytes) else { continue }
+            var sum: UInt64 = 0
+            for cpu in 0..<Map.possibleCPUs { sum &+= load(UInt64.self, from: v, offset: cpu * 8) ?? 0 }
+            out.append(LossEntry(key: key, count: sum))
+        }
+        return out
+    }
+
+    /// Removes an `rl_loss` entry whose second is over (its count is final).
+    public func deleteLoss(_ key: rl_loss_key) throws {
+        try loss.delete(key: bytes(of: key))
     }
 
     public func program(_ p: ProgramName) throws -> Program { try object.program(p.rawValue) }
@@ -157,6 +210,8 @@ public final class DataPlane {
             s.idOptionSeen &+= k.id_option_seen
             s.parseErrors &+= k.parse_errors
             s.filtered &+= k.filtered
+            s.retransmitsSkipped &+= k.retransmits_skipped
+            s.streamLost &+= k.stream_lost
         }
         return s
     }
@@ -191,6 +246,8 @@ public final class DataPlane {
                 d.rx_bytes &+= f.rx_bytes
                 d.tx_packets &+= UInt64(f.tx_packets)
                 d.rx_packets &+= UInt64(f.rx_packets)
+                d.tx_payload_bytes &+= f.tx_payload_bytes
+                d.rx_payload_bytes &+= f.rx_payload_bytes
             }
             guard last &+ idleNanoseconds <= now else { continue }
             try udpFlows.delete(key: keyBytes)

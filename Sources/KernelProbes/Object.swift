@@ -67,6 +67,17 @@ public final class ObjectSpec {
         }
     }
 
+    /// Sets the bound of map `name` before load (`bpf_map__set_max_entries`): for a ring
+    /// buffer, its size in bytes (a power-of-two multiple of the page size).
+    /// - Throws: `noSuchMap`, or `mapOperation` with libbpf's errno.
+    public func setMaxEntries(map name: String, _ entries: UInt32) throws {
+        guard let m = bpf_object__find_map_by_name(object, name) else { throw KernelProbeError.noSuchMap(name) }
+        let ret = bpf_map__set_max_entries(m, entries)
+        if ret != 0 {
+            throw KernelProbeError.mapOperation(map: name, operation: "bpf_map__set_max_entries", errno: Errno.of(ret))
+        }
+    }
+
     /// Loads the object into the kernel (`bpf_object__load`), consuming the spec.
     /// - Throws: `KernelProbeError.loadFailed` carrying the verifier log.
     public func load() throws -> LoadedObject {

@@ -21,8 +21,16 @@ public struct RingSample: Sendable {
 /// only every RL_CFG_WAKEUP_EVERY records, so `poll` always drains what is
 /// there after its timeout: a quiet ring is still read within one timeout.
 ///
+/// Each `poll` hands at most `maxSamplesPerCall` samples to the handler and returns:
+/// libbpf keeps reading for as long as the producer keeps writing, so without a bound a
+/// consumer slower than the kernel (a failing disk) would never get back to its loop, its
+/// signals and its timers.
+///
 /// Not thread-safe: one reader polls it.
 public final class RingBufferReader {
+    /// Samples one `poll` call hands to the handler at most.
+    public var maxSamplesPerCall = 16_384
+
     private var ring: OpaquePointer?
     private let box: Unmanaged<SampleSink>
     /// Samples whose header was shorter than 8 bytes or lied about its size.
@@ -31,6 +39,8 @@ public final class RingBufferReader {
     final class SampleSink {
         var handler: (RingSample) -> Void
         var malformed = 0
+        var budget = Int.max
+        var handled = 0
         init(_ handler: @escaping (RingSample) -> Void) { self.handler = handler }
     }
 
@@ -54,7 +64,9 @@ public final class RingBufferReader {
             }
             let record = Array(UnsafeRawBufferPointer(start: data + headerSize, count: Int(header.size)))
             sink.handler(RingSample(type: header.type, record: record))
-            return 0
+            sink.handled += 1
+            // A negative return makes libbpf stop after this (consumed) sample.
+            return sink.handled >= sink.budget ? -ECANCELED : 0
         }
         guard let r = ring_buffer__new(map.fd, callback, box.toOpaque(), nil) else {
             let e = errno
@@ -73,21 +85,30 @@ public final class RingBufferReader {
     /// Returns the samples consumed.
     @discardableResult
     public func poll(timeoutMilliseconds: Int32) throws -> Int {
-        var n = ring_buffer__poll(ring, timeoutMilliseconds)
+        let sink = box.takeUnretainedValue()
+        sink.handled = 0
+        sink.budget = max(1, maxSamplesPerCall)
+        let n = ring_buffer__poll(ring, timeoutMilliseconds)
+        if n == -ECANCELED { return sink.handled }
         if n < 0 && -n != EINTR {
             throw KernelProbeError.ringBuffer(operation: "ring_buffer__poll", errno: -n)
         }
         let drained = ring_buffer__consume(ring)
-        if drained < 0 { throw KernelProbeError.ringBuffer(operation: "ring_buffer__consume", errno: -drained) }
-        n = max(n, 0) + drained
-        return Int(n)
+        if drained < 0 && drained != -ECANCELED {
+            throw KernelProbeError.ringBuffer(operation: "ring_buffer__consume", errno: -drained)
+        }
+        return sink.handled
     }
 
-    /// Drains the ring without waiting.
+    /// Reads what is in the ring without waiting, at most `limit` samples; returns the samples
+    /// consumed.
     @discardableResult
-    public func drain() throws -> Int {
+    public func drain(upTo limit: Int = .max) throws -> Int {
+        let sink = box.takeUnretainedValue()
+        sink.handled = 0
+        sink.budget = max(1, limit)
         let n = ring_buffer__consume(ring)
-        if n < 0 { throw KernelProbeError.ringBuffer(operation: "ring_buffer__consume", errno: -n) }
-        return Int(n)
+        if n < 0 && n != -ECANCELED { throw KernelProbeError.ringBuffer(operation: "ring_buffer__consume", errno: -n) }
+        return sink.handled
     }
 }

@@ -13,7 +13,7 @@ public enum RuleError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .yaml(m): return "rules: not valid YAML: \(m)"
-        case let .unsupportedVersion(v): return "rules: version \(v) is not supported (this build reads 1)"
+        case let .unsupportedVersion(v): return "rules: version \(v) is not supported (this build reads 1 and 2)"
         case let .missingField(r, f): return "rules[\(r)]: missing '\(f)'"
         case let .badValue(r, f, v, why): return "rules[\(r)].\(f) = \(v): \(why)"
         case let .duplicateID(id): return "rules: id \(id) used twice"
@@ -22,8 +22,33 @@ public enum RuleError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One L7 rule as schemas/rules-v1.md specifies it.
+/// One L7 rule as schemas/rules-v2.md specifies it.
 public struct L7Rule: Sendable, Equatable {
+    /// An extra condition (rules-v2 `and`): a masked pattern at a fixed
+    /// offset, or searched from `offset` over `window` start positions; with
+    /// `absent` the condition is that the pattern is not there.
+    public struct Clause: Sendable, Equatable {
+        public var offset: Int
+        /// 1...16 bytes and their masks, same length.
+        public var value: [UInt8]
+        public var mask: [UInt8]
+        /// Start positions tried (1...256); 1 is a fixed offset.
+        public var window: Int
+        public var absent: Bool
+
+        /// The kernel's decision (`rl_clause_holds`): the pattern must lie
+        /// wholly inside the payload at a start position it tries.
+        public func holds(_ payload: [UInt8]) -> Bool {
+            var found = false
+            var p = offset
+            while !found && p < offset + window && p + value.count <= payload.count {
+                found = (0..<value.count).allSatisfy { payload[p + $0] & mask[$0] == value[$0] }
+                p += 1
+            }
+            return found != absent
+        }
+    }
+
     public enum Role: String, Sendable { case request, response }
     public enum Transport: String, Sendable { case tcp, udp }
     public enum StatusExtractor: Sendable, Equatable {
@@ -60,13 +85,15 @@ public struct L7Rule: Sendable, Equatable {
     public var capture: Int
     public var pairAnyResponse: Bool
     public var labelOnly: Bool
+    /// Extra clauses, all of which must hold too (version 2).
+    public var clauses: [Clause] = []
 
     /// Whether `payload` matches, exactly as the kernel decides
-    /// (bytes past the payload's end read as zero; needs `value.count` bytes).
+    /// (needs `value.count` bytes at `offset`, then every clause).
     public func matches(_ payload: [UInt8]) -> Bool {
         guard payload.count >= offset + value.count else { return false }
         for i in 0..<value.count where payload[offset + i] & mask[i] != value[i] { return false }
-        return true
+        return clauses.allSatisfy { $0.holds(payload) }
     }
 }
 
@@ -78,7 +105,8 @@ public let l7ProtocolNames: [String: Int] = [
     "tls": Int(RL_L7_TLS.rawValue),
 ]
 
-/// A validated rules file (schemas/rules-v1.md), ready to compile into the
+/// A validated rules file (schemas/rules-v2.md; version 1 files are read
+/// too, they are version 2 without clauses), ready to compile into the
 /// kernel's `rl_ruleset` layout.
 public struct RuleSet: Sendable, Equatable {
     public var rules: [L7Rule]
@@ -87,10 +115,21 @@ public struct RuleSet: Sendable, Equatable {
     /// offending rule and field.
     public init(yaml text: String) throws {
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch { throw RuleError.yaml("\(error)") }
+        do {
+            // Yams.load traps on a mapping key that is not a scalar (`{[a]: b}`, `{{k: v}: x}`),
+            // found by fuzzing: refuse those from the composed tree before constructing values.
+            if let node = try Yams.compose(yaml: text), let line = Self.lineOfNonScalarKey(node) {
+                throw RuleError.yaml("line \(line): a mapping key must be a plain scalar (a name), not a list or mapping")
+            }
+            root = try Yams.load(yaml: text)
+        } catch let e as RuleError {
+            throw e
+        } catch {
+            throw RuleError.yaml("\(error)")
+        }
         guard let doc = root as? [String: Any] else { throw RuleError.yaml("top level must be a mapping") }
         guard let version = doc["version"] as? Int else { throw RuleError.missingField(rule: -1, field: "version") }
-        guard version == 1 else { throw RuleError.unsupportedVersion(version) }
+        guard version == 1 || version == 2 else { throw RuleError.unsupportedVersion(version) }
         guard let list = doc["rules"] as? [Any] else { throw RuleError.missingField(rule: -1, field: "rules") }
         var rules: [L7Rule] = []
         var ids = Set<Int>()
@@ -98,7 +137,7 @@ public struct RuleSet: Sendable, Equatable {
             guard let m = item as? [String: Any] else {
                 throw RuleError.badValue(rule: i, field: "", value: "\(item)", reason: "a rule is a mapping")
             }
-            let rule = try Self.parseRule(i, m)
+            let rule = try Self.parseRule(i, m, version: version)
             guard ids.insert(rule.id).inserted else { throw RuleError.duplicateID(rule.id) }
             rules.append(rule)
         }
@@ -108,7 +147,23 @@ public struct RuleSet: Sendable, Equatable {
 
     public init(rules: [L7Rule]) { self.rules = rules }
 
-    static func parseRule(_ i: Int, _ m: [String: Any]) throws -> L7Rule {
+    /// The 1-based line of the first mapping key that is not a scalar, if any.
+    static func lineOfNonScalarKey(_ node: Node) -> Int? {
+        switch node {
+        case .mapping(let m):
+            for (k, v) in m {
+                guard case .scalar = k else { return k.mark?.line ?? node.mark?.line ?? 0 }
+                if let line = lineOfNonScalarKey(v) { return line }
+            }
+        case .sequence(let s):
+            for item in s { if let line = lineOfNonScalarKey(item) { return line } }
+        default:
+            break
+        }
+        return nil
+    }
+
+    static func parseRule(_ i: Int, _ m: [String: Any], version: Int) throws -> L7Rule {
         func req<T>(_ key: String, _ type: T.Type) throws -> T {
             guard let raw = m[key] else { throw RuleError.missingField(rule: i, field: key) }
             guard let v = raw as? T else {
@@ -121,9 +176,10 @@ public struct RuleSet: Sendable, Equatable {
         }
         let known: Set<String> = [
             "id", "name", "protocol", "role", "transport", "offset", "text", "hex", "mask", "status",
-            "fixed_class", "error_class", "capture", "pair_any_response", "label_only",
+            "fixed_class", "error_class", "capture", "pair_any_response", "label_only", "and",
         ]
         for key in m.keys where !known.contains(key) { throw bad(key, m[key]!, "unknown field") }
+        if version < 2, let and = m["and"] { throw bad("and", and, "clauses need version 2") }
 
         let id = try req("id", Int.self)
         guard (1...255).contains(id) else { throw bad("id", id, "must be 1...255") }
@@ -147,26 +203,34 @@ public struct RuleSet: Sendable, Equatable {
         let offset = (m["offset"] as? Int) ?? 0
         guard (0...255).contains(offset) else { throw bad("offset", offset, "must be 0...255") }
 
-        var value: [UInt8]
-        var mask: [UInt8]
-        switch (m["text"], m["hex"]) {
-        case let (text as String, nil):
-            value = Array(text.utf8)
-            mask = [UInt8](repeating: 0xff, count: value.count)
-        case let (nil, hex as String):
-            (value, mask) = try parseHex(hex, bad: { bad("hex", hex, $0) })
-        default:
-            throw bad("text/hex", "", "exactly one of text or hex")
-        }
-        if let maskHex = m["mask"] as? String {
-            let (explicit, _) = try parseHex(maskHex, bad: { bad("mask", maskHex, $0) })
-            guard explicit.count == value.count else { throw bad("mask", maskHex, "length differs from the pattern") }
-            mask = zip(mask, explicit).map { $0 & $1 }
-        }
-        guard (1...16).contains(value.count) else { throw bad("text/hex", value.count, "pattern is 1...16 bytes") }
-        guard offset + value.count <= 255 + 16 else { throw bad("offset", offset, "pattern ends past byte 271") }
-        for k in 0..<value.count where value[k] & ~mask[k] != 0 {
-            throw bad("mask", mask, "value has bits outside the mask at byte \(k)")
+        let (value, mask) = try parsePattern(m, field: "", bad: bad)
+
+        var clauses: [L7Rule.Clause] = []
+        if let raw = m["and"] {
+            guard let list = raw as? [Any] else { throw bad("and", raw, "a list of clauses") }
+            guard list.count <= Int(RL_CLAUSES_PER_RULE) else {
+                throw bad("and", list.count, "at most \(RL_CLAUSES_PER_RULE) clauses per rule")
+            }
+            for (k, item) in list.enumerated() {
+                let f = "and[\(k)]"
+                guard let c = item as? [String: Any] else { throw bad(f, item, "a clause is a mapping") }
+                for key in c.keys where !["offset", "text", "hex", "mask", "within", "absent"].contains(key) {
+                    throw bad("\(f).\(key)", c[key]!, "unknown field")
+                }
+                let off = c["offset"] ?? 0
+                guard let o = off as? Int, (0...255).contains(o) else { throw bad("\(f).offset", off, "must be 0...255") }
+                let (v, mk) = try parsePattern(c, field: "\(f).", bad: bad)
+                var window = 1
+                if let w = c["within"] {
+                    guard let wi = w as? Int, (1...Int(RL_FIND_WINDOW_MAX)).contains(wi) else {
+                        throw bad("\(f).within", w, "must be 1...\(RL_FIND_WINDOW_MAX)")
+                    }
+                    window = wi
+                }
+                let absent = c["absent"] ?? false
+                guard let a = absent as? Bool else { throw bad("\(f).absent", absent, "true or false") }
+                clauses.append(.init(offset: o, value: v, mask: mk, window: window, absent: a))
+            }
         }
 
         var status = L7Rule.StatusExtractor.none
@@ -202,7 +266,35 @@ public struct RuleSet: Sendable, Equatable {
             value: value, mask: mask, status: status, fixedClass: try cls("fixed_class", .unknown),
             errorClass: try cls("error_class", .server_error), capture: capture,
             pairAnyResponse: (m["pair_any_response"] as? Bool) ?? false,
-            labelOnly: (m["label_only"] as? Bool) ?? false)
+            labelOnly: (m["label_only"] as? Bool) ?? false, clauses: clauses)
+    }
+
+    /// The pattern of a rule or clause: exactly one of `text` / `hex`, an
+    /// optional `mask`; 1...16 bytes, no value bit outside its mask.
+    static func parsePattern(_ m: [String: Any], field prefix: String,
+                             bad: (String, Any, String) -> RuleError) throws -> ([UInt8], [UInt8]) {
+        var value: [UInt8]
+        var mask: [UInt8]
+        switch (m["text"], m["hex"]) {
+        case let (text as String, nil):
+            value = Array(text.utf8)
+            mask = [UInt8](repeating: 0xff, count: value.count)
+        case let (nil, hex as String):
+            (value, mask) = try parseHex(hex, bad: { bad(prefix + "hex", hex, $0) })
+        default:
+            throw bad(prefix + "text/hex", "", "exactly one of text or hex")
+        }
+        if let raw = m["mask"] {
+            guard let maskHex = raw as? String else { throw bad(prefix + "mask", raw, "hex pairs") }
+            let (explicit, _) = try parseHex(maskHex, bad: { bad(prefix + "mask", maskHex, $0) })
+            guard explicit.count == value.count else { throw bad(prefix + "mask", maskHex, "length differs from the pattern") }
+            mask = zip(mask, explicit).map { $0 & $1 }
+        }
+        guard (1...16).contains(value.count) else { throw bad(prefix + "text/hex", value.count, "pattern is 1...16 bytes") }
+        for k in 0..<value.count where value[k] & ~mask[k] != 0 {
+            throw bad(prefix + "mask", mask, "value has bits outside the mask at byte \(k)")
+        }
+        return (value, mask)
     }
 
     /// Hex bytes, spaces allowed; "??" is a wildcard byte (mask 00).
@@ -242,9 +334,18 @@ public struct RuleSet: Sendable, Equatable {
     }
 
     /// The kernel layout (`struct rl_ruleset`) of this set.
-    /// Throws `RuleError.tooMany` past RL_MAX_RULES / RL_MAX_GROUPS / RL_RULES_PER_GROUP.
+    /// Throws `RuleError.tooMany` past RL_MAX_RULES / RL_MAX_GROUPS /
+    /// RL_RULES_PER_GROUP / RL_MAX_CLAUSES / RL_CLAUSES_PER_RULE.
     public func compile() throws -> rl_ruleset {
         guard rules.count <= Int(RL_MAX_RULES) else { throw RuleError.tooMany(what: "rules", limit: Int(RL_MAX_RULES)) }
+        let clauseCount = rules.reduce(0) { $0 + $1.clauses.count }
+        guard clauseCount <= Int(RL_MAX_CLAUSES) else {
+            throw RuleError.tooMany(what: "clauses", limit: Int(RL_MAX_CLAUSES))
+        }
+        // The kernel tests at most this many per rule; a set built in code could hold more.
+        guard rules.allSatisfy({ $0.clauses.count <= Int(RL_CLAUSES_PER_RULE) }) else {
+            throw RuleError.tooMany(what: "clauses in one rule", limit: Int(RL_CLAUSES_PER_RULE))
+        }
         var rs = rl_ruleset()
         var groups: [(transport: L7Rule.Transport, offset: Int, slots: [Int])] = []
         for (slot, r) in rules.enumerated() {
@@ -275,14 +376,43 @@ public struct RuleSet: Sendable, Equatable {
                 base[i] = grp
             }
         }
+        var firstClause = 0
         withUnsafeMutableBytes(of: &rs.rules) { raw in
             let base = raw.bindMemory(to: rl_rule.self)
-            for (slot, r) in rules.enumerated() { base[slot] = Self.kernelRule(r) }
+            for (slot, r) in rules.enumerated() {
+                base[slot] = Self.kernelRule(r, firstClause: firstClause)
+                firstClause += r.clauses.count
+            }
+        }
+        withUnsafeMutableBytes(of: &rs.clauses) { raw in
+            let base = raw.bindMemory(to: rl_clause.self)
+            var i = 0
+            for c in rules.flatMap(\.clauses) {
+                base[i] = Self.kernelClause(c)
+                i += 1
+            }
         }
         return rs
     }
 
-    static func kernelRule(_ r: L7Rule) -> rl_rule {
+    static func kernelClause(_ c: L7Rule.Clause) -> rl_clause {
+        var k = rl_clause()
+        withUnsafeMutableBytes(of: &k.mask) { m in for (i, b) in c.mask.enumerated() { m[i] = b } }
+        withUnsafeMutableBytes(of: &k.value) { v in for (i, b) in c.value.enumerated() { v[i] = b } }
+        k.offset = UInt16(c.offset)
+        k.window = UInt16(c.window)
+        k.length = UInt8(c.value.count)
+        let kind: rl_clause_kind = switch (c.window > 1, c.absent) {
+        case (false, false): RL_CLAUSE_AT
+        case (false, true): RL_CLAUSE_NOT_AT
+        case (true, false): RL_CLAUSE_FIND
+        case (true, true): RL_CLAUSE_NOT_FIND
+        }
+        k.kind = UInt8(kind.rawValue)
+        return k
+    }
+
+    static func kernelRule(_ r: L7Rule, firstClause: Int) -> rl_rule {
         var k = rl_rule()
         withUnsafeMutableBytes(of: &k.mask) { m in for (i, b) in r.mask.enumerated() { m[i] = b } }
         withUnsafeMutableBytes(of: &k.value) { v in for (i, b) in r.value.enumerated() { v[i] = b } }
@@ -312,6 +442,8 @@ public struct RuleSet: Sendable, Equatable {
         if r.pairAnyResponse { flags |= UInt16(RL_RULE_PAIR_ANY_RESPONSE.rawValue) }
         if r.labelOnly { flags |= UInt16(RL_RULE_LABEL_ONLY.rawValue) }
         k.flags = flags
+        k.first_clause = UInt8(firstClause)
+        k.n_clauses = UInt8(r.clauses.count)
         return k
     }
 }

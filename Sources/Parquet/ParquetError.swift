@@ -1,3 +1,4 @@
+import Glibc
 /// Every way reading or writing a Parquet file can fail. A reader never traps on
 /// malformed input: each bounds check or inconsistency maps to one of these cases,
 /// naming what was wrong and, where it helps, the byte offset.
@@ -46,7 +47,7 @@ public enum ParquetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .limitExceeded(let s): return "reader limit exceeded: \(s)"
         case .schemaMismatch(let s): return "data does not match schema: \(s)"
         case .writerClosed: return "writer already closed or failed"
-        case let .io(call, path, e): return "\(call)(\(path)) failed: errno \(e)"
+        case let .io(call, path, e): return "\(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .compressionFailed: return "zstd compression failed"
         }
     }

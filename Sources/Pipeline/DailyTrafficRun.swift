@@ -40,7 +40,7 @@ public struct DailyTrafficRun {
     public func execute() throws(PipelineError) -> Manifest {
         guard partition.hour == nil else { throw .config("a daily-traffic pipeline runs day partitions (date=YYYY-MM-DD)") }
         let rollup = spec.rollup ?? PipelineSpec.RollupParameters()
-        try makeParent("\(tableRoot)/.redline.lock")
+        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
 
@@ -79,39 +79,52 @@ public struct DailyTrafficRun {
                 return []
             }
             let s = (2...8).map(strings)
-            let bytes = ints(9), packets = ints(10), flows = ints(11), calls = ints(12), observed = ints(13), lost = ints(14)
+            let bytes = ints(9), packets = ints(10), flows = ints(12), calls = ints(13), observed = ints(14), lost = ints(15)
+            let shared = ints(16)
+            // payload_bytes is optional: its values are stored for the valid rows only.
+            let payloadValues = ints(11), payloadValid = cols[11].validity ?? [Bool](repeating: true, count: buckets.count)
+            var payloadNext = 0
             for r in 0..<buckets.count {
+                var payload: UInt64?
+                if payloadValid[r] { payload = UInt64(payloadValues[payloadNext]); payloadNext += 1 }
                 let b = partition.startNanos + ((buckets[r] - partition.startNanos) / width) * width
-                let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), flows: UInt64(flows[r]),
+                let cell = TrafficCell(bytes: UInt64(bytes[r]), packets: UInt64(packets[r]), payloadBytes: payload, flows: UInt64(flows[r]),
                                        calls: UInt64(calls[r]))
                 rows.merge(Key(bucket: b, parts: s.map { $0[r] }),
-                           Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]))))
+                           Row(cell: cell, completeness: Completeness(observed: UInt64(observed[r]), lost: UInt64(lost[r]),
+                                                          shared: UInt64(shared[r]))))
             }
         }
 
         var buckets: [Int64] = [], text = [ByteArrays](repeating: ByteArrays(), count: 7)
         var bytes: [Int64] = [], packets: [Int64] = [], flows: [Int64] = [], calls: [Int64] = []
-        var observed: [Int64] = [], lost: [Int64] = [], ratio: [Double] = []
+        var payload: [Int64] = [], payloadValid: [Bool] = []
+        var observed: [Int64] = [], lost: [Int64] = [], shared: [Int64] = [], ratio: [Double] = []
         for (k, r) in rows.sortedRows() {
             buckets.append(k.bucket)
             for i in 0..<7 { text[i].append(k.parts[i]) }
             bytes.append(Int64(clamping: r.cell.bytes)); packets.append(Int64(clamping: r.cell.packets))
+            payloadValid.append(r.cell.payloadBytes != nil)
+            if let p = r.cell.payloadBytes { payload.append(Int64(clamping: p)) }
             flows.append(Int64(clamping: r.cell.flows)); calls.append(Int64(clamping: r.cell.calls))
             observed.append(Int64(clamping: r.completeness.observed)); lost.append(Int64(clamping: r.completeness.lost))
+            shared.append(Int64(clamping: r.completeness.shared))
             ratio.append(r.completeness.ratio)
         }
         let columns = [ColumnData(.int64(buckets)), ColumnData(.int32([Int32](repeating: Int32(rollup.bucketSeconds), count: buckets.count)))]
             + text.map { ColumnData(.byteArray($0)) }
-            + [bytes, packets, flows, calls, observed, lost].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
+            + [bytes, packets].map { ColumnData(.int64($0)) } + [ColumnData(.int64(payload), validity: payloadValid)]
+            + [flows, calls, observed, lost, shared].map { ColumnData(.int64($0)) } + [ColumnData(.double(ratio))]
 
         let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"
         let staged = "\(staging)/\(rel)"
-        try makeParent(staged)
+        try makeParent(staged, mode: mode_t(spec.write.dirMode))
         do {
             var o = ParquetWriterOptions()
             o.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
             o.zstdLevel = Int32(spec.write.zstdLevel)
+            o.fileMode = mode_t(spec.write.fileMode)
             let w = try ParquetFileWriter(path: staged, schema: Self.table.parquetSchema, options: o,
                                           metadata: Self.table.keyValueMetadata + [("redline.version", RedlineVersion.current),
                                                                                   ("redline.partition", partition.path)])
@@ -121,18 +134,12 @@ public struct DailyTrafficRun {
             throw .output("writing \(rel): \(error)")
         }
         let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
-        let manifest = Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
-                                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
-                                inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: buckets.count, scope: "merged")],
-                                hosts: [:], warnings: warnings)
-        try writeAtomically(manifest.encoded(), to: "\(staging)/manifest.json")
-        let journal = CommitJournal(renames: [.init(from: staged, to: "\(tableRoot)/\(rel)")], deletes: [],
-                                    manifest: .init(from: "\(staging)/manifest.json", to: manifestPath), staging: staging)
-        let jp = CommitJournal.path(tableRoot: tableRoot)
-        guard let jd = try? JSONEncoder().encode(journal) else { throw .output("cannot encode the commit journal") }
-        try writeAtomically(jd, to: jp)
-        try journal.apply()
-        unlink(jp)
+        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: ["\(Self.table.name)/\(partition.path)"],
+                                           removals: [], fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+            .publish(Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
+                              partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
+                              inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: buckets.count, scope: "merged")],
+                              hosts: [:], warnings: warnings), at: manifestPath)
         for w in warnings { logger.warning("\(w)") }
         return manifest
     }

@@ -157,27 +157,30 @@ public struct HostProcessor {
                 case .tcpEvent:
                     _ = reader.withRecords(as: rl_tcp_event.self) { state.tcpEvents($0, names: &names) }
                 case .stats:
-                    _ = reader.withRecords(as: rl_stats.self) { state.stats($0) }
+                    _ = reader.withRecords(as: rl_stats.self) { state.stats($0, names: &names) }
+                case .loss:
+                    _ = reader.withRecords(as: rl_loss.self) { state.losses($0, names: &names) }
                 case .clockAnchor, .cgroupMapping:
                     break
                 }
             }
             if lazyPass1 && fileBlocks < pass1Blocks[i] { return nil }
             // A damaged file lost what followed the damage: count an estimate (its
-            // average block) as lost in the bucket where its valid data ends, so the
-            // rows there say they are incomplete. The manifest names the file.
+            // average block) as lost in the bucket where its valid data ends, of no
+            // known kind, so the host's rows there say they are incomplete. The
+            // manifest names the file.
             let start = partition.startNanos, end = partition.endNanos, width = bucketNanos
             if result.warning != nil, let last = lastKernelNs, var c = state.cursor,
                case .success(let t) = c.correct(monotonicNanos: last), t.utcNanos >= start, t.utcNanos < end {
-                let b = start + ((t.utcNanos - start) / width) * width
                 let estimate = fileBlocks > 0 ? max(1, fileRecords / UInt64(fileBlocks)) : 1
-                state.agg.completeness[b, default: Completeness()].lost &+= estimate
+                state.losses[LossPattern(bucket: Int((t.utcNanos - start) / width)), default: 0] &+= estimate
             }
         }
         return state.finish(warnings: warnings)
     }
 
-    /// Stats counters that mean events were lost before the pipeline saw them.
+    /// Stats counters that mean events were lost before the pipeline saw them (segments written
+    /// before the loss record; newer ones carry losses as `rl_loss` records only).
     static let lossCounters: Set<UInt32> = [
         RL_STAT_RINGBUF_DROPPED.rawValue, RL_STAT_RATE_CAPPED.rawValue, RL_STAT_UNPAIRED_REQUEST.rawValue,
         RL_STAT_UNPAIRED_RESPONSE.rawValue, RL_STAT_USER_DROPPED.rawValue,
@@ -322,9 +325,12 @@ struct Aggregation {
     let ids: FixedIDs
     /// Optional tables are only aggregated when written (red_service always: the run's summary reads it).
     let wantEdge, wantTraffic, wantHealth, wantDrops: Bool
-    /// Records aggregated per bucket (index = bucket number in the partition), folded into
-    /// `agg.completeness` by `finish`.
-    var observed: [UInt64]
+    /// Losses placed in buckets, as precisely as their records could say whose they were;
+    /// charged to classes and rows by `finish`.
+    var losses: [LossPattern: UInt64] = [:]
+    /// Observed events and charged losses per class and bucket (calls' observed counts are
+    /// taken from their cells by `finish`).
+    var ledger = ClassLedger()
     /// red_service cells per bucket, indexed by a dense group id (`serviceGroups`); folded into
     /// `agg.redService` by `finish`. Cells with no request are padding.
     var serviceCells: [[REDCell]]
@@ -352,7 +358,6 @@ struct Aggregation {
         wantHealth = tables.contains("tcp_health")
         wantDrops = tables.contains("tcp_drops")
         let buckets = Int((end - start + width - 1) / width)
-        observed = [UInt64](repeating: 0, count: buckets)
         serviceCells = [[REDCell]](repeating: [], count: buckets)
         shapes = [ShapeEntry?](repeating: nil, count: CallShape.slots)
     }
@@ -418,8 +423,8 @@ struct Aggregation {
         // Group keys with bucket 0; the bucket is added when the cells are folded.
         let r = ResolvedShape(
             local: local, remote: remote, localDC: localDC, remoteDC: remoteDC, proto: proto,
-            serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server)),
-            clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client)),
+            serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server, local: local)),
+            clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client, local: local)),
             serverEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
                                               calleeDC: localDC, proto: proto, observer: ids.server, peerSource: src)),
             clientEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: local, callee: remote, callerDC: localDC,
@@ -440,19 +445,20 @@ struct Aggregation {
         for c in calls {
             guard let bi = bucket(c.start_ns) else { continue }
             counters.aggregated += 1
-            observed[bi] &+= 1
             let laddr = address(c.laddr), raddr = address(c.raddr)
             let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
             countUnknowns(local: r.local, remote: r.remote)
             let isServer = c.side == server
             let isError = c.status_class == serverError, isClientError = c.status_class == clientError
+            // A request counted without its response carries no latency.
+            let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             func fill(_ cell: inout REDCell) {
                 cell.requests &+= 1
                 if isError { cell.errors &+= 1 }
                 if isClientError { cell.clientErrors &+= 1 }
                 cell.requestBytes &+= UInt64(c.req_bytes)
                 cell.responseBytes &+= UInt64(c.resp_bytes)
-                cell.latency.record(c.duration_ns)
+                if !unpaired { cell.latency.record(c.duration_ns) }
             }
             let g = Int(isServer ? r.serverGroup : r.clientGroup)
             if serviceCells[bi].count <= g {
@@ -472,17 +478,20 @@ struct Aggregation {
         for f in flows {
             guard let bi = bucket(f.end_ns) else { continue }
             counters.aggregated += 1
-            observed[bi] &+= 1
             let e = endpoints(cgroup: f.cgroup_id, localService: f.local_service, peerService: f.peer_service,
                               laddr: address(f.laddr), raddr: address(f.raddr), names: &names)
             let (local, remote, localDC, remoteDC) = (e.local, e.remote, e.localDC, e.remoteDC)
+            ledger.observed[.init(cls: Self.flowClass(local), bucket: bi), default: 0] &+= 1
             let b = bucketStart(bi)
             let l4 = f.l4_proto == 17 ? ids.udp : ids.tcp
+            // A version-1 record (widened by the segment reader) does not know its payload.
+            let layoutV1 = f.flags & UInt32(RL_FLOW_LAYOUT_V1.rawValue) != 0
             if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                               dstService: remote, l4: l4, observer: ids.source, peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
+                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.tx_payload_bytes }
                 }
             }
             if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
@@ -491,6 +500,7 @@ struct Aggregation {
                                               peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
+                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.rx_payload_bytes }
                 }
             }
             let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
@@ -507,8 +517,8 @@ struct Aggregation {
         for e in events {
             guard let bi = bucket(e.ts_ns) else { continue }
             counters.aggregated += 1
-            observed[bi] &+= 1
             let local = resolver.local(cgroup: e.cgroup_id, serviceID: e.local_service, names: &names)
+            ledger.observed[.init(cls: Self.tcpClass(local), bucket: bi), default: 0] &+= 1
             let remote = resolver.remote(peerServiceID: e.peer_service, address: address(e.raddr), ids: ids, names: &names)
             let b = bucketStart(bi)
             let n = UInt64(max(e.count, 1))
@@ -519,7 +529,13 @@ struct Aggregation {
                     case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
                     case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
                     case RL_TCP_RESET_RECEIVED.rawValue: h.resetsReceived &+= n
-                    case RL_TCP_DROP.rawValue: h.drops &+= n
+                    case RL_TCP_DROP.rawValue:
+                        switch DropReasons.dropClass(Int32(bitPattern: e.drop_reason)) {
+                        case .network: h.drops &+= n
+                        case .policy: h.dropsPolicy &+= n
+                        case .teardown: h.dropsTeardown &+= n
+                        case .other: h.dropsOther &+= n
+                        }
                     default: break
                     }
                 }
@@ -531,27 +547,129 @@ struct Aggregation {
         }
     }
 
-    mutating func stats(_ stats: UnsafeBufferPointer<rl_stats>) {
+    static let callType = UInt8(RL_REC_L7_CALL.rawValue)
+    static let flowType = UInt8(RL_REC_FLOW_DELTA.rawValue)
+    static let tcpType = UInt8(RL_REC_TCP_EVENT.rawValue)
+    static func callClass(proto: Int32, observer: Int32, local: Int32) -> LossClass {
+        LossClass(recordType: callType, proto: proto, observer: observer, service: local)
+    }
+    static func flowClass(_ local: Int32) -> LossClass {
+        LossClass(recordType: flowType, proto: LossClass.notApplicable, observer: LossClass.notApplicable, service: local)
+    }
+    static func tcpClass(_ local: Int32) -> LossClass {
+        LossClass(recordType: tcpType, proto: LossClass.notApplicable, observer: LossClass.notApplicable, service: local)
+    }
+
+    /// Losses from segments written before the loss record: by record type or protocol only.
+    mutating func stats(_ stats: UnsafeBufferPointer<rl_stats>, names: inout NamePool) {
         for s in stats where HostProcessor.lossCounters.contains(s.counter) && s.value > 0 {
-            guard let bi = bucket(s.ts_ns) else { continue }
-            agg.completeness[bucketStart(bi), default: Completeness()].lost &+= s.value
+            var p = LossPattern(bucket: 0)
+            if s.counter == RL_STAT_UNPAIRED_REQUEST.rawValue || s.counter == RL_STAT_UNPAIRED_RESPONSE.rawValue {
+                p.recordType = Self.callType
+                if s.subject != 0 && s.subject < 256 { p.proto = resolver.protocolID(UInt8(s.subject), names: &names) }
+            } else if [UInt32(Self.flowType), UInt32(Self.callType), UInt32(Self.tcpType)].contains(s.subject) {
+                p.recordType = UInt8(s.subject)
+            }
+            place(s.value, from: s.ts_ns &- s.interval_ns, to: s.ts_ns, p)
         }
     }
 
-    /// Folds the dense per-bucket state into the aggregates.
+    /// `rl_loss` records: what was lost, whose, and when.
+    mutating func losses(_ records: UnsafeBufferPointer<rl_loss>, names: inout NamePool) {
+        for r in records where r.value > 0 {
+            var p = LossPattern(bucket: 0)
+            if [Self.flowType, Self.callType, Self.tcpType].contains(r.record_type) { p.recordType = r.record_type }
+            if r.cgroup_id != 0 {
+                let local = resolver.local(cgroup: r.cgroup_id, serviceID: 0, names: &names)
+                if local != NamePool.unknown { p.service = local }
+            }
+            if r.record_type == Self.callType {
+                if r.l7_proto != 0 { p.proto = resolver.protocolID(r.l7_proto, names: &names) }
+                if r.side == UInt8(RL_SIDE_SERVER.rawValue) { p.observer = ids.server }
+                if r.side == UInt8(RL_SIDE_CLIENT.rawValue) { p.observer = ids.client }
+            } else if p.recordType != nil {
+                p.proto = LossClass.notApplicable
+                p.observer = LossClass.notApplicable
+            }
+            place(r.value, from: r.ts_ns &- r.interval_ns, to: r.ts_ns, p)
+        }
+    }
+
+    /// Places `value` events lost in the monotonic interval (`from`, `to`] in the buckets it
+    /// overlaps, pro rata by overlap after time correction (largest remainder, so the parts
+    /// add up to `value`); parts outside the partition belong to another partition's run.
+    mutating func place(_ value: UInt64, from: UInt64, to: UInt64, _ pattern: LossPattern) {
+        guard case .success(let a)? = cursor?.correct(monotonicNanos: from),
+              case .success(let b)? = cursor?.correct(monotonicNanos: to) else {
+            counters.uncorrectable += 1
+            return
+        }
+        let lo = a.utcNanos, hi = max(b.utcNanos, a.utcNanos)
+        var p = pattern
+        guard hi > lo else {
+            // An instant: the bucket holding it (an interval's end belongs to the bucket it closes).
+            guard hi > start && hi <= end else { return }
+            p.bucket = Int((hi - 1 - start) / width)
+            losses[p, default: 0] &+= value
+            return
+        }
+        // Buckets are aligned on `start`; walk those the interval overlaps.
+        var parts: [(bucket: Int64, whole: UInt64, remainder: UInt64)] = []
+        let span = UInt64(hi - lo)
+        let offset = lo - start
+        var b0 = start + (offset >= 0 ? offset / width : -((width - 1 - offset) / width)) * width
+        var given: UInt64 = 0
+        while b0 < hi {
+            let overlap = UInt64(min(hi, b0 + width) - max(lo, b0))
+            let (q, r) = span.dividingFullWidth(value.multipliedFullWidth(by: overlap))
+            parts.append((b0, q, r))
+            given &+= q
+            b0 += width
+        }
+        var extra = value &- given
+        for i in parts.indices.sorted(by: { parts[$0].remainder != parts[$1].remainder ? parts[$0].remainder > parts[$1].remainder : $0 < $1 })
+        where extra > 0 {
+            parts[i].whole &+= 1
+            extra -= 1
+        }
+        for part in parts where part.whole > 0 {
+            guard part.bucket >= start && part.bucket < end else { continue }
+            p.bucket = Int((part.bucket - start) / width)
+            losses[p, default: 0] &+= part.whole
+        }
+    }
+
+    /// Folds the dense per-bucket state into the aggregates and gives every row its completeness:
+    /// its own events, and its class's losses in proportion (LossAttribution.swift).
     mutating func finish(warnings: [String]) -> HostProcessor.Outcome {
         for (bi, cells) in serviceCells.enumerated() {
             for (g, cell) in cells.enumerated() where cell.requests > 0 {
                 let k = serviceGroups.keys[g]
-                agg.redService.merge(ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto,
-                                                observer: k.observer), cell)
+                ledger.observed[.init(cls: Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi),
+                                default: 0] &+= cell.requests
+            }
+        }
+        ledger.charge(losses)
+        losses = [:]
+        for (bi, cells) in serviceCells.enumerated() {
+            for (g, cell) in cells.enumerated() where cell.requests > 0 {
+                let k = serviceGroups.keys[g]
+                let key = ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto, observer: k.observer)
+                agg.redService.merge(key, cell)
+                let c = ledger.completeness(weight: cell.requests,
+                                            Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi)
+                agg.redServiceCompleteness[key, default: Completeness()].merge(c)
             }
         }
         serviceCells = []
         for (key, cell) in edgeCells {
             var k = edgeGroups.keys[Int(key >> 32)]
-            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
+            let bi = Int(key & 0xFFFF_FFFF)
+            k.bucket = bucketStart(bi)
             agg.redEdge.merge(k, cell)
+            let local = k.observer == ids.server ? k.callee : k.caller
+            agg.redEdgeCompleteness[k, default: Completeness()].merge(
+                ledger.completeness(weight: cell.requests, Self.callClass(proto: k.proto, observer: k.observer, local: local), bucket: bi))
         }
         edgeCells = [:]
         // Flow deltas may have filled the same traffic rows; calls add to them.
@@ -561,10 +679,52 @@ struct Aggregation {
             agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
         }
         trafficCalls = [:]
-        for (bi, o) in observed.enumerated() where o > 0 {
-            agg.completeness[bucketStart(bi), default: Completeness()].observed &+= o
+        func index(_ bucket: Int64) -> Int { Int((bucket - start) / width) }
+        for (k, cell) in agg.traffic.cells {
+            let local = k.observer == ids.source ? k.srcService : k.dstService
+            agg.trafficCompleteness[k] = ledger.completeness(weight: cell.flows, Self.flowClass(local), bucket: index(k.bucket))
         }
+        for (k, cell) in agg.health.cells {
+            let events = cell.retransmits &+ cell.resetsSent &+ cell.resetsReceived &+ cell.drops
+            agg.healthCompleteness[k] = ledger.completeness(weight: events, Self.tcpClass(k.service), bucket: index(k.bucket))
+        }
+        for (k, cell) in agg.drops.cells {
+            agg.dropsCompleteness[k] = ledger.completeness(weight: cell.value, Self.tcpClass(k.service), bucket: index(k.bucket))
+        }
+        addLossOnlyRows()
         return HostProcessor.Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
+    }
+
+    /// Rows for classes that lost events in a bucket where none of theirs were seen (a service
+    /// whose every call was lost): requests 0, completeness 0. Calls get a red_service row (and a
+    /// red_edge row) whose unknown end is `unknown`; TCP events a tcp_health row with peer
+    /// `unknown`. Flow deltas have no such row: traffic_matrix has no row without an address.
+    mutating func addLossOnlyRows() {
+        for k in ledger.unobserved {
+            let c = k.cls
+            let completeness = ledger.completeness(weight: 0, c, bucket: k.bucket)
+            let b = bucketStart(k.bucket)
+            switch c.recordType {
+            case Self.callType:
+                let client = c.observer == ids.client
+                let key = ServiceKey(bucket: b, service: client ? NamePool.unknown : c.service, proto: c.proto, observer: c.observer)
+                agg.redService.merge(key, REDCell(scale: scale))
+                agg.redServiceCompleteness[key, default: Completeness()].merge(completeness)
+                if wantEdge {
+                    let e = EdgeKey(bucket: b, caller: client ? c.service : NamePool.unknown, callee: client ? NamePool.unknown : c.service,
+                                    callerDC: NamePool.unknown, calleeDC: NamePool.unknown, proto: c.proto, observer: c.observer,
+                                    peerSource: NamePool.unknown)
+                    agg.redEdge.merge(e, REDCell(scale: scale))
+                    agg.redEdgeCompleteness[e, default: Completeness()].merge(completeness)
+                }
+            case Self.tcpType where wantHealth:
+                let key = HealthKey(bucket: b, service: c.service, peer: NamePool.unknown, peerSource: NamePool.unknown)
+                agg.health.update(key, make: { TCPHealthCell() }) { _ in }
+                agg.healthCompleteness[key, default: Completeness()].merge(completeness)
+            default:
+                break
+            }
+        }
     }
 }
 
@@ -628,7 +788,10 @@ struct ShapeEntry {
     var resolved: ResolvedShape
 }
 
-/// A red_service group without its bucket.
+/// A red_service group without its bucket, and the local service of its calls (the callee on
+/// the server side, the caller on the client side): rows of several callers share a client
+/// row but not a loss class.
 struct ServiceGroup: Hashable {
     var service, proto, observer: Int32
+    var local: Int32
 }

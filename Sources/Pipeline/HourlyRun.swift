@@ -27,6 +27,8 @@ public struct HourlyRun {
     public var hostGlobs: [String]?
     /// The whole run, or one of its two halves on the fleet path.
     public var mode: Mode = .full
+    /// Commit an empty partition when there is no input at all (else: exit 3, nothing committed).
+    public var allowEmpty = false
 
     /// What a run writes (schemas/pipeline-v1.md, "Fleet path").
     public enum Mode: String, Sendable {
@@ -68,7 +70,7 @@ public struct HourlyRun {
             throw .config("--\(mode.rawValue) splits the merge stage off; \(spec.name) has none")
         }
         let globs = hostGlobs ?? spec.hosts
-        try makeParent("\(tableRoot)/.redline.lock")
+        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
         let lock = try TableRootLock(tableRoot: tableRoot)
         defer { lock.release() }
         try recoverInterruptedCommit()
@@ -105,10 +107,19 @@ public struct HourlyRun {
             logger.info("partition \(partition) unchanged since its manifest; skipped")
             return Summary(skipped: true, manifestPath: manifestPath, manifest: old, redService: [])
         }
+        // No input at all is a fault to report (collectors down, a wrong root), not an hour of
+        // zero traffic, unless the caller says empty hours are expected (`--allow-empty`: timers
+        // on a fresh install). Without it the previous partition, if any, stays as it is.
+        var noInput: String?
         if mode == .mergeOnly && found.files.isEmpty {
-            logger.warning("no partials for \(partition) under \(tableRoot)/partials: writing an empty partition")
+            noInput = "no partials for \(partition) under \(tableRoot)/partials (hosts \(globs.joined(separator: ", ")))"
         } else if mode != .mergeOnly && byHost.isEmpty {
-            logger.warning("no segments for \(partition) under \(segmentRoot): writing an empty partition")
+            noInput = "no segments for \(partition) under \(segmentRoot) (hosts \(globs.joined(separator: ", ")), "
+                + "hour folders \(partition.path) and its neighbours)"
+        }
+        if let noInput {
+            guard allowEmpty else { throw .missingInput("\(noInput); nothing committed (--allow-empty commits an empty partition)") }
+            logger.warning("\(noInput): writing an empty partition (--allow-empty)")
         }
 
         // Per host: read, correct, enrich, aggregate.
@@ -152,16 +163,16 @@ public struct HourlyRun {
         let builder = TableBuilder(names: names, bucketSeconds: agg.bucketSeconds)
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path.replacingOccurrences(of: "/", with: "-"))"
         try? FileManager.default.removeItem(atPath: staging)
-        var renames: [CommitJournal.Rename] = []
         var tableFiles: [Manifest.TableFile] = []
         let schemas = PipelineTables.all.filter { agg.tables.contains($0.name) }
         func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String, scope: String) throws(PipelineError) {
             let staged = "\(staging)/\(relative)"
-            try makeParent(staged)
+            try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
             options.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
+            options.fileMode = mode_t(spec.write.fileMode)
             do {
                 let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
                                               metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
@@ -172,7 +183,6 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            renames.append(.init(from: staged, to: "\(tableRoot)/\(relative)"))
             tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
         for p in partials where mode != .mergeOnly {
@@ -188,29 +198,26 @@ public struct HourlyRun {
             }
         }
 
-        // Partials of hosts that are no longer inputs must go, or readers would count them.
-        var deletes: [String] = []
-        if let old = Manifest.load(manifestPath) {
-            let keep = Set(tableFiles.map(\.path))
-            // A merge-only run owns the merged files only; the partials are its inputs.
-            deletes = old.tables.filter { mode != .mergeOnly || $0.scope == "merged" }
-                .map(\.path).filter { !keep.contains($0) }.map { "\(tableRoot)/\($0)" }
+        // The units of publication (schemas/pipeline-v1.md, "Commit"): each merged table's
+        // partition folder, and each host's folder of partials (host selections of the fleet
+        // path share a partials partition). Folders the previous commit of this manifest held
+        // and this run does not write (hosts no longer inputs, dropped tables) are removed; a
+        // merge-only run owns the merged folders only, the partials being its inputs.
+        var folders: [String] = []
+        if mode != .mergeOnly {
+            for p in partials { folders += schemas.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
         }
-        let manifest = Manifest(
-            manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
-            partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
-            inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings)
-        let stagedManifest = "\(staging)/manifest.json"
-        try writeAtomically(manifest.encoded(), to: stagedManifest)
-        let journal = CommitJournal(renames: renames, deletes: deletes,
-                                    manifest: .init(from: stagedManifest, to: manifestPath), staging: staging)
-        let journalPath = CommitJournal.path(tableRoot: tableRoot)
-        let je = JSONEncoder()
-        je.outputFormatting = [.sortedKeys]
-        guard let jdata = try? je.encode(journal) else { throw .output("cannot encode the commit journal") }
-        try writeAtomically(jdata, to: journalPath)
-        try journal.apply()
-        unlink(journalPath)
+        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += schemas.map { "\($0.name)/\(partition.path)" } }
+        let removals = Set((Manifest.load(manifestPath)?.tables ?? [])
+            .filter { mode != .mergeOnly || $0.scope == "merged" }
+            .map { ($0.path as NSString).deletingLastPathComponent })
+            .subtracting(folders).sorted()
+        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
+                                           fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+            .publish(Manifest(
+                manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
+                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
+                inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
         for w in warnings { logger.warning("\(w)") }
         logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
 
@@ -264,7 +271,7 @@ struct TableRootLock {
 
     init(tableRoot: String) throws(PipelineError) {
         let path = "\(tableRoot)/.redline.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io("open \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let e = errno

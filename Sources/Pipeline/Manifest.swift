@@ -6,7 +6,7 @@ import Segments
 /// wall-clock time, so re-running a partition over the same inputs rewrites it
 /// byte for byte.
 public struct Manifest: Codable, Equatable, Sendable {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     public var manifestVersion: Int
     public var pipeline: String
@@ -15,6 +15,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var definition: String
     public var partition: String
     public var redlineVersion: String
+    /// Identifies this commit's content: FNV-1a 64 (hex) of this manifest with `runID` empty.
+    /// Every table folder the run published holds it in `_redline_run`; a reader needing
+    /// every table of one run compares them (schemas/pipeline-v1.md, "Reading a partition").
+    public var runID: String = ""
     /// Latest corrected event time aggregated, UTC ns (null if no events).
     public var watermarkUTCNanos: Int64?
     public var inputs: [InputSegment]
@@ -29,8 +33,19 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var rows: Int
         /// "merged" or the host of a partial.
         public var scope: String
+        /// CRC32C of the whole file, hex.
+        public var crc32c: String = ""
 
         public static func < (a: Self, b: Self) -> Bool { (a.table, a.scope, a.path) < (b.table, b.scope, b.path) }
+    }
+
+    /// The run id of this content (see `runID`).
+    public func computedRunID() -> String {
+        var m = self
+        m.runID = ""
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in m.encoded() { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return String(format: "%016llx", h)
     }
 
     public func encoded() -> Data {
@@ -62,51 +77,25 @@ public struct Manifest: Codable, Equatable, Sendable {
     }
 }
 
-/// The renames that publish a partition, written before the first rename.
-/// If a run dies mid-commit, the next run on the same table root finds the
-/// journal and finishes it (every staged file still exists until renamed), so
-/// readers end up with the whole new partition, never a mix of two.
-struct CommitJournal: Codable, Equatable {
-    var renames: [Rename]
-    var deletes: [String]
-    /// Published last: the manifest's staged path and final path.
-    var manifest: Rename
-    var staging: String
-
-    struct Rename: Codable, Equatable {
-        var from: String
-        var to: String
-    }
-
-    static func path(tableRoot: String) -> String { "\(tableRoot)/_manifests/.commit-journal.json" }
-
-    /// Applies the journal: idempotent, so a crash during it is repaired by applying it again.
-    func apply() throws(PipelineError) {
-        for r in renames + [manifest] {
-            if FileManager.default.fileExists(atPath: r.from) {
-                try makeParent(r.to)
-                guard rename(r.from, r.to) == 0 else {
-                    throw .output("rename \(r.from) -> \(r.to): \(String(cString: strerror(errno)))")
-                }
-                syncDirectory((r.to as NSString).deletingLastPathComponent)
-            } else if !FileManager.default.fileExists(atPath: r.to) {
-                throw .output("commit journal names \(r.from), which is gone, and \(r.to) was never published")
-            }
-        }
-        for d in deletes where FileManager.default.fileExists(atPath: d) {
-            unlink(d)
-            removeEmptyParents((d as NSString).deletingLastPathComponent)
-        }
-        try? FileManager.default.removeItem(atPath: staging)
-    }
+/// Creates the folder of `path` and its missing parents; each folder it creates gets exactly
+/// `mode` (chmod after mkdir, so the caller's umask does not decide who can read the tables).
+func makeParent(_ path: String, mode: mode_t = 0o750) throws(PipelineError) {
+    try makeFolder((path as NSString).deletingLastPathComponent, mode: mode)
 }
 
-func makeParent(_ path: String) throws(PipelineError) {
-    let dir = (path as NSString).deletingLastPathComponent
-    do {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    } catch {
-        throw .output("cannot create \(dir): \(error.localizedDescription)")
+/// `mkdir -p` with an explicit mode for the folders it creates; errors name the folder and errno.
+func makeFolder(_ dir: String, mode: mode_t = 0o750) throws(PipelineError) {
+    var st = stat()
+    if stat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
+    var prefix = dir.hasPrefix("/") ? "/" : ""
+    for part in dir.split(separator: "/") {
+        prefix += part
+        if mkdir(prefix, mode) == 0 {
+            if chmod(prefix, mode) != 0 { throw .output("chmod \(prefix): \(String(cString: strerror(errno)))") }
+        } else if errno != EEXIST {
+            throw .output("cannot create folder \(prefix): mkdir: \(String(cString: strerror(errno)))")
+        }
+        prefix += "/"
     }
 }
 
@@ -126,10 +115,10 @@ func removeEmptyParents(_ dir: String) {
 
 /// Writes bytes to `path` atomically (Segments.AtomicFile: temp file, fsync, rename,
 /// fsync of the folder), creating the folder first.
-func writeAtomically(_ data: Data, to path: String) throws(PipelineError) {
-    try makeParent(path)
+func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o640, folderMode: mode_t = 0o750) throws(PipelineError) {
+    try makeParent(path, mode: folderMode)
     do {
-        try AtomicFile.write(data, to: path)
+        try AtomicFile.write(data, to: path, mode: mode)
     } catch {
         throw .output(error.description)
     }

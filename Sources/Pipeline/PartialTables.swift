@@ -114,26 +114,30 @@ enum PartialTables {
             case "traffic_matrix":
                 let (srcDC, dstDC, src, dst, l4, observer) = (try ids(2), try ids(3), try ids(4), try ids(5), try ids(6), try ids(7))
                 let peerSource = try ids(8)
-                let (bytes, packets, flows, calls) = (try cols.uint64(9), try cols.uint64(10), try cols.uint64(11), try cols.uint64(12))
-                let c = try cols.completeness(from: 13)
+                let (bytes, packets, payload) = (try cols.uint64(9), try cols.uint64(10), try cols.optionalInt64(11))
+                let (flows, calls) = (try cols.uint64(12), try cols.uint64(13))
+                let c = try cols.completeness(from: 14)
                 for r in 0..<n {
-                    let cell = TrafficCell(bytes: bytes[r], packets: packets[r], flows: flows[r], calls: calls[r])
+                    let cell = TrafficCell(bytes: bytes[r], packets: packets[r], payloadBytes: payload[r], flows: flows[r],
+                                           calls: calls[r])
                     rows.traffic.merge(TrafficKey(bucket: bucket[r], srcDC: srcDC[r], dstDC: dstDC[r], srcService: src[r],
                                                   dstService: dst[r], l4: l4[r], observer: observer[r], peerSource: peerSource[r]),
                                        Row(cell: cell, completeness: c[r]))
                 }
             case "tcp_health":
                 let (service, peer, peerSource) = (try ids(2), try ids(3), try ids(4))
-                let v = try (5...9).map { (i: Int) throws(PipelineError) in try cols.uint64(i) }
-                let c = try cols.completeness(from: 10)
+                let v = try (5...12).map { (i: Int) throws(PipelineError) in try cols.uint64(i) }
+                let c = try cols.completeness(from: 13)
                 for r in 0..<n {
                     let cell = TCPHealthCell(retransmits: v[0][r], resetsSent: v[1][r], resetsReceived: v[2][r],
-                                             drops: v[3][r], idOptionMissing: v[4][r])
+                                             drops: v[3][r], dropsPolicy: v[4][r], dropsTeardown: v[5][r], dropsOther: v[6][r],
+                                             idOptionMissing: v[7][r])
                     rows.health.merge(HealthKey(bucket: bucket[r], service: service[r], peer: peer[r], peerSource: peerSource[r]), Row(cell: cell, completeness: c[r]))
                 }
             case "tcp_drops":
-                let (service, code, drops) = (try ids(2), try cols.int32(3), try cols.uint64(5))
-                let c = try cols.completeness(from: 6)
+                // Column 5, drop_class, follows from the reason (DropReasons): not read back.
+                let (service, code, drops) = (try ids(2), try cols.int32(3), try cols.uint64(6))
+                let c = try cols.completeness(from: 7)
                 for r in 0..<n {
                     rows.drops.merge(DropKey(bucket: bucket[r], service: service[r], reason: code[r]),
                                      Row(cell: Count(drops[r]), completeness: c[r]))
@@ -200,8 +204,8 @@ enum PartialTables {
         }
 
         func completeness(from i: Int) throws(PipelineError) -> [Completeness] {
-            let (observed, lost) = (try uint64(i), try uint64(i + 1))
-            return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0]) }
+            let (observed, lost, shared) = (try uint64(i), try uint64(i + 1), try uint64(i + 2))
+            return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0], shared: shared[$0]) }
         }
 
         /// The RED metric columns starting at `i` (requests … latency_max_ns; quantiles are

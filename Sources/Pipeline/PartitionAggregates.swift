@@ -8,8 +8,12 @@ public struct PartitionAggregates: Sendable {
     public var traffic = Accumulator<TrafficKey, TrafficCell>()
     public var health = Accumulator<HealthKey, TCPHealthCell>()
     public var drops = Accumulator<DropKey, Count>()
-    /// Per bucket: events this host's collector read and lost.
-    public var completeness: [Int64: Completeness] = [:]
+    /// Each row's completeness: its events and the losses charged to it (LossAttribution.swift).
+    public var redServiceCompleteness: [ServiceKey: Completeness] = [:]
+    public var redEdgeCompleteness: [EdgeKey: Completeness] = [:]
+    public var trafficCompleteness: [TrafficKey: Completeness] = [:]
+    public var healthCompleteness: [HealthKey: Completeness] = [:]
+    public var dropsCompleteness: [DropKey: Completeness] = [:]
 
     public init() {}
 
@@ -22,10 +26,9 @@ extension Count: Mergeable {
     public mutating func merge(_ other: Count) { value &+= other.value }
 }
 
-/// A row's numbers and the completeness of the host-buckets behind it. In a
-/// partial every row of a bucket carries that host-bucket's completeness; the
-/// merge adds them, so a merged row's completeness covers exactly the hosts
-/// that contributed to it (the same rule as the Spark SQL: SUM over partials).
+/// A row's numbers and its completeness. In a partial each row carries its own events and the
+/// losses charged to it; the merge adds them, so a merged row's completeness covers exactly the
+/// hosts that contributed to it (the same rule as the Spark SQL: SUM over partials).
 public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
     public var cell: Cell
     public var completeness: Completeness
@@ -47,14 +50,13 @@ public struct TableRows: Sendable {
 
     public init() {}
 
-    /// A host's partial rows: every row gets its bucket's completeness.
+    /// A host's partial rows, each with its own completeness.
     public init(partial a: PartitionAggregates) {
-        func c(_ bucket: Int64) -> Completeness { a.completeness[bucket] ?? Completeness() }
-        for (k, v) in a.redService.cells { redService.merge(k, Row(cell: v, completeness: c(k.bucket))) }
-        for (k, v) in a.redEdge.cells { redEdge.merge(k, Row(cell: v, completeness: c(k.bucket))) }
-        for (k, v) in a.traffic.cells { traffic.merge(k, Row(cell: v, completeness: c(k.bucket))) }
-        for (k, v) in a.health.cells { health.merge(k, Row(cell: v, completeness: c(k.bucket))) }
-        for (k, v) in a.drops.cells { drops.merge(k, Row(cell: v, completeness: c(k.bucket))) }
+        for (k, v) in a.redService.cells { redService.merge(k, Row(cell: v, completeness: a.redServiceCompleteness[k] ?? Completeness())) }
+        for (k, v) in a.redEdge.cells { redEdge.merge(k, Row(cell: v, completeness: a.redEdgeCompleteness[k] ?? Completeness())) }
+        for (k, v) in a.traffic.cells { traffic.merge(k, Row(cell: v, completeness: a.trafficCompleteness[k] ?? Completeness())) }
+        for (k, v) in a.health.cells { health.merge(k, Row(cell: v, completeness: a.healthCompleteness[k] ?? Completeness())) }
+        for (k, v) in a.drops.cells { drops.merge(k, Row(cell: v, completeness: a.dropsCompleteness[k] ?? Completeness())) }
     }
 
     /// Adds another set of rows (the merge across hosts).

@@ -85,6 +85,9 @@ public struct PipelineSpec: Sendable, Equatable {
         public var compression: String = "zstd"
         public var zstdLevel: Int = 3
         public var rowGroupRows: Int = 1 << 20
+        /// Modes of table files and the folders a run creates, set explicitly (not from the umask).
+        public var fileMode: UInt32 = 0o640
+        public var dirMode: UInt32 = 0o750
     }
 
     public var aggregate: AggregateParameters? {
@@ -253,7 +256,7 @@ public struct PipelineSpec: Sendable, Equatable {
             if let b = n["bucket_seconds"], 86_400 % p.bucketSeconds != 0 { throw b.fail("must divide 86400") }
             return .rollup(p)
         case "write":
-            try n.requireKeys(in: ["stage", "compression", "zstd_level", "row_group_rows"])
+            try n.requireKeys(in: ["stage", "compression", "zstd_level", "row_group_rows", "file_mode", "dir_mode"])
             var p = WriteParameters()
             if let c = n["compression"] {
                 p.compression = try c.string()
@@ -261,6 +264,8 @@ public struct PipelineSpec: Sendable, Equatable {
             }
             p.zstdLevel = try int("zstd_level", 1...19, 3)
             p.rowGroupRows = try int("row_group_rows", 1...(1 << 26), 1 << 20)
+            p.fileMode = try n["file_mode"]?.permissionMode() ?? p.fileMode
+            p.dirMode = try n["dir_mode"]?.permissionMode() ?? p.dirMode
             return .write(p)
         default:
             throw stageNode.fail("unknown stage '\(kind)' (known: read, correct-time, enrich, aggregate, merge, rollup, write)")

@@ -139,11 +139,11 @@ public struct TableBuilder {
     }
 
     struct CompletenessColumns {
-        var observed = Int64s(), lost = Int64s(), ratio = Doubles()
+        var observed = Int64s(), lost = Int64s(), shared = Int64s(), ratio = Doubles()
         mutating func add(_ c: Completeness) {
-            observed.add(c.observed); lost.add(c.lost); ratio.add(c.ratio)
+            observed.add(c.observed); lost.add(c.lost); shared.add(c.shared); ratio.add(c.ratio)
         }
-        var columns: [ColumnData] { [observed.column, lost.column, ratio.column] }
+        var columns: [ColumnData] { [observed.column, lost.column, shared.column, ratio.column] }
     }
 
     func bucketColumns(_ buckets: [Int64]) -> [ColumnData] {
@@ -177,38 +177,45 @@ public struct TableBuilder {
     func traffic(_ acc: Accumulator<TrafficKey, Row<TrafficCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], srcDC = Strings(), dstDC = Strings(), src = Strings(), dst = Strings()
         var l4 = Strings(), observer = Strings(), source = Strings()
-        var bytes = Int64s(), packets = Int64s(), flows = Int64s(), calls = Int64s(), c = CompletenessColumns()
+        var bytes = Int64s(), packets = Int64s(), payload = OptionalInt64s(), flows = Int64s(), calls = Int64s()
+        var c = CompletenessColumns()
         for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.srcDC)], $0[Int($1.dstDC)], $0[Int($1.srcService)],
                                                 $0[Int($1.dstService)], $0[Int($1.l4)], $0[Int($1.observer)],
                                                 $0[Int($1.peerSource)]) }) {
             buckets.append(k.bucket); srcDC.add(n(k.srcDC)); dstDC.add(n(k.dstDC)); src.add(n(k.srcService))
             dst.add(n(k.dstService)); l4.add(n(k.l4)); observer.add(n(k.observer)); source.add(n(k.peerSource))
-            bytes.add(r.cell.bytes); packets.add(r.cell.packets); flows.add(r.cell.flows); calls.add(r.cell.calls)
+            bytes.add(r.cell.bytes); packets.add(r.cell.packets); payload.add(r.cell.payloadBytes)
+            flows.add(r.cell.flows); calls.add(r.cell.calls)
             c.add(r.completeness)
         }
         return bucketColumns(buckets) + [srcDC.column, dstDC.column, src.column, dst.column, l4.column, observer.column,
-                                         source.column, bytes.column, packets.column, flows.column, calls.column] + c.columns
+                                         source.column, bytes.column, packets.column, payload.column, flows.column,
+                                         calls.column] + c.columns
     }
 
     func health(_ acc: Accumulator<HealthKey, Row<TCPHealthCell>>) -> [ColumnData] {
         var buckets: [Int64] = [], service = Strings(), peer = Strings(), source = Strings()
         var retx = Int64s(), rstS = Int64s(), rstR = Int64s(), drops = Int64s(), missing = Int64s(), c = CompletenessColumns()
+        var policy = Int64s(), teardown = Int64s(), other = Int64s()
         for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], $0[Int($1.peer)], $0[Int($1.peerSource)]) }) {
             buckets.append(k.bucket); service.add(n(k.service)); peer.add(n(k.peer)); source.add(n(k.peerSource))
             retx.add(r.cell.retransmits); rstS.add(r.cell.resetsSent); rstR.add(r.cell.resetsReceived)
-            drops.add(r.cell.drops); missing.add(r.cell.idOptionMissing); c.add(r.completeness)
+            drops.add(r.cell.drops); policy.add(r.cell.dropsPolicy); teardown.add(r.cell.dropsTeardown)
+            other.add(r.cell.dropsOther); missing.add(r.cell.idOptionMissing); c.add(r.completeness)
         }
         return bucketColumns(buckets) + [service.column, peer.column, source.column, retx.column, rstS.column, rstR.column,
-                                         drops.column, missing.column] + c.columns
+                                         drops.column, policy.column, teardown.column, other.column, missing.column] + c.columns
     }
 
     func drops(_ acc: Accumulator<DropKey, Row<Count>>) -> [ColumnData] {
-        var buckets: [Int64] = [], service = Strings(), code = Int32s(), reason = Strings(), drops = Int64s()
+        var buckets: [Int64] = [], service = Strings(), code = Int32s(), reason = Strings(), dropClass = Strings()
+        var drops = Int64s()
         var c = CompletenessColumns()
         for (k, r) in sorted(acc, by: { SortKey($1.bucket, $0[Int($1.service)], Self.textOrder($1.reason)) }) {
             buckets.append(k.bucket); service.add(n(k.service)); code.add(k.reason); reason.add(DropReasons.name(k.reason))
+            dropClass.add(DropReasons.dropClass(k.reason).rawValue)
             drops.add(r.cell.value); c.add(r.completeness)
         }
-        return bucketColumns(buckets) + [service.column, code.column, reason.column, drops.column] + c.columns
+        return bucketColumns(buckets) + [service.column, code.column, reason.column, dropClass.column, drops.column] + c.columns
     }
 }

@@ -20,11 +20,14 @@ public enum RecordJSON {
             o.int("classid", r.classid)
             o.int("local_service", r.local_service)
             o.int("peer_service", r.peer_service)
-            o.flags("flags", UInt64(r.flags), [(1, "opened"), (2, "closed"), (4, "id_option_missing"), (8, "sampled_out")])
+            o.flags("flags", UInt64(r.flags), [(1, "opened"), (2, "closed"), (4, "id_option_missing"), (8, "sampled_out"),
+                                                  (16, "layout_v1")])
             o.int("tx_bytes", r.tx_bytes)
             o.int("rx_bytes", r.rx_bytes)
             o.int("tx_packets", r.tx_packets)
             o.int("rx_packets", r.rx_packets)
+            o.int("tx_payload_bytes", r.tx_payload_bytes)
+            o.int("rx_payload_bytes", r.rx_payload_bytes)
         case .l7Call:
             let r = record.loadUnaligned(as: rl_l7_call.self)
             o.int("start_ns", r.start_ns)
@@ -70,11 +73,19 @@ public enum RecordJSON {
             let r = record.loadUnaligned(as: rl_stats.self)
             o.int("ts_ns", r.ts_ns)
             o.int("interval_ns", r.interval_ns)
-            let counters = ["", "events_emitted", "ringbuf_dropped", "rate_capped", "unpaired_request", "unpaired_response",
-                            "rule_hits", "id_option_missing", "events_read", "user_dropped", "segments_deleted", "bytes_deleted"]
-            o.string("counter", counters[safe: Int(r.counter)].flatMap { $0.isEmpty ? nil : $0 } ?? String(r.counter))
+            o.string("counter", counterName(r.counter))
             o.int("subject", r.subject)
             o.int("value", r.value)
+        case .loss:
+            let r = record.loadUnaligned(as: rl_loss.self)
+            o.int("ts_ns", r.ts_ns)
+            o.int("interval_ns", r.interval_ns)
+            o.int("cgroup_id", r.cgroup_id)
+            o.int("value", r.value)
+            o.string("reason", counterName(UInt32(r.reason)))
+            o.string("record_type", RecordType.name(of: UInt16(r.record_type)))
+            o.string("l7_proto", l7Name(r.l7_proto))
+            o.string("side", sideName(r.side))
         case .cgroupMapping:
             let r = record.loadUnaligned(as: rl_cgroup_mapping.self)
             o.int("ts_ns", r.ts_ns)
@@ -96,6 +107,13 @@ public enum RecordJSON {
         o.int("rport", rport)
         o.string("family", family == 2 ? "inet" : family == 10 ? "inet6" : family == 0 ? "unspec" : String(family))
         o.string("l4_proto", l4 == 6 ? "tcp" : l4 == 17 ? "udp" : String(l4))
+    }
+
+    /// The name of an `enum rl_stats_counter` value.
+    static func counterName(_ c: UInt32) -> String {
+        let counters = ["", "events_emitted", "ringbuf_dropped", "rate_capped", "unpaired_request", "unpaired_response",
+                        "rule_hits", "id_option_missing", "events_read", "user_dropped", "segments_deleted", "bytes_deleted"]
+        return counters[safe: Int(c)].flatMap { $0.isEmpty ? nil : $0 } ?? String(c)
     }
 
     static func l7Name(_ p: UInt8) -> String {

@@ -8,12 +8,22 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
     case clockAnchor = 4
     case stats = 5
     case cgroupMapping = 6
+    case loss = 7
 
     /// Size in bytes of one record of this type, from the ABI header.
     public var recordSize: Int { Self.sizes[Int(rawValue)] }
 
-    /// The layout version this build writes and reads.
+    /// The layout version this build writes.
     public var currentVersion: UInt16 { UInt16(credline_record_version(UInt32(rawValue))) }
+
+    /// Size in bytes of one record of this type at layout `version`, nil for a version this
+    /// build cannot read. Older layouts it reads: flow_delta version 1 (`RL_FLOW_DELTA_V1_SIZE`
+    /// bytes), which the decoder widens to the current layout (`SegmentDecoder`).
+    public func recordSize(version: UInt16) -> Int? {
+        if version == currentVersion { return recordSize }
+        if self == .flowDelta && version == 1 { return Int(RL_FLOW_DELTA_V1_SIZE) }
+        return nil
+    }
 
     public var description: String {
         switch self {
@@ -23,6 +33,7 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
         case .clockAnchor: "clock_anchor"
         case .stats: "stats"
         case .cgroupMapping: "cgroup_mapping"
+        case .loss: "loss"
         }
     }
 
@@ -49,6 +60,9 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
         case .clockAnchor:
             let t = record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
             return (t, t)
+        case .loss:
+            let end = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            return (end &- record.loadUnaligned(fromByteOffset: 8, as: UInt64.self), end)
         case .tcpEvent, .stats, .cgroupMapping:
             let t = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
             return (t, t)
@@ -68,3 +82,4 @@ extension rl_tcp_event: ABIRecord { public static var recordType: RecordType { .
 extension rl_clock_anchor: ABIRecord { public static var recordType: RecordType { .clockAnchor } }
 extension rl_stats: ABIRecord { public static var recordType: RecordType { .stats } }
 extension rl_cgroup_mapping: ABIRecord { public static var recordType: RecordType { .cgroupMapping } }
+extension rl_loss: ABIRecord { public static var recordType: RecordType { .loss } }

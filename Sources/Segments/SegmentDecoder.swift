@@ -1,4 +1,5 @@
 import CCompression
+import CRedlineABI
 
 /// Defensive limits a reader applies before trusting any length in a file. The defaults accept
 /// everything a conforming writer produces and bound the memory one block can make us allocate.
@@ -294,7 +295,7 @@ public final class SegmentDecoder {
             guard let type = RecordType(rawValue: raw) else {
                 throw fail(.unknownRecordType(path: source, offset: UInt64(at), recordType: raw))
             }
-            guard version == type.currentVersion else {
+            guard type.recordSize(version: version) != nil else {
                 throw fail(.unsupportedRecordVersion(path: source, offset: UInt64(at + 2), recordType: raw,
                                                      found: version, supported: type.currentVersion))
             }
@@ -371,22 +372,25 @@ public final class SegmentDecoder {
             throw fail(.lengthOutOfBounds(path: source, offset: at + 16, field: "raw_length",
                                           value: UInt64(raw), limit: UInt64(maxRaw)))
         }
-        guard raw == count * type.recordSize else {
+        let storedSize = type.recordSize(version: version) ?? type.recordSize
+        guard raw == count * storedSize else {
             throw fail(.recordSizeMismatch(path: source, offset: at + 16, recordType: rawType, rawLength: UInt64(raw),
-                                           count: UInt64(count), recordSize: UInt64(type.recordSize)))
+                                           count: UInt64(count), recordSize: UInt64(storedSize)))
         }
         outputCount = 0
         if options.decompress && options.decompressTypes?.contains(type) != false {
-            if outputCapacity < raw {
+            let widened = count * type.recordSize
+            if outputCapacity < widened {
                 output.deallocate()
-                outputCapacity = max(raw, 64 << 10)
+                outputCapacity = max(widened, 64 << 10)
                 output = .allocate(byteCount: outputCapacity, alignment: 16)
             }
             let n = ccompression_lz4_decompress(p + hl, Int32(compressed), output, Int32(raw))
             guard n == Int32(raw) else {
                 throw fail(.decompressionFailed(path: source, offset: at + UInt64(hl), block: Int(sequence)))
             }
-            outputCount = raw
+            if storedSize != type.recordSize { widenFlowDeltasV1(count: count) }
+            outputCount = widened
         }
         let info = BlockInfo(sequence: sequence, offset: at, recordType: type, recordVersion: version,
                              recordCount: UInt32(count), rawLength: UInt32(raw), compressedLength: UInt32(compressed),
@@ -394,6 +398,22 @@ public final class SegmentDecoder {
         consume(hl + padded)
         bytesWanted = 4
         return info
+    }
+
+    /// Widens `count` version-1 flow deltas, packed at the start of `output`, to the current
+    /// layout in place, last record first: v2 only appends the payload fields, which stay zero,
+    /// and `RL_FLOW_LAYOUT_V1` marks each record so readers know its bytes count a GSO packet's
+    /// headers once and its payload is unknown (schemas/records-v1.md).
+    private func widenFlowDeltasV1(count: Int) {
+        let old = Int(RL_FLOW_DELTA_V1_SIZE), new = RecordType.flowDelta.recordSize
+        let flagsOffset = MemoryLayout<rl_flow_delta>.offset(of: \.flags)!
+        for i in stride(from: count - 1, through: 0, by: -1) {
+            let dst = output + i * new
+            dst.copyMemory(from: output + i * old, byteCount: old) // regions may overlap: a memmove
+            (dst + old).initializeMemory(as: UInt8.self, repeating: 0, count: new - old)
+            let flags = dst.loadUnaligned(fromByteOffset: flagsOffset, as: UInt32.self) | UInt32(RL_FLOW_LAYOUT_V1.rawValue)
+            dst.storeBytes(of: flags, toByteOffset: flagsOffset, as: UInt32.self)
+        }
     }
 
     /// The current block's records as raw bytes (`recordCount × recordSize`), 16-byte aligned.

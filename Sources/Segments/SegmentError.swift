@@ -85,7 +85,9 @@ public enum SegmentError: Error, Equatable, Sendable, CustomStringConvertible {
         func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
         switch self {
         case .io(let p, let o, let call, let e):
-            return "\(p): \(call) failed at byte \(o): \(String(cString: strerror(e))) (errno \(e))"
+            // Only reads and writes happen at a byte; for open, mkdir, rename, … a position means nothing.
+            let at = ["read", "write", "ftruncate"].contains(call) ? " at byte \(o)" : ""
+            return "\(p): \(call) failed\(at): \(String(cString: strerror(e))) (errno \(e))"
         case .truncated(let p, let o, let region, let needed, let available):
             return "\(p): truncated \(region.rawValue) at byte \(o): needs \(needed) bytes, \(available) present"
         case .badMagic(let p, let o, let region, let found):

@@ -33,7 +33,7 @@ public final class SegmentReader {
         self.allowUnsealed = allowUnsealed ?? path.hasSuffix(SegmentFormat.openSuffix)
         self.chunkSize = chunkSize
         decoder = SegmentDecoder(source: path, options: options)
-        fd = try FileIO.open(path, flags: O_RDONLY)
+        fd = try FileIO.openRegularForReading(path)
         var found: SegmentHeader?
         var size: UInt64 = 0
         do {
@@ -164,7 +164,7 @@ public struct SegmentReport: Sendable {
     public static func scan(path: String, options: ReaderOptions = ReaderOptions(),
                             onBlock: ((BlockInfo, SegmentReader) -> Void)? = nil) -> SegmentReport {
         var size: UInt64 = 0
-        if let fd = try? FileIO.open(path, flags: O_RDONLY) {
+        if let fd = try? FileIO.openRegularForReading(path) {
             size = (try? FileIO.size(fd, path: path)) ?? 0
             _ = close(fd)
         }

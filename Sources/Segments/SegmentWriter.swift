@@ -12,6 +12,10 @@ public struct WriterOptions: Sendable {
     /// Whether `seal()` fsyncs the file and its directory (off only for benchmarks and tests
     /// that measure the format, not the disk).
     public var durable: Bool = true
+    /// Mode of the segment file, set explicitly (not from the umask): owner read-write, group read.
+    public var fileMode: mode_t = 0o640
+    /// Mode of partition folders the writer creates (existing folders keep theirs).
+    public var directoryMode: mode_t = 0o750
 
     public init() {}
 }
@@ -21,6 +25,11 @@ public struct WriterOptions: Sendable {
 /// the footer and the trailer, an fsync, the rename from `.rls.open` to `.rls`, and an fsync of
 /// the directory. A crash at any point leaves a `.rls.open` file whose complete blocks readers
 /// recover.
+///
+/// A failed write (a full disk) leaves the file as it was before it: the partial tail is cut
+/// off again (`ftruncate`), the block stays pending and the call can be retried; `seal()` can
+/// be retried after a failure too. So the `.rls.open` file is always header + whole blocks, and
+/// a sealed file is never torn.
 ///
 /// Memory: one pending block (`blockRawBytes`) per record type in use, one compression buffer,
 /// and 32 bytes of block index per block written. Not thread-safe; one writer per file.
@@ -85,15 +94,18 @@ public final class SegmentWriter {
         self.versions = versions
         self.options = options
         outCapacity = SegmentFormat.blockHeaderLength + Int(ccompression_lz4_bound(Int32(options.blockRawBytes))) + 8
-        try FileIO.makeDirectories(FileIO.directory(of: finalPath))
-        fd = try FileIO.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL)
+        try FileIO.makeDirectories(FileIO.directory(of: finalPath), mode: options.directoryMode)
+        fd = try FileIO.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: options.fileMode)
         out = .allocate(byteCount: outCapacity, alignment: 16)
         let bytes = header.encoded()
         do {
             try write(bytes)
         } catch {
+            // Without its header the file holds nothing a reader could use: remove it, so a
+            // full disk does not leave a trail of empty segments behind retries.
             _ = close(fd)
             fd = -1
+            _ = unlink(openPath)
             throw error
         }
     }
@@ -113,7 +125,14 @@ public final class SegmentWriter {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws(SegmentError) {
-        try FileIO.writeAll(fd, bytes, path: openPath, offset: bytesWritten)
+        do {
+            try FileIO.writeAll(fd, bytes, path: openPath, offset: bytesWritten)
+        } catch {
+            // Cut off what part of it reached the file (shrinking needs no space); if even that
+            // fails, `seal` truncates to the exact length before the footer is trusted.
+            try? FileIO.truncate(fd, to: bytesWritten, path: openPath)
+            throw error
+        }
         bytesWritten += UInt64(bytes.count)
     }
 
@@ -240,20 +259,30 @@ public final class SegmentWriter {
     }
 
     /// Flushes, writes footer and trailer, fsyncs, renames to `finalPath` and fsyncs the directory.
-    /// Returns the footer written.
+    /// Returns the footer written. After a failure (e.g. a full disk) the file is still a valid
+    /// `.rls.open` and `seal()` can be called again.
     @discardableResult
     public func seal() throws(SegmentError) -> SegmentFooter {
         guard !isSealed else { throw .invalidArgument(path: finalPath, offset: bytesWritten, reason: "sealed twice") }
         try flush()
         let footer = SegmentFooter(offset: bytesWritten, blocks: blocks)
         let bytes = footer.encodedWithTrailer()
-        try write(bytes)
-        if options.durable { try FileIO.fsync(fd, path: openPath) }
+        let end = bytesWritten
+        do {
+            try write(bytes)
+            // The file must end exactly at the trailer, whatever an earlier failed write left.
+            try FileIO.truncate(fd, to: bytesWritten, path: openPath)
+            if options.durable { try FileIO.fsync(fd, path: openPath) }
+            try FileIO.rename(openPath, finalPath)
+        } catch {
+            try? FileIO.truncate(fd, to: end, path: openPath)
+            bytesWritten = end
+            throw error
+        }
+        isSealed = true
         _ = close(fd)
         fd = -1
-        try FileIO.rename(openPath, finalPath)
         if options.durable { try FileIO.fsyncDirectory(FileIO.directory(of: finalPath)) }
-        isSealed = true
         return footer
     }
 }

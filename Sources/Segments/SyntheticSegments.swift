@@ -24,8 +24,15 @@ public enum SyntheticSegments {
         }
         public static var header: SegmentHeader {
             SegmentHeader(hostID: host, bootID: bootID, windowStartNs: windowStartNs, windowEndNs: windowEndNs,
-                          openedMonotonicNs: openedMonotonicNs)
+                          openedMonotonicNs: openedMonotonicNs, recordTypes: legacyRecordTypes)
         }
+    }
+
+    /// The record types of segments written before the loss record existed (types 1–6): the
+    /// golden fixture and the demo samples declare exactly these, and carry their losses as
+    /// stats counters, so they keep testing the reader's path for such segments.
+    public static var legacyRecordTypes: [RecordTypeVersion] {
+        RecordTypeVersion.current.filter { $0.recordType != .loss }
     }
 
     /// Writes the golden fixture (sealed) at `path` (must end in `.rls` and not exist).
@@ -109,7 +116,8 @@ public enum SyntheticSegments {
                 let start = firstMinute + Int64(minute) * 60_000_000_000
                 let mono = 1_000_000_000_000 + UInt64(hostIndex) * 7_000_000_000 + UInt64(minute) * 60_000_000_000
                 let header = SegmentHeader(hostID: host.name, bootID: BootID(uuidString: host.boot)!, windowStartNs: start,
-                                           windowEndNs: start + 60_000_000_000, openedMonotonicNs: mono)
+                                           windowEndNs: start + 60_000_000_000, openedMonotonicNs: mono,
+                                           recordTypes: legacyRecordTypes)
                 let w = try SegmentWriter(root: root, header: header, sequence: 0, options: options)
                 try writeMinute(w, rng: &rng, start: start, mono: mono, host: host, server: hostIndex == 1)
                 if hostIndex == 1 && minute == minutes - 1 {

@@ -18,7 +18,7 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
         var s = file
         if let line { s += ":\(line)" }
         s += ": "
-        if let field { s += "\(field): " }
+        if let field, !field.isEmpty { s += "\(field): " }
         return s + message
     }
 }

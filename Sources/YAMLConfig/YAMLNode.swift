@@ -23,11 +23,37 @@ public struct YAMLNode {
             return YAMLNode(node: node, file: file, path: "")
         } catch let e as ConfigError {
             throw e
+        } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let keys = duplicates.sorted()
+            throw ConfigError(file: file, line: Self.secondOccurrence(of: keys, in: text, from: context.mark.line) ?? context.mark.line,
+                              "duplicate key \(keys.map { "'\($0)'" }.joined(separator: ", ")) (a key appears once per mapping)")
+        } catch let YamlError.reader(problem, offset, _, _) {
+            throw ConfigError(file: file, line: offset.map { Self.line(atUTF8Offset: $0, in: text) },
+                              "invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
         } catch let e as YamlError {
             throw ConfigError(file: file, line: Self.line(of: e), "invalid YAML: \(e)")
         } catch {
             throw ConfigError(file: file, "invalid YAML: \(error)")
         }
+    }
+
+    /// The 1-based line where one of `keys` appears for the second time at or after `line`
+    /// (the duplicate the parser refused), if a plain `key:` line shows it.
+    static func secondOccurrence(of keys: [String], in text: String, from line: Int) -> Int? {
+        var seen: [String: Int] = [:]
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where i + 1 >= line {
+            var t = raw.drop { $0 == " " || $0 == "\t" }
+            if t.hasPrefix("- ") { t = t.dropFirst(2).drop { $0 == " " } }
+            for k in keys where t.hasPrefix(k + ":") || t.hasPrefix("\"\(k)\":") || t.hasPrefix("'\(k)':") {
+                seen[k, default: 0] += 1
+                if seen[k] == 2 { return i + 1 }
+            }
+        }
+        return nil
+    }
+
+    static func line(atUTF8Offset offset: Int, in text: String) -> Int {
+        1 + text.utf8.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     }
 
     private static func line(of e: YamlError) -> Int? {
@@ -59,6 +85,18 @@ public struct YAMLNode {
 
     public func int() throws(ConfigError) -> Int {
         guard case .scalar(let s) = node, let v = Int(s.string) else { throw fail("expected an integer") }
+        return v
+    }
+
+    /// A permission mode written in octal ("0640", "0o640" or "640"). The owner must be able to
+    /// read and write: a mode that locks out the writer itself is a mistake, not a policy.
+    public func permissionMode() throws(ConfigError) -> UInt32 {
+        var s = try string()
+        if s.hasPrefix("0o") { s = String(s.dropFirst(2)) }
+        guard !s.isEmpty, s.count <= 4, let v = UInt32(s, radix: 8), v <= 0o777 else {
+            throw fail("'\(s)' is not a permission mode in octal (e.g. \"0640\"; quote it so YAML keeps the digits)")
+        }
+        guard v & 0o600 == 0o600 else { throw fail("the owner needs read and write permission (0o600)") }
         return v
     }
 

@@ -166,19 +166,21 @@ struct BenchReport: ParsableCommand {
             func int64(_ i: Int) -> ColumnData { ColumnData(.int64(ints.map { $0[i] })) }
             let head = [ColumnData(.int64(buckets)), ColumnData(.int32(widths))]
             let completeness = [ColumnData(.int64(Array(repeating: 1000, count: n))), ColumnData(.int64(Array(repeating: 0, count: n))),
-                                ColumnData(.double(Array(repeating: 1, count: n)))]
+                                ColumnData(.int64(Array(repeating: 0, count: n))), ColumnData(.double(Array(repeating: 1, count: n)))]
+            // Every synthetic peer is named from metadata (the tables' peer_identity_source key).
+            let peerSource = ColumnData(.byteArray(ByteArrays(strings: Array(repeating: "metadata", count: n))))
             switch schema.name {
             case "red_service", "red_edge":
-                let k = schema.name == "red_service" ? 3 : 6
-                return head + (0..<k).map(strings) + (0..<5).map(int64) + [
+                let keys = schema.name == "red_service" ? (0..<3).map(strings) : (0..<6).map(strings) + [peerSource]
+                return head + keys + (0..<5).map(int64) + [
                     ColumnData(.int32(Array(repeating: 4, count: n))), ColumnData(.int64(Array(repeating: 0, count: n))),
                     ColumnData(.int32(histOffset)), ColumnData(.int64(counts), listOffsets: offsets), ColumnData(.int64(sums)),
                     ColumnData(.int64(minNs), validity: Array(repeating: true, count: n)), ColumnData(.int64(maxNs), validity: Array(repeating: true, count: n)),
                 ] + (0..<3).map { q in ColumnData(.double(quantiles.map { $0[q] }), validity: Array(repeating: true, count: n)) } + completeness
             case "traffic_matrix":
-                return head + (0..<6).map(strings) + (0..<4).map(int64) + completeness
+                return head + (0..<6).map(strings) + [peerSource] + (0..<4).map(int64) + completeness
             case "tcp_health":
-                return head + (0..<2).map(strings) + (0..<5).map(int64) + completeness
+                return head + (0..<2).map(strings) + [peerSource] + (0..<5).map(int64) + completeness
             default:
                 return head + [strings(0), ColumnData(.int32(codes)), strings(1), int64(0)] + completeness
             }

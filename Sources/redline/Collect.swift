@@ -28,7 +28,8 @@ struct Collect: ParsableCommand {
     @Option(help: "Collector configuration (YAML).")
     var config: String
 
-    @Option(help: "Stop after this many seconds (default: run until signalled).")
+    // Unconditional: "-1" is the option's (invalid) value, not an unknown flag.
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default: run until signalled).")
     var duration: Double?
 
     @Option(help: "The BPF object (default: $REDLINE_BPF_OBJECT, else bpf/build/redline.bpf.o found above the executable).")
@@ -41,7 +42,7 @@ struct Collect: ParsableCommand {
     var metricsFile: String?
 
     func validate() throws {
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if let d = duration, !(d > 0) { throw ValidationError("--duration \(d) is invalid: it must be a positive number of seconds") }
     }
 
     func run() throws {

@@ -39,6 +39,10 @@ struct Inspect: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ValidationError("no such file or directory: \(path)")
         }
+        var st = stat()
+        if stat(path, &st) == 0, !isDir.boolValue, (st.st_mode & S_IFMT) != S_IFREG {
+            throw ValidationError("\(path) is not a regular file (a FIFO, device or socket); segments are regular files")
+        }
         if records && json {
             throw ValidationError("--records and --json both use stdout; pick one")
         }
@@ -107,6 +111,7 @@ struct Inspect: ParsableCommand {
         if !isDir.boolValue { return [path] }
         guard let walker = FileManager.default.enumerator(atPath: path) else { return [] }
         var found: [String] = []
+        // Non-regular files with a segment's name are listed too: scanning refuses them at once, as damaged.
         for case let relative as String in walker
         where relative.hasSuffix(".rls") || relative.hasSuffix(".rls.open") {
             found.append((path as NSString).appendingPathComponent(relative))

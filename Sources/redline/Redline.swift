@@ -14,6 +14,13 @@ struct Redline: ParsableCommand {
 
     /// Runs the command, mapping usage errors to exit code 2 (argument-parser's default is 64).
     static func main() {
+        // Bare `redline` is a usage error (exit 2), not a success: scripts that lost their
+        // arguments must notice.
+        if CommandLine.arguments.count < 2 {
+            let message = helpMessage() + "\n"
+            _ = message.withCString { Glibc.write(2, $0, strlen($0)) }
+            Glibc.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

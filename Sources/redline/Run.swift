@@ -57,6 +57,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Merge the partials found under the table root into the merged tables; read no segments.")
     var mergeOnly = false
 
+    @Flag(help: "With no input at all (no segments, or no partials for --merge-only), commit an empty partition instead of exiting 3 (timers on hosts that may have nothing yet).")
+    var allowEmpty = false
+
     @Flag(help: "Only warnings and errors on stderr; no progress or summary.")
     var quiet = false
 
@@ -118,6 +121,7 @@ struct Run: ParsableCommand {
                                     tableRoot: tableRoot, partition: chosen, ifChanged: ifChanged, logger: logger)
                 run.hostGlobs = hosts.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 run.mode = partialsOnly ? .partialsOnly : mergeOnly ? .mergeOnly : .full
+                run.allowEmpty = allowEmpty
                 if interactive {
                     run.progress = { done, total, host in
                         let width = 30, filled = total == 0 ? width : done * width / total

@@ -26,12 +26,14 @@ struct InspectCLITests {
 
     enum CLIError: Error { case missing(String) }
 
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
+    /// `status` is the exit code, or the signal when `signalled`.
+    struct Run { var status: Int32; var stdout: String; var stderr: String; var signalled = false }
 
-    static func redline(_ args: String...) throws -> Run {
+    static func redline(environment: [String: String]? = nil, _ args: String...) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try redlinePath())
         p.arguments = args
+        if let environment { p.environment = environment }
         // Output goes to files, not pipes, so a large output cannot stall the child.
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -43,7 +45,8 @@ struct InspectCLITests {
         try p.run()
         p.waitUntilExit()
         let oData = try Data(contentsOf: outURL), e = try Data(contentsOf: errURL)
-        return Run(status: p.terminationStatus, stdout: String(decoding: oData, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Run(status: p.terminationStatus, stdout: String(decoding: oData, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+                   signalled: p.terminationReason == .uncaughtSignal)
     }
 
     static func scratch() throws -> URL {

@@ -14,6 +14,7 @@ import YAMLConfig
           - {action: deny, port: 22, protocol: tcp}
           - {action: allow, src_classid: "10:1"}
         rate_caps: {flow_delta: 1000, l7_call: 0}
+        ring_buffer_size: 16MiB
         services:
           - {cgroup: /redline-lab/host1/frontend, id: 101}
         segments:
@@ -42,27 +43,53 @@ import YAMLConfig
         #expect(c.services == [.init(cgroup: "/redline-lab/host1/frontend", id: 101)])
         #expect(c.maxSegmentBytes == 64 << 20 && c.diskBudgetBytes == 10 << 30)
         #expect(c.anchorIntervalSeconds == 5 && c.anchorSamples == 7)
+        #expect(c.ringBufferBytes == 16 << 20)
+    }
+
+    @Test func segmentModesAndMinimumFreeSpace() throws {
+        let c = try parse(full.replacingOccurrences(of: "max_segment_size: 64MiB",
+                                                    with: "max_segment_size: 64MiB\n  min_free: 1GiB\n  file_mode: \"0600\"\n  dir_mode: \"0o700\""))
+        #expect(c.minFreeBytes == 1 << 30 && c.fileMode == 0o600 && c.directoryMode == 0o700)
+        let d = try parse("version: 1\nsegments: {root: /seg}\n")
+        #expect(d.minFreeBytes == 0 && d.fileMode == 0o640 && d.directoryMode == 0o750)
+        // A CIDR whose host bits are zero is accepted in either family's spelling.
+        #expect(try parse("version: 1\nsegments: {root: /seg}\nfilters:\n  - {action: allow, cidr: \"2001:DB8::/32\"}\n").filters.count == 1)
+    }
+
+    @Test func interfaceAndRulesPositionsAreRecorded() throws {
+        let c = try parse(full)
+        #expect(c.position(of: "interfaces[1]") == "c.yaml:3: interfaces[1]")
+        #expect(c.position(of: "rules").hasPrefix("c.yaml:5: rules"), "\(c.position(of: "rules"))")
     }
 
     @Test func minimalConfigTakesDefaults() throws {
         let c = try parse("version: 1\nsegments: {root: /seg}\n")
         #expect(c.windowSeconds == 60 && c.memoryCapBytes == 64 << 20 && c.diskBudgetBytes == 0)
+        #expect(c.ringBufferBytes == 4 << 20)
         #expect(!c.host.isEmpty)
     }
 
     @Test(arguments: [
-        ("window_seconds: 60", "window_seconds: 7", 15, "segments.window_seconds: must divide 3600"),
-        ("max_segment_size: 64MiB", "max_segment_size: lots", 16, "segments.max_segment_size: 'lots' is not a size"),
+        ("window_seconds: 60", "window_seconds: 7", 16, "segments.window_seconds: must divide 3600"),
+        ("max_segment_size: 64MiB", "max_segment_size: lots", 17, "segments.max_segment_size: 'lots' is not a size"),
         ("{action: deny, port: 22, protocol: tcp}", "{action: deny, port: 70000}", 8, "filters[1].port: must be in 1...65535"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.18.0.0/33}", 7, "filters[0].cidr:"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: permit, cidr: 198.18.0.0/15}", 7, "filters[0].action: expected allow or deny"),
         ("host: host1", "host: host/1", 2, "host: host ids are"),
-        ("id: 101}", "id: 0}", 12, "services[0].id: must be in"),
-        ("memory_cap: 64MiB", "memory_capp: 64MiB", 20, "unknown key 'memory_capp'"),
+        ("id: 101}", "id: 0}", 13, "services[0].id: must be in"),
+        ("memory_cap: 64MiB", "memory_capp: 64MiB", 21, "unknown key 'memory_capp'"),
+        ("ring_buffer_size: 16MiB", "ring_buffer_size: 3MiB", 11, "ring_buffer_size: must be a power of two"),
+        ("ring_buffer_size: 16MiB", "ring_buffer_size: 128KiB", 11, "ring_buffer_size: must be between 262144 and 1073741824"),
+        ("ring_buffer_size: 16MiB", "ring_buffer_size: 2GiB", 11, "ring_buffer_size: must be between"),
         ("src_classid: \"10:1\"", "src_classid: \"zz\"", 9, "is not a classid"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.18.0.0/15, port: 80}", 7, "names one dimension"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, l7: tls}", 7, "can only deny"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: deny, l7: gopher}", 7, "unknown l7 protocol 'gopher'"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.19.210.1/24}", 7, "has host bits set; the block is 198.19.210.0/24"),
+        ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: \"2001:db8::1/32\"}", 7, "the block is 2001:db8::/32"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  file_mode: \"0440\"", 17, "segments.file_mode: the owner needs read and write"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  dir_mode: \"0999\"", 17, "segments.dir_mode: '0999' is not a permission mode"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  min_free: lots", 17, "segments.min_free: 'lots' is not a size"),
     ])
     func badFieldsAreNamedWithTheirLine(_ find: String, _ replace: String, _ line: Int, _ message: String) {
         let e = #expect(throws: ConfigError.self) { try parse(full.replacingOccurrences(of: find, with: replace)) }

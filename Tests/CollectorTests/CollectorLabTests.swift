@@ -198,6 +198,68 @@ struct CollectorLabTests {
         #expect(elsewhere.values.reduce(0, +) == 0, "\(missing)")
     }
 
+    /// Server-side calls, client-error calls and calls without a response per local service id, from segments.
+    static func serverCallsAndClientErrors(_ segments: String) throws -> [UInt32: (calls: UInt64, clientErrors: UInt64, unpaired: UInt64)] {
+        var out: [UInt32: (calls: UInt64, clientErrors: UInt64, unpaired: UInt64)] = [:]
+        let e = FileManager.default.enumerator(atPath: segments)!
+        for case let p as String in e where p.hasSuffix(".rls") {
+            let r = try SegmentReader(path: segments + "/" + p)
+            while let b = try r.nextBlock() {
+                guard b.recordType == .l7Call else { continue }
+                _ = r.withRecords(as: rl_l7_call.self) { calls in
+                    for c in calls where c.side == UInt8(RL_SIDE_SERVER.rawValue) {
+                        out[c.local_service, default: (0, 0, 0)].calls += 1
+                        if c.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) { out[c.local_service, default: (0, 0, 0)].clientErrors += 1 }
+                        if c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0 { out[c.local_service, default: (0, 0, 0)].unpaired += 1 }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test("rootBPF netns lab: pipelined clients (16 per write, every other HTTP request a 404) are counted through the collector within 0.5 % of redis' commandstats and wrk, errors included")
+    func labPipelinedCountsMatch() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redline = try Self.redline()
+        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
+        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300", "--pipeline", "16",
+                     "--out", dir, "--redline", redline])
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
+        func field(_ svc: String, _ key: String) -> Double { ((truth[svc] as! [String: Any])[key] as? NSNumber)?.doubleValue ?? 0 }
+        let calls = try Self.serverCallsAndClientErrors(dir + "/segments")
+        func within(_ observed: UInt64?, _ expected: Double, _ what: String) {
+            let o = Double(observed ?? 0)
+            #expect(expected > 0 && abs(o - expected) / expected <= 0.005, "\(what): observed \(o), truth \(expected)")
+        }
+        // Lab service ids: catalog 102 (nginx, wrk's pipelined GETs), cache 104 (redis).
+        within(calls[102]?.calls, field("catalog", "requests"), "catalog (nginx) vs wrk")
+        // wrk counts every other response a non-2xx/3xx: the 404s.
+        within(calls[102]?.clientErrors, field("catalog", "non_2xx_3xx"), "catalog 404s vs wrk")
+        // What redis executed during the load, plus the INFO that read it (seen, not counted by redis).
+        within(calls[104]?.calls, field("cache", "server_commands") + 1, "cache vs redis' INFO commandstats")
+
+        // The offline pipeline counts the same requests; those counted without a
+        // response (flag unpaired) add no latency.
+        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
+        try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date, "--segments", dir + "/segments",
+                     "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
+        let query = """
+            import duckdb, sys
+            r = duckdb.sql("select sum(requests), sum(latency_zero_count + list_sum(latency_counts)) from read_parquet('" + sys.argv[1] + "/red_service/**/*.parquet') where service = 'catalog' and observer = 'server'").fetchone()
+            print(int(r[0] or 0), int(r[1] or 0))
+            """
+        let out = try Self.sh([Self.root + "/.venv/bin/python", "-c", query, dir + "/tables"]).output
+        let v = out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt64($0) }
+        #expect(v.count == 2, "duckdb printed \(out)")
+        if v.count == 2 {
+            #expect(v[0] == calls[102]?.calls, "red_service requests \(v[0]) vs the segments' calls")
+            #expect(v[1] == v[0] - (calls[102]?.unpaired ?? 0), "latency histogram holds the paired calls only")
+        }
+    }
+
     @Test("rootBPF netns lab: SIGHUP swaps the rules without detaching; SIGKILL leaves only sealed or recoverable segments; SIGTERM detaches cleanly")
     func lifecycle() throws {
         let dir = try Self.scratch()

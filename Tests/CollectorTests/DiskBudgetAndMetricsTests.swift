@@ -38,6 +38,51 @@ func makeTempDir(_ tag: String) throws -> String {
     }
 }
 
+@Suite struct DiskBudgetMinimumFreeTests {
+    @Test("min_free deletes oldest first down to the newest sealed segment, which it keeps")
+    func minimumFreeKeepsTheNewest() throws {
+        let root = try makeTempDir("minfree")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var paths: [String] = []
+        for i in 0..<3 {
+            let dir = "\(root)/host=h1/date=2026-11-24/hour=1\(i)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let p = "\(dir)/seg-\(i).rls"
+            try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: p))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000 + Double(i))], ofItemAtPath: p)
+            paths.append(p)
+        }
+        // More free space than the filesystem can ever have: everything but the newest goes.
+        let free = try #require(DiskBudget.freeBytes(at: root))
+        let r = DiskBudget(root: root, budgetBytes: 0, minFreeBytes: free * 4 + (1 << 40)).enforce()
+        #expect(r.deletedFiles == [paths[0], paths[1]])
+        #expect(FileManager.default.fileExists(atPath: paths[2]), "the newest sealed segment is never deleted")
+        #expect(r.freeBytes != nil)
+        // A minimum the filesystem already meets deletes nothing.
+        #expect(DiskBudget(root: root, budgetBytes: 0, minFreeBytes: 1).enforce().deletedFiles.isEmpty)
+        // A byte budget smaller than one file also keeps the newest.
+        #expect(DiskBudget(root: root, budgetBytes: 1).enforce().deletedFiles.isEmpty)
+    }
+}
+
+@Suite struct MetricsPublisherTests {
+    @Test("the publisher rewrites the file through its preallocated reserve, 0644, and keeps a reserve for the next write")
+    func rewritesThroughTheReserve() throws {
+        let dir = try makeTempDir("metrics")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/redline.prom"
+        let publisher = MetricsTextfile.Publisher(path: path, reserveBytes: 16 << 10)
+        for v in [1.0, 2.0] {
+            try publisher.write([.init("redline_write_errors_total", .counter, help: "h", value: v)])
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.hasSuffix("redline_write_errors_total \(Int(v))\n"), "\(text)")
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o644)
+            #expect(stat(path + ".reserve", &st) == 0 && st.st_size == 16 << 10, "the next write's space is allocated")
+        }
+    }
+}
+
 @Suite struct MetricsTextfileTests {
     @Test func rendersPrometheusTextAndWritesAtomically() throws {
         let samples: [MetricsTextfile.Sample] = [

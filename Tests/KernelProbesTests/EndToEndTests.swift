@@ -6,7 +6,7 @@ import TestSupport
 
 /// The data plane attached to both ends of a lab: tc on each veth end (in its
 /// namespace), sockops on the lab's cgroup, TCP health tracepoints.
-private final class AttachedLab {
+final class AttachedLab {
     let lab: NetnsLab
     let dp: DataPlane
     let attachments = Attachments()
@@ -15,10 +15,16 @@ private final class AttachedLab {
     let clientService: UInt32 = 101
     let serverService: UInt32 = 202
 
-    init(tag: String, subnet: Int) throws {
+    /// `onRecord`, when given, receives each record instead of `sink` (a test that
+    /// reads hundreds of thousands keeps only what it counts, and keeps up).
+    init(tag: String, subnet: Int, onRecord: ((KernelRecord) -> Void)? = nil) throws {
         lab = try NetnsLab(tag: tag, subnet: subnet)
         dp = try DataPlane.withDefaultRules()
-        ring = try reader(for: dp, into: sink)
+        if let onRecord {
+            ring = try RingBufferReader(map: dp.events) { onRecord(KernelRecord($0)) }
+        } else {
+            ring = try reader(for: dp, into: sink)
+        }
         try dp.set(RL_CFG_ID_OPTION_EXPECTED, 1)
         try dp.setService(cgroupID: try NetnsLab.cgroupID(lab.clientCgroup), serviceID: clientService)
         try dp.setService(cgroupID: try NetnsLab.cgroupID(lab.serverCgroup), serviceID: serverService)

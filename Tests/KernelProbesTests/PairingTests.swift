@@ -9,11 +9,11 @@ private func hex(_ s: String) -> [UInt8] {
 }
 
 /// A dig query and a NXDOMAIN answer to it.
-private let query = hex("a1b2 0120 0001 0000 0000 0001 07 6578616d706c65 03 636f6d 00 0001 0001 0000291000000000000000")
-private let nxdomain = hex("a1b2 8183 0001 0000 0000 0000 07 6578616d706c65 03 636f6d 00 0001 0001")
+let query = hex("a1b2 0120 0001 0000 0000 0001 07 6578616d706c65 03 636f6d 00 0001 0001 0000291000000000000000")
+let nxdomain = hex("a1b2 8183 0001 0000 0000 0000 07 6578616d706c65 03 636f6d 00 0001 0001")
 
 /// Runs UDP frames through the real tc programs (no socket needed for UDP).
-private struct UDPPath {
+struct UDPPath {
     let dp: DataPlane
     let egress: Program
     let ingress: Program

@@ -173,23 +173,33 @@ struct HourlyRunTests {
         #expect(!m.tables.contains { $0.path.contains("redis-1.dc2") })
     }
 
-    @Test("a commit journal left by a killed run is finished by the next run")
+    @Test("a commit journal left by a killed run is finished by the next run: folders swapped whole, old folders removed")
     func interruptedCommitIsFinished() throws {
         let s = try Scratch()
         defer { s.remove() }
         _ = try s.run()
-        // Simulate a run killed after writing its journal and one of two renames.
+        // Simulate a run killed after its journal and the first of two folder swaps.
         let staging = s.out + "/.staging/killed"
-        let a = staging + "/x/a.parquet", b = staging + "/x/b.parquet", man = staging + "/manifest.json"
-        try FileManager.default.createDirectory(atPath: staging + "/x", withIntermediateDirectories: true)
-        for p in [a, b, man] { FileManager.default.createFile(atPath: p, contents: Data(p.utf8)) }
-        let journal = CommitJournal(renames: [.init(from: a, to: s.out + "/x/a.parquet"), .init(from: b, to: s.out + "/x/b.parquet")],
-                                    deletes: [], manifest: .init(from: man, to: s.out + "/_manifests/killed.json"), staging: staging)
-        try FileManager.default.createDirectory(atPath: s.out + "/x", withIntermediateDirectories: true)
-        #expect(rename(a, s.out + "/x/a.parquet") == 0)
+        let man = staging + "/manifest.json"
+        func folder(_ root: String, _ name: String, run: String, content: String) throws {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(name)", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: "\(root)/\(name)/part-00000.parquet", contents: Data(content.utf8))
+            FileManager.default.createFile(atPath: "\(root)/\(name)/\(PartitionCommit.markerName)", contents: Data("\(run)\n".utf8))
+        }
+        try folder(s.out, "x1", run: "r-new", content: "new x1")        // swapped in
+        try folder(staging, "x1", run: "r-old", content: "old x1")      // what the swap moved out
+        try folder(s.out, "x2", run: "r-old", content: "old x2")        // not swapped yet
+        try folder(staging, "x2", run: "r-new", content: "new x2")
+        FileManager.default.createFile(atPath: man, contents: Data("{}".utf8))
+        let journal = CommitJournal(runID: "r-new",
+                                    swaps: ["x1", "x2"].map { .init(from: "\(staging)/\($0)", to: "\(s.out)/\($0)") },
+                                    removals: [], manifest: .init(from: man, to: s.out + "/_manifests/killed.json"),
+                                    staging: staging, folderMode: 0o750)
         try JSONEncoder().encode(journal).write(to: URL(fileURLWithPath: CommitJournal.path(tableRoot: s.out)))
         _ = try s.run()
-        #expect(FileManager.default.contents(atPath: s.out + "/x/b.parquet") == Data(b.utf8))
+        #expect(FileManager.default.contents(atPath: s.out + "/x1/part-00000.parquet") == Data("new x1".utf8))
+        #expect(FileManager.default.contents(atPath: s.out + "/x2/part-00000.parquet") == Data("new x2".utf8))
+        #expect(PartitionCommit.runID(ofFolder: s.out + "/x2") == "r-new")
         #expect(FileManager.default.fileExists(atPath: s.out + "/_manifests/killed.json"))
         #expect(!FileManager.default.fileExists(atPath: CommitJournal.path(tableRoot: s.out)))
         #expect(!FileManager.default.fileExists(atPath: staging))

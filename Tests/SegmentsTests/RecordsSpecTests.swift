@@ -15,6 +15,7 @@ struct RecordsSpecTests {
         typealias A = rl_clock_anchor
         typealias S = rl_stats
         typealias G = rl_cgroup_mapping
+        typealias L = rl_loss
         return [
             "flow_delta": ["start_ns": f(\F.start_ns, F.self), "end_ns": f(\F.end_ns, F.self), "cgroup_id": f(\F.cgroup_id, F.self),
                            "laddr": f(\F.laddr, F.self), "raddr": f(\F.raddr, F.self), "lport": f(\F.lport, F.self),
@@ -22,7 +23,8 @@ struct RecordsSpecTests {
                            "l7_proto": f(\F.l7_proto, F.self), "side": f(\F.side, F.self), "classid": f(\F.classid, F.self),
                            "local_service": f(\F.local_service, F.self), "peer_service": f(\F.peer_service, F.self),
                            "flags": f(\F.flags, F.self), "tx_bytes": f(\F.tx_bytes, F.self), "rx_bytes": f(\F.rx_bytes, F.self),
-                           "tx_packets": f(\F.tx_packets, F.self), "rx_packets": f(\F.rx_packets, F.self)],
+                           "tx_packets": f(\F.tx_packets, F.self), "rx_packets": f(\F.rx_packets, F.self),
+                           "tx_payload_bytes": f(\F.tx_payload_bytes, F.self), "rx_payload_bytes": f(\F.rx_payload_bytes, F.self)],
             "l7_call": ["start_ns": f(\C.start_ns, C.self), "duration_ns": f(\C.duration_ns, C.self), "cgroup_id": f(\C.cgroup_id, C.self),
                         "laddr": f(\C.laddr, C.self), "raddr": f(\C.raddr, C.self), "lport": f(\C.lport, C.self),
                         "rport": f(\C.rport, C.self), "family": f(\C.family, C.self), "l4_proto": f(\C.l4_proto, C.self),
@@ -46,6 +48,9 @@ struct RecordsSpecTests {
             "cgroup_mapping": ["ts_ns": f(\G.ts_ns, G.self), "cgroup_id": f(\G.cgroup_id, G.self), "service_id": f(\G.service_id, G.self),
                                "flags": f(\G.flags, G.self), "pod_uid": f(\G.pod_uid, G.self),
                                "container_id": f(\G.container_id, G.self), "path": f(\G.path, G.self)],
+            "loss": ["ts_ns": f(\L.ts_ns, L.self), "interval_ns": f(\L.interval_ns, L.self), "cgroup_id": f(\L.cgroup_id, L.self),
+                     "value": f(\L.value, L.self), "reason": f(\L.reason, L.self), "record_type": f(\L.record_type, L.self),
+                     "l7_proto": f(\L.l7_proto, L.self), "side": f(\L.side, L.self), "pad": f(\L.pad, L.self)],
         ]
     }()
 

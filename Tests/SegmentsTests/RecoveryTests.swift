@@ -29,7 +29,7 @@ struct RecoveryTests {
         #expect(report.verdict == .open)
         #expect(report.problem == nil)
         #expect(report.blocks == blocks)
-        #expect(report.recordCount == 72)
+        #expect(report.recordCount == UInt64(12 * RecordType.allCases.count))
     }
 
     @Test("a torn tail keeps every complete block; recovery seals exactly those")

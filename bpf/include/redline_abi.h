@@ -45,16 +45,18 @@ enum rl_record_type {
 	RL_REC_CLOCK_ANCHOR = 4, /* struct rl_clock_anchor */
 	RL_REC_STATS = 5,        /* struct rl_stats */
 	RL_REC_CGROUP_MAP = 6,   /* struct rl_cgroup_mapping */
-	RL_REC_TYPE_MAX = 7,     /* one past the last type */
+	RL_REC_LOSS = 7,         /* struct rl_loss */
+	RL_REC_TYPE_MAX = 8,     /* one past the last type */
 };
 
 /* Layout version of each record type, written into every segment header. */
-#define RL_REC_FLOW_DELTA_VERSION 1
+#define RL_REC_FLOW_DELTA_VERSION 2 /* 2: link bytes per segment, payload bytes (v1: 112 bytes) */
 #define RL_REC_L7_CALL_VERSION 1
 #define RL_REC_TCP_EVENT_VERSION 1
 #define RL_REC_CLOCK_ANCHOR_VERSION 1
 #define RL_REC_STATS_VERSION 1
 #define RL_REC_CGROUP_MAP_VERSION 1
+#define RL_REC_LOSS_VERSION 1
 
 /* Address family of a record's addresses (values of AF_INET / AF_INET6). */
 enum rl_family {
@@ -98,6 +100,9 @@ enum rl_flow_flags {
 	RL_FLOW_CLOSED = 1 << 1,          /* FIN or RST seen; no more deltas follow */
 	RL_FLOW_ID_OPTION_MISSING = 1 << 2, /* identity option expected, not received */
 	RL_FLOW_SAMPLED_OUT = 1 << 3,     /* counters are partial: rate cap hit during the delta */
+	RL_FLOW_LAYOUT_V1 = 1 << 4,       /* read from a version-1 record: bytes/packets count a GSO
+	                                     packet once and the payload fields are unknown (zero);
+	                                     set by the segment reader, never by the kernel */
 };
 
 /* Flags of struct rl_l7_call.flags. */
@@ -107,6 +112,10 @@ enum rl_call_flags {
 	RL_CALL_TRACE_B3 = 1 << 2,        /* ... from B3 headers */
 	RL_CALL_TRACE_TTHEADER = 1 << 3,  /* ... from a TTHeader */
 	RL_CALL_TRUNCATED = 1 << 4,       /* host or route was longer than its field */
+	RL_CALL_UNPAIRED = 1 << 5,        /* a request that could not be paired with its response
+	                                     (connection closed first, or its response was not
+	                                     seen): counted as a request, duration_ns is 0 and
+	                                     carries no latency */
 };
 
 /* Kinds of struct rl_tcp_event. */
@@ -128,6 +137,8 @@ enum rl_anchor_reason {
 /* Counters carried by struct rl_stats (rl_stats.counter). `subject` says
  * what the counter is about: an rl_record_type, a rule id, or 0. */
 enum rl_stats_counter {
+	/* Counters 2-5 and 9 are losses. Collectors since RL_REC_LOSS write them only as
+	 * struct rl_loss records (what was lost, when); older segments carry them here. */
 	RL_STAT_EVENTS_EMITTED = 1,    /* subject: record type; events the kernel put in the ring */
 	RL_STAT_RINGBUF_DROPPED = 2,   /* subject: record type; ring full, event lost */
 	RL_STAT_RATE_CAPPED = 3,       /* subject: record type; token bucket empty, event lost */
@@ -163,11 +174,18 @@ struct rl_flow_delta {
 	__u32 local_service; /* local service id (from the cgroup map), 0 if unknown */
 	__u32 peer_service;  /* peer's service id from its TCP option, 0 if unknown */
 	__u32 flags;         /* enum rl_flow_flags */
-	__u64 tx_bytes;      /* bytes sent by local, L3 length (IP header included) */
-	__u64 rx_bytes;      /* bytes received by local, L3 length */
-	__u64 tx_packets;    /* packets sent by local (GSO super-packets count as one) */
-	__u64 rx_packets;    /* packets received by local */
+	__u64 tx_bytes;      /* link bytes sent by local: L3 length (IP + L4 headers + payload) of
+	                        every wire segment, a GSO/GRO packet of N segments counted with its
+	                        headers N times, as an MTU-sized link carries it; no L2 framing */
+	__u64 rx_bytes;      /* link bytes received by local, same definition */
+	__u64 tx_packets;    /* wire segments sent by local (a GSO packet counts gso_segs) */
+	__u64 rx_packets;    /* wire segments received by local (a GRO packet counts gso_segs) */
+	__u64 tx_payload_bytes; /* L4 payload bytes sent by local (TCP/UDP data, headers excluded) */
+	__u64 rx_payload_bytes; /* L4 payload bytes received by local */
 };
+
+/* Size of a version-1 rl_flow_delta: the same fields up to rx_packets. */
+#define RL_FLOW_DELTA_V1_SIZE 112
 
 /* One request/response exchange on one connection. Fields up to
  * peer_service come from the kernel; trace_id and later are filled by the
@@ -248,6 +266,24 @@ struct rl_cgroup_mapping {
 	char path[256];        /* cgroup path below the v2 mount, NUL-padded, may be truncated */
 };
 
+/* Events lost before they became records, attributed to what they would have
+ * been and to when they were lost. Written by the collector: from the kernel's
+ * rl_loss map (one record per second, UTC-aligned, and owner) and for events it
+ * shed itself. The count may fall anywhere in (ts_ns - interval_ns, ts_ns]; a
+ * reader spreads it evenly over that interval (schemas/records-v1.md). */
+struct rl_loss {
+	__u64 ts_ns;       /* monotonic ns: end of the interval the count covers */
+	__u64 interval_ns; /* length of that interval, > 0 */
+	__u64 cgroup_id;   /* cgroup v2 id of the local socket the events belonged to, 0 if unknown */
+	__u64 value;       /* events lost in the interval */
+	__u8 reason;       /* enum rl_stats_counter: RINGBUF_DROPPED, RATE_CAPPED, UNPAIRED_REQUEST,
+	                      UNPAIRED_RESPONSE or USER_DROPPED */
+	__u8 record_type;  /* enum rl_record_type the events would have become */
+	__u8 l7_proto;     /* enum rl_l7_protocol of the events, 0 if none or unknown */
+	__u8 side;         /* enum rl_side of the local socket, 0 if unknown */
+	__u32 pad;         /* zero */
+};
+
 /* Framing of every ring-buffer event: this header, then the record. */
 struct rl_ring_header {
 	__u16 type;     /* enum rl_record_type */
@@ -255,12 +291,15 @@ struct rl_ring_header {
 	__u32 reserved; /* zero */
 };
 
-_Static_assert(sizeof(struct rl_flow_delta) == 112, "rl_flow_delta layout");
+_Static_assert(sizeof(struct rl_flow_delta) == 128, "rl_flow_delta layout");
+_Static_assert(__builtin_offsetof(struct rl_flow_delta, tx_payload_bytes) == RL_FLOW_DELTA_V1_SIZE,
+	       "rl_flow_delta v2 only appends to v1");
 _Static_assert(sizeof(struct rl_l7_call) == 240, "rl_l7_call layout");
 _Static_assert(sizeof(struct rl_tcp_event) == 72, "rl_tcp_event layout");
 _Static_assert(sizeof(struct rl_clock_anchor) == 40, "rl_clock_anchor layout");
 _Static_assert(sizeof(struct rl_stats) == 32, "rl_stats layout");
 _Static_assert(sizeof(struct rl_cgroup_mapping) == 392, "rl_cgroup_mapping layout");
+_Static_assert(sizeof(struct rl_loss) == 40, "rl_loss layout");
 _Static_assert(sizeof(struct rl_ring_header) == 8, "rl_ring_header layout");
 
 #endif /* REDLINE_ABI_H */

@@ -41,7 +41,10 @@ enum rl_config_key {
 	                                 which a flow is no longer classified; default 8 */
 	RL_CFG_NETNS_INO = 16,        /* tracepoint events only from this network namespace (its
 	                                 inode, as /proc/self/ns/net); 0 = every namespace */
-	RL_CFG_MAX = 17,              /* entries of rl_config */
+	RL_CFG_LOSS_SLOT_OFFSET_NS = 17, /* ns added to bpf_ktime_get_ns() so that rl_loss slots
+	                                    (whole seconds) begin on UTC seconds: the collector
+	                                    sets (CLOCK_REALTIME - CLOCK_MONOTONIC) mod 1e9 */
+	RL_CFG_MAX = 18,              /* entries of rl_config */
 };
 /* Keys are dense and distinct: each is its predecessor + 1 (an enum lets two
  * names share a value silently; this catches it at compile time). */
@@ -53,7 +56,7 @@ _Static_assert(RL_CFG_FLUSH_INTERVAL_NS == RL_CFG_RULE_GENERATION + 1 && RL_CFG_
 	       RL_CFG_DEFAULT_DENY == RL_CFG_FILTERS_ACTIVE + 1 && RL_CFG_L7_DENY_MASK == RL_CFG_DEFAULT_DENY + 1 &&
 	       RL_CFG_ID_OPTION_EXPECTED == RL_CFG_L7_DENY_MASK + 1 && RL_CFG_DROP_REASON_MIN == RL_CFG_ID_OPTION_EXPECTED + 1 &&
 	       RL_CFG_L7_MAX_MISSES == RL_CFG_DROP_REASON_MIN + 1 && RL_CFG_NETNS_INO == RL_CFG_L7_MAX_MISSES + 1 &&
-	       RL_CFG_MAX == RL_CFG_NETNS_INO + 1,
+	       RL_CFG_LOSS_SLOT_OFFSET_NS == RL_CFG_NETNS_INO + 1 && RL_CFG_MAX == RL_CFG_LOSS_SLOT_OFFSET_NS + 1,
 	       "rl_config_key values must be distinct and dense");
 
 /* Bits of RL_CFG_FILTERS_ACTIVE and RL_CFG_DEFAULT_DENY. */
@@ -105,6 +108,9 @@ struct rl_classid_key {
 #define RL_RULES_PER_GROUP 32  /* rules tested at one offset */
 #define RL_MAX_RULE_ID 256     /* rule ids are 1..255; rl_rule_hits has this many entries */
 #define RL_CAPTURE_MAX 256     /* bytes of request prefix a rule may capture */
+#define RL_MAX_CLAUSES 64      /* extra clauses per generation (rules-v2 `and`) */
+#define RL_CLAUSES_PER_RULE 4  /* extra clauses one rule may have */
+#define RL_FIND_WINDOW_MAX 256 /* start positions a find clause may try */
 
 enum rl_rule_role {
 	RL_ROLE_REQUEST = 1,
@@ -127,9 +133,30 @@ enum rl_rule_flags {
 	RL_RULE_LABEL_ONLY = 1 << 1,
 };
 
+/* How an extra clause of a rule (rules-v2 `and`) tests the payload. */
+enum rl_clause_kind {
+	RL_CLAUSE_AT = 1,       /* the pattern is at `offset` */
+	RL_CLAUSE_NOT_AT = 2,   /* it is not there (a payload too short to hold it qualifies) */
+	RL_CLAUSE_FIND = 3,     /* it starts at one of offset .. offset+window-1 (wholly inside the payload) */
+	RL_CLAUSE_NOT_FIND = 4, /* it starts at none of them */
+};
+
+/* One extra clause: a masked pattern of 1..16 bytes like a rule's own, at a
+ * fixed offset or searched within a bounded window. */
+struct rl_clause {
+	__u8 mask[RL_RULE_BYTES];   /* bytes past `length` are zero */
+	__u8 value[RL_RULE_BYTES];
+	__u16 offset;               /* payload offset (first start position for FIND), 0..255 */
+	__u16 window;               /* FIND / NOT_FIND: start positions tried, 1..RL_FIND_WINDOW_MAX; else 1 */
+	__u8 kind;                  /* enum rl_clause_kind */
+	__u8 length;                /* bytes compared, 1..16 */
+	__u8 pad[2];
+};
+
 /* One rule. A payload matches when it has at least `length` bytes after
  * `offset` and (payload[offset..offset+16] & mask) == value, bytes past the
- * payload's end reading as zero. Bytes of mask past `length` are zero. */
+ * payload's end reading as zero, and every one of its `n_clauses` clauses
+ * (rl_ruleset.clauses[first_clause..]) holds. Bytes of mask past `length` are zero. */
 struct rl_rule {
 	__u8 mask[RL_RULE_BYTES];
 	__u8 value[RL_RULE_BYTES];
@@ -145,6 +172,9 @@ struct rl_rule {
 	__u8 error_class;    /* enum rl_status_class of a nonzero BYTE / BE16 code */
 	__u16 capture_len;   /* request prefix bytes to capture, 0..RL_CAPTURE_MAX */
 	__u16 flags;         /* enum rl_rule_flags */
+	__u8 first_clause;   /* index into rl_ruleset.clauses of the first extra clause */
+	__u8 n_clauses;      /* extra clauses, 0..RL_CLAUSES_PER_RULE, ANDed */
+	__u8 pad[6];
 };
 
 /* The rules at one (l4 protocol, offset): tested in slot order, first match wins. */
@@ -156,12 +186,14 @@ struct rl_rule_group {
 	__u8 pad[4];
 };
 
-/* One generation of the rule table: the offsets that have rules, then the rules. */
+/* One generation of the rule table: the offsets that have rules, the rules,
+ * then the rules' extra clauses. */
 struct rl_ruleset {
 	__u32 n_groups; /* used entries of groups */
 	__u32 n_rules;  /* used entries of rules */
 	struct rl_rule_group groups[RL_MAX_GROUPS];
 	struct rl_rule rules[RL_MAX_RULES];
+	struct rl_clause clauses[RL_MAX_CLAUSES];
 };
 
 /* ------------------------------------------------------------------ */
@@ -182,7 +214,30 @@ struct rl_kstats {
 	__u64 parse_errors;       /* truncated or bogus IP/TCP/UDP headers */
 	__u64 filtered;           /* records suppressed by filters */
 	__u64 since_wakeup;       /* records since the last forced wakeup (internal) */
-	__u64 pad[3];
+	__u64 retransmits_skipped; /* TCP payload segments wholly below the next expected
+	                              sequence number: not classified, not walked, not counted */
+	__u64 stream_lost;        /* message walks that lost sync (a gap in the sequence space,
+	                             bytes that cannot start a message, the per-segment step
+	                             bound): messages go uncounted until a segment starts one */
+	__u64 pad;
+};
+
+/* ------------------------------------------------------------------ */
+/* Attributed loss: map `rl_loss`, PERCPU_HASH of running counts per   */
+/* (owner, kind, second). Every loss is also in rl_kstats; one that     */
+/* finds the map full is only there (the collector reports the          */
+/* difference as host-level, owner unknown).                            */
+/* ------------------------------------------------------------------ */
+#define RL_LOSS_SLOT_NS 1000000000ULL /* width of a slot: one second */
+#define RL_LOSS_ENTRIES 4096          /* rl_loss max_entries */
+
+struct rl_loss_key {
+	__u64 cgroup_id;   /* cgroup v2 id of the local socket, 0 if unknown */
+	__u32 slot;        /* (bpf_ktime_get_ns() + RL_CFG_LOSS_SLOT_OFFSET_NS) / RL_LOSS_SLOT_NS */
+	__u8 reason;       /* enum rl_stats_counter (a loss counter) */
+	__u8 record_type;  /* enum rl_record_type */
+	__u8 l7_proto;     /* enum rl_l7_protocol, 0 if none */
+	__u8 side;         /* enum rl_side, 0 if unknown */
 };
 
 /* ------------------------------------------------------------------ */
@@ -227,6 +282,8 @@ struct rl_udp_flow {
 	__u64 rx_bytes;
 	__u32 tx_packets;
 	__u32 rx_packets;
+	__u64 tx_payload_bytes;
+	__u64 rx_payload_bytes;
 	__u8 l7_proto;
 	__u8 opened_sent;
 	__u8 l7_misses;      /* payloads classified without a match while l7_proto is 0 */
@@ -269,14 +326,16 @@ struct rl_listener_report {
 _Static_assert(sizeof(struct rl_cidr_key) == 20, "rl_cidr_key layout");
 _Static_assert(sizeof(struct rl_port_key) == 4, "rl_port_key layout");
 _Static_assert(sizeof(struct rl_classid_key) == 8, "rl_classid_key layout");
-_Static_assert(sizeof(struct rl_rule) == 48, "rl_rule layout");
+_Static_assert(sizeof(struct rl_rule) == 56, "rl_rule layout");
+_Static_assert(sizeof(struct rl_clause) == 40, "rl_clause layout");
 _Static_assert(sizeof(struct rl_rule_group) == 40, "rl_rule_group layout");
-_Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 48 * RL_MAX_RULES,
+_Static_assert(sizeof(struct rl_ruleset) == 8 + 40 * RL_MAX_GROUPS + 56 * RL_MAX_RULES + 40 * RL_MAX_CLAUSES,
 	       "rl_ruleset layout");
 _Static_assert(sizeof(struct rl_kstats) == 8 * (3 * RL_KSTAT_TYPES + 2 * RL_KSTAT_PROTOS + 8),
 	       "rl_kstats layout");
+_Static_assert(sizeof(struct rl_loss_key) == 16, "rl_loss_key layout");
 _Static_assert(sizeof(struct rl_udp_key) == 40, "rl_udp_key layout");
-_Static_assert(sizeof(struct rl_udp_flow) == 56, "rl_udp_flow layout");
+_Static_assert(sizeof(struct rl_udp_flow) == 72, "rl_udp_flow layout");
 _Static_assert(sizeof(struct rl_call_prefix) == 8 + RL_CAPTURE_MAX, "rl_call_prefix layout");
 _Static_assert(sizeof(struct rl_scope) == 16, "rl_scope layout");
 _Static_assert(sizeof(struct rl_listener_report) == 24, "rl_listener_report layout");

@@ -185,8 +185,8 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 		return;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		goto reset;
-	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+	struct rl_flow_delta *d = rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d),
+					     RL_OWNER(st->l7_proto, st->side), st->cgroup_id, stats);
 	if (!d)
 		goto reset; /* counted as dropped or capped; the next delta starts fresh */
 	__builtin_memset(d, 0, sizeof(*d));
@@ -213,6 +213,8 @@ static __always_inline void rl_tcp_flush(const struct rl_pkt *p, struct rl_sk_st
 	d->rx_bytes = st->rx_bytes;
 	d->tx_packets = st->tx_packets;
 	d->rx_packets = st->rx_packets;
+	d->tx_payload_bytes = st->tx_payload_bytes;
+	d->rx_payload_bytes = st->rx_payload_bytes;
 	rl_submit(d, RL_REC_FLOW_DELTA, stats);
 	st->flags |= RL_SK_OPENED_SENT;
 reset:
@@ -220,8 +222,108 @@ reset:
 	st->rx_bytes = 0;
 	st->tx_packets = 0;
 	st->rx_packets = 0;
+	st->tx_payload_bytes = 0;
+	st->rx_payload_bytes = 0;
 	st->first_ns = 0;
 	st->last_flush_ns = now;
+}
+
+/* The fields of one TCP call record that vary by how it was paired. */
+struct rl_call_out {
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u8 req_rule;  /* rule ids are 1..RL_MAX_RULE_ID-1: a byte holds them */
+	__u8 resp_rule;
+	__u16 status_code;
+	__u8 status_class;
+	__u8 flags;   /* enum rl_call_flags */
+	__u8 proto;
+	__u8 req_dir : 7; /* RL_DIR_*: the way the request travelled */
+	__u8 prefix : 1;  /* send st->prefix with it */
+};
+/* 32 bytes: it lives in rl_stream_emit's frame, on the deepest call chain of
+ * the tc programs (tc -> message walk -> call emit -> loss count), which the
+ * verifier holds to 512 bytes of stack. */
+_Static_assert(sizeof(struct rl_call_out) == 32, "rl_call_out fits its frame");
+_Static_assert(RL_MAX_RULE_ID <= 256, "rule ids fit rl_call_out's bytes");
+
+/* Emits one TCP call record of the flow of `st` (filters and L7 deny mask
+ * applied). A global function: verified once, not once per place a call is
+ * made (message walking makes calls from many). `stats` may be NULL. Returns
+ * 1 emitted, 0 filtered, or minus the loss reason (rate cap, ring full): the
+ * caller counts that loss (rl_tcp_emit_counted), so the count's frame is not
+ * stacked on this one at the end of the deepest call chain. */
+__noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
+			   struct rl_kstats *stats, const struct rl_call_out *o)
+{
+	if (!p || !st || !o)
+		return 0;
+	if (!rl_tcp_allowed(st, p, egress, stats))
+		return 0;
+	if (rl_l7_denied(o->proto)) {
+		if (stats)
+			stats->filtered++;
+		return 0;
+	}
+	struct rl_l7_call *c;
+	__u32 lost = 0;
+	__u32 plen = o->prefix ? st->prefix_len : 0;
+	if (plen) {
+		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
+					 sizeof(*c) + sizeof(struct rl_call_prefix), &lost);
+		if (!c)
+			return -(int)lost;
+		struct rl_call_prefix *px = (void *)(c + 1);
+		px->len = plen;
+		__builtin_memset(px->pad, 0, sizeof(px->pad));
+		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
+	} else {
+		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &lost);
+		if (!c)
+			return -(int)lost;
+	}
+	__builtin_memset(c, 0, sizeof(*c));
+	c->start_ns = o->start_ns;
+	c->duration_ns = o->duration_ns;
+	c->cgroup_id = st->cgroup_id;
+	rl_fill_endpoints(p, egress, c->laddr, c->raddr, &c->lport, &c->rport);
+	c->family = p->family;
+	c->l4_proto = IPPROTO_TCP;
+	c->l7_proto = o->proto;
+	c->side = o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	c->status_code = o->status_code;
+	c->status_class = o->status_class;
+	c->flags = o->flags;
+	c->req_rule = o->req_rule;
+	c->resp_rule = o->resp_rule;
+	c->req_bytes = o->req_bytes;
+	c->resp_bytes = o->resp_bytes;
+	c->local_service = st->local_service;
+	c->peer_service = st->peer_service;
+	rl_submit(c, RL_REC_L7_CALL, stats);
+	return 1;
+}
+
+/* rl_tcp_emit, with a lost call (rate cap, ring full) counted against its
+ * owner: the call's protocol, this socket's side of it and its cgroup. */
+static __always_inline void rl_tcp_emit_counted(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
+						struct rl_kstats *stats, const struct rl_call_out *o)
+{
+	int r = rl_tcp_emit(p, st, egress, stats, o);
+	if (r < 0)
+		rl_lost(stats, (__u32)-r, RL_REC_L7_CALL,
+			RL_OWNER(o->proto, o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER),
+			st->cgroup_id);
+}
+
+/* A pending request that no response answered: charged to its protocol, side and cgroup. */
+static __always_inline void rl_unpaired_request(struct rl_kstats *stats, const struct rl_sk_state *st)
+{
+	__u32 owner = RL_OWNER(st->req_proto, st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = st->cgroup_id;
+	rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 }
 
 /* Emits the completed call of `st` (request and response seen). */
@@ -229,57 +331,101 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 					     bool egress, struct rl_kstats *stats)
 {
 	st->call_state = 0;
-	if (!rl_tcp_allowed(st, p, egress, stats))
-		return;
-	if (rl_l7_denied(st->req_proto)) {
+	struct rl_call_out o = {
+		.start_ns = st->req_start_ns,
+		.duration_ns = st->resp_start_ns - st->req_start_ns,
+		.req_bytes = st->req_bytes,
+		.resp_bytes = st->resp_bytes,
+		.req_rule = st->req_rule,
+		.resp_rule = st->resp_rule,
+		.status_code = st->status_code,
+		.status_class = st->status_class,
+		.proto = st->req_proto,
+		.req_dir = st->req_dir,
+		.prefix = true,
+	};
+	rl_tcp_emit_counted(p, st, egress, stats, &o);
+}
+
+/* Message walking (HTTP/1.x, RESP) uses rl_tcp_emit. */
+#include "rl_stream.h"
+
+/* Sequence check of a TCP payload segment against the direction's next
+ * expected sequence number. Returns the payload offset where unseen bytes
+ * begin (payload_len: a retransmission, nothing new) and in *gap the bytes
+ * between the expected and the segment's first sequence number (never seen
+ * here). */
+static __always_inline __u32 rl_tcp_seq(struct rl_sk_state *st, const struct rl_pkt *p,
+					bool egress, struct rl_kstats *stats, __u32 *gap)
+{
+	__u32 idx = egress ? 0 : 1;
+	__u8 valid = egress ? RL_SEQ_TX_VALID : RL_SEQ_RX_VALID;
+	__u32 len = p->payload_len;
+	/* A SYN's payload (TCP Fast Open) starts one past its sequence number. */
+	__u32 seq = p->seq + ((p->tcp_flags & RL_TCP_SYN) ? 1 : 0);
+	__u32 end = seq + len;
+	*gap = 0;
+	if (!(st->seq_flags & valid)) {
+		st->seq_flags |= valid;
+		st->next_seq[idx] = end;
+		return 0;
+	}
+	__u32 next = st->next_seq[idx];
+	if ((__s32)(end - next) <= 0) {
 		if (stats)
-			stats->filtered++;
-		return;
+			stats->retransmits_skipped++;
+		return len;
 	}
-	struct rl_l7_call *c;
-	__u32 plen = st->prefix_len;
-	if (plen) {
-		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-			       sizeof(*c) + sizeof(struct rl_call_prefix), stats);
-		if (!c)
-			return;
-		struct rl_call_prefix *px = (void *)(c + 1);
-		px->len = plen;
-		__builtin_memset(px->pad, 0, sizeof(px->pad));
-		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
-	} else {
-		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
-		if (!c)
-			return;
-	}
-	__builtin_memset(c, 0, sizeof(*c));
-	c->start_ns = st->req_start_ns;
-	c->duration_ns = st->resp_start_ns - st->req_start_ns;
-	c->cgroup_id = st->cgroup_id;
-	rl_fill_endpoints(p, egress, c->laddr, c->raddr, &c->lport, &c->rport);
-	c->family = p->family;
-	c->l4_proto = IPPROTO_TCP;
-	c->l7_proto = st->req_proto;
-	c->side = st->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
-	c->status_code = st->status_code;
-	c->status_class = st->status_class;
-	c->req_rule = st->req_rule;
-	c->resp_rule = st->resp_rule;
-	c->req_bytes = st->req_bytes;
-	c->resp_bytes = st->resp_bytes;
-	c->local_service = st->local_service;
-	c->peer_service = st->peer_service;
-	rl_submit(c, RL_REC_L7_CALL, stats);
+	__u32 skip = 0;
+	if ((__s32)(seq - next) < 0)
+		skip = next - seq; /* a retransmission carrying new bytes too */
+	else
+		*gap = seq - next;
+	st->next_seq[idx] = end;
+	return skip;
+}
+
+/* A request rule matched on a flow whose protocol has a framing: from now on
+ * its messages are walked (rl_stream.h). False when no state could be had. */
+static __always_inline bool rl_tcp_start_framing(struct bpf_sock *sk, const struct rl_pkt *p,
+						 struct rl_sk_state *st, const struct rl_rule *r,
+						 bool egress, struct rl_kstats *stats)
+{
+	struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0,
+						  BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return false;
+	if (st->call_state == 2)
+		rl_tcp_emit_call(p, st, egress, stats);
+	else if (st->call_state == 1)
+		rl_unpaired_request(stats, st);
+	st->call_state = 0;
+	st->prefix_len = 0;
+	/* A new storage is zeroed; these are all a fresh stream needs. */
+	ss->w[0].phase = RL_W_START;
+	ss->w[1].phase = RL_W_START;
+	ss->head = 0;
+	ss->count = 0;
+	ss->overflow = 0;
+	ss->answered = 0;
+	ss->framing = rl_framing_of(r->l7_proto);
+	ss->proto = r->l7_proto;
+	ss->req_dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
+	st->seq_flags |= RL_SEQ_FRAMED;
+	if (st->side == RL_SIDE_UNKNOWN)
+		st->side = egress ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
+	return true;
 }
 
 /* Call pairing on a TCP payload segment. Rules are tested only on the first
  * payload after a change of direction: a message's later segments only add
  * bytes, so bulk transfers cost no payload loads. */
-static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt *p,
-				      struct rl_sk_state *st, bool egress, struct rl_kstats *stats)
+static __always_inline void rl_tcp_l7(struct __sk_buff *skb, struct bpf_sock *sk,
+				      const struct rl_pkt *p, struct rl_sk_state *st, bool egress,
+				      struct rl_kstats *stats, __u32 skip)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
-	__u32 len = p->payload_len;
+	__u32 len = p->payload_len - skip;
 	if (dir == st->last_dir) {
 		if (st->call_state == 1 && dir == st->req_dir)
 			st->req_bytes += len;
@@ -316,6 +462,10 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 		st->l7_proto = r->l7_proto;
 	if (r->flags & RL_RULE_LABEL_ONLY)
 		return;
+	/* The caller walks this segment's messages from now on. */
+	if (r->role == RL_ROLE_REQUEST && rl_framing_of(r->l7_proto) &&
+	    rl_tcp_start_framing(sk, p, st, r, egress, stats))
+		return;
 
 	/* Symmetric framings (Thrift TTHeader, RESP arrays) look like requests both
 	 * ways: with PAIR_ANY, the first payload back is the response whatever it matched. */
@@ -332,8 +482,8 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (r->role == RL_ROLE_REQUEST) {
 		if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
 		st->req_start_ns = bpf_ktime_get_ns();
 		st->req_rule = r->id;
 		st->req_proto = r->l7_proto;
@@ -374,9 +524,29 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, const struct rl_pkt
 		st->call_state = 2;
 	} else if (st->call_state == 2 && dir != st->req_dir && r->l7_proto == st->req_proto) {
 		st->resp_bytes += len;
-	} else if (stats) {
-		stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+	} else {
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = st->cgroup_id;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 	}
+}
+
+/* Link accounting of one packet. A GSO packet (egress) or a GRO packet
+ * (ingress) of N segments crosses the link as N packets, each with its own
+ * IP and L4 headers: count them so, so bytes and packets do not depend on
+ * offload settings. gso_segs is 0 or 1 for a plain packet. */
+static __always_inline void rl_count(struct __sk_buff *skb, const struct rl_pkt *p,
+				     __u64 *bytes, __u32 *packets, __u64 *payload)
+{
+	__u32 segs = skb->gso_segs;
+	if (segs < 2 || !skb->gso_size)
+		segs = 1;
+	/* Headers from the offsets, payload from the IP length: a UDP GSO packet's
+	 * UDP length is one segment's, not the packet's. */
+	__u32 headers = p->payload_off - sizeof(struct ethhdr);
+	*bytes += p->l3_len + (__u64)(segs - 1) * headers;
+	*packets += segs;
+	*payload += p->l3_len - headers;
 }
 
 /* First sight of a socket: identity and the side, when the handshake shows it. */
@@ -394,9 +564,94 @@ static __always_inline void rl_tcp_init(struct rl_sk_state *st, struct bpf_sock 
 	}
 }
 
+/* Accounting, pairing and message walking of one TCP packet of local socket
+ * `sk` (held by the caller for the whole call). */
+static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
+					struct bpf_sock *sk, bool egress, __u64 now)
+{
+	struct rl_sk_state *st =
+		bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if (!st->last_flush_ns)
+		rl_tcp_init(st, sk, p, egress, now);
+	if (egress && !(st->flags & RL_SK_CLASSID_READ)) {
+		st->classid = bpf_get_cgroup_classid(skb);
+		st->flags |= RL_SK_CLASSID_READ;
+	}
+
+	if (!st->first_ns)
+		st->first_ns = now;
+	st->last_ns = now;
+	if (egress)
+		rl_count(skb, p, &st->tx_bytes, &st->tx_packets, &st->tx_payload_bytes);
+	else
+		rl_count(skb, p, &st->rx_bytes, &st->rx_packets, &st->rx_payload_bytes);
+
+	struct rl_kstats *stats = NULL;
+	struct rl_stream *ss = NULL;
+	/* Walked flows' stream state, only for packets that need it (pure ACKs don't). */
+	if ((st->seq_flags & RL_SEQ_FRAMED) &&
+	    (p->payload_len || (p->tcp_flags & (RL_TCP_FIN | RL_TCP_RST))))
+		ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+	if (p->payload_len) {
+		stats = rl_stats();
+		/* Retransmitted bytes were classified, walked and counted the first
+		 * time: only bytes past the next expected sequence number are new. */
+		__u32 gap;
+		__u32 skip = rl_tcp_seq(st, p, egress, stats, &gap);
+		if (skip < p->payload_len && !(st->seq_flags & RL_SEQ_FRAMED)) {
+			rl_tcp_l7(skb, sk, p, st, egress, stats, skip);
+			if (st->seq_flags & RL_SEQ_FRAMED) { /* this segment's request started it */
+				ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+				gap = 0;
+			}
+		}
+		if (skip < p->payload_len && ss)
+			rl_stream_segment(skb, p, st, ss, egress, stats, skip, gap);
+	}
+
+	bool closing = false;
+	if (p->tcp_flags & (RL_TCP_FIN | RL_TCP_RST)) {
+		if (p->tcp_flags & RL_TCP_RST)
+			closing = true;
+		st->flags |= egress ? RL_SK_FIN_TX : RL_SK_FIN_RX;
+		if ((st->flags & (RL_SK_FIN_TX | RL_SK_FIN_RX)) == (RL_SK_FIN_TX | RL_SK_FIN_RX))
+			closing = true;
+		if (ss && !(st->flags & RL_SK_CLOSED)) {
+			if (!stats)
+				stats = rl_stats();
+			rl_stream_fin(p, st, ss, egress, stats);
+		}
+	}
+	if (closing && !(st->flags & RL_SK_CLOSED)) {
+		if (!stats)
+			stats = rl_stats();
+		if (ss)
+			rl_stream_close(p, st, ss, egress, stats);
+		else if (st->call_state == 2)
+			rl_tcp_emit_call(p, st, egress, stats);
+		else if (st->call_state == 1)
+			rl_unpaired_request(stats, st);
+		st->call_state = 0;
+		st->flags |= RL_SK_CLOSED;
+		rl_tcp_flush(p, st, egress, now, true, stats);
+		return;
+	}
+	/* Our own FIN flushes too: an orphaned socket's active close turns it into a
+	 * timewait sock, which no lookup returns, so the peer's FIN (the closing
+	 * delta) may never be seen and the connection's last counts would go with
+	 * the socket. What follows our FIN (the peer's FIN and ACK) is then lost. */
+	bool local_fin = egress && (p->tcp_flags & RL_TCP_FIN);
+	if ((local_fin || now - st->last_flush_ns >= rl_flush_interval()) && !(st->flags & RL_SK_CLOSED)) {
+		if (!stats)
+			stats = rl_stats();
+		rl_tcp_flush(p, st, egress, now, false, stats);
+	}
+}
+
 static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool egress)
 {
-	struct rl_sk_state *st = NULL;
 	struct bpf_sock *sk;
 	__u64 now = bpf_ktime_get_coarse_ns();
 
@@ -408,87 +663,31 @@ static __always_inline void rl_tcp(struct __sk_buff *skb, struct rl_pkt *p, bool
 		sk = bpf_sk_fullsock(sk);
 		if (!sk || sk->state == RL_TCP_LISTEN)
 			return;
-		st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!st)
-			return;
-		if (!st->last_flush_ns)
-			rl_tcp_init(st, sk, p, egress, now);
-		if (!(st->flags & RL_SK_CLASSID_READ)) {
-			st->classid = bpf_get_cgroup_classid(skb);
-			st->flags |= RL_SK_CLASSID_READ;
-		}
-	} else {
-		/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
-		struct bpf_sock_tuple t = {};
-		__u32 tlen;
-		if (p->family == RL_FAMILY_INET) {
-			t.ipv4.saddr = p->saddr[3];
-			t.ipv4.daddr = p->daddr[3];
-			t.ipv4.sport = bpf_htons(p->sport);
-			t.ipv4.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv4);
-		} else {
-			__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
-			__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
-			t.ipv6.sport = bpf_htons(p->sport);
-			t.ipv6.dport = bpf_htons(p->dport);
-			tlen = sizeof(t.ipv6);
-		}
-		sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
-		if (!sk)
-			return;
-		if (sk->state != RL_TCP_LISTEN) {
-			st = bpf_sk_storage_get(&rl_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (st && !st->last_flush_ns)
-				rl_tcp_init(st, sk, p, egress, now);
-		}
-		bpf_sk_release(sk);
-		if (!st)
-			return;
-	}
-
-	if (!st->first_ns)
-		st->first_ns = now;
-	st->last_ns = now;
-	if (egress) {
-		st->tx_bytes += p->l3_len;
-		st->tx_packets++;
-	} else {
-		st->rx_bytes += p->l3_len;
-		st->rx_packets++;
-	}
-
-	struct rl_kstats *stats = NULL;
-	if (p->payload_len) {
-		stats = rl_stats();
-		rl_tcp_l7(skb, p, st, egress, stats);
-	}
-
-	bool closing = false;
-	if (p->tcp_flags & (RL_TCP_FIN | RL_TCP_RST)) {
-		if (p->tcp_flags & RL_TCP_RST)
-			closing = true;
-		st->flags |= egress ? RL_SK_FIN_TX : RL_SK_FIN_RX;
-		if ((st->flags & (RL_SK_FIN_TX | RL_SK_FIN_RX)) == (RL_SK_FIN_TX | RL_SK_FIN_RX))
-			closing = true;
-	}
-	if (closing && !(st->flags & RL_SK_CLOSED)) {
-		if (!stats)
-			stats = rl_stats();
-		if (st->call_state == 2)
-			rl_tcp_emit_call(p, st, egress, stats);
-		else if (st->call_state == 1 && stats)
-			stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
-		st->call_state = 0;
-		st->flags |= RL_SK_CLOSED;
-		rl_tcp_flush(p, st, egress, now, true, stats);
+		rl_tcp_sock(skb, p, sk, true, now);
 		return;
 	}
-	if (now - st->last_flush_ns >= rl_flush_interval() && !(st->flags & RL_SK_CLOSED)) {
-		if (!stats)
-			stats = rl_stats();
-		rl_tcp_flush(p, st, egress, now, false, stats);
+	/* Ingress: skb->sk is NULL, or on veth the *sender's* socket; find ours. */
+	struct bpf_sock_tuple t = {};
+	__u32 tlen;
+	if (p->family == RL_FAMILY_INET) {
+		t.ipv4.saddr = p->saddr[3];
+		t.ipv4.daddr = p->daddr[3];
+		t.ipv4.sport = bpf_htons(p->sport);
+		t.ipv4.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
+		t.ipv6.sport = bpf_htons(p->sport);
+		t.ipv6.dport = bpf_htons(p->dport);
+		tlen = sizeof(t.ipv6);
 	}
+	sk = bpf_sk_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	if (sk->state != RL_TCP_LISTEN)
+		rl_tcp_sock(skb, p, sk, false, now);
+	bpf_sk_release(sk);
 }
 
 /* ------------------------------------------------------------------ */
@@ -525,8 +724,11 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
-		if (pend && stats)
-			stats->unpaired_request[pend->proto & (RL_KSTAT_PROTOS - 1)]++;
+		if (pend) {
+			__u32 owner = RL_OWNER(pend->proto, pend->dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+			__u64 owner_cgroup = 0;
+			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
+		}
 		struct rl_udp_pending np = {
 			.start_ns = bpf_ktime_get_ns(),
 			.bytes = p->payload_len,
@@ -538,8 +740,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
-		if (stats)
-			stats->unpaired_response[r->l7_proto & (RL_KSTAT_PROTOS - 1)]++;
+		__u32 owner = RL_OWNER(r->l7_proto, egress ? RL_SIDE_SERVER : RL_SIDE_CLIENT);
+		__u64 owner_cgroup = 0;
+		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 		return;
 	}
 	struct rl_udp_pending req = *pend;
@@ -550,7 +753,10 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 			stats->filtered++;
 		return;
 	}
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), stats);
+	/* UDP sockets are not looked up: the loss has no cgroup. */
+	__u32 owner = RL_OWNER(req.proto, req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
+	__u64 owner_cgroup = 0;
+	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));
@@ -582,8 +788,10 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 			stats->filtered++;
 		goto reset;
 	}
+	__u32 owner = RL_OWNER(f->l7_proto, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_flow_delta *d =
-		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), stats);
+		rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), owner, owner_cgroup, stats);
 	if (!d)
 		goto reset;
 	__builtin_memset(d, 0, sizeof(*d));
@@ -601,6 +809,8 @@ static __always_inline void rl_udp_flush(const struct rl_udp_key *k, const struc
 	d->rx_bytes = f->rx_bytes;
 	d->tx_packets = f->tx_packets;
 	d->rx_packets = f->rx_packets;
+	d->tx_payload_bytes = f->tx_payload_bytes;
+	d->rx_payload_bytes = f->rx_payload_bytes;
 	rl_submit(d, RL_REC_FLOW_DELTA, stats);
 	f->opened_sent = 1;
 reset:
@@ -608,6 +818,8 @@ reset:
 	f->rx_bytes = 0;
 	f->tx_packets = 0;
 	f->rx_packets = 0;
+	f->tx_payload_bytes = 0;
+	f->rx_payload_bytes = 0;
 	f->first_ns = 0;
 	f->last_flush_ns = now;
 }
@@ -630,13 +842,10 @@ static __always_inline void rl_udp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	if (!f->first_ns)
 		f->first_ns = now;
 	f->last_ns = now;
-	if (egress) {
-		f->tx_bytes += p->l3_len;
-		f->tx_packets++;
-	} else {
-		f->rx_bytes += p->l3_len;
-		f->rx_packets++;
-	}
+	if (egress)
+		rl_count(skb, p, &f->tx_bytes, &f->tx_packets, &f->tx_payload_bytes);
+	else
+		rl_count(skb, p, &f->rx_bytes, &f->rx_packets, &f->rx_payload_bytes);
 	struct rl_kstats *stats = NULL;
 	if (p->payload_len) {
 		stats = rl_stats();
@@ -737,9 +946,11 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		return;
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0,
 						    BPF_SK_STORAGE_GET_F_CREATE);
-	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks. */
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-					 ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	/* Options are only written on SYN / SYN-ACK: stop the per-segment callbacks.
+	 * State changes are wanted: the close (rl_sockops_closed). */
+	bpf_sock_ops_cb_flags_set(skops, (skops->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
+					 BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (!st)
 		return;
 	if (!st->cgroup_id) {
@@ -760,6 +971,67 @@ static __always_inline void rl_sockops_established(struct bpf_sock_ops *skops, _
 		if (stats)
 			stats->id_option_missing++;
 	}
+}
+
+/* The socket reached TCP_CLOSE. tc reports a close when it sees both FINs or
+ * a RST, but a side that closes first and is orphaned becomes a timewait
+ * mini-socket when its FIN is acked, and the peer's FIN that follows finds no
+ * full socket at tc ingress: such a flow's last delta (and, for walked
+ * protocols, its requests left unanswered) is emitted here. */
+static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return;
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	if (!st || (st->flags & RL_SK_CLOSED) || !st->last_flush_ns)
+		return;
+	/* Context fields are read one by one at fixed offsets (the verifier refuses
+	 * loads through a pointer into the context that clang computed). */
+	struct rl_pkt p = {.l4 = IPPROTO_TCP};
+	__u32 family = skops->family;
+	asm volatile("" : "+r"(family));
+	if (family == RL_FAMILY_INET) {
+		p.family = RL_FAMILY_INET;
+		__u32 l = skops->local_ip4;
+		asm volatile("" : "+r"(l));
+		__u32 r = skops->remote_ip4;
+		asm volatile("" : "+r"(r));
+		rl_map4(p.saddr, l);
+		rl_map4(p.daddr, r);
+	} else {
+		p.family = RL_FAMILY_INET6;
+		p.saddr[0] = skops->local_ip6[0];
+		asm volatile("" ::: "memory");
+		p.saddr[1] = skops->local_ip6[1];
+		asm volatile("" ::: "memory");
+		p.saddr[2] = skops->local_ip6[2];
+		asm volatile("" ::: "memory");
+		p.saddr[3] = skops->local_ip6[3];
+		asm volatile("" ::: "memory");
+		p.daddr[0] = skops->remote_ip6[0];
+		asm volatile("" ::: "memory");
+		p.daddr[1] = skops->remote_ip6[1];
+		asm volatile("" ::: "memory");
+		p.daddr[2] = skops->remote_ip6[2];
+		asm volatile("" ::: "memory");
+		p.daddr[3] = skops->remote_ip6[3];
+	}
+	p.sport = skops->local_port;
+	p.dport = bpf_ntohl(skops->remote_port); /* network order in the upper 16 bits */
+	struct rl_kstats *stats = rl_stats();
+	if (st->seq_flags & RL_SEQ_FRAMED) {
+		struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
+		if (ss)
+			rl_stream_close(&p, st, ss, true, stats);
+	} else if (st->call_state == 2) {
+		rl_tcp_emit_call(&p, st, true, stats);
+	} else if (st->call_state == 1 && stats) {
+		stats->unpaired_request[st->req_proto & (RL_KSTAT_PROTOS - 1)]++;
+	}
+	st->call_state = 0;
+	st->flags |= RL_SK_CLOSED;
+	rl_tcp_flush(&p, st, true, bpf_ktime_get_coarse_ns(), true, stats);
 }
 
 SEC("sockops")
@@ -821,6 +1093,10 @@ int rl_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		rl_sockops_established(skops, BPF_LOAD_HDR_OPT_TCP_SYN);
 		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			rl_sockops_closed(skops);
+		break;
 	default:
 		break;
 	}
@@ -845,19 +1121,14 @@ static __always_inline __u32 rl_sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-static __always_inline __u32 rl_skb_netns(struct sk_buff *skb)
-{
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	if (sk)
-		return rl_sk_netns(sk);
-	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-}
-
 static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u32 reason)
 {
 	struct rl_kstats *stats = rl_stats();
+	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = st ? st->cgroup_id : 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -880,7 +1151,6 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
 	if (st) {
 		e->cgroup_id = st->cgroup_id;
 		e->local_service = st->local_service;
@@ -889,10 +1159,19 @@ static __always_inline void rl_emit_tcp_event_sk(struct sock *sk, __u8 kind, __u
 	rl_submit(e, RL_REC_TCP_EVENT, stats);
 }
 
-/* An event about a packet without a (full) socket: addresses from the skb's
- * headers. `local_is_dst`: the packet came in (local = its destination). */
+/* An event about a packet, addresses from the skb's own headers, oriented as
+ * the host where it happened sees them (local = that host's end), and
+ * reported only by that host's collector:
+ *   - `sk` (the skb's owner, may be NULL) is the local socket that received it
+ *     when the packet came from the socket's peer port: local = dst;
+ *   - else `sk` sent it. A packet that crossed a veth keeps its *sender's*
+ *     socket (KERNEL-NOTES, "What a tc program can see"): when the skb's
+ *     device is in another namespace than that socket, the packet was
+ *     dropped on the receiving side, which is the observer: local = dst;
+ *     otherwise the sender is: local = src;
+ *   - without a socket the packet was received on skb->dev: local = dst. */
 static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind, __u32 reason,
-						  bool local_is_dst, __u8 tcp_state)
+						  struct sock *sk)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -926,9 +1205,40 @@ static __always_inline void rl_emit_tcp_event_skb(struct sk_buff *skb, __u8 kind
 	if (th != 0xffff && th > nh)
 		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
 
+	bool local_is_dst = true;
+	__u8 tcp_state = 0;
+	__u32 netns;
+	if (sk) {
+		__u32 sk_netns = rl_sk_netns(sk);
+		/* Received by the socket: it came from the socket's peer port. The local
+		 * port is no witness: a closing socket's is already 0 when its queues are
+		 * purged. An unconnected socket (no peer port) received what came to its port. */
+		__u16 peer_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		bool received = peer_port ? ports[0] == peer_port
+					  : bpf_ntohs(ports[1]) == BPF_CORE_READ(sk, __sk_common.skc_num);
+		/* skb->dev is read only for a packet the socket sent: on a UDP receive
+		 * queue the same word holds dev_scratch, not a device. */
+		__u32 dev_netns = 0;
+		if (!received)
+			dev_netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		if (received || !dev_netns || dev_netns == sk_netns) {
+			netns = sk_netns;
+			local_is_dst = received;
+			tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		} else {
+			netns = dev_netns;
+		}
+	} else {
+		netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	}
+	if (!rl_netns_wanted(netns))
+		return;
+
 	struct rl_kstats *stats = rl_stats();
+	__u32 owner = RL_OWNER(0, 0);
+	__u64 owner_cgroup = 0;
 	struct rl_tcp_event *e =
-		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), stats);
+		rl_reserve(RL_REC_TCP_EVENT, RL_REC_TCP_EVENT, sizeof(*e), owner, owner_cgroup, stats);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -960,8 +1270,10 @@ int BPF_PROG(rl_tp_send_reset, struct sock *sk, struct sk_buff *skb)
 	if (sk) {
 		if (rl_netns_wanted(rl_sk_netns(sk)))
 			rl_emit_tcp_event_sk(sk, RL_TCP_RESET_SENT, 0);
-	} else if (skb && rl_netns_wanted(rl_skb_netns(skb)))
-		rl_emit_tcp_event_skb(skb, RL_TCP_RESET_SENT, 0, true, 0);
+	} else if (skb) {
+		/* No socket: the reset answers this received packet. */
+		rl_emit_tcp_event_skb(skb, RL_TCP_RESET_SENT, 0, NULL);
+	}
 	return 0;
 }
 
@@ -981,12 +1293,7 @@ int BPF_PROG(rl_tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		min = 2;
 	if ((__u64)(__u32)reason < min || !skb)
 		return 0;
-	if (!rl_netns_wanted(rl_skb_netns(skb)))
-		return 0;
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	__u8 state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
-	/* A packet with an owning socket was being sent; otherwise it was received. */
-	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, !sk, state);
+	rl_emit_tcp_event_skb(skb, RL_TCP_DROP, (__u32)reason, BPF_CORE_READ(skb, sk));
 	return 0;
 }
 

@@ -49,7 +49,7 @@ static __always_inline bool rl_take_token(__u32 type, __u64 rate, __u64 burst)
 	return true;
 }
 
-static __always_inline bool rl_rate_ok(__u32 type, struct rl_kstats *st)
+static __always_inline bool rl_rate_ok(__u32 type)
 {
 	__u64 rate, burst;
 	switch (type) {
@@ -66,26 +66,92 @@ static __always_inline bool rl_rate_ok(__u32 type, struct rl_kstats *st)
 		burst = rl_cfg(RL_CFG_BURST_TCP_EVENT);
 		break;
 	}
-	if (rl_take_token(type, rate, burst))
-		return true;
-	if (st)
-		st->rate_capped[type & (RL_KSTAT_TYPES - 1)]++;
-	return false;
+	return rl_take_token(type, rate, burst);
 }
+
+/* Counts one lost event of `type` for `reason` (a loss counter of enum
+ * rl_stats_counter), owned by the local socket's `cgroup_id`, `l7_proto` and
+ * `side` (0 where unknown): first in rl_loss under that owner and its
+ * UTC-aligned second, when the map has room, then in the host totals of
+ * rl_kstats, which cannot fail. The collector reads totals before the map, so
+ * with this order a loss is never reported twice; one that found the map full
+ * is reported by kind only. Not inlined: its key lives in its own frame, not in
+ * the packet programs' (their call chains are near the 512-byte stack limit). */
+static __noinline void rl_lost(struct rl_kstats *st, __u32 reason, __u32 type, __u32 l7_side,
+			       __u64 cgroup_id)
+{
+	struct rl_loss_key k = {
+		.cgroup_id = cgroup_id,
+		.slot = (bpf_ktime_get_ns() + rl_cfg(RL_CFG_LOSS_SLOT_OFFSET_NS)) / RL_LOSS_SLOT_NS,
+		.reason = reason,
+		.record_type = type,
+		.l7_proto = l7_side & 0xff,
+		.side = l7_side >> 8,
+	};
+	__u64 *n = bpf_map_lookup_elem(&rl_loss, &k);
+	if (n) {
+		(*n)++;
+	} else {
+		__u64 one = 1;
+		bpf_map_update_elem(&rl_loss, &k, &one, BPF_NOEXIST);
+	}
+	if (!st)
+		return;
+	switch (reason) {
+	case RL_STAT_RINGBUF_DROPPED:
+		st->ringbuf_dropped[type & (RL_KSTAT_TYPES - 1)]++;
+		break;
+	case RL_STAT_RATE_CAPPED:
+		st->rate_capped[type & (RL_KSTAT_TYPES - 1)]++;
+		break;
+	case RL_STAT_UNPAIRED_REQUEST:
+		st->unpaired_request[l7_side & (RL_KSTAT_PROTOS - 1)]++;
+		break;
+	default:
+		st->unpaired_response[l7_side & (RL_KSTAT_PROTOS - 1)]++;
+		break;
+	}
+}
+
+/* The owner argument of rl_lost / rl_reserve: L7 protocol and side in one word. */
+#define RL_OWNER(l7_proto, side) ((__u32)(l7_proto) | ((__u32)(side) << 8))
 
 /* Reserves header + `size` bytes for a record of `type` (an rl_record_type;
  * `sample` is the ring sample type, equal to `type` except for kernel-only
- * samples). Returns the record's first byte, or NULL when rate-capped or the
- * ring is full (both counted). */
-static __always_inline void *rl_reserve(__u32 type, __u32 sample, __u32 size,
-					 struct rl_kstats *st)
+ * samples) owned by RL_OWNER(l7, side) and `cgroup_id`. Returns the record's
+ * first byte, or NULL when rate-capped or the ring is full (both counted
+ * against that owner). */
+static __always_inline void *rl_reserve(__u32 type, __u32 sample, __u32 size, __u32 owner,
+					 __u64 cgroup_id, struct rl_kstats *st)
 {
-	if (!rl_rate_ok(type, st))
+	if (!rl_rate_ok(type)) {
+		rl_lost(st, RL_STAT_RATE_CAPPED, type, owner, cgroup_id);
 		return NULL;
+	}
 	struct rl_ring_header *h = bpf_ringbuf_reserve(&rl_events, sizeof(*h) + size, 0);
 	if (!h) {
-		if (st)
-			st->ringbuf_dropped[type & (RL_KSTAT_TYPES - 1)]++;
+		rl_lost(st, RL_STAT_RINGBUF_DROPPED, type, owner, cgroup_id);
+		return NULL;
+	}
+	h->type = sample;
+	h->size = size;
+	h->reserved = 0;
+	return h + 1;
+}
+
+/* rl_reserve without the loss count: returns NULL and sets *lost to the
+ * reason (RL_STAT_RATE_CAPPED, RL_STAT_RINGBUF_DROPPED) for the caller to
+ * count with rl_lost. For functions deep in a call chain: the count's frame
+ * then hangs off their caller, not off them (the 512-byte stack limit). */
+static __always_inline void *rl_reserve_or_reason(__u32 type, __u32 sample, __u32 size, __u32 *lost)
+{
+	if (!rl_rate_ok(type)) {
+		*lost = RL_STAT_RATE_CAPPED;
+		return NULL;
+	}
+	struct rl_ring_header *h = bpf_ringbuf_reserve(&rl_events, sizeof(*h) + size, 0);
+	if (!h) {
+		*lost = RL_STAT_RINGBUF_DROPPED;
 		return NULL;
 	}
 	h->type = sample;

@@ -17,6 +17,8 @@ struct rl_sk_state {
 	__u64 rx_bytes;       /* written by ingress only */
 	__u32 tx_packets;
 	__u32 rx_packets;
+	__u64 tx_payload_bytes;
+	__u64 rx_payload_bytes;
 	__u64 cgroup_id;
 	__u32 classid;
 	__u32 local_service;
@@ -41,8 +43,77 @@ struct rl_sk_state {
 	__u8 req_flags;       /* rl_rule.flags of the request rule */
 	__u16 prefix_len;     /* captured request bytes in prefix */
 	__u8 l7_misses;       /* direction changes classified without a match, l7_proto 0 */
+	__u8 seq_flags;       /* enum rl_seq_flags */
+	/* Next expected TCP sequence number per direction ([0] egress, [1] ingress):
+	 * a payload segment wholly below it is a retransmission. */
+	__u32 next_seq[2];
+	__u8 prefix[RL_CAPTURE_MAX]; /* one request's prefix; framed flows: the owner is the
+	                                pending request flagged RL_PQ_PREFIX */
+};
+
+enum rl_seq_flags {
+	RL_SEQ_TX_VALID = 1 << 0, /* next_seq[0] holds a sequence number */
+	RL_SEQ_RX_VALID = 1 << 1, /* next_seq[1] holds one */
+	RL_SEQ_FRAMED = 1 << 2,   /* the flow's messages are walked (rl_sk_stream) */
+};
+
+/* ------------------------------------------------------------------ */
+/* Message walking (rl_stream.h): per-connection state of a flow whose */
+/* protocol has a framing the kernel walks (HTTP/1.x, RESP).            */
+/* ------------------------------------------------------------------ */
+#define RL_FIFO_DEPTH 64 /* requests awaiting their response, per connection */
+
+/* A request that was seen and awaits its response (FIFO per connection). */
+struct rl_pending_req {
+	__u64 start_ns; /* bpf_ktime_get_ns of the segment holding its first byte */
+	__u32 bytes;    /* its bytes so far (all of it once RL_PQ_DONE) */
+	__u16 rule;     /* rule that matched its first bytes, 0 if none */
+	__u8 flags;     /* enum rl_pq_flags */
 	__u8 pad;
-	__u8 prefix[RL_CAPTURE_MAX];
+};
+
+enum rl_pq_flags {
+	RL_PQ_DONE = 1 << 0,   /* the whole request was seen */
+	RL_PQ_HEAD = 1 << 1,   /* HTTP HEAD: its response has no body */
+	RL_PQ_PREFIX = 1 << 2, /* rl_sk_state.prefix holds this request's prefix */
+};
+
+/* The parser of one direction of a walked connection. */
+struct rl_walk {
+	__u64 num;          /* number being read: length, count, chunk size */
+	__u64 msg_start_ns; /* when the current message's first byte was seen */
+	__u64 remain;       /* bytes left to skip: body, bulk string, chunk (+ CRLF) */
+	__u32 elems;        /* RESP: elements left in the current message */
+	__u32 msg_bytes;    /* bytes of the current message so far */
+	__u16 pos;          /* HTTP: index in the current line / header name / "chunked" */
+	__u16 status;       /* HTTP response: status code read from the status line */
+	__u16 rule;         /* rule that matched the current message's first bytes */
+	__u8 phase;         /* enum rl_walk_phase */
+	__u8 mflags;        /* enum rl_msg_flags of the current message */
+	__u8 match;         /* HTTP: header names the current one may still be (bits) */
+	__u8 rtype;         /* RESP: type byte of the current element */
+	__u8 status_class;  /* enum rl_status_class of the current response */
+	__u8 pad[5];
+};
+
+/* A connection's walked streams and its requests awaiting responses. */
+struct rl_stream {
+	struct rl_walk w[2];  /* [0] the request direction, [1] the response direction */
+	__u64 ans_start_ns;   /* a response that completed before its request did */
+	__u32 ans_bytes;
+	__u16 ans_status;
+	__u16 ans_rule;
+	__u8 ans_class;
+	__u8 answered;        /* 1: ans_* answer the head request, still being sent */
+	__u8 framing;         /* enum rl_framing */
+	__u8 req_dir;         /* RL_DIR_EGRESS / RL_DIR_INGRESS: the way requests travel */
+	__u8 proto;           /* enum rl_l7_protocol */
+	__u8 head;            /* index of the oldest pending request */
+	__u8 count;           /* pending requests in q */
+	__u8 pad;
+	__u32 overflow;       /* requests past RL_FIFO_DEPTH, after those in q: each is a
+	                         call without latency when its response (or the close) comes */
+	struct rl_pending_req q[RL_FIFO_DEPTH];
 };
 
 enum rl_sk_flags {
@@ -86,6 +157,18 @@ struct {
 	__type(value, struct rl_ruleset);
 } rl_ruleset SEC(".maps");
 
+/* Bytes a find clause searches, per CPU: a window of start positions plus
+ * room for one full compare past the last (rl_rules.h, rl_clause_holds). */
+struct rl_find_buf {
+	__u8 b[RL_FIND_WINDOW_MAX + RL_RULE_BYTES];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_find_buf);
+} rl_find_scratch SEC(".maps");
+
 /* Payloads each rule matched, per CPU, indexed by rule id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -110,11 +193,23 @@ struct {
 	__type(value, struct rl_bucket);
 } rl_buckets SEC(".maps");
 
-/* Records to user space: rl_ring_header + record. 4 MiB. */
+/* Records to user space: rl_ring_header + record. 4 MiB unless the collector
+ * sets another size before load (collector config `ring_buffer_bytes`). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } rl_events SEC(".maps");
+
+/* Lost events by owner (cgroup), kind and second, per CPU: running counts the
+ * collector reads, turns into rl_loss records and deletes once their second is
+ * over. Not preallocated: a host that loses nothing pays nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, RL_LOSS_ENTRIES);
+	__type(key, struct rl_loss_key);
+	__type(value, __u64);
+} rl_loss SEC(".maps");
 
 /* Per-socket TCP state (flow counters, pending call, identity). */
 struct {
@@ -123,6 +218,29 @@ struct {
 	__type(key, int);
 	__type(value, struct rl_sk_state);
 } rl_sk_state SEC(".maps");
+
+/* Message-walking state of HTTP/1.x and RESP connections, created when a
+ * flow's first request is recognised (other sockets never pay for it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rl_stream);
+} rl_sk_stream SEC(".maps");
+
+/* Bytes of the segment being walked, 64 at a time (a tc program's stack is
+ * too small for them beside the walk's call chain). Per CPU: one walk runs
+ * on a CPU at a time. */
+struct rl_walk_buf {
+	__u8 b[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_walk_buf);
+} rl_walk_scratch SEC(".maps");
 
 /* UDP flow counters, per CPU; LRU so idle flows age out. */
 struct {

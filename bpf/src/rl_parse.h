@@ -32,6 +32,8 @@ struct rl_pkt {
 	__u32 l3_len;       /* IP header + payload bytes */
 	__u32 payload_off;  /* offset of the L4 payload from the frame start */
 	__u32 payload_len;  /* L4 payload bytes */
+	__u32 seq;          /* TCP: sequence number of the first payload byte, host order */
+	__u32 pad2;
 };
 
 #define RL_TCP_FIN 0x01
@@ -116,6 +118,7 @@ static __always_inline int rl_parse(struct __sk_buff *skb, struct rl_pkt *p)
 		p->sport = bpf_ntohs(th->source);
 		p->dport = bpf_ntohs(th->dest);
 		p->tcp_flags = ((__u8 *)th)[13];
+		p->seq = bpf_ntohl(th->seq);
 		p->payload_off = l4_off + doff;
 		p->payload_len = l4_len - doff;
 		return v6 ? RL_PARSE_V6_TCP : RL_PARSE_V4_TCP;

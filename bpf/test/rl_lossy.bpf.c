@@ -36,13 +36,13 @@ int rl_lossy(struct __sk_buff *skb)
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC; /* later filters (an observer) still see what passes */
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	struct tcphdr *th = (void *)(ip + 1);
 	if ((void *)(th + 1) > end)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	__u32 k = LOSSY_PORT;
 	__u32 *port = bpf_map_lookup_elem(&lossy_cfg, &k);
 	k = LOSSY_BUDGET;
@@ -50,11 +50,11 @@ int rl_lossy(struct __sk_buff *skb)
 	k = LOSSY_DROPPED;
 	__u32 *dropped = bpf_map_lookup_elem(&lossy_cfg, &k);
 	if (!port || !budget || !dropped || *port == 0 || *budget == 0)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	__u32 payload = bpf_ntohs(ip->tot_len) - 20 - th->doff * 4;
 	if (payload == 0 || payload > 65535 ||
 	    (bpf_ntohs(th->dest) != *port && bpf_ntohs(th->source) != *port))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	__sync_fetch_and_sub(budget, 1);
 	__sync_fetch_and_add(dropped, 1);
 	return TC_ACT_SHOT;

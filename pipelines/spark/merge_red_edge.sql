@@ -38,7 +38,8 @@ totals AS (
          min(latency_min_ns)     AS latency_min_ns,   -- NULLs (empty histograms) are skipped
          max(latency_max_ns)     AS latency_max_ns,
          sum(events_observed)    AS events_observed,
-         sum(events_lost)        AS events_lost
+         sum(events_lost)        AS events_lost,
+         sum(events_lost_shared) AS events_lost_shared
   FROM partial
   GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source
 ),
@@ -157,6 +158,7 @@ SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, proto
        END AS p99_ns,
        events_observed,
        events_lost,
+       events_lost_shared,
        -- Share of events not lost, over the host-buckets behind the row; 1 when none.
        CASE WHEN events_observed + events_lost = 0 THEN CAST(1 AS DOUBLE)
             ELSE CAST(events_observed AS DOUBLE) / CAST(events_observed + events_lost AS DOUBLE)

@@ -15,9 +15,13 @@ SELECT bucket_start, bucket_seconds, service, peer_service, peer_identity_source
        sum(resets_sent) AS resets_sent,
        sum(resets_received) AS resets_received,
        sum(drops) AS drops,
+       sum(drops_policy) AS drops_policy,
+       sum(drops_teardown) AS drops_teardown,
+       sum(drops_other) AS drops_other,
        sum(id_option_missing) AS id_option_missing,
        sum(events_observed) AS events_observed,
        sum(events_lost)     AS events_lost,
+       sum(events_lost_shared) AS events_lost_shared,
        -- Share of events not lost, over the host-buckets behind the row; 1 when none.
        CASE WHEN sum(events_observed) + sum(events_lost) = 0 THEN CAST(1 AS DOUBLE)
             ELSE CAST(sum(events_observed) AS DOUBLE) / CAST(sum(events_observed) + sum(events_lost) AS DOUBLE)

@@ -13,10 +13,14 @@
 SELECT bucket_start, bucket_seconds, src_dc, dst_dc, src_service, dst_service, l4_protocol, observer, peer_identity_source,
        sum(bytes) AS bytes,
        sum(packets) AS packets,
+       -- Null absorbs: a row with an unknown payload (a version-1 flow record) in any partial
+       -- has no total (schemas/tables/traffic_matrix.md).
+       CASE WHEN count(payload_bytes) = count(*) THEN sum(payload_bytes) END AS payload_bytes,
        sum(flows) AS flows,
        sum(calls) AS calls,
        sum(events_observed) AS events_observed,
        sum(events_lost)     AS events_lost,
+       sum(events_lost_shared) AS events_lost_shared,
        -- Share of events not lost, over the host-buckets behind the row; 1 when none.
        CASE WHEN sum(events_observed) + sum(events_lost) = 0 THEN CAST(1 AS DOUBLE)
             ELSE CAST(sum(events_observed) AS DOUBLE) / CAST(sum(events_observed) + sum(events_lost) AS DOUBLE)

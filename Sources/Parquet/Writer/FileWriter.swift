@@ -24,6 +24,8 @@ public struct ParquetWriterOptions: Sendable {
     public var rowGroupRows = 1 << 20
     /// … or once its buffered, encoded size reaches this many bytes.
     public var rowGroupBytes = 128 << 20
+    /// Mode of the file, set explicitly (`fchmod`), not left to the umask.
+    public var fileMode: mode_t = 0o640
 
     public init() {}
 }
@@ -69,8 +71,13 @@ public final class ParquetFileWriter {
         keyValues = [("redline.writer_version", Self.writerVersion)] + metadata.map { ($0.0, $0.1) }
         tempPath = "\(path).tmp-\(getpid())"
         compressor = try PageCompressor(codec: options.compression, level: options.zstdLevel)
-        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, options.fileMode)
         guard fd >= 0 else { throw .io(call: "open", path: tempPath, errno: errno) }
+        guard fchmod(fd, options.fileMode) == 0 else {
+            let e = errno
+            abandon()
+            throw .io(call: "fchmod", path: tempPath, errno: e)
+        }
         do throws(ParquetError) {
             try writeAll([0x50, 0x41, 0x52, 0x31])  // "PAR1"
         } catch {

@@ -1,0 +1,10 @@
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+/* Linux calls Swift's Glibc module does not expose (it is built without _GNU_SOURCE). */
+
+/* renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE): swaps two existing paths
+ * (files or folders) in one atomic step. 0 on success, -1 with errno set. */
+int csystem_rename_exchange(const char *from, const char *to);
+
+#endif
