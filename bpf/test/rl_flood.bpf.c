@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* rl_flood.bpf.c — the collector ingest benchmark's record source
  * (tools/bench/collector-ingest). Loaded with the collector's own rl_events,
- * rl_kstats, rl_config and rl_buckets maps (reused by id) and run through
+ * rl_kstats, rl_loss, rl_config and rl_buckets maps (reused by id) and run through
  * BPF_PROG_TEST_RUN: every run emits one record through rl_reserve() /
  * rl_submit(), exactly as the data plane does, so batched wakeups, rate caps
  * and the emitted / ring-full counters are the real ones.
@@ -21,6 +21,10 @@
 #include "rl_emit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Every record belongs to one HTTP server in one cgroup (losses are charged to it). */
+#define OWNER RL_OWNER(RL_L7_HTTP1, RL_SIDE_SERVER)
+#define CGROUP 4242
 
 static const char prefix[] =
 	"GET /api/v1/orders/42 HTTP/1.1\r\nHost: shop.rlov.test\r\n"
@@ -52,13 +56,14 @@ int rl_flood(struct __sk_buff *skb)
 		  st->ringbuf_dropped[RL_REC_L7_CALL] + st->ringbuf_dropped[RL_REC_FLOW_DELTA];
 	__u64 now = bpf_ktime_get_ns();
 	if (n % 4 == 3) {
-		struct rl_flow_delta *d = rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d), st);
+		struct rl_flow_delta *d = rl_reserve(RL_REC_FLOW_DELTA, RL_REC_FLOW_DELTA, sizeof(*d),
+						   OWNER, CGROUP, st);
 		if (!d)
 			return TC_ACT_OK;
 		__builtin_memset(d, 0, sizeof(*d));
 		d->start_ns = now - 1000000;
 		d->end_ns = now;
-		d->cgroup_id = 4242;
+		d->cgroup_id = CGROUP;
 		endpoints(d->laddr, d->raddr, (__u32)n);
 		d->lport = 8080;
 		d->rport = 32768 + (__u16)(n & 0x3fff);
@@ -74,7 +79,7 @@ int rl_flood(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
-					  sizeof(*c) + sizeof(struct rl_call_prefix), st);
+					  sizeof(*c) + sizeof(struct rl_call_prefix), OWNER, CGROUP, st);
 	if (!c)
 		return TC_ACT_OK;
 	struct rl_call_prefix *px = (void *)(c + 1);
@@ -84,7 +89,7 @@ int rl_flood(struct __sk_buff *skb)
 	__builtin_memcpy(px->data, prefix, sizeof(prefix) - 1);
 	c->start_ns = now - 250000 - (n & 0xffff);
 	c->duration_ns = 250000 + (n & 0xffff);
-	c->cgroup_id = 4242;
+	c->cgroup_id = CGROUP;
 	endpoints(c->laddr, c->raddr, (__u32)n);
 	c->lport = 8080;
 	c->rport = 32768 + (__u16)(n & 0x3fff);
