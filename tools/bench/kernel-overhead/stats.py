@@ -138,13 +138,13 @@ def main():
             lines = [l for l in open(a.metrics) if not l.startswith("#") and l.strip()]
         except OSError:
             lines = []
-        keep = [l.strip() for l in lines if re.search(r"(lost|drop|shed|filtered|events_total|records)", l)]
+        keep = [l.strip() for l in lines if re.search(r"(lost|drop|shed|filtered|events_total|records|rule_hits)", l)]
         if keep:
             p("")
             p("## The collector's own counters (last stats round, from its metrics file)")
             p("")
             p("```")
-            out.extend(keep[:40])
+            out.extend(keep[:60])
             p("```")
     p("")
     with open(a.out, "w") as f:
