@@ -178,11 +178,16 @@ struct BenchReport: ParsableCommand {
                     ColumnData(.int64(minNs), validity: Array(repeating: true, count: n)), ColumnData(.int64(maxNs), validity: Array(repeating: true, count: n)),
                 ] + (0..<3).map { q in ColumnData(.double(quantiles.map { $0[q] }), validity: Array(repeating: true, count: n)) } + completeness
             case "traffic_matrix":
-                return head + (0..<6).map(strings) + [peerSource] + (0..<4).map(int64) + completeness
+                // Payload: the link bytes less 40 bytes of headers per packet.
+                let payload = ColumnData(.int64(ints.map { max(0, $0[0] - 40 * $0[1]) }), validity: Array(repeating: true, count: n))
+                return head + (0..<6).map(strings) + [peerSource] + (0..<2).map(int64) + [payload] + (2..<4).map(int64) + completeness
             case "tcp_health":
-                return head + (0..<2).map(strings) + [peerSource] + (0..<5).map(int64) + completeness
+                // Drops here are network losses; no policy, teardown or other drops.
+                let zeros = ColumnData(.int64(Array(repeating: 0, count: n)))
+                return head + (0..<2).map(strings) + [peerSource] + (0..<4).map(int64) + [zeros, zeros, zeros, int64(4)] + completeness
             default:
-                return head + [strings(0), ColumnData(.int32(codes)), strings(1), int64(0)] + completeness
+                let classes = ColumnData(.byteArray(ByteArrays(strings: codes.map { DropReasons.dropClass($0).rawValue })))
+                return head + [strings(0), ColumnData(.int32(codes)), strings(1), classes, int64(0)] + completeness
             }
         }
     }

@@ -87,9 +87,9 @@ import YAMLConfig
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: deny, l7: gopher}", 7, "unknown l7 protocol 'gopher'"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: 198.19.210.1/24}", 7, "has host bits set; the block is 198.19.210.0/24"),
         ("{action: allow, cidr: 198.18.0.0/15}", "{action: allow, cidr: \"2001:db8::1/32\"}", 7, "the block is 2001:db8::/32"),
-        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  file_mode: \"0440\"", 17, "segments.file_mode: the owner needs read and write"),
-        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  dir_mode: \"0999\"", 17, "segments.dir_mode: '0999' is not a permission mode"),
-        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  min_free: lots", 17, "segments.min_free: 'lots' is not a size"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  file_mode: \"0440\"", 18, "segments.file_mode: the owner needs read and write"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  dir_mode: \"0999\"", 18, "segments.dir_mode: '0999' is not a permission mode"),
+        ("max_segment_size: 64MiB", "max_segment_size: 64MiB\n  min_free: lots", 18, "segments.min_free: 'lots' is not a size"),
     ])
     func badFieldsAreNamedWithTheirLine(_ find: String, _ replace: String, _ line: Int, _ message: String) {
         let e = #expect(throws: ConfigError.self) { try parse(full.replacingOccurrences(of: find, with: replace)) }

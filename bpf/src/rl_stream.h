@@ -141,7 +141,7 @@ static __noinline void rl_stream_emit(struct rl_walk_ctx *c, const struct rl_pen
 		.req_rule = rq->rule,
 		.proto = ss->proto,
 		.req_dir = ss->req_dir,
-		.prefix = rq->flags & RL_PQ_PREFIX,
+		.prefix = (rq->flags & RL_PQ_PREFIX) != 0,
 	};
 	if (answered && resp) {
 		o.duration_ns = resp->msg_start_ns - rq->start_ns;
