@@ -55,29 +55,34 @@ public enum RequestPrefixParser {
             // if the path itself was complete (a space followed it).
             if parts.count == 3 || requestLine.complete { ctx.route = ascii(target[...]) }
         }
+        // Headers are matched and parsed as bytes: a String per header name and
+        // value made this loop ~80 % of the collector's CPU at high call rates
+        // (tools/bench/collector-ingest). Only the Host value becomes a String.
         var b3Trace: [UInt8]?, b3Span: [UInt8]?
         for l in lines where l.complete {
             guard let colon = l.line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            guard let name = ascii(l.line[..<colon])?.lowercased() else { continue }
-            guard let value = ascii(l.line[(colon + 1)...])?.trimmingSpaces() else { continue }
-            switch name {
-            case "host":
-                if ctx.host == nil { ctx.host = value.lowercased() }
-            case "traceparent":
+            let name = l.line[..<colon]
+            guard let header = TracedHeader(name) else { continue }
+            let raw = l.line[(colon + 1)...]
+            guard raw.allSatisfy(isPrintable) else { continue }
+            let value = trimmingSpaces(raw)
+            switch header {
+            case .host:
+                if ctx.host == nil { ctx.host = String(decoding: value, as: UTF8.self).lowercased() }
+            case .traceparent:
                 if let (t, s) = parseTraceparent(value) {
                     ctx.traceID = t
                     ctx.spanID = s
                     ctx.traceSource = .w3c
                 }
-            case "b3":
+            case .b3:
                 if ctx.traceSource != .w3c, let (t, s) = parseB3Single(value) {
                     ctx.traceID = t
                     ctx.spanID = s
                     ctx.traceSource = .b3
                 }
-            case "x-b3-traceid": b3Trace = parseTraceID(value)
-            case "x-b3-spanid": b3Span = hex(value, bytes: 8)
-            default: break
+            case .b3TraceID: b3Trace = parseTraceID(value)
+            case .b3SpanID: b3Span = hex(value, bytes: 8)
             }
         }
         if ctx.traceSource == nil, let t = b3Trace {
@@ -156,36 +161,66 @@ public enum RequestPrefixParser {
         return ctx
     }
 
+    /// The HTTP headers `http` reads, matched case-insensitively on bytes.
+    private enum TracedHeader {
+        case host, traceparent, b3, b3TraceID, b3SpanID
+
+        init?(_ name: ArraySlice<UInt8>) {
+            func named(_ s: StaticString) -> Bool {
+                guard name.count == s.utf8CodeUnitCount else { return false }
+                return s.withUTF8Buffer { zip(name, $0).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b } }
+            }
+            if named("host") { self = .host }
+            else if named("traceparent") { self = .traceparent }
+            else if named("b3") { self = .b3 }
+            else if named("x-b3-traceid") { self = .b3TraceID }
+            else if named("x-b3-spanid") { self = .b3SpanID }
+            else { return nil }
+        }
+    }
+
     /// W3C `traceparent`: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`.
     /// An all-zero id is invalid by the spec and ignored.
-    static func parseTraceparent(_ v: String) -> ([UInt8], [UInt8])? {
-        let f = v.split(separator: "-", omittingEmptySubsequences: false)
-        guard f.count >= 4, f[0].count == 2, f[0] != "ff", hex(String(f[0]), bytes: 1) != nil,
-              let t = hex(String(f[1]), bytes: 16), let s = hex(String(f[2]), bytes: 8),
-              hex(String(f[3]), bytes: 1) != nil,
+    static func parseTraceparent(_ v: String) -> ([UInt8], [UInt8])? { parseTraceparent(Array(v.utf8)[...]) }
+
+    static func parseTraceparent(_ v: ArraySlice<UInt8>) -> ([UInt8], [UInt8])? {
+        // Fixed offsets instead of splitting at "-": version 0..<2, trace id 3..<35,
+        // parent id 36..<52, flags 53..<55, then the end or (future versions) "-".
+        let b = v.startIndex
+        let dash = UInt8(ascii: "-")
+        guard v.count >= 55, v[b + 2] == dash, v[b + 35] == dash, v[b + 52] == dash,
+              v.count == 55 || v[b + 55] == dash,
+              !v[b..<(b + 2)].elementsEqual("ff".utf8), hex(v[b..<(b + 2)], bytes: 1) != nil,
+              let t = hex(v[(b + 3)..<(b + 35)], bytes: 16), let s = hex(v[(b + 36)..<(b + 52)], bytes: 8),
+              hex(v[(b + 53)..<(b + 55)], bytes: 1) != nil,
               t.contains(where: { $0 != 0 }), s.contains(where: { $0 != 0 }) else { return nil }
         return (t, s)
     }
 
     /// B3 single header: `traceid-spanid[-sampled[-parentspanid]]` (or just a sampling flag).
-    static func parseB3Single(_ v: String) -> ([UInt8], [UInt8])? {
-        let f = v.split(separator: "-", omittingEmptySubsequences: false)
-        guard f.count >= 2, let t = parseTraceID(String(f[0])), let s = hex(String(f[1]), bytes: 8) else { return nil }
+    static func parseB3Single(_ v: String) -> ([UInt8], [UInt8])? { parseB3Single(Array(v.utf8)[...]) }
+
+    static func parseB3Single(_ v: ArraySlice<UInt8>) -> ([UInt8], [UInt8])? {
+        let f = v.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        guard f.count >= 2, let t = parseTraceID(f[0]), let s = hex(f[1], bytes: 8) else { return nil }
         return (t, s)
     }
 
     /// A 128-bit (32 hex) or 64-bit (16 hex, left-padded) trace id.
-    static func parseTraceID(_ v: String) -> [UInt8]? {
-        let s = v.trimmingSpaces()
-        if s.utf8.count == 16, let h = hex(s, bytes: 8), h.contains(where: { $0 != 0 }) {
+    static func parseTraceID(_ v: String) -> [UInt8]? { parseTraceID(Array(v.utf8)[...]) }
+
+    static func parseTraceID(_ v: ArraySlice<UInt8>) -> [UInt8]? {
+        let s = trimmingSpaces(v)
+        if s.count == 16, let h = hex(s, bytes: 8), h.contains(where: { $0 != 0 }) {
             return [UInt8](repeating: 0, count: 8) + h
         }
         if let h = hex(s, bytes: 16), h.contains(where: { $0 != 0 }) { return h }
         return nil
     }
 
-    static func hex(_ s: String, bytes n: Int) -> [UInt8]? {
-        let u = Array(s.utf8)
+    static func hex(_ s: String, bytes n: Int) -> [UInt8]? { hex(Array(s.utf8)[...], bytes: n) }
+
+    static func hex(_ u: ArraySlice<UInt8>, bytes n: Int) -> [UInt8]? {
         guard u.count == 2 * n else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(n)
@@ -197,16 +232,26 @@ public enum RequestPrefixParser {
             default: nil
             }
         }
-        for k in 0..<n {
-            guard let h = nibble(u[2 * k]), let l = nibble(u[2 * k + 1]) else { return nil }
+        var i = u.startIndex
+        for _ in 0..<n {
+            guard let h = nibble(u[i]), let l = nibble(u[i + 1]) else { return nil }
             out.append(h << 4 | l)
+            i += 2
         }
         return out
     }
 
+    /// `s` without leading and trailing spaces and tabs.
+    private static func trimmingSpaces(_ s: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var s = s
+        while let f = s.first, f == 0x20 || f == 0x09 { s.removeFirst() }
+        while let l = s.last, l == 0x20 || l == 0x09 { s.removeLast() }
+        return s
+    }
+
     /// Lines split at CRLF (or bare LF); `complete` is false for a last line cut by the prefix end.
     private static func splitLines(_ b: [UInt8]) -> [(line: ArraySlice<UInt8>, complete: Bool)] {
-        var out: [(ArraySlice<UInt8>, Bool)] = []
+        var out: [(line: ArraySlice<UInt8>, complete: Bool)] = []
         var start = 0
         var i = 0
         while i < b.count {
@@ -230,16 +275,9 @@ public enum RequestPrefixParser {
 
     /// Printable ASCII only: anything else means this is not text we should keep.
     private static func ascii(_ s: ArraySlice<UInt8>) -> String? {
-        guard s.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 }) else { return nil }
+        guard s.allSatisfy(isPrintable) else { return nil }
         return String(decoding: s, as: UTF8.self)
     }
-}
 
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
+    private static func isPrintable(_ c: UInt8) -> Bool { c >= 0x20 && c < 0x7F || c == 0x09 }
 }

@@ -27,9 +27,25 @@ import Testing
         #expect(both.traceSource == .w3c)
     }
 
+    @Test func headerNamesAnyCaseValuesTrimmedControlBytesRefused() {
+        let c = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\nHOST:\t Api.Example \t\r\nTraceParent:  \(tp)\t\r\n\r\n".utf8))
+        #expect(c.host == "api.example")
+        #expect(c.traceSource == .w3c)
+        // A near-miss name is not the header; a value with a control byte is not text.
+        let d = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\nHost-X: a\r\nhost : b\r\nHost: c\u{01}d\r\ntraceparent\u{01}: \(tp)\r\n\r\n".utf8))
+        #expect(d.host == nil)
+        #expect(d.traceID == nil)
+    }
+
+    @Test func laterTraceparentVersionsMayAppendFields() {
+        let c = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\ntraceparent: 01\(tp.dropFirst(2))-future\r\n\r\n".utf8))
+        #expect(c.traceID == RequestPrefixParser.hex("4bf92f3577b34da6a3ce929d0e0e4736", bytes: 16))
+    }
+
     @Test func invalidTraceContextIsIgnored() {
         for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-\(tp.dropFirst(3))",
-                    "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-zz-01"] {
+                    "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-zz-01",
+                    "\(tp)1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-701"] {
             let c = RequestPrefixParser.http(Array("GET / HTTP/1.1\r\ntraceparent: \(bad)\r\n\r\n".utf8))
             #expect(c.traceID == nil, "\(bad)")
         }
