@@ -59,22 +59,7 @@ struct PartitionCommit {
 
     /// CRC32C of a whole file, hex.
     static func crc32c(ofFile path: String) throws(PipelineError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var crc: UInt32 = 0
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buf.deallocate() }
-        while true {
-            let n = read(fd, buf, 1 << 20)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io("read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            crc = ccompression_crc32c(crc, buf, n)
-        }
-        return String(format: "%08x", crc)
+        String(format: "%08x", try SegmentInputs.checksum(ofFile: path).crc)
     }
 
     /// The run id a published (or staged) partition folder holds, nil if none.

@@ -65,27 +65,34 @@ public enum SegmentInputs {
         var out: [InputSegment] = []
         let prefix = root.hasSuffix("/") ? root : root + "/"
         for f in files {
-            let fd = open(f, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw .io("open \(f): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            var crc: UInt32 = 0
-            var total: UInt64 = 0
-            let buf = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buf.deallocate() }
-            while true {
-                let n = read(fd, buf, 1 << 20)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw .io("read \(f): \(String(cString: strerror(errno)))")
-                }
-                if n == 0 { break }
-                crc = ccompression_crc32c(crc, buf, n)
-                total += UInt64(n)
-            }
+            let (crc, total) = try checksum(ofFile: f)
             let rel = f.hasPrefix(prefix) ? String(f.dropFirst(prefix.count)) : f
             out.append(InputSegment(host: host, path: rel, bytes: total, crc32c: String(format: "%08x", crc)))
         }
         return out
+    }
+
+    /// CRC32C and byte count of a whole file, read in 1 MiB pieces (manifests: input
+    /// segments here, published tables in `Commit`).
+    static func checksum(ofFile path: String) throws(PipelineError) -> (crc: UInt32, bytes: UInt64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var crc: UInt32 = 0
+        var total: UInt64 = 0
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        while true {
+            let n = read(fd, buf, 1 << 20)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            crc = ccompression_crc32c(crc, buf, n)
+            total += UInt64(n)
+        }
+        return (crc, total)
     }
 }
 
