@@ -228,6 +228,17 @@ reset:
 	st->last_flush_ns = now;
 }
 
+/* True for exactly one caller per socket: the one that emits the closing delta.
+ * tc (both FINs seen, or a RST) and sockops (TCP_CLOSE) can both see a socket
+ * not yet closed from two CPUs; a plain flag test-and-set let both emit one, so
+ * a connection could count as two closed flows. */
+static __always_inline bool rl_claim_close(struct rl_sk_state *st)
+{
+	if (st->close_claim)
+		return false;
+	return __sync_fetch_and_add(&st->close_claim, 1) == 0;
+}
+
 /* The fields of one TCP call record that vary by how it was paired. */
 struct rl_call_out {
 	__u64 start_ns;
@@ -624,7 +635,7 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 			rl_stream_fin(p, st, ss, egress, stats);
 		}
 	}
-	if (closing && !(st->flags & RL_SK_CLOSED)) {
+	if (closing && rl_claim_close(st)) {
 		if (!stats)
 			stats = rl_stats();
 		if (ss)
@@ -984,7 +995,7 @@ static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	struct rl_sk_state *st = bpf_sk_storage_get(&rl_sk_state, sk, 0, 0);
-	if (!st || (st->flags & RL_SK_CLOSED) || !st->last_flush_ns)
+	if (!st || !st->last_flush_ns || !rl_claim_close(st))
 		return;
 	/* Context fields are read one by one at fixed offsets (the verifier refuses
 	 * loads through a pointer into the context that clang computed). */

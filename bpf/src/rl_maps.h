@@ -47,6 +47,9 @@ struct rl_sk_state {
 	/* Next expected TCP sequence number per direction ([0] egress, [1] ingress):
 	 * a payload segment wholly below it is a retransmission. */
 	__u32 next_seq[2];
+	/* 0 until one path claims the closing delta (rl_claim_close): tc at both
+	 * FINs or a RST and sockops at TCP_CLOSE may run on two CPUs at once. */
+	__u32 close_claim;
 	__u8 prefix[RL_CAPTURE_MAX]; /* one request's prefix; framed flows: the owner is the
 	                                pending request flagged RL_PQ_PREFIX */
 };
