@@ -2,6 +2,7 @@ import CRedlineABI
 import Foundation
 import KernelProbes
 import Logging
+import RedlineBase
 import Segments
 import Timebase
 
@@ -111,7 +112,9 @@ public final class CollectorRuntime {
                 restart: \(all)
                 """)
         }
-        guard let boot = Segments.BootID.current() else { throw .io("cannot read /proc/sys/kernel/random/boot_id") }
+        let current: BootID?
+        do throws(FileError) { current = try BootID.current() } catch { throw .io("cannot read the boot id: \(error)") }
+        guard let boot = current else { throw .io("/proc/sys/kernel/random/boot_id holds no UUID") }
         var options = WriterOptions()
         options.fileMode = mode_t(config.fileMode)
         options.directoryMode = mode_t(config.directoryMode)
@@ -178,7 +181,9 @@ public final class CollectorRuntime {
     public func run(duration: Double?, readyFile: String?) throws(CollectorError) {
         let startMono = Self.monotonicNow()
         let deadline = duration.map { startMono + UInt64($0 * 1e9) }
-        if let readyFile { FileManager.default.createFile(atPath: readyFile, contents: Data("ready\n".utf8)) }
+        if let readyFile {
+            do throws(FileError) { try AtomicFile.write(Array("ready\n".utf8), to: readyFile) } catch { throw .io("ready file: \(error)") }
+        }
         var nextTick: UInt64 = 0, nextAnchor = startMono + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
         var nextMetrics: UInt64 = 0
         var publishedSuspended = false
@@ -506,18 +511,17 @@ public final class CollectorRuntime {
 
     // MARK: - Configuration
 
-    /// Pushes rate caps, rules, filters and service ids into the kernel maps.
+    /// Pushes the kernel config (every `rl_config` key, the filter maps), rules and service
+    /// ids into the kernel.
     func apply(_ c: CollectorConfig) throws(CollectorError) {
+        var kernel = c.kernel
+        // Tracepoints see every namespace; this collector reports its own.
+        kernel.networkNamespaceInode = Self.networkNamespaceInode()
         do {
-            try dataPlane.set(RL_CFG_RATE_FLOW, UInt64(c.rateCaps.flowDelta))
-            try dataPlane.set(RL_CFG_RATE_CALL, UInt64(c.rateCaps.l7Call))
-            try dataPlane.set(RL_CFG_RATE_TCP_EVENT, UInt64(c.rateCaps.tcpEvent))
-            try dataPlane.set(RL_CFG_ID_OPTION_EXPECTED, c.sockopsCgroup == nil ? 0 : 1)
-            // Tracepoints see every namespace; this collector reports its own.
-            try dataPlane.set(RL_CFG_NETNS_INO, Self.networkNamespaceInode())
+            try dataPlane.apply(kernel)
             try pushLossSlotOffset()
         } catch {
-            throw .kernel("config map: \(error)")
+            throw .kernel("config and filter maps: \(error)")
         }
         if c.ringBufferBytes != config.ringBufferBytes {
             logger.warning("ring_buffer_size changes take effect at the next start (the ring is sized before the programs load); keeping \(config.ringBufferBytes) bytes")
@@ -535,60 +539,12 @@ public final class CollectorRuntime {
                 throw .config("\(rulesFile): \(error)")
             }
         }
-        try applyFilters(c.filters)
         for s in c.services {
             guard let id = resolver.id(forPath: s.cgroup) else {
                 logger.warning("services: cgroup \(s.cgroup) does not exist (yet); its service id applies once it does and the collector reloads")
                 continue
             }
             do { try dataPlane.setService(cgroupID: id, serviceID: s.id) } catch { throw .kernel("service map: \(error)") }
-        }
-    }
-
-    private func applyFilters(_ filters: [CollectorConfig.FilterRule]) throws(CollectorError) {
-        var active: UInt64 = 0, allowList: UInt64 = 0, l7Deny: UInt64 = 0
-        do {
-            for m in [dataPlane.filterCIDR, dataPlane.filterPort, dataPlane.filterClassid] {
-                for k in try m.keys() { _ = try m.delete(key: k) }
-            }
-            for f in filters {
-                let action = f.action == .allow ? RL_FILTER_ALLOW : RL_FILTER_DENY
-                if let cidr = f.cidr {
-                    let parts = cidr.split(separator: "/")
-                    var a4 = in_addr(), a6 = in6_addr()
-                    let text = String(parts[0])
-                    let bytes: [UInt8]
-                    if inet_pton(AF_INET, text, &a4) == 1 {
-                        bytes = withUnsafeBytes(of: a4) { Array($0) }
-                    } else if inet_pton(AF_INET6, text, &a6) == 1 {
-                        bytes = withUnsafeBytes(of: a6) { Array($0) }
-                    } else {
-                        throw CollectorError.config("filter cidr \(cidr)")
-                    }
-                    try dataPlane.addCIDR(bytes, prefixLength: Int(parts[1])!, action: action)
-                    active |= UInt64(RL_FILTER_CIDR.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_CIDR.rawValue) }
-                } else if let port = f.port {
-                    let protos: [UInt8] = f.l4Protocol == "udp" ? [17] : f.l4Protocol == "tcp" ? [6] : [6, 17]
-                    for p in protos { try dataPlane.addPort(UInt16(port), l4Proto: p, action: action) }
-                    active |= UInt64(RL_FILTER_PORT.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_PORT.rawValue) }
-                } else if let cls = f.sourceClassID ?? f.destinationClassID {
-                    try dataPlane.addClassid(cls, direction: f.sourceClassID != nil ? RL_CLASSID_SOURCE : RL_CLASSID_DESTINATION,
-                                             action: action)
-                    active |= UInt64(RL_FILTER_CLASSID.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_CLASSID.rawValue) }
-                } else if let l7 = f.l7Protocol, let id = CollectorConfig.l7Names[l7] {
-                    l7Deny |= 1 << UInt64(id)
-                }
-            }
-            try dataPlane.set(RL_CFG_FILTERS_ACTIVE, active)
-            try dataPlane.set(RL_CFG_DEFAULT_DENY, allowList)
-            try dataPlane.set(RL_CFG_L7_DENY_MASK, l7Deny)
-        } catch let e as CollectorError {
-            throw e
-        } catch {
-            throw .kernel("filter maps: \(error)")
         }
     }
 
@@ -638,8 +594,7 @@ public final class CollectorRuntime {
             let next = try CollectorConfig.load(path: configPath)
             try apply(next)
             config.rulesFile = next.rulesFile
-            config.filters = next.filters
-            config.rateCaps = next.rateCaps
+            config.kernel = next.kernel
             config.services = next.services
             // Service ids may have changed, and listeners may have appeared in cgroups the
             // sockops program could not see before (a service cgroup created late).

@@ -1,4 +1,5 @@
 import CRedlineABI
+import RedlineBase
 import Yams
 
 /// Why a rules file was rejected. Nothing is installed from a rejected file.
@@ -97,14 +98,6 @@ public struct L7Rule: Sendable, Equatable {
     }
 }
 
-/// Protocol names rules may use for the fixed ids of `enum rl_l7_protocol`.
-public let l7ProtocolNames: [String: Int] = [
-    "http1": Int(RL_L7_HTTP1.rawValue), "redis": Int(RL_L7_REDIS.rawValue),
-    "dns": Int(RL_L7_DNS.rawValue), "mysql": Int(RL_L7_MYSQL.rawValue),
-    "kafka": Int(RL_L7_KAFKA.rawValue), "thrift": Int(RL_L7_THRIFT.rawValue),
-    "tls": Int(RL_L7_TLS.rawValue),
-]
-
 /// A validated rules file (schemas/rules-v2.md; version 1 files are read
 /// too, they are version 2 without clauses), ready to compile into the
 /// kernel's `rl_ruleset` layout.
@@ -186,7 +179,7 @@ public struct RuleSet: Sendable, Equatable {
         let name = (m["name"] as? String) ?? "rule-\(id)"
         let protocolID: Int
         if let p = m["protocol"] as? String {
-            guard let v = l7ProtocolNames[p] else { throw bad("protocol", p, "unknown name") }
+            guard let v = L7Protocol.id(named: p).map(Int.init) else { throw bad("protocol", p, "unknown name") }
             protocolID = v
         } else if let p = m["protocol"] as? Int {
             guard (1..<Int(RL_L7_MAX.rawValue)).contains(p) else { throw bad("protocol", p, "must be 1...31") }

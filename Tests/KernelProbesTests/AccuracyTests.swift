@@ -1,6 +1,7 @@
 import KernelProbes
 import Testing
 import TestSupport
+import RedlineBase
 
 /// One labelled corpus payload (tools/lab/corpus/l7-corpus.tsv).
 struct CorpusSample {
@@ -44,9 +45,8 @@ struct AccuracyTests {
         #expect(samples.count > 2000)
         let rules = try RuleSet(yaml: try Package.read(Package.defaultRules))
         let dp = try DataPlane.withDefaultRules(programs: [.tcProbe])
-        let nameOf = Dictionary(uniqueKeysWithValues: l7ProtocolNames.map { ($0.value, $0.key) })
-        #expect(Set(Self.known) == Set(l7ProtocolNames.keys))
-        let protoOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, nameOf[$0.protocolID] ?? "?") })
+        #expect(Set(Self.known) == Set(L7Protocol.nameable))
+        let protoOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, L7Protocol.knownName(UInt8($0.protocolID)) ?? "?") })
         let roleOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, $0.role.rawValue) })
 
         var tp: [String: Int] = [:], fp: [String: Int] = [:], fn: [String: Int] = [:], n: [String: Int] = [:]
