@@ -5,6 +5,7 @@ import Logging
 import RedlineBase
 import Segments
 import Timebase
+import YAMLConfig
 
 /// Why the collector could not start or had to stop.
 public enum CollectorError: Error, CustomStringConvertible {
@@ -532,11 +533,13 @@ public final class CollectorRuntime {
                 throw .config("\(c.position(of: "rules")): rules file \(rulesFile): \(why)")
             }
             do {
-                let rules = try RuleSet(yaml: text)
+                let rules = try RuleSet(yaml: text, file: rulesFile)
                 try dataPlane.install(rules)
                 installedRules = rules
+            } catch let e as ConfigError {
+                throw .config(e.description)
             } catch {
-                throw .config("\(rulesFile): \(error)")
+                throw .kernel("installing the rules of \(rulesFile): \(error)")
             }
         }
         for s in c.services {

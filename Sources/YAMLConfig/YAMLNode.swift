@@ -88,6 +88,12 @@ public struct YAMLNode {
         return v
     }
 
+    /// A boolean as Yams reads one (`true`/`false`, and YAML 1.1's `yes`/`no`/`on`/`off`).
+    public func bool() throws(ConfigError) -> Bool {
+        guard case .scalar(let s) = node, let v = Bool.construct(from: s) else { throw fail("expected true or false") }
+        return v
+    }
+
     /// A permission mode written in octal ("0640", "0o640" or "640"). The owner must be able to
     /// read and write: a mode that locks out the writer itself is a mistake, not a policy.
     public func permissionMode() throws(ConfigError) -> UInt32 {

@@ -1,5 +1,6 @@
 import KernelProbes
 import Testing
+import YAMLConfig
 import TestSupport
 import RedlineBase
 
@@ -16,14 +17,14 @@ struct CorpusSample {
             if line.hasPrefix("#") { return nil }
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 5, let t = L7Rule.Transport(rawValue: String(f[2])) else {
-                throw RuleError.yaml("corpus line malformed: \(line.prefix(60))")
+                throw ConfigError(file: Package.corpus, "corpus line malformed: \(line.prefix(60))")
             }
             let h = Array(f[4].utf8)
             var bytes: [UInt8] = []
             var i = 0
             while i + 1 < h.count {
                 guard let b = UInt8(String(decoding: h[i...i + 1], as: UTF8.self), radix: 16) else {
-                    throw RuleError.yaml("corpus hex malformed")
+                    throw ConfigError(file: Package.corpus, "corpus hex malformed")
                 }
                 bytes.append(b)
                 i += 2
