@@ -555,32 +555,18 @@ public final class CollectorRuntime {
 
     /// Removes Redline tc filters a killed collector left on `iface`: they keep their
     /// programs alive and would count every packet a second time beside ours. Found by
-    /// program name with iproute2's `tc` (the filters are ours by name; nothing else is touched).
+    /// program name through rtnetlink (`TCAttachment.removeFilters`); nothing else is touched.
     func removeStaleFilters(on iface: String) {
-        for dir in ["ingress", "egress"] {
-            guard let listing = Self.run(["tc", "filter", "show", "dev", iface, dir]) else { continue }
-            for line in listing.split(separator: "\n") where line.contains("rl_tc_ingress") || line.contains("rl_tc_egress") {
-                let f = line.split(separator: " ").map(String.init)
-                guard let p = f.firstIndex(of: "pref"), p + 1 < f.count, let h = f.firstIndex(of: "handle"), h + 1 < f.count else { continue }
-                if Self.run(["tc", "filter", "del", "dev", iface, dir, "pref", f[p + 1], "handle", f[h + 1], "bpf"]) != nil {
-                    logger.warning("removed a stale Redline filter on \(iface) \(dir) (pref \(f[p + 1])), left by a collector that did not stop cleanly")
+        let ours: Set = [DataPlane.ProgramName.tcIngress.rawValue, DataPlane.ProgramName.tcEgress.rawValue]
+        for direction in [TCDirection.ingress, .egress] {
+            do {
+                for f in try TCAttachment.removeFilters(ofProgramsNamed: ours, interface: iface, direction: direction) {
+                    logger.warning("removed a stale Redline filter on \(iface) \(direction) (pref \(f.priority), program \(f.programName) id \(f.programID)), left by a collector that did not stop cleanly")
                 }
+            } catch {
+                logger.warning("stale filters on \(iface) \(direction): \(error)")
             }
         }
-    }
-
-    /// Runs a command and returns its standard output, nil if it failed.
-    static func run(_ args: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
     /// Interfaces of this network namespace matching the config's names or globs; an error
