@@ -37,39 +37,43 @@ let package = Package(
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
         ),
 
+        // The base vocabulary every library shares: UTC calendar, boot id, L7 protocol names,
+        // the POSIX file layer.
+        .target(name: "RedlineBase", dependencies: ["CRedlineABI", "CSystem"]),
+
         // Libraries, one concern each.
-        .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
-        .target(name: "Timebase", dependencies: ["CRedlineABI"]),
-        .target(name: "Parquet", dependencies: ["CCompression"]),
+        .target(name: "Segments", dependencies: ["RedlineBase", "CRedlineABI", "CCompression"]),
+        .target(name: "Timebase", dependencies: ["RedlineBase", "CRedlineABI"]),
+        .target(name: "Parquet", dependencies: ["RedlineBase", "CCompression"]),
         .target(name: "Aggregates"),
         .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
         .target(
             name: "Collector",
             dependencies: [
-                "KernelProbes", "Segments", "Timebase", "YAMLConfig", "CRedlineABI",
+                "RedlineBase", "KernelProbes", "Segments", "Timebase", "YAMLConfig", "CRedlineABI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression", "CSystem",
+                "RedlineBase", "Segments", "Timebase", "Parquet", "Aggregates", "Enrichment", "YAMLConfig", "CRedlineABI", "CCompression",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Tables -> one self-contained HTML page (redline report).
-        .target(name: "Report", dependencies: ["Pipeline", "Parquet", "Aggregates", "Segments"]),
+        .target(name: "Report", dependencies: ["RedlineBase", "Pipeline", "Parquet", "Aggregates", "Segments"]),
         .target(
             name: "KernelProbes",
-            dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
+            dependencies: ["RedlineBase", "CLibBPF", "CRedlineABI", "YAMLConfig", .product(name: "Yams", package: "Yams")]
         ),
 
         // The CLI: parses, calls the libraries.
         .executableTarget(
             name: "redline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report",
+                "RedlineBase", "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -87,16 +91,17 @@ let package = Package(
         // Shared by the test targets: prerequisite traits for system tests (root/BPF, netns, Spark, Chromium).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
-        .testTarget(name: "SegmentsTests", dependencies: ["TestSupport", "Segments"], exclude: ["Fixtures"]),
-        .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "Timebase", "CRedlineABI"]),
+        .testTarget(name: "RedlineBaseTests", dependencies: ["TestSupport", "RedlineBase", "CRedlineABI"]),
+        .testTarget(name: "SegmentsTests", dependencies: ["TestSupport", "RedlineBase", "Segments"], exclude: ["Fixtures"]),
+        .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "RedlineBase", "Timebase", "CRedlineABI"]),
         .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "Parquet"]),
-        .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "KernelProbes", "CRedlineABI"]),
+        .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "RedlineBase", "KernelProbes", "YAMLConfig", "CRedlineABI"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments", "KernelProbes", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "RedlineBase", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "RedlineBase", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),
     ]
 )

@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 const char *clibbpf_version(void)
 {
@@ -213,6 +218,123 @@ int clibbpf_tc_hook_destroy(const char *netns_path, int ifindex)
 {
 	struct tc_args a = {.ifindex = ifindex};
 	return clibbpf_in_netns(netns_path, tc_destroy_here, &a);
+}
+
+/* ---- stale filters: list a hook's cls_bpf filters over rtnetlink ---- */
+
+struct tc_list_args {
+	const char *ifname;
+	int ingress;
+	struct clibbpf_tc_filter *out;
+	int max;
+	int count;
+	int ifindex;
+};
+
+/* Appends the cls_bpf filters of one RTM_NEWTFILTER message to a->out. */
+static void tc_list_message(struct tc_list_args *a, struct nlmsghdr *h)
+{
+	struct tcmsg *t = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*t));
+	if (len < 0 || t->tcm_handle == 0)
+		return; /* the chain's head entry, not a filter */
+	struct clibbpf_tc_filter f = {.handle = t->tcm_handle, .priority = TC_H_MAJ(t->tcm_info) >> 16};
+	int is_bpf = 0;
+	for (struct rtattr *at = (struct rtattr *)((char *)t + NLMSG_ALIGN(sizeof(*t))); RTA_OK(at, len);
+	     at = RTA_NEXT(at, len)) {
+		if (at->rta_type == TCA_KIND)
+			is_bpf = strncmp(RTA_DATA(at), "bpf", RTA_PAYLOAD(at)) == 0;
+		if (at->rta_type != TCA_OPTIONS)
+			continue;
+		int olen = RTA_PAYLOAD(at);
+		for (struct rtattr *o = RTA_DATA(at); RTA_OK(o, olen); o = RTA_NEXT(o, olen)) {
+			if (o->rta_type == TCA_BPF_ID && RTA_PAYLOAD(o) >= sizeof(uint32_t))
+				memcpy(&f.prog_id, RTA_DATA(o), sizeof(uint32_t));
+			if (o->rta_type == TCA_BPF_NAME) {
+				size_t n = RTA_PAYLOAD(o) < sizeof(f.name) - 1 ? RTA_PAYLOAD(o) : sizeof(f.name) - 1;
+				memcpy(f.name, RTA_DATA(o), n);
+				f.name[n] = 0;
+			}
+		}
+	}
+	if (is_bpf && a->count < a->max)
+		a->out[a->count++] = f;
+}
+
+static int tc_list_here(void *p)
+{
+	struct tc_list_args *a = p;
+	a->ifindex = (int)if_nametoindex(a->ifname);
+	if (a->ifindex == 0)
+		return -errno;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	struct {
+		struct nlmsghdr h;
+		struct tcmsg t;
+	} req = {
+		.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER,
+		      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+		.t = {.tcm_family = AF_UNSPEC, .tcm_ifindex = a->ifindex,
+		      .tcm_parent = TC_H_MAKE(TC_H_CLSACT, a->ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)},
+	};
+	int err = 0;
+	if (send(fd, &req, req.h.nlmsg_len, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	static __thread char buf[32768];
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		int left = (int)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+				/* No clsact qdisc (EINVAL) or no such parent (ENOENT): no filters. */
+				err = (e->error == -EINVAL || e->error == -ENOENT) ? 0 : e->error;
+				goto out;
+			}
+			if (h->nlmsg_type == RTM_NEWTFILTER)
+				tc_list_message(a, h);
+		}
+		if (n == 0)
+			goto out;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int clibbpf_tc_list(const char *netns_path, const char *ifname, int ingress, struct clibbpf_tc_filter *out,
+		    int max, int *ifindex)
+{
+	struct tc_list_args a = {.ifname = ifname, .ingress = ingress, .out = out, .max = max};
+	int err = clibbpf_in_netns(netns_path, tc_list_here, &a);
+	if (err)
+		return err;
+	/* Program ids are global: their names need no namespace switch. */
+	for (int i = 0; i < a.count; i++) {
+		out[i].prog_name[0] = 0;
+		int fd = out[i].prog_id ? bpf_prog_get_fd_by_id(out[i].prog_id) : -1;
+		if (fd < 0)
+			continue;
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			snprintf(out[i].prog_name, sizeof(out[i].prog_name), "%s", info.name);
+		close(fd);
+	}
+	*ifindex = a.ifindex;
+	return a.count;
 }
 
 /* ---- feature probes (redline doctor) ---- */

@@ -1,6 +1,7 @@
 import Foundation
 import KernelProbes
 import YAMLConfig
+import RedlineBase
 
 /// `redline collect --config FILE`: spec in schemas/collector-config-v1.md.
 /// Every field has a safe default except the segment root; validation errors
@@ -16,9 +17,10 @@ public struct CollectorConfig: Sendable, Equatable {
     public var sockopsCgroup: String?
     /// Rules file (schemas/rules-v2.md).
     public var rulesFile: String?
-    public var filters: [FilterRule]
-    /// Per-CPU events per second by record kind; 0 disables the cap.
-    public var rateCaps: RateCaps
+    /// What the kernel programs are told: rate caps and bursts, filters (CIDRs parsed here,
+    /// once), flush interval, observed transports, … (`DataPlane.apply`). The runtime fills
+    /// in the network namespace; `identityOptionExpected` follows `sockopsCgroup`.
+    public var kernel: KernelConfig
     /// Bytes of the kernel → collector ring buffer: a power of two in
     /// `DataPlane.ringBufferBytesRange`, set before the programs load (a reload cannot change it).
     public var ringBufferBytes: Int
@@ -52,23 +54,6 @@ public struct CollectorConfig: Sendable, Equatable {
     /// Resident-memory cap; above it the collector sheds events (counted).
     public var memoryCapBytes: Int
 
-    public struct FilterRule: Sendable, Equatable {
-        public enum Action: String, Sendable { case allow, deny }
-        public var action: Action
-        public var cidr: String?
-        public var port: Int?
-        public var l4Protocol: String?
-        public var sourceClassID: UInt32?
-        public var destinationClassID: UInt32?
-        public var l7Protocol: String?
-    }
-
-    public struct RateCaps: Sendable, Equatable {
-        public var flowDelta = 50_000
-        public var l7Call = 100_000
-        public var tcpEvent = 20_000
-    }
-
     public struct ServiceBinding: Sendable, Equatable {
         public var cgroup: String
         public var id: UInt32
@@ -86,7 +71,7 @@ public struct CollectorConfig: Sendable, Equatable {
     public static func parse(yaml text: String, file: String, baseDirectory: String) throws(ConfigError) -> CollectorConfig {
         let root = try YAMLNode.load(text, file: file)
         try root.requireKeys(in: ["version", "host", "interfaces", "sockops_cgroup", "rules", "filters", "rate_caps",
-                                  "ring_buffer_size", "services", "segments", "clock", "metrics_file", "memory_cap"])
+                                  "ring_buffer_size", "services", "segments", "clock", "metrics_file", "memory_cap", "kernel"])
         let v = try root.required("version")
         guard try v.int() == supportedVersion else {
             throw v.fail("unsupported collector config version \(try v.string()); this Redline reads version \(supportedVersion)")
@@ -109,63 +94,32 @@ public struct CollectorConfig: Sendable, Equatable {
             return s
         } ?? []
 
-        var filters: [FilterRule] = []
+        var kernel = KernelConfig()
         if let f = root["filters"] {
-            for n in try f.sequence() {
-                try n.requireKeys(in: ["action", "cidr", "port", "protocol", "src_classid", "dst_classid", "l7"])
-                let a = try n.required("action")
-                guard let action = FilterRule.Action(rawValue: try a.string()) else { throw a.fail("expected allow or deny") }
-                var r = FilterRule(action: action)
-                if let c = n["cidr"] {
-                    r.cidr = try c.string()
-                    guard isCIDR(r.cidr!) else { throw c.fail("'\(r.cidr!)' is not a CIDR block (e.g. 198.18.0.0/15)") }
-                    if let network = networkIfHostBitsSet(r.cidr!) {
-                        throw c.fail("'\(r.cidr!)' has host bits set; the block is \(network)")
-                    }
-                }
-                if let p = n["port"] {
-                    r.port = try p.int()
-                    guard (1...65535).contains(r.port!) else { throw p.fail("must be in 1...65535") }
-                }
-                if let p = n["protocol"] {
-                    r.l4Protocol = try p.string()
-                    guard ["tcp", "udp"].contains(r.l4Protocol!) else { throw p.fail("expected tcp or udp") }
-                }
-                if let c = n["src_classid"] { r.sourceClassID = try classID(c) }
-                if let c = n["dst_classid"] { r.destinationClassID = try classID(c) }
-                if let l = n["l7"] { r.l7Protocol = try l.string() }
-                // The kernel keeps one map per dimension (schemas/collector-config-v1.md), so an
-                // entry names exactly one: cidr, port (with an optional protocol), a classid, or l7.
-                let dimensions = [r.cidr != nil, r.port != nil || r.l4Protocol != nil, r.sourceClassID != nil,
-                                  r.destinationClassID != nil, r.l7Protocol != nil].filter { $0 }.count
-                guard dimensions == 1 else {
-                    throw n.fail(dimensions == 0
-                        ? "a filter needs one of cidr, port (+ protocol), src_classid, dst_classid, l7"
-                        : "a filter names one dimension: cidr, port (+ protocol), src_classid, dst_classid or l7; write one entry per dimension")
-                }
-                if r.l4Protocol != nil && r.port == nil { throw n.fail("protocol goes with a port") }
-                if let l7 = r.l7Protocol {
-                    guard action == .deny else { throw n.fail("l7 filters can only deny (calls of that protocol are not reported)") }
-                    guard Self.l7Names[l7] != nil else {
-                        throw n.fail("unknown l7 protocol '\(l7)' (known: \(Self.l7Names.keys.sorted().joined(separator: ", ")))")
-                    }
-                }
-                filters.append(r)
-            }
+            for n in try f.sequence() { kernel.filters.append(try filter(n)) }
         }
-
-        var caps = RateCaps()
         if let c = root["rate_caps"] {
-            try c.requireKeys(in: ["flow_delta", "l7_call", "tcp_event"])
-            func cap(_ k: String, _ d: Int) throws(ConfigError) -> Int {
-                guard let n = c[k] else { return d }
-                let x = try n.int()
-                guard (0...100_000_000).contains(x) else { throw n.fail("events per second per CPU, 0 (no cap) to 100000000") }
-                return x
+            kernel.rateCaps = try perRecordKind(c, kernel.rateCaps, "events per second per CPU, 0 (no cap) to 100000000")
+        }
+        if let k = root["kernel"] {
+            try k.requireKeys(in: ["flush_interval_ms", "rate_bursts", "ring_wakeup_every", "observe", "drop_reason_min", "l7_max_misses"])
+            kernel.flushIntervalNanos = UInt64(try int(k["flush_interval_ms"], 1...3_600_000, 1000)) * 1_000_000
+            if let b = k["rate_bursts"] {
+                kernel.rateBursts = try perRecordKind(b, kernel.rateBursts, "records, 0 (one second of the rate) to 100000000")
             }
-            caps.flowDelta = try cap("flow_delta", caps.flowDelta)
-            caps.l7Call = try cap("l7_call", caps.l7Call)
-            caps.tcpEvent = try cap("tcp_event", caps.tcpEvent)
+            kernel.ringWakeupEvery = UInt64(try int(k["ring_wakeup_every"], 1...65_536, 64))
+            if let o = k["observe"] {
+                let names = try o.sequence().map { (n: YAMLNode) throws(ConfigError) -> String in
+                    let s = try n.string()
+                    guard s == "tcp" || s == "udp" else { throw n.fail("expected tcp or udp") }
+                    return s
+                }
+                guard !names.isEmpty else { throw o.fail("name tcp, udp or both") }
+                kernel.observeTCP = names.contains("tcp")
+                kernel.observeUDP = names.contains("udp")
+            }
+            kernel.dropReasonMin = UInt64(try int(k["drop_reason_min"], 0...65_535, 2))
+            kernel.l7MaxMisses = UInt64(try int(k["l7_max_misses"], 1...255, 8))
         }
 
         let ringBytes = try size(root["ring_buffer_size"], DataPlane.ringBufferBytesRange, DataPlane.defaultRingBufferBytes)
@@ -207,11 +161,13 @@ public struct CollectorConfig: Sendable, Equatable {
             stepNs = try int(c["step_threshold_ns"], 1000...1_000_000_000, 1_000_000)
             samples = try int(c["samples"], 1...1000, 7)
         }
+        let sockopsCgroup = try root["sockops_cgroup"]?.string()
+        kernel.identityOptionExpected = sockopsCgroup != nil
         var config = CollectorConfig(
             host: host, interfaces: interfaces,
-            sockopsCgroup: try root["sockops_cgroup"]?.string(),
+            sockopsCgroup: sockopsCgroup,
             rulesFile: try root["rules"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
-            filters: filters, rateCaps: caps, ringBufferBytes: ringBytes, services: services, segmentRoot: segmentRoot, windowSeconds: window,
+            kernel: kernel, ringBufferBytes: ringBytes, services: services, segmentRoot: segmentRoot, windowSeconds: window,
             maxSegmentBytes: maxSeg, diskBudgetBytes: budget, anchorIntervalSeconds: anchorInterval,
             stepThresholdNanos: stepNs, anchorSamples: samples,
             metricsFile: try root["metrics_file"].map { (n: YAMLNode) throws(ConfigError) in resolve(try n.string()) },
@@ -225,9 +181,62 @@ public struct CollectorConfig: Sendable, Equatable {
         return config
     }
 
+    /// One filter entry: an action and exactly one dimension.
+    private static func filter(_ n: YAMLNode) throws(ConfigError) -> KernelConfig.Filter {
+        try n.requireKeys(in: ["action", "cidr", "port", "protocol", "src_classid", "dst_classid", "l7"])
+        let a = try n.required("action")
+        guard let action = KernelConfig.Filter.Action(rawValue: try a.string()) else { throw a.fail("expected allow or deny") }
+        // The kernel keeps one map per dimension (schemas/collector-config-v1.md), so an
+        // entry names exactly one: cidr, port (with an optional protocol), a classid, or l7.
+        let dimensions = [n["cidr"] != nil, n["port"] != nil || n["protocol"] != nil, n["src_classid"] != nil,
+                          n["dst_classid"] != nil, n["l7"] != nil].filter { $0 }.count
+        guard dimensions == 1 else {
+            throw n.fail(dimensions == 0
+                ? "a filter needs one of cidr, port (+ protocol), src_classid, dst_classid, l7"
+                : "a filter names one dimension: cidr, port (+ protocol), src_classid, dst_classid or l7; write one entry per dimension")
+        }
+        if let c = n["cidr"] {
+            let text = try c.string()
+            guard let block = CIDR(text) else { throw c.fail("'\(text)' is not a CIDR block (e.g. 198.18.0.0/15)") }
+            if block.hasHostBits { throw c.fail("'\(text)' has host bits set; the block is \(block.network)") }
+            return .cidr(block, action)
+        }
+        if n["protocol"] != nil && n["port"] == nil { throw n.fail("protocol goes with a port") }
+        if let p = n["port"] {
+            let port = try p.int()
+            guard (1...65535).contains(port) else { throw p.fail("must be in 1...65535") }
+            var l4: UInt8?
+            if let pr = n["protocol"] {
+                let name = try pr.string()
+                guard let id: UInt8 = ["tcp": 6, "udp": 17][name] else { throw pr.fail("expected tcp or udp") }
+                l4 = id
+            }
+            return .port(UInt16(port), l4Proto: l4, action)
+        }
+        if let c = n["src_classid"] { return .classid(try classID(c), source: true, action) }
+        if let c = n["dst_classid"] { return .classid(try classID(c), source: false, action) }
+        let l = try n.required("l7")
+        let name = try l.string()
+        guard action == .deny else { throw n.fail("l7 filters can only deny (calls of that protocol are not reported)") }
+        guard let id = L7Protocol.id(named: name) else {
+            throw n.fail("unknown l7 protocol '\(name)' (known: \(L7Protocol.nameable.joined(separator: ", ")))")
+        }
+        return .l7Deny(id)
+    }
 
-    /// L7 protocol names the config accepts, with their `enum rl_l7_protocol` ids.
-    public static let l7Names: [String: UInt8] = ["http1": 1, "redis": 2, "dns": 3, "mysql": 4, "kafka": 5, "thrift": 6, "tls": 7]
+    /// `{flow_delta, l7_call, tcp_event}`, each 0…100000000, missing ones from `defaults`.
+    private static func perRecordKind(_ c: YAMLNode, _ defaults: KernelConfig.PerRecordKind,
+                                      _ meaning: String) throws(ConfigError) -> KernelConfig.PerRecordKind {
+        try c.requireKeys(in: ["flow_delta", "l7_call", "tcp_event"])
+        func value(_ k: String, _ d: UInt64) throws(ConfigError) -> UInt64 {
+            guard let n = c[k] else { return d }
+            let x = try n.int()
+            guard (0...100_000_000).contains(x) else { throw n.fail(meaning) }
+            return UInt64(x)
+        }
+        return .init(flowDelta: try value("flow_delta", defaults.flowDelta), l7Call: try value("l7_call", defaults.l7Call),
+                     tcpEvent: try value("tcp_event", defaults.tcpEvent))
+    }
 
     private static func int(_ n: YAMLNode?, _ range: ClosedRange<Int>, _ def: Int) throws(ConfigError) -> Int {
         guard let n else { return def }
@@ -266,48 +275,4 @@ public struct CollectorConfig: Sendable, Equatable {
         if let v = UInt32(s) { return v }
         throw n.fail("'\(s)' is not a classid (MAJOR:MINOR in hex, e.g. 10:1, or a number)")
     }
-
-    /// If the CIDR has host bits set, the block it lies in (`198.19.210.1/24` → `198.19.210.0/24`);
-    /// nil when its host bits are zero (or it is not a CIDR). Datacenters.yaml rejects the same values.
-    static func networkIfHostBitsSet(_ s: String) -> String? {
-        let p = s.split(separator: "/")
-        guard p.count == 2, let len = Int(p[1]) else { return nil }
-        var a4 = in_addr(), a6 = in6_addr()
-        /// Clears the host bits; true if any was set.
-        func clear(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
-            var changed = false
-            for i in 0..<bytes.count {
-                let keep = max(0, min(8, len - i * 8))
-                let masked = bytes[i] & (keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep)))
-                changed = changed || masked != bytes[i]
-                bytes[i] = masked
-            }
-            return changed
-        }
-        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        if inet_pton(AF_INET, String(p[0]), &a4) == 1 {
-            guard withUnsafeMutableBytes(of: &a4, { clear($0) }),
-                  inet_ntop(AF_INET, &a4, &out, socklen_t(out.count)) != nil else { return nil }
-        } else if inet_pton(AF_INET6, String(p[0]), &a6) == 1 {
-            guard withUnsafeMutableBytes(of: &a6, { clear($0) }),
-                  inet_ntop(AF_INET6, &a6, &out, socklen_t(out.count)) != nil else { return nil }
-        } else {
-            return nil
-        }
-        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/\(len)"
-    }
-
-    private static func isCIDR(_ s: String) -> Bool {
-        let p = s.split(separator: "/")
-        guard p.count == 2, let len = Int(p[1]) else { return false }
-        var a4 = in_addr(), a6 = in6_addr()
-        if inet_pton(AF_INET, String(p[0]), &a4) == 1 { return (0...32).contains(len) }
-        if inet_pton(AF_INET6, String(p[0]), &a6) == 1 { return (0...128).contains(len) }
-        return false
-    }
-}
-
-extension CollectorConfig.FilterRule {
-    init(action: Action) { self.init(action: action, cidr: nil, port: nil, l4Protocol: nil, sourceClassID: nil,
-                                     destinationClassID: nil, l7Protocol: nil) }
 }

@@ -2,8 +2,10 @@ import CRedlineABI
 import Foundation
 import KernelProbes
 import Logging
+import RedlineBase
 import Segments
 import Timebase
+import YAMLConfig
 
 /// Why the collector could not start or had to stop.
 public enum CollectorError: Error, CustomStringConvertible {
@@ -111,7 +113,9 @@ public final class CollectorRuntime {
                 restart: \(all)
                 """)
         }
-        guard let boot = Segments.BootID.current() else { throw .io("cannot read /proc/sys/kernel/random/boot_id") }
+        let current: BootID?
+        do throws(FileError) { current = try BootID.current() } catch { throw .io("cannot read the boot id: \(error)") }
+        guard let boot = current else { throw .io("/proc/sys/kernel/random/boot_id holds no UUID") }
         var options = WriterOptions()
         options.fileMode = mode_t(config.fileMode)
         options.directoryMode = mode_t(config.directoryMode)
@@ -178,7 +182,9 @@ public final class CollectorRuntime {
     public func run(duration: Double?, readyFile: String?) throws(CollectorError) {
         let startMono = Self.monotonicNow()
         let deadline = duration.map { startMono + UInt64($0 * 1e9) }
-        if let readyFile { FileManager.default.createFile(atPath: readyFile, contents: Data("ready\n".utf8)) }
+        if let readyFile {
+            do throws(FileError) { try AtomicFile.write(Array("ready\n".utf8), to: readyFile) } catch { throw .io("ready file: \(error)") }
+        }
         var nextTick: UInt64 = 0, nextAnchor = startMono + UInt64(config.anchorIntervalSeconds) * 1_000_000_000
         var nextMetrics: UInt64 = 0
         var publishedSuspended = false
@@ -434,71 +440,15 @@ public final class CollectorRuntime {
     /// Writes the metrics textfile (`metrics_file`), if one is configured.
     func writeMetrics() {
         guard let metrics else { return }
-        let names = ["", "flow_delta", "l7_call", "tcp_event", "clock_anchor", "stats", "cgroup_mapping"]
-        var samples: [MetricsTextfile.Sample] = []
-        let k = (try? dataPlane.stats()) ?? lastKernel
-        for t in 1..<min(names.count, Int(RL_REC_TYPE_MAX.rawValue)) {
-            let kind = [("kind", names[t])]
-            samples.append(.init("redline_events_read_total", .counter, help: "Events the collector read from the ring buffer.",
-                                 labels: kind, value: Double(read[t])))
-            if t < k.emitted.count {
-                samples.append(.init("redline_kernel_events_emitted_total", .counter, help: "Events the kernel put in the ring buffer.",
-                                     labels: kind, value: Double(k.emitted[t])))
-                samples.append(.init("redline_events_dropped_total", .counter,
-                                     help: "Events lost before the collector: ring buffer full, rate cap, or shed by the collector.",
-                                     labels: kind + [("reason", "ringbuf_full")], value: Double(k.ringbufDropped[t])))
-                samples.append(.init("redline_events_dropped_total", .counter,
-                                     help: "Events lost before the collector: ring buffer full, rate cap, or shed by the collector.",
-                                     labels: kind + [("reason", "rate_cap")], value: Double(k.rateCapped[t])))
-            }
-            samples.append(.init("redline_events_dropped_total", .counter,
-                                 help: "Events lost before the collector: ring buffer full, rate cap, or shed by the collector.",
-                                 labels: kind + [("reason", "collector")], value: Double(userDropped[t])))
-        }
-        samples.append(.init("redline_unpaired_messages_total", .counter, help: "L7 requests or responses that formed no call.",
-                             labels: [("role", "request")], value: Double(k.unpairedRequest.reduce(0, &+))))
-        samples.append(.init("redline_unpaired_messages_total", .counter, help: "L7 requests or responses that formed no call.",
-                             labels: [("role", "response")], value: Double(k.unpairedResponse.reduce(0, &+))))
-        samples.append(.init("redline_filtered_packets_total", .counter, help: "Packets the filters excluded from reporting.",
-                             value: Double(k.filtered)))
-        samples.append(.init("redline_retransmits_skipped_total", .counter,
-                             help: "TCP payload segments seen again (retransmitted): not classified, walked or counted twice.",
-                             value: Double(k.retransmitsSkipped)))
-        samples.append(.init("redline_stream_lost_total", .counter,
-                             help: "HTTP/1.x or RESP message walks that lost sync; their messages went uncounted until the next one a segment starts with.",
-                             value: Double(k.streamLost)))
-        samples.append(.init("redline_identity_option_missing_total", .counter,
-                             help: "Connections whose peer's identity TCP option was expected and missing.", value: Double(k.idOptionMissing)))
-        if let w = listenerWalk {
-            for (state, n) in [("both_ways", w.bothWays), ("callers_only", w.callersOnly), ("failed", w.failed)] {
-                samples.append(.init("redline_existing_listeners", .gauge, help: """
-                    Listeners older than the collector, by what the last walk enabled: the identity option both ways, \
-                    only reading callers' options (kernel before 6.12), or nothing.
-                    """, labels: [("state", state)], value: Double(n)))
-            }
-        }
-        samples.append(.init("redline_segments_sealed_total", .counter, help: "Segments sealed.", value: Double(sink.sealedCount)))
-        samples.append(.init("redline_segment_bytes_written_total", .counter, help: "Bytes of sealed segments written.",
-                             value: Double(sink.sealedBytes)))
-        samples.append(.init("redline_segments_deleted_total", .counter, help: "Sealed segments deleted by the disk budget.",
-                             value: Double(deletedSegments)))
-        samples.append(.init("redline_write_errors_total", .counter,
-                             help: "Failed segment writes (the events shed meanwhile are counted as dropped, reason collector).",
-                             value: Double(writeErrors)))
-        samples.append(.init("redline_segment_writes_suspended", .gauge,
-                             help: "1 while segment writes are suspended after a write error (retried every second).",
-                             value: sink.isSuspended ? 1 : 0))
-        samples.append(.init("redline_poll_lag_seconds", .gauge,
-                             help: "Largest delay seen between a flow delta's last packet and the collector reading it.",
-                             value: Double(maxPollLagNanos) / 1e9))
-        samples.append(.init("redline_cpu_seconds_total", .counter, help: "CPU time the collector has used (user + system).",
-                             value: Self.cpuSeconds()))
-        samples.append(.init("redline_resident_memory_bytes", .gauge, help: "The collector's resident memory.",
-                             value: Double(Self.residentBytes())))
-        samples += MetricsTextfile.ruleHitSamples(hits: (try? dataPlane.ruleHitCounts()) ?? [:], rules: installedRules)
+        let health = CollectorHealth(
+            kernel: (try? dataPlane.stats()) ?? lastKernel, read: read, userDropped: userDropped, listenerWalk: listenerWalk,
+            sealedSegments: sink.sealedCount, sealedBytes: sink.sealedBytes, deletedSegments: deletedSegments,
+            writeErrors: writeErrors, writesSuspended: sink.isSuspended, maxPollLagNanos: maxPollLagNanos,
+            cpuSeconds: Self.cpuSeconds(), residentBytes: Self.residentBytes(),
+            ruleHits: (try? dataPlane.ruleHitCounts()) ?? [:], rules: installedRules)
         maxPollLagNanos = 0
         do {
-            try metrics.write(samples)
+            try metrics.write(health.samples)
         } catch {
             logger.error("metrics file: \(error)")
         }
@@ -506,18 +456,17 @@ public final class CollectorRuntime {
 
     // MARK: - Configuration
 
-    /// Pushes rate caps, rules, filters and service ids into the kernel maps.
+    /// Pushes the kernel config (every `rl_config` key, the filter maps), rules and service
+    /// ids into the kernel.
     func apply(_ c: CollectorConfig) throws(CollectorError) {
+        var kernel = c.kernel
+        // Tracepoints see every namespace; this collector reports its own.
+        kernel.networkNamespaceInode = Self.networkNamespaceInode()
         do {
-            try dataPlane.set(RL_CFG_RATE_FLOW, UInt64(c.rateCaps.flowDelta))
-            try dataPlane.set(RL_CFG_RATE_CALL, UInt64(c.rateCaps.l7Call))
-            try dataPlane.set(RL_CFG_RATE_TCP_EVENT, UInt64(c.rateCaps.tcpEvent))
-            try dataPlane.set(RL_CFG_ID_OPTION_EXPECTED, c.sockopsCgroup == nil ? 0 : 1)
-            // Tracepoints see every namespace; this collector reports its own.
-            try dataPlane.set(RL_CFG_NETNS_INO, Self.networkNamespaceInode())
+            try dataPlane.apply(kernel)
             try pushLossSlotOffset()
         } catch {
-            throw .kernel("config map: \(error)")
+            throw .kernel("config and filter maps: \(error)")
         }
         if c.ringBufferBytes != config.ringBufferBytes {
             logger.warning("ring_buffer_size changes take effect at the next start (the ring is sized before the programs load); keeping \(config.ringBufferBytes) bytes")
@@ -528,67 +477,21 @@ public final class CollectorRuntime {
                 throw .config("\(c.position(of: "rules")): rules file \(rulesFile): \(why)")
             }
             do {
-                let rules = try RuleSet(yaml: text)
+                let rules = try RuleSet(yaml: text, file: rulesFile)
                 try dataPlane.install(rules)
                 installedRules = rules
+            } catch let e as ConfigError {
+                throw .config(e.description)
             } catch {
-                throw .config("\(rulesFile): \(error)")
+                throw .kernel("installing the rules of \(rulesFile): \(error)")
             }
         }
-        try applyFilters(c.filters)
         for s in c.services {
             guard let id = resolver.id(forPath: s.cgroup) else {
                 logger.warning("services: cgroup \(s.cgroup) does not exist (yet); its service id applies once it does and the collector reloads")
                 continue
             }
             do { try dataPlane.setService(cgroupID: id, serviceID: s.id) } catch { throw .kernel("service map: \(error)") }
-        }
-    }
-
-    private func applyFilters(_ filters: [CollectorConfig.FilterRule]) throws(CollectorError) {
-        var active: UInt64 = 0, allowList: UInt64 = 0, l7Deny: UInt64 = 0
-        do {
-            for m in [dataPlane.filterCIDR, dataPlane.filterPort, dataPlane.filterClassid] {
-                for k in try m.keys() { _ = try m.delete(key: k) }
-            }
-            for f in filters {
-                let action = f.action == .allow ? RL_FILTER_ALLOW : RL_FILTER_DENY
-                if let cidr = f.cidr {
-                    let parts = cidr.split(separator: "/")
-                    var a4 = in_addr(), a6 = in6_addr()
-                    let text = String(parts[0])
-                    let bytes: [UInt8]
-                    if inet_pton(AF_INET, text, &a4) == 1 {
-                        bytes = withUnsafeBytes(of: a4) { Array($0) }
-                    } else if inet_pton(AF_INET6, text, &a6) == 1 {
-                        bytes = withUnsafeBytes(of: a6) { Array($0) }
-                    } else {
-                        throw CollectorError.config("filter cidr \(cidr)")
-                    }
-                    try dataPlane.addCIDR(bytes, prefixLength: Int(parts[1])!, action: action)
-                    active |= UInt64(RL_FILTER_CIDR.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_CIDR.rawValue) }
-                } else if let port = f.port {
-                    let protos: [UInt8] = f.l4Protocol == "udp" ? [17] : f.l4Protocol == "tcp" ? [6] : [6, 17]
-                    for p in protos { try dataPlane.addPort(UInt16(port), l4Proto: p, action: action) }
-                    active |= UInt64(RL_FILTER_PORT.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_PORT.rawValue) }
-                } else if let cls = f.sourceClassID ?? f.destinationClassID {
-                    try dataPlane.addClassid(cls, direction: f.sourceClassID != nil ? RL_CLASSID_SOURCE : RL_CLASSID_DESTINATION,
-                                             action: action)
-                    active |= UInt64(RL_FILTER_CLASSID.rawValue)
-                    if f.action == .allow { allowList |= UInt64(RL_FILTER_CLASSID.rawValue) }
-                } else if let l7 = f.l7Protocol, let id = CollectorConfig.l7Names[l7] {
-                    l7Deny |= 1 << UInt64(id)
-                }
-            }
-            try dataPlane.set(RL_CFG_FILTERS_ACTIVE, active)
-            try dataPlane.set(RL_CFG_DEFAULT_DENY, allowList)
-            try dataPlane.set(RL_CFG_L7_DENY_MASK, l7Deny)
-        } catch let e as CollectorError {
-            throw e
-        } catch {
-            throw .kernel("filter maps: \(error)")
         }
     }
 
@@ -638,8 +541,7 @@ public final class CollectorRuntime {
             let next = try CollectorConfig.load(path: configPath)
             try apply(next)
             config.rulesFile = next.rulesFile
-            config.filters = next.filters
-            config.rateCaps = next.rateCaps
+            config.kernel = next.kernel
             config.services = next.services
             // Service ids may have changed, and listeners may have appeared in cgroups the
             // sockops program could not see before (a service cgroup created late).
@@ -653,32 +555,18 @@ public final class CollectorRuntime {
 
     /// Removes Redline tc filters a killed collector left on `iface`: they keep their
     /// programs alive and would count every packet a second time beside ours. Found by
-    /// program name with iproute2's `tc` (the filters are ours by name; nothing else is touched).
+    /// program name through rtnetlink (`TCAttachment.removeFilters`); nothing else is touched.
     func removeStaleFilters(on iface: String) {
-        for dir in ["ingress", "egress"] {
-            guard let listing = Self.run(["tc", "filter", "show", "dev", iface, dir]) else { continue }
-            for line in listing.split(separator: "\n") where line.contains("rl_tc_ingress") || line.contains("rl_tc_egress") {
-                let f = line.split(separator: " ").map(String.init)
-                guard let p = f.firstIndex(of: "pref"), p + 1 < f.count, let h = f.firstIndex(of: "handle"), h + 1 < f.count else { continue }
-                if Self.run(["tc", "filter", "del", "dev", iface, dir, "pref", f[p + 1], "handle", f[h + 1], "bpf"]) != nil {
-                    logger.warning("removed a stale Redline filter on \(iface) \(dir) (pref \(f[p + 1])), left by a collector that did not stop cleanly")
+        let ours: Set = [DataPlane.ProgramName.tcIngress.rawValue, DataPlane.ProgramName.tcEgress.rawValue]
+        for direction in [TCDirection.ingress, .egress] {
+            do {
+                for f in try TCAttachment.removeFilters(ofProgramsNamed: ours, interface: iface, direction: direction) {
+                    logger.warning("removed a stale Redline filter on \(iface) \(direction) (pref \(f.priority), program \(f.programName) id \(f.programID)), left by a collector that did not stop cleanly")
                 }
+            } catch {
+                logger.warning("stale filters on \(iface) \(direction): \(error)")
             }
         }
-    }
-
-    /// Runs a command and returns its standard output, nil if it failed.
-    static func run(_ args: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
     /// Interfaces of this network namespace matching the config's names or globs; an error

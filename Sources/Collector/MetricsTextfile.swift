@@ -1,5 +1,5 @@
 import Foundation
-import Segments
+import RedlineBase
 
 /// The collector's own health in the Prometheus text format, written the way
 /// node_exporter's textfile collector expects: the whole file replaced
@@ -53,8 +53,8 @@ public struct MetricsTextfile: Sendable {
     }
 
     /// Writes `samples` to `path` atomically.
-    public static func write(_ samples: [Sample], to path: String) throws(FileWriteError) {
-        try AtomicFile.write(Data(render(samples).utf8), to: path)
+    public static func write(_ samples: [Sample], to path: String) throws(FileError) {
+        try AtomicFile.write(Array(render(samples).utf8), to: path)
     }
 
     /// Rewrites one textfile atomically even when its filesystem is full — the case where
@@ -81,37 +81,27 @@ public struct MetricsTextfile: Sendable {
         deinit { if reserve >= 0 { close(reserve) } }
 
         /// Publishes `samples`; throws the failing call and path when even the reserve could not be used.
-        public func write(_ samples: [Sample]) throws(FileWriteError) {
+        public func write(_ samples: [Sample]) throws(FileError) {
             let text = Array(render(samples).utf8)
             if reserve < 0 { allocateReserve() }
             guard reserve >= 0, text.count <= reserveBytes else {
-                try AtomicFile.write(Data(text), to: path, mode: mode)
+                try AtomicFile.write(text, to: path, mode: mode)
                 allocateReserve()
                 return
             }
             let fd = reserve
             reserve = -1
-            defer { close(fd) }
-            var failure: FileWriteError?
-            text.withUnsafeBytes { buf in
-                var off = 0
-                while off < buf.count {
-                    let n = pwrite(fd, buf.baseAddress! + off, buf.count - off, off_t(off))
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { failure = FileWriteError(call: "write", path: reservePath, errno: n < 0 ? errno : ENOSPC); return }
-                    off += n
-                }
-            }
-            if failure == nil, ftruncate(fd, off_t(text.count)) != 0 { failure = FileWriteError(call: "ftruncate", path: reservePath, errno: errno) }
-            if failure == nil, fsync(fd) != 0 { failure = FileWriteError(call: "fsync", path: reservePath, errno: errno) }
-            if failure == nil, rename(reservePath, path) != 0 { failure = FileWriteError(call: "rename", path: path, errno: errno) }
-            if let failure {
+            do throws(FileError) {
+                try text.withUnsafeBytes { buf in
+                    Result { () throws(FileError) in try POSIXFile.writeAll(fd, buf, path: reservePath, offset: 0) }
+                }.get()
+                try POSIXFile.truncate(fd, to: UInt64(text.count), path: reservePath)
+            } catch {
+                close(fd)
                 unlink(reservePath)
-                throw failure
+                throw error
             }
-            let dir = (path as NSString).deletingLastPathComponent
-            let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if dfd >= 0 { fsync(dfd); close(dfd) }
+            try AtomicFile.publish(fd, from: reservePath, to: path)
             allocateReserve()
         }
 

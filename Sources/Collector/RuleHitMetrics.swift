@@ -1,4 +1,5 @@
 import KernelProbes
+import RedlineBase
 
 extension MetricsTextfile {
     /// `redline_rule_hits_total`: payloads each rule matched in the kernel
@@ -11,14 +12,13 @@ extension MetricsTextfile {
     /// and role: counters are kept per id, not per rule text.
     public static func ruleHitSamples(hits: [Int: UInt64], rules: RuleSet?) -> [Sample] {
         let help = "Payloads each L7 rule matched in the kernel since the programs were loaded."
-        let protocolNames = Dictionary(uniqueKeysWithValues: l7ProtocolNames.map { ($0.value, $0.key) })
         var out: [Sample] = []
         var seen = Set<Int>()
         for r in rules?.rules ?? [] {
             seen.insert(r.id)
             out.append(.init("redline_rule_hits_total", .counter, help: help,
                              labels: [("rule", r.name), ("id", String(r.id)),
-                                      ("protocol", protocolNames[r.protocolID] ?? String(r.protocolID)),
+                                      ("protocol", L7Protocol.knownName(UInt8(r.protocolID)) ?? String(r.protocolID)),
                                       ("role", r.role.rawValue)],
                              value: Double(hits[r.id] ?? 0)))
         }

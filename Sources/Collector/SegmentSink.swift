@@ -1,5 +1,6 @@
 import CRedlineABI
 import Foundation
+import RedlineBase
 import Segments
 import Timebase
 
@@ -20,7 +21,7 @@ import Timebase
 public final class SegmentSink {
     public let root: String
     public let host: String
-    public let bootID: Segments.BootID
+    public let bootID: BootID
     public let windowNanos: Int64
     public let maxSegmentBytes: Int
     public let sampler: AnchorSampler
@@ -51,7 +52,7 @@ public final class SegmentSink {
     public private(set) var sealedCount = 0
     public private(set) var sealedBytes: UInt64 = 0
 
-    public init(root: String, host: String, bootID: Segments.BootID, windowSeconds: Int, maxSegmentBytes: Int,
+    public init(root: String, host: String, bootID: BootID, windowSeconds: Int, maxSegmentBytes: Int,
                 sampler: AnchorSampler = AnchorSampler(), writerOptions: WriterOptions = WriterOptions(),
                 realtime: @escaping () -> Int64 = SegmentSink.realtimeNow) {
         self.realtime = realtime

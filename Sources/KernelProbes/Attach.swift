@@ -65,6 +65,57 @@ public final class TCAttachment {
     deinit { try? detach() }
 }
 
+/// A direct-action cls_bpf filter found on a clsact hook.
+public struct TCFilter: Sendable, Equatable {
+    public let handle: UInt32
+    /// tc's "pref".
+    public let priority: UInt32
+    public let programID: UInt32
+    /// The program's own name (at most 15 bytes), "" if it could not be read.
+    public let programName: String
+}
+
+extension TCAttachment {
+    /// The cls_bpf filters on `direction` of `interface` in `netns` (nil: the caller's),
+    /// listed with one rtnetlink dump; none without a clsact hook.
+    public static func filters(interface: String, direction: TCDirection, netns: String? = nil) throws -> [TCFilter] {
+        try list(interface: interface, direction: direction, netns: netns).filters
+    }
+
+    /// Removes the filters on `direction` of `interface` whose program is named one of
+    /// `programNames`, and returns them: what a collector that did not stop cleanly left
+    /// behind (they keep their programs alive and would count every packet a second time).
+    /// Filters of other programs are left alone, and so is the clsact hook.
+    public static func removeFilters(ofProgramsNamed programNames: Set<String>, interface: String, direction: TCDirection,
+                                     netns: String? = nil) throws -> [TCFilter] {
+        let (ifindex, all) = try list(interface: interface, direction: direction, netns: netns)
+        let stale = all.filter { programNames.contains($0.programName) }
+        for f in stale {
+            let ret = clibbpf_tc_detach(netns, ifindex, direction == .ingress ? 1 : 0, f.handle, f.priority, 0)
+            // ENOENT: gone meanwhile (another cleanup, the interface removed).
+            if ret != 0 && -ret != ENOENT {
+                throw KernelProbeError.detachFailed(what: "stale tc \(direction) \(interface) pref \(f.priority)", errno: -ret)
+            }
+        }
+        return stale
+    }
+
+    private static func list(interface: String, direction: TCDirection, netns: String?) throws -> (ifindex: Int32, filters: [TCFilter]) {
+        let max = 256
+        var raw = [clibbpf_tc_filter](repeating: clibbpf_tc_filter(), count: max)
+        var ifindex: Int32 = 0
+        let n = clibbpf_tc_list(netns, interface, direction == .ingress ? 1 : 0, &raw, Int32(max), &ifindex)
+        guard n >= 0 else {
+            throw KernelProbeError.listFailed(what: "tc \(direction) filters of \(interface)", errno: -n)
+        }
+        let filters = raw.prefix(Int(n)).map { f in
+            TCFilter(handle: f.handle, priority: f.priority, programID: f.prog_id,
+                     programName: withUnsafeBytes(of: f.prog_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        return (ifindex, filters)
+    }
+}
+
 /// A libbpf link (tracepoint, cgroup sockops, ...). Destroying it detaches.
 public final class Link {
     private var link: OpaquePointer?

@@ -161,6 +161,32 @@ public final class DataPlane {
         try config.update(key: bytes(of: UInt32(key.rawValue)), value: bytes(of: value))
     }
 
+    /// Writes `c` to the kernel: the filter maps emptied and refilled, then every `rl_config`
+    /// entry of `c.entries` (the filter bits last, so no packet sees them before the entries).
+    /// Programs keep running; a packet in flight may see the old settings.
+    public func apply(_ c: KernelConfig) throws {
+        for m in [filterCIDR, filterPort, filterClassid] {
+            for k in try m.keys() { _ = try m.delete(key: k) }
+        }
+        for f in c.filters {
+            switch f {
+            case .cidr(let block, let a):
+                try addCIDR(block.address, prefixLength: block.prefixLength, action: Self.action(a))
+            case .port(let port, let l4, let a):
+                for p in l4.map({ [$0] }) ?? [6, 17] { try addPort(port, l4Proto: p, action: Self.action(a)) }
+            case .classid(let id, let source, let a):
+                try addClassid(id, direction: source ? RL_CLASSID_SOURCE : RL_CLASSID_DESTINATION, action: Self.action(a))
+            case .l7Deny:
+                break
+            }
+        }
+        for e in c.entries { try set(e.key, e.value) }
+    }
+
+    private static func action(_ a: KernelConfig.Filter.Action) -> rl_filter_action {
+        a == .allow ? RL_FILTER_ALLOW : RL_FILTER_DENY
+    }
+
     /// Reads one runtime configuration entry.
     public func get(_ key: rl_config_key) throws -> UInt64 {
         guard let v = try config.lookup(key: bytes(of: UInt32(key.rawValue))) else { return 0 }

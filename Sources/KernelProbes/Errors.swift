@@ -26,6 +26,8 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
     case attachFailed(what: String, errno: Int32, libbpfLog: String)
     /// A detach call failed.
     case detachFailed(what: String, errno: Int32)
+    /// Listing what is attached at a hook failed (`what` names it).
+    case listFailed(what: String, errno: Int32)
     /// The ring buffer could not be created or polled.
     case ringBuffer(operation: String, errno: Int32)
     /// A file the caller named could not be opened.
@@ -71,6 +73,7 @@ public enum KernelProbeError: Error, Equatable, CustomStringConvertible {
         case let .testRunFailed(p, e): return "bpf_prog_test_run_opts(\(p)): \(Errno.name(e))"
         case let .attachFailed(what, e, log): return "attach \(what): \(Errno.name(e))\n\(log)"
         case let .detachFailed(what, e): return "detach \(what): \(Errno.name(e))"
+        case let .listFailed(what, e): return "list \(what): \(Errno.name(e))"
         case let .ringBuffer(op, e): return "\(op): \(Errno.name(e))"
         case let .fileOpen(path, e): return "open \(path): \(Errno.name(e))"
         case let .notSupported(what, e, detail):

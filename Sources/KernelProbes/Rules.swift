@@ -1,23 +1,15 @@
 import CRedlineABI
-import Yams
+import RedlineBase
+import YAMLConfig
 
-/// Why a rules file was rejected. Nothing is installed from a rejected file.
+/// A rule set the kernel layout cannot hold (`RuleSet.compile`). A rules file that breaks a
+/// limit is rejected with a `ConfigError` saying this, like any other mistake in it.
 public enum RuleError: Error, Equatable, CustomStringConvertible {
-    case yaml(String)
-    case unsupportedVersion(Int)
-    case missingField(rule: Int, field: String)
-    case badValue(rule: Int, field: String, value: String, reason: String)
-    case duplicateID(Int)
     case tooMany(what: String, limit: Int)
 
     public var description: String {
         switch self {
-        case let .yaml(m): return "rules: not valid YAML: \(m)"
-        case let .unsupportedVersion(v): return "rules: version \(v) is not supported (this build reads 1 and 2)"
-        case let .missingField(r, f): return "rules[\(r)]: missing '\(f)'"
-        case let .badValue(r, f, v, why): return "rules[\(r)].\(f) = \(v): \(why)"
-        case let .duplicateID(id): return "rules: id \(id) used twice"
-        case let .tooMany(what, limit): return "rules: more than \(limit) \(what)"
+        case let .tooMany(what, limit): return "more than \(limit) \(what)"
         }
     }
 }
@@ -97,210 +89,149 @@ public struct L7Rule: Sendable, Equatable {
     }
 }
 
-/// Protocol names rules may use for the fixed ids of `enum rl_l7_protocol`.
-public let l7ProtocolNames: [String: Int] = [
-    "http1": Int(RL_L7_HTTP1.rawValue), "redis": Int(RL_L7_REDIS.rawValue),
-    "dns": Int(RL_L7_DNS.rawValue), "mysql": Int(RL_L7_MYSQL.rawValue),
-    "kafka": Int(RL_L7_KAFKA.rawValue), "thrift": Int(RL_L7_THRIFT.rawValue),
-    "tls": Int(RL_L7_TLS.rawValue),
-]
-
 /// A validated rules file (schemas/rules-v2.md; version 1 files are read
 /// too, they are version 2 without clauses), ready to compile into the
 /// kernel's `rl_ruleset` layout.
 public struct RuleSet: Sendable, Equatable {
     public var rules: [L7Rule]
 
-    /// Parses and validates YAML text. Throws `RuleError` naming the first
-    /// offending rule and field.
-    public init(yaml text: String) throws {
-        let root: Any?
-        do {
-            // Yams.load traps on a mapping key that is not a scalar (`{[a]: b}`, `{{k: v}: x}`),
-            // found by fuzzing: refuse those from the composed tree before constructing values.
-            if let node = try Yams.compose(yaml: text), let line = Self.lineOfNonScalarKey(node) {
-                throw RuleError.yaml("line \(line): a mapping key must be a plain scalar (a name), not a list or mapping")
-            }
-            root = try Yams.load(yaml: text)
-        } catch let e as RuleError {
-            throw e
-        } catch {
-            throw RuleError.yaml("\(error)")
-        }
-        guard let doc = root as? [String: Any] else { throw RuleError.yaml("top level must be a mapping") }
-        guard let version = doc["version"] as? Int else { throw RuleError.missingField(rule: -1, field: "version") }
-        guard version == 1 || version == 2 else { throw RuleError.unsupportedVersion(version) }
-        guard let list = doc["rules"] as? [Any] else { throw RuleError.missingField(rule: -1, field: "rules") }
+    /// Parses and validates the YAML text of `file` on the line-aware loader every config
+    /// uses. Throws a `ConfigError` naming the file, the line and the field
+    /// (`rules[3].and[0].within`) of the first mistake.
+    public init(yaml text: String, file: String = "rules") throws(ConfigError) {
+        let root = try YAMLNode.load(text, file: file)
+        guard root.node.mapping != nil else { throw root.fail("the top level must be a mapping with version and rules") }
+        let v = try root.required("version")
+        let version = try v.int()
+        guard version == 1 || version == 2 else { throw v.fail("version \(version) is not supported (this build reads 1 and 2)") }
+        let list = try root.required("rules")
         var rules: [L7Rule] = []
         var ids = Set<Int>()
-        for (i, item) in list.enumerated() {
-            guard let m = item as? [String: Any] else {
-                throw RuleError.badValue(rule: i, field: "", value: "\(item)", reason: "a rule is a mapping")
-            }
-            let rule = try Self.parseRule(i, m, version: version)
-            guard ids.insert(rule.id).inserted else { throw RuleError.duplicateID(rule.id) }
+        for n in try list.sequence() {
+            let rule = try Self.parseRule(n, version: version)
+            guard ids.insert(rule.id).inserted else { throw (n["id"] ?? n).fail("id \(rule.id) used twice") }
             rules.append(rule)
         }
         self.rules = rules
-        _ = try compile()  // limits are part of validity
+        // Limits are part of validity.
+        do throws(RuleError) { _ = try compile() } catch { throw list.fail(error.description) }
     }
 
     public init(rules: [L7Rule]) { self.rules = rules }
 
-    /// The 1-based line of the first mapping key that is not a scalar, if any.
-    static func lineOfNonScalarKey(_ node: Node) -> Int? {
-        switch node {
-        case .mapping(let m):
-            for (k, v) in m {
-                guard case .scalar = k else { return k.mark?.line ?? node.mark?.line ?? 0 }
-                if let line = lineOfNonScalarKey(v) { return line }
-            }
-        case .sequence(let s):
-            for item in s { if let line = lineOfNonScalarKey(item) { return line } }
-        default:
-            break
-        }
-        return nil
-    }
-
-    static func parseRule(_ i: Int, _ m: [String: Any], version: Int) throws -> L7Rule {
-        func req<T>(_ key: String, _ type: T.Type) throws -> T {
-            guard let raw = m[key] else { throw RuleError.missingField(rule: i, field: key) }
-            guard let v = raw as? T else {
-                throw RuleError.badValue(rule: i, field: key, value: "\(raw)", reason: "wrong type")
-            }
-            return v
-        }
-        func bad(_ f: String, _ v: Any, _ why: String) -> RuleError {
-            RuleError.badValue(rule: i, field: f, value: "\(v)", reason: why)
-        }
-        let known: Set<String> = [
+    static func parseRule(_ n: YAMLNode, version: Int) throws(ConfigError) -> L7Rule {
+        try n.requireKeys(in: [
             "id", "name", "protocol", "role", "transport", "offset", "text", "hex", "mask", "status",
             "fixed_class", "error_class", "capture", "pair_any_response", "label_only", "and",
-        ]
-        for key in m.keys where !known.contains(key) { throw bad(key, m[key]!, "unknown field") }
-        if version < 2, let and = m["and"] { throw bad("and", and, "clauses need version 2") }
+        ])
+        if version < 2, let and = n["and"] { throw and.fail("clauses need version 2") }
 
-        let id = try req("id", Int.self)
-        guard (1...255).contains(id) else { throw bad("id", id, "must be 1...255") }
-        let name = (m["name"] as? String) ?? "rule-\(id)"
+        let id = try int(n.required("id"), 1...255)
+        let name = try n["name"]?.string() ?? "rule-\(id)"
+        let p = try n.required("protocol")
         let protocolID: Int
-        if let p = m["protocol"] as? String {
-            guard let v = l7ProtocolNames[p] else { throw bad("protocol", p, "unknown name") }
-            protocolID = v
-        } else if let p = m["protocol"] as? Int {
-            guard (1..<Int(RL_L7_MAX.rawValue)).contains(p) else { throw bad("protocol", p, "must be 1...31") }
-            protocolID = p
+        if let number = Int(try p.string()) {
+            guard (1..<L7Protocol.limit).contains(number) else { throw p.fail("must be 1...\(L7Protocol.limit - 1), not \(number)") }
+            protocolID = number
         } else {
-            throw RuleError.missingField(rule: i, field: "protocol")
+            let name = try p.string()
+            guard let known = L7Protocol.id(named: name) else {
+                throw p.fail("unknown protocol '\(name)' (known: \(L7Protocol.nameable.joined(separator: ", ")), or an id 1...\(L7Protocol.limit - 1))")
+            }
+            protocolID = Int(known)
         }
-        guard let role = L7Rule.Role(rawValue: try req("role", String.self)) else {
-            throw bad("role", m["role"]!, "request or response")
+        let r = try n.required("role")
+        guard let role = L7Rule.Role(rawValue: try r.string()) else { throw r.fail("request or response") }
+        var transport = L7Rule.Transport.tcp
+        if let t = n["transport"] {
+            guard let v = L7Rule.Transport(rawValue: try t.string()) else { throw t.fail("tcp or udp") }
+            transport = v
         }
-        guard let transport = L7Rule.Transport(rawValue: (m["transport"] as? String) ?? "tcp") else {
-            throw bad("transport", m["transport"]!, "tcp or udp")
-        }
-        let offset = (m["offset"] as? Int) ?? 0
-        guard (0...255).contains(offset) else { throw bad("offset", offset, "must be 0...255") }
-
-        let (value, mask) = try parsePattern(m, field: "", bad: bad)
+        let offset = try n["offset"].map { (o: YAMLNode) throws(ConfigError) in try int(o, 0...255) } ?? 0
+        let (value, mask) = try parsePattern(n)
 
         var clauses: [L7Rule.Clause] = []
-        if let raw = m["and"] {
-            guard let list = raw as? [Any] else { throw bad("and", raw, "a list of clauses") }
-            guard list.count <= Int(RL_CLAUSES_PER_RULE) else {
-                throw bad("and", list.count, "at most \(RL_CLAUSES_PER_RULE) clauses per rule")
-            }
-            for (k, item) in list.enumerated() {
-                let f = "and[\(k)]"
-                guard let c = item as? [String: Any] else { throw bad(f, item, "a clause is a mapping") }
-                for key in c.keys where !["offset", "text", "hex", "mask", "within", "absent"].contains(key) {
-                    throw bad("\(f).\(key)", c[key]!, "unknown field")
-                }
-                let off = c["offset"] ?? 0
-                guard let o = off as? Int, (0...255).contains(o) else { throw bad("\(f).offset", off, "must be 0...255") }
-                let (v, mk) = try parsePattern(c, field: "\(f).", bad: bad)
-                var window = 1
-                if let w = c["within"] {
-                    guard let wi = w as? Int, (1...Int(RL_FIND_WINDOW_MAX)).contains(wi) else {
-                        throw bad("\(f).within", w, "must be 1...\(RL_FIND_WINDOW_MAX)")
-                    }
-                    window = wi
-                }
-                let absent = c["absent"] ?? false
-                guard let a = absent as? Bool else { throw bad("\(f).absent", absent, "true or false") }
-                clauses.append(.init(offset: o, value: v, mask: mk, window: window, absent: a))
+        if let and = n["and"] {
+            let list = try and.sequence()
+            guard list.count <= Int(RL_CLAUSES_PER_RULE) else { throw and.fail("at most \(RL_CLAUSES_PER_RULE) clauses per rule") }
+            for c in list {
+                try c.requireKeys(in: ["offset", "text", "hex", "mask", "within", "absent"])
+                let o = try c["offset"].map { (o: YAMLNode) throws(ConfigError) in try int(o, 0...255) } ?? 0
+                let (v, mk) = try parsePattern(c)
+                let window = try c["within"].map { (w: YAMLNode) throws(ConfigError) in try int(w, 1...Int(RL_FIND_WINDOW_MAX)) } ?? 1
+                let absent = try c["absent"]?.bool() ?? false
+                clauses.append(.init(offset: o, value: v, mask: mk, window: window, absent: absent))
             }
         }
 
         var status = L7Rule.StatusExtractor.none
-        if let s = m["status"] as? [String: Any] {
-            let kind = (s["kind"] as? String) ?? "none"
-            let so = (s["offset"] as? Int) ?? 0
-            guard (0...255).contains(so) else { throw bad("status.offset", so, "must be 0...255") }
+        if let s = n["status"] {
+            guard s.node.mapping != nil else { throw s.fail("a mapping with kind and offset") }
+            let so = try s["offset"].map { (o: YAMLNode) throws(ConfigError) in try int(o, 0...255) } ?? 0
+            let kind = try s["kind"]?.string() ?? "none"
             switch kind {
             case "none": status = .none
             case "ascii3": status = .ascii3(offset: so)
             case "byte":
-                let mk = (s["mask"] as? Int) ?? 0xff
-                guard (0...255).contains(mk) else { throw bad("status.mask", mk, "a byte") }
+                let mk = try s["mask"].map { (m: YAMLNode) throws(ConfigError) in try int(m, 0...255) } ?? 0xff
                 status = .byte(offset: so, mask: UInt8(mk))
             case "be16": status = .be16(offset: so)
-            default: throw bad("status.kind", kind, "none, ascii3, byte or be16")
+            default: throw (s["kind"] ?? s).fail("none, ascii3, byte or be16, not '\(kind)'")
             }
-        } else if let s = m["status"] {
-            throw bad("status", s, "a mapping with kind and offset")
         }
-        func cls(_ key: String, _ def: L7Rule.StatusClass) throws -> L7Rule.StatusClass {
-            guard let raw = m[key] else { return def }
-            guard let s = raw as? String, let c = L7Rule.StatusClass(rawValue: s) else {
-                throw bad(key, raw, "unknown, ok, client_error or server_error")
-            }
-            return c
+        func cls(_ key: String, _ def: L7Rule.StatusClass) throws(ConfigError) -> L7Rule.StatusClass {
+            guard let c = n[key] else { return def }
+            guard let v = L7Rule.StatusClass(rawValue: try c.string()) else { throw c.fail("unknown, ok, client_error or server_error") }
+            return v
         }
-        let capture = (m["capture"] as? Int) ?? 0
-        guard (0...Int(RL_CAPTURE_MAX)).contains(capture) else { throw bad("capture", capture, "must be 0...256") }
-        if capture > 0 && role != .request { throw bad("capture", capture, "only request rules capture") }
+        let capture = try n["capture"].map { (c: YAMLNode) throws(ConfigError) in try int(c, 0...Int(RL_CAPTURE_MAX)) } ?? 0
+        if capture > 0 && role != .request { throw (n["capture"] ?? n).fail("only request rules capture") }
         return L7Rule(
             id: id, name: name, protocolID: protocolID, role: role, transport: transport, offset: offset,
             value: value, mask: mask, status: status, fixedClass: try cls("fixed_class", .unknown),
             errorClass: try cls("error_class", .server_error), capture: capture,
-            pairAnyResponse: (m["pair_any_response"] as? Bool) ?? false,
-            labelOnly: (m["label_only"] as? Bool) ?? false, clauses: clauses)
+            pairAnyResponse: try n["pair_any_response"]?.bool() ?? false,
+            labelOnly: try n["label_only"]?.bool() ?? false, clauses: clauses)
+    }
+
+    /// An integer in `range`.
+    private static func int(_ n: YAMLNode, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let v = try n.int()
+        guard range.contains(v) else { throw n.fail("must be \(range.lowerBound)...\(range.upperBound), not \(v)") }
+        return v
     }
 
     /// The pattern of a rule or clause: exactly one of `text` / `hex`, an
     /// optional `mask`; 1...16 bytes, no value bit outside its mask.
-    static func parsePattern(_ m: [String: Any], field prefix: String,
-                             bad: (String, Any, String) -> RuleError) throws -> ([UInt8], [UInt8]) {
+    static func parsePattern(_ n: YAMLNode) throws(ConfigError) -> ([UInt8], [UInt8]) {
         var value: [UInt8]
         var mask: [UInt8]
-        switch (m["text"], m["hex"]) {
-        case let (text as String, nil):
-            value = Array(text.utf8)
+        switch (n["text"], n["hex"]) {
+        case let (text?, nil):
+            value = Array(try text.string().utf8)
             mask = [UInt8](repeating: 0xff, count: value.count)
-        case let (nil, hex as String):
-            (value, mask) = try parseHex(hex, bad: { bad(prefix + "hex", hex, $0) })
+            guard (1...16).contains(value.count) else { throw text.fail("a pattern is 1...16 bytes, not \(value.count)") }
+        case let (nil, hex?):
+            (value, mask) = try parseHex(hex)
+            guard (1...16).contains(value.count) else { throw hex.fail("a pattern is 1...16 bytes, not \(value.count)") }
         default:
-            throw bad(prefix + "text/hex", "", "exactly one of text or hex")
+            throw n.fail("exactly one of text or hex")
         }
-        if let raw = m["mask"] {
-            guard let maskHex = raw as? String else { throw bad(prefix + "mask", raw, "hex pairs") }
-            let (explicit, _) = try parseHex(maskHex, bad: { bad(prefix + "mask", maskHex, $0) })
-            guard explicit.count == value.count else { throw bad(prefix + "mask", maskHex, "length differs from the pattern") }
+        if let m = n["mask"] {
+            let (explicit, _) = try parseHex(m)
+            guard explicit.count == value.count else { throw m.fail("\(explicit.count) bytes; the pattern has \(value.count)") }
             mask = zip(mask, explicit).map { $0 & $1 }
-        }
-        guard (1...16).contains(value.count) else { throw bad(prefix + "text/hex", value.count, "pattern is 1...16 bytes") }
-        for k in 0..<value.count where value[k] & ~mask[k] != 0 {
-            throw bad(prefix + "mask", mask, "value has bits outside the mask at byte \(k)")
+            for k in 0..<value.count where value[k] & ~mask[k] != 0 {
+                throw m.fail("the pattern has bits outside the mask at byte \(k)")
+            }
         }
         return (value, mask)
     }
 
     /// Hex bytes, spaces allowed; "??" is a wildcard byte (mask 00).
-    static func parseHex(_ s: String, bad: (String) -> RuleError) throws -> ([UInt8], [UInt8]) {
-        let chars = Array(s.filter { !$0.isWhitespace })
-        guard chars.count % 2 == 0 else { throw bad("odd number of hex digits") }
+    static func parseHex(_ n: YAMLNode) throws(ConfigError) -> ([UInt8], [UInt8]) {
+        let chars = Array(try n.string().filter { !$0.isWhitespace })
+        guard chars.count % 2 == 0 else { throw n.fail("an odd number of hex digits") }
         var value: [UInt8] = []
         var mask: [UInt8] = []
         var k = 0
@@ -310,7 +241,7 @@ public struct RuleSet: Sendable, Equatable {
                 value.append(0)
                 mask.append(0)
             } else {
-                guard let b = UInt8(pair, radix: 16) else { throw bad("'\(pair)' is not hex") }
+                guard let b = UInt8(pair, radix: 16) else { throw n.fail("'\(pair)' is not hex") }
                 value.append(b)
                 mask.append(0xff)
             }
@@ -336,7 +267,7 @@ public struct RuleSet: Sendable, Equatable {
     /// The kernel layout (`struct rl_ruleset`) of this set.
     /// Throws `RuleError.tooMany` past RL_MAX_RULES / RL_MAX_GROUPS /
     /// RL_RULES_PER_GROUP / RL_MAX_CLAUSES / RL_CLAUSES_PER_RULE.
-    public func compile() throws -> rl_ruleset {
+    public func compile() throws(RuleError) -> rl_ruleset {
         guard rules.count <= Int(RL_MAX_RULES) else { throw RuleError.tooMany(what: "rules", limit: Int(RL_MAX_RULES)) }
         let clauseCount = rules.reduce(0) { $0 + $1.clauses.count }
         guard clauseCount <= Int(RL_MAX_CLAUSES) else {

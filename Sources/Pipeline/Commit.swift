@@ -1,6 +1,6 @@
 import CCompression
-import CSystem
 import Foundation
+import RedlineBase
 
 /// Publishes a run's partition folders so that a reader globbing any table's partition folder
 /// sees all of the old files or all of the new ones, whatever the moment of a crash.
@@ -34,7 +34,7 @@ struct PartitionCommit {
         }
         m.runID = m.computedRunID()
         for f in folders {
-            try makeFolder("\(staging)/\(f)", mode: folderMode)
+            try output(POSIXFile.makeDirectories("\(staging)/\(f)", mode: folderMode))
             try writeAtomically(Data("\(m.runID)\n".utf8), to: "\(staging)/\(f)/\(Self.markerName)", mode: fileMode, folderMode: folderMode)
         }
         let stagedManifest = "\(staging)/manifest.json"
@@ -101,16 +101,12 @@ struct CommitJournal: Codable, Equatable {
                 var isDir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: s.to, isDirectory: &isDir) {
                     guard isDir.boolValue else { throw .output("\(s.to) is not a folder; cannot publish the partition there") }
-                    guard csystem_rename_exchange(s.from, s.to) == 0 else {
-                        throw .output("renameat2(RENAME_EXCHANGE) \(s.from) <-> \(s.to): \(String(cString: strerror(errno)))")
-                    }
+                    try output(POSIXFile.exchange(s.from, s.to))
                 } else {
                     try makeParent(s.to, mode: mode_t(folderMode))
-                    guard rename(s.from, s.to) == 0 else {
-                        throw .output("rename \(s.from) -> \(s.to): \(String(cString: strerror(errno)))")
-                    }
+                    try output(POSIXFile.rename(s.from, s.to))
                 }
-                syncDirectory((s.to as NSString).deletingLastPathComponent)
+                try output(POSIXFile.fsyncDirectory(POSIXFile.directory(of: s.to)))
                 FaultPoint.reach("published \(s.to)")
             } else if PartitionCommit.runID(ofFolder: s.to) != runID {
                 throw .output("commit journal names \(s.from), which is gone, and \(s.to) does not hold run \(runID)")
@@ -122,15 +118,13 @@ struct CommitJournal: Codable, Equatable {
         }
         for r in removals where FileManager.default.fileExists(atPath: r) {
             try? FileManager.default.removeItem(atPath: r)
-            removeEmptyParents((r as NSString).deletingLastPathComponent)
+            removeEmptyParents(POSIXFile.directory(of: r))
             FaultPoint.reach("removed \(r)")
         }
         if FileManager.default.fileExists(atPath: manifest.from) {
             try makeParent(manifest.to, mode: mode_t(folderMode))
-            guard rename(manifest.from, manifest.to) == 0 else {
-                throw .output("rename \(manifest.from) -> \(manifest.to): \(String(cString: strerror(errno)))")
-            }
-            syncDirectory((manifest.to as NSString).deletingLastPathComponent)
+            try output(POSIXFile.rename(manifest.from, manifest.to))
+            try output(POSIXFile.fsyncDirectory(POSIXFile.directory(of: manifest.to)))
             FaultPoint.reach("manifest published")
         } else if !FileManager.default.fileExists(atPath: manifest.to) {
             throw .output("commit journal names \(manifest.from), which is gone, and \(manifest.to) was never published")

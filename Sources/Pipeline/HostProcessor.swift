@@ -3,6 +3,7 @@ import CRedlineABI
 import Enrichment
 import Segments
 import Timebase
+import RedlineBase
 
 /// What one host's run counted, for the manifest: nothing is dropped silently.
 public struct HostCounters: Sendable, Equatable, Codable {
@@ -94,7 +95,7 @@ public struct HostProcessor {
         counters.files = files.count
 
         // Pass 1: anchors by boot, cgroup mappings, and which files end where.
-        var anchors: [Timebase.BootID: [rl_clock_anchor]] = [:]
+        var anchors: [BootID: [rl_clock_anchor]] = [:]
         var cgroups: [UInt64: CgroupInfo] = [:]
         var pass1Blocks = [Int](repeating: 0, count: files.count)
         var pass1Options = readerOptions
@@ -137,7 +138,7 @@ public struct HostProcessor {
                                 ids: FixedIDs(&names), tables: tables)
         for (i, file) in files.enumerated() {
             state.cursor = nil
-            var cursorBoot: Timebase.BootID?
+            var cursorBoot: BootID?
             var fileBlocks = 0, fileRecords: UInt64 = 0, lastKernelNs: UInt64?
             let result = scan(file, options: readerOptions) { info, reader, boot in
                 fileBlocks += 1
@@ -194,11 +195,11 @@ public struct HostProcessor {
     /// Reads a segment block by block; a damaged file yields its valid blocks
     /// and a warning naming the damage (the same blocks on every pass).
     private func scan(_ file: String, options: ReaderOptions,
-                      _ body: (BlockInfo, SegmentReader, Timebase.BootID) -> Void) -> ScanResult {
+                      _ body: (BlockInfo, SegmentReader, BootID) -> Void) -> ScanResult {
         let open = file.hasSuffix(SegmentFormat.openSuffix)
         do {
             let reader = try SegmentReader(path: file, options: options, allowUnsealed: true)
-            let boot = Timebase.BootID(uuidBytes: reader.header.bootID.bytes)
+            let boot = reader.header.bootID
             do {
                 while let info = try reader.nextBlock() { body(info, reader, boot) }
             } catch {
@@ -288,7 +289,7 @@ struct Resolver {
 
     mutating func protocolID(_ p: UInt8, names: inout NamePool) -> Int32 {
         if let id = protoCache[p] { return id }
-        let id = names.id(L7ProtocolName.name(p))
+        let id = names.id(L7Protocol.name(p))
         protoCache[p] = id
         return id
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RedlineBase
 import Segments
 
 /// What a committed partition is made of: written last, atomically, at
@@ -77,49 +78,31 @@ public struct Manifest: Codable, Equatable, Sendable {
     }
 }
 
+extension PipelineError {
+    /// A failed call of the file layer, as the pipeline's output error.
+    init(_ e: FileError) { self = .output(e.description) }
+}
+
+/// Runs calls of the file layer (`POSIXFile`), reporting a failure as `PipelineError.output`.
+func output<T>(_ body: @autoclosure () throws(FileError) -> T) throws(PipelineError) -> T {
+    do throws(FileError) { return try body() } catch { throw PipelineError(error) }
+}
+
 /// Creates the folder of `path` and its missing parents; each folder it creates gets exactly
 /// `mode` (chmod after mkdir, so the caller's umask does not decide who can read the tables).
 func makeParent(_ path: String, mode: mode_t = 0o750) throws(PipelineError) {
-    try makeFolder((path as NSString).deletingLastPathComponent, mode: mode)
-}
-
-/// `mkdir -p` with an explicit mode for the folders it creates; errors name the folder and errno.
-func makeFolder(_ dir: String, mode: mode_t = 0o750) throws(PipelineError) {
-    var st = stat()
-    if stat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
-    var prefix = dir.hasPrefix("/") ? "/" : ""
-    for part in dir.split(separator: "/") {
-        prefix += part
-        if mkdir(prefix, mode) == 0 {
-            if chmod(prefix, mode) != 0 { throw .output("chmod \(prefix): \(String(cString: strerror(errno)))") }
-        } else if errno != EEXIST {
-            throw .output("cannot create folder \(prefix): mkdir: \(String(cString: strerror(errno)))")
-        }
-        prefix += "/"
-    }
-}
-
-func syncDirectory(_ dir: String) {
-    let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if fd >= 0 {
-        fsync(fd)
-        close(fd)
-    }
+    try output(POSIXFile.makeDirectories(POSIXFile.directory(of: path), mode: mode))
 }
 
 /// Removes empty folders upward (a stale host partition), stopping at the first non-empty one.
 func removeEmptyParents(_ dir: String) {
     var d = dir
-    while d.count > 1, rmdir(d) == 0 { d = (d as NSString).deletingLastPathComponent }
+    while d.count > 1, rmdir(d) == 0 { d = POSIXFile.directory(of: d) }
 }
 
-/// Writes bytes to `path` atomically (Segments.AtomicFile: temp file, fsync, rename,
-/// fsync of the folder), creating the folder first.
+/// Writes bytes to `path` atomically (`AtomicFile`: temp file, fsync, rename, fsync of the
+/// folder), creating the folder first.
 func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o640, folderMode: mode_t = 0o750) throws(PipelineError) {
     try makeParent(path, mode: folderMode)
-    do {
-        try AtomicFile.write(data, to: path, mode: mode)
-    } catch {
-        throw .output(error.description)
-    }
+    try output(AtomicFile.write(data, to: path, mode: mode))
 }

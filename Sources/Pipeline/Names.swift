@@ -20,20 +20,3 @@ public struct NamePool: Sendable {
 
     public func name(_ id: Int32) -> String { names[Int(id)] }
 }
-
-/// Protocol names of `enum rl_l7_protocol` (the ids rules name).
-public enum L7ProtocolName {
-    public static func name(_ id: UInt8) -> String {
-        switch id {
-        case 1: "http1"
-        case 2: "redis"
-        case 3: "dns"
-        case 4: "mysql"
-        case 5: "kafka"
-        case 6: "thrift"
-        case 7: "tls"
-        case 0: "unknown"
-        default: "l7_\(id)"
-        }
-    }
-}

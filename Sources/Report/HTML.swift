@@ -1,5 +1,6 @@
 import Foundation
 import Segments
+import RedlineBase
 
 /// Text escaped for HTML element content and double-quoted attribute values.
 func esc(_ s: String) -> String {

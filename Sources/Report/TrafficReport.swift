@@ -1,5 +1,6 @@
 import Foundation
 import Segments
+import RedlineBase
 
 /// `redline report`'s library: reads a table root's committed Parquet files for a selection
 /// and renders one self-contained HTML page (inline CSS and SVG, no scripts, no network).
@@ -21,7 +22,7 @@ public enum TrafficReport {
     public static func write(tables root: String, selection: ReportSelection, to path: String) throws(ReportError) -> ReportData {
         let d = try data(tables: root, selection: selection)
         do {
-            try AtomicFile.write(Data(Page(d).html().utf8), to: path)
+            try AtomicFile.write(Array(Page(d).html().utf8), to: path)
         } catch {
             throw .io("cannot write \(path): \(error.description)")
         }

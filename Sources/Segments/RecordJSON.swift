@@ -1,3 +1,4 @@
+import RedlineBase
 import CRedlineABI
 
 /// Renders records as one JSON object per record (JSON lines), field names as in the ABI
@@ -15,7 +16,7 @@ public enum RecordJSON {
             o.int("end_ns", r.end_ns)
             o.int("cgroup_id", r.cgroup_id)
             endpoints(&o, r.laddr, r.raddr, r.lport, r.rport, r.family, r.l4_proto)
-            o.string("l7_proto", l7Name(r.l7_proto))
+            o.string("l7_proto", L7Protocol.name(r.l7_proto))
             o.string("side", sideName(r.side))
             o.int("classid", r.classid)
             o.int("local_service", r.local_service)
@@ -34,7 +35,7 @@ public enum RecordJSON {
             o.int("duration_ns", r.duration_ns)
             o.int("cgroup_id", r.cgroup_id)
             endpoints(&o, r.laddr, r.raddr, r.lport, r.rport, r.family, r.l4_proto)
-            o.string("l7_proto", l7Name(r.l7_proto))
+            o.string("l7_proto", L7Protocol.name(r.l7_proto))
             o.string("side", sideName(r.side))
             o.int("status_code", r.status_code)
             o.string("status_class", ["unknown", "ok", "client_error", "server_error"][safe: Int(r.status_class)] ?? String(r.status_class))
@@ -63,7 +64,7 @@ public enum RecordJSON {
         case .clockAnchor:
             let r = record.loadUnaligned(as: rl_clock_anchor.self)
             o.int("realtime_ns", r.realtime_ns)
-            o.string("realtime_utc", UTCTime.iso8601(ns: r.realtime_ns))
+            o.string("realtime_utc", utcISO8601(ns: r.realtime_ns))
             o.int("monotonic_ns", r.monotonic_ns)
             o.int("boottime_ns", r.boottime_ns)
             o.int("uncertainty_ns", r.uncertainty_ns)
@@ -84,7 +85,7 @@ public enum RecordJSON {
             o.int("value", r.value)
             o.string("reason", counterName(UInt32(r.reason)))
             o.string("record_type", RecordType.name(of: UInt16(r.record_type)))
-            o.string("l7_proto", l7Name(r.l7_proto))
+            o.string("l7_proto", L7Protocol.name(r.l7_proto))
             o.string("side", sideName(r.side))
         case .cgroupMapping:
             let r = record.loadUnaligned(as: rl_cgroup_mapping.self)
@@ -114,10 +115,6 @@ public enum RecordJSON {
         let counters = ["", "events_emitted", "ringbuf_dropped", "rate_capped", "unpaired_request", "unpaired_response",
                         "rule_hits", "id_option_missing", "events_read", "user_dropped", "segments_deleted", "bytes_deleted"]
         return counters[safe: Int(c)].flatMap { $0.isEmpty ? nil : $0 } ?? String(c)
-    }
-
-    static func l7Name(_ p: UInt8) -> String {
-        ["unknown", "http1", "redis", "dns", "mysql", "kafka", "thrift", "tls"][safe: Int(p)] ?? "l7_\(p)"
     }
 
     static func sideName(_ s: UInt8) -> String {

@@ -1,6 +1,8 @@
 import CRedlineABI
 
-/// The kinds of record a segment holds; raw values are `enum rl_record_type` of the ABI header.
+/// The kinds of record a segment holds; raw values are `enum rl_record_type` of the ABI header
+/// and names the structs' (`struct rl_flow_delta` is "flow_delta"), which a test checks
+/// against the header text.
 public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case flowDelta = 1
     case l7Call = 2
@@ -43,28 +45,36 @@ public enum RecordType: UInt16, CaseIterable, Sendable, CustomStringConvertible 
     }
 
     /// Record sizes indexed by raw value, read once from the C side so the hot path avoids a call.
-    private static let sizes: [Int] = (0...7).map { Int(credline_record_size(UInt32($0))) }
+    private static let sizes: [Int] = (0..<Int(RL_REC_TYPE_MAX.rawValue)).map { Int(credline_record_size(UInt32($0))) }
 
     /// The kernel-time span (monotonic ns) one record covers, read from its raw bytes:
     /// flow deltas `start_ns…end_ns`, calls `start_ns…start_ns+duration_ns`, clock anchors
     /// `monotonic_ns`, every other type its `ts_ns`. Blocks and footers store the min/max of these.
     @inlinable
     public func kernelTimeSpan(of record: UnsafeRawPointer) -> (low: UInt64, high: UInt64) {
+        @inline(__always) func u64<T>(_ field: KeyPath<T, UInt64>) -> UInt64 {
+            record.loadUnaligned(fromByteOffset: MemoryLayout<T>.offset(of: field)!, as: UInt64.self)
+        }
         switch self {
         case .flowDelta:
-            return (record.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-                    record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            return (u64(\rl_flow_delta.start_ns), u64(\rl_flow_delta.end_ns))
         case .l7Call:
-            let start = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-            return (start, start &+ record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            let start = u64(\rl_l7_call.start_ns)
+            return (start, start &+ u64(\rl_l7_call.duration_ns))
         case .clockAnchor:
-            let t = record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let t = u64(\rl_clock_anchor.monotonic_ns)
             return (t, t)
         case .loss:
-            let end = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-            return (end &- record.loadUnaligned(fromByteOffset: 8, as: UInt64.self), end)
-        case .tcpEvent, .stats, .cgroupMapping:
-            let t = record.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            let end = u64(\rl_loss.ts_ns)
+            return (end &- u64(\rl_loss.interval_ns), end)
+        case .tcpEvent:
+            let t = u64(\rl_tcp_event.ts_ns)
+            return (t, t)
+        case .stats:
+            let t = u64(\rl_stats.ts_ns)
+            return (t, t)
+        case .cgroupMapping:
+            let t = u64(\rl_cgroup_mapping.ts_ns)
             return (t, t)
         }
     }

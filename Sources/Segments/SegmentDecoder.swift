@@ -1,3 +1,4 @@
+import RedlineBase
 import CCompression
 import CRedlineABI
 

@@ -1,3 +1,4 @@
+import RedlineBase
 import CCompression
 
 /// Constants of segment format v1 (schemas/segment-v1.md). All integers are little-endian.
@@ -54,44 +55,6 @@ extension UnsafeRawPointer {
 extension UnsafeMutableRawPointer {
     @inlinable func putLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
-    }
-}
-
-/// The 128-bit boot id of the host's current boot (`/proc/sys/kernel/random/boot_id`): kernel
-/// monotonic times are comparable only between records with the same boot id.
-public struct BootID: Hashable, Sendable, CustomStringConvertible {
-    /// The 16 bytes in the order the UUID string spells them.
-    public var bytes: [UInt8]
-
-    public init(bytes: [UInt8]) {
-        precondition(bytes.count == 16, "a boot id is 16 bytes")
-        self.bytes = bytes
-    }
-
-    /// Parses the canonical UUID form (`8-4-4-4-12` hex digits); nil if malformed.
-    public init?(uuidString: String) {
-        let hex = uuidString.filter { $0 != "-" }
-        guard hex.count == 32, uuidString.count == 36 else { return nil }
-        var out: [UInt8] = []
-        var it = hex.makeIterator()
-        while let hi = it.next(), let lo = it.next() {
-            guard let h = hi.hexDigitValue, let l = lo.hexDigitValue else { return nil }
-            out.append(UInt8(h << 4 | l))
-        }
-        self.bytes = out
-    }
-
-    /// The boot id of the running kernel; nil if /proc does not offer it.
-    public static func current() -> BootID? {
-        guard let text = try? readSmallFile("/proc/sys/kernel/random/boot_id") else { return nil }
-        return BootID(uuidString: text.trimmingWhitespace())
-    }
-
-    public var description: String {
-        let hex = bytes.map { b in String(b >> 4, radix: 16) + String(b & 15, radix: 16) }.joined()
-        let c = Array(hex)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-"
-            + String(c[16..<20]) + "-" + String(c[20..<32])
     }
 }
 

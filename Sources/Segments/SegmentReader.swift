@@ -1,3 +1,4 @@
+import RedlineBase
 import Glibc
 
 /// Reads one segment file front to back, block by block, verifying as it goes.
@@ -33,11 +34,11 @@ public final class SegmentReader {
         self.allowUnsealed = allowUnsealed ?? path.hasSuffix(SegmentFormat.openSuffix)
         self.chunkSize = chunkSize
         decoder = SegmentDecoder(source: path, options: options)
-        fd = try FileIO.openRegularForReading(path)
+        fd = try openRegularForReading(path)
         var found: SegmentHeader?
         var size: UInt64 = 0
         do {
-            size = try FileIO.size(fd, path: path)
+            size = try io(POSIXFile.size(fd, path: path))
             while found == nil {
                 if case .header(let h)? = try decoder.next() { found = h; break }
                 if try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &size) == 0 {
@@ -68,11 +69,11 @@ public final class SegmentReader {
     private static func read(into decoder: SegmentDecoder, fd: Int32, path: String, chunkSize: Int,
                              fileSize: inout UInt64) throws(SegmentError) -> Int {
         let offset = decoder.consumedOffset + UInt64(decoder.bufferedCount)
-        if offset >= fileSize { fileSize = try FileIO.size(fd, path: path) }
+        if offset >= fileSize { fileSize = try io(POSIXFile.size(fd, path: path)) }
         let remaining = fileSize > offset ? fileSize - offset : 0
         let want = Int(min(UInt64(max(decoder.bytesWanted, chunkSize)), remaining + 1))
         return try decoder.fill(capacity: want) { (buf) throws(SegmentError) -> Int in
-            try FileIO.read(fd, into: buf, path: path, offset: offset)
+            try io(POSIXFile.read(fd, into: buf, path: path, offset: offset))
         }
     }
 
@@ -164,8 +165,8 @@ public struct SegmentReport: Sendable {
     public static func scan(path: String, options: ReaderOptions = ReaderOptions(),
                             onBlock: ((BlockInfo, SegmentReader) -> Void)? = nil) -> SegmentReport {
         var size: UInt64 = 0
-        if let fd = try? FileIO.openRegularForReading(path) {
-            size = (try? FileIO.size(fd, path: path)) ?? 0
+        if let fd = try? openRegularForReading(path) {
+            size = (try? POSIXFile.size(fd, path: path)) ?? 0
             _ = close(fd)
         }
         var report = SegmentReport(path: path, fileSize: size, header: nil, blocks: [], footer: nil,

@@ -1,3 +1,4 @@
+import RedlineBase
 import Glibc
 
 /// Turns what is left of an interrupted or damaged segment into a sealed one.
@@ -16,37 +17,37 @@ public enum SegmentRecovery {
             throw report.problem ?? .truncated(path: path, offset: 0, region: .header, needed: 72, available: 0)
         }
         let temp = destination + ".tmp"
-        let src = try FileIO.open(path, flags: O_RDONLY)
+        let src = try io(POSIXFile.open(path, flags: O_RDONLY))
         defer { _ = close(src) }
-        let dst = try FileIO.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let dst = try io(POSIXFile.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC))
         do throws(SegmentError) {
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { chunk.deallocate() }
             var copied: UInt64 = 0
             while copied < report.validEnd {
                 let want = Int(min(UInt64(chunk.count), report.validEnd - copied))
-                let n = try FileIO.read(src, into: UnsafeMutableRawBufferPointer(rebasing: chunk[..<want]), path: path, offset: copied)
+                let n = try io(POSIXFile.read(src, into: UnsafeMutableRawBufferPointer(rebasing: chunk[..<want]), path: path, offset: copied))
                 guard n > 0 else {
                     throw SegmentError.truncated(path: path, offset: copied, region: .blockPayload,
                                                  needed: report.validEnd - copied, available: 0)
                 }
-                try FileIO.writeAll(dst, UnsafeRawBufferPointer(rebasing: chunk[..<n]), path: temp, offset: copied)
+                try io(POSIXFile.writeAll(dst, UnsafeRawBufferPointer(rebasing: chunk[..<n]), path: temp, offset: copied))
                 copied += UInt64(n)
             }
             let footer = SegmentFooter(offset: report.validEnd, blocks: report.blocks).encodedWithTrailer()
             let result = footer.withUnsafeBytes { b in
-                Result { () throws(SegmentError) in try FileIO.writeAll(dst, b, path: temp, offset: copied) }
+                Result { () throws(SegmentError) in try io(POSIXFile.writeAll(dst, b, path: temp, offset: copied)) }
             }
             try result.get()
-            try FileIO.fsync(dst, path: temp)
+            try io(POSIXFile.fsync(dst, path: temp))
         } catch {
             _ = close(dst)
             _ = unlink(temp)
             throw error
         }
         _ = close(dst)
-        try FileIO.rename(temp, destination)
-        try FileIO.fsyncDirectory(FileIO.directory(of: destination))
+        try io(POSIXFile.rename(temp, destination))
+        try io(POSIXFile.fsyncDirectory(POSIXFile.directory(of: destination)))
         return report
     }
 }

@@ -1,3 +1,4 @@
+import RedlineBase
 import CCompression
 import Glibc
 
@@ -94,8 +95,8 @@ public final class SegmentWriter {
         self.versions = versions
         self.options = options
         outCapacity = SegmentFormat.blockHeaderLength + Int(ccompression_lz4_bound(Int32(options.blockRawBytes))) + 8
-        try FileIO.makeDirectories(FileIO.directory(of: finalPath), mode: options.directoryMode)
-        fd = try FileIO.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: options.fileMode)
+        try io(POSIXFile.makeDirectories(POSIXFile.directory(of: finalPath), mode: options.directoryMode))
+        fd = try io(POSIXFile.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: options.fileMode))
         out = .allocate(byteCount: outCapacity, alignment: 16)
         let bytes = header.encoded()
         do {
@@ -126,11 +127,11 @@ public final class SegmentWriter {
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws(SegmentError) {
         do {
-            try FileIO.writeAll(fd, bytes, path: openPath, offset: bytesWritten)
+            try io(POSIXFile.writeAll(fd, bytes, path: openPath, offset: bytesWritten))
         } catch {
             // Cut off what part of it reached the file (shrinking needs no space); if even that
             // fails, `seal` truncates to the exact length before the footer is trusted.
-            try? FileIO.truncate(fd, to: bytesWritten, path: openPath)
+            try? POSIXFile.truncate(fd, to: bytesWritten, path: openPath)
             throw error
         }
         bytesWritten += UInt64(bytes.count)
@@ -271,18 +272,18 @@ public final class SegmentWriter {
         do {
             try write(bytes)
             // The file must end exactly at the trailer, whatever an earlier failed write left.
-            try FileIO.truncate(fd, to: bytesWritten, path: openPath)
-            if options.durable { try FileIO.fsync(fd, path: openPath) }
-            try FileIO.rename(openPath, finalPath)
+            try io(POSIXFile.truncate(fd, to: bytesWritten, path: openPath))
+            if options.durable { try io(POSIXFile.fsync(fd, path: openPath)) }
+            try io(POSIXFile.rename(openPath, finalPath))
         } catch {
-            try? FileIO.truncate(fd, to: end, path: openPath)
+            try? POSIXFile.truncate(fd, to: end, path: openPath)
             bytesWritten = end
             throw error
         }
         isSealed = true
         _ = close(fd)
         fd = -1
-        if options.durable { try FileIO.fsyncDirectory(FileIO.directory(of: finalPath)) }
+        if options.durable { try io(POSIXFile.fsyncDirectory(POSIXFile.directory(of: finalPath))) }
         return footer
     }
 }

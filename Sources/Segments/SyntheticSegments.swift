@@ -1,4 +1,5 @@
 import CRedlineABI
+import RedlineBase
 
 /// Deterministic synthetic segments: the golden test fixture and the demo's sample set.
 /// Everything here derives from constants and a fixed-seed generator, so the same build writes

@@ -1,3 +1,4 @@
+import RedlineBase
 import CRedlineABI
 
 /// All boots of one host: one ``Timeline`` per boot id, never a mapping across a reboot

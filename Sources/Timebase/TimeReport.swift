@@ -1,3 +1,4 @@
+import RedlineBase
 import CRedlineABI
 
 /// What `redline inspect --time` shows for one boot's anchors (typically one segment's):
@@ -130,7 +131,7 @@ public struct TimeReport: Sendable {
             }
             out.append([
                 pad("\(row.fileIndex)", 4), pad(a.reason?.name ?? "code \(a.reasonCode)", 9),
-                pad(formatSeconds(a.monotonicNanos), 22), pad(formatUTC(a.realtimeNanos), 31),
+                pad(formatSeconds(a.monotonicNanos), 22), pad(utcISO8601(ns: a.realtimeNanos), 31),
                 pad(formatSignedSeconds(row.offsetNanos), 30), pad("±" + formatNanos(a.uncertaintyNanos), 12),
                 pad(a.boottimeNanos >= a.monotonicNanos ? formatNanos(row.suspendedNanos) : "-", 14), status,
             ].joined(separator: " "))
@@ -221,28 +222,4 @@ func formatSeconds(_ n: UInt64) -> String {
 
 func formatSignedSeconds(_ n: Int64) -> String {
     (n < 0 ? "-" : "+") + formatSeconds(n.magnitude)
-}
-
-/// RFC 3339 UTC with nanoseconds, e.g. "2026-11-24T18:00:00.123456789Z", from ns since
-/// the epoch (days to civil date by the proleptic Gregorian calendar).
-func formatUTC(_ ns: Int64) -> String {
-    let secs = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-    let nanos = ns - secs * 1_000_000_000
-    let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-    let secOfDay = secs - days * 86_400
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    var frac = String(nanos)
-    while frac.count < 9 { frac = "0" + frac }
-    return "\(year)-\(two(month))-\(two(day))T\(two(secOfDay / 3600)):\(two(secOfDay / 60 % 60)):"
-        + "\(two(secOfDay % 60)).\(frac)Z"
 }

@@ -1,3 +1,4 @@
+import RedlineBase
 import CRedlineABI
 
 /// Monotonic kernel time to wall-clock UTC (schemas/time.md).
@@ -82,29 +83,4 @@ public enum TimeCorrectionError: Error, Sendable, Hashable {
     case beforeFirstAnchor(byNanos: UInt64, limitNanos: UInt64)
     /// The time lies after the last anchor by more than the extrapolation limit.
     case afterLastAnchor(byNanos: UInt64, limitNanos: UInt64)
-}
-
-/// A boot of a host: the kernel's `/proc/sys/kernel/random/boot_id`. Monotonic time
-/// restarts at every boot, so mappings never cross boot ids.
-public struct BootID: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The id as text, e.g. "3f1c…-…". Compared byte for byte.
-    public let text: String
-
-    public init(_ text: String) { self.text = text }
-
-    /// A boot id from the 16 raw bytes a segment header stores, formatted as the kernel
-    /// formats it (lowercase UUID with dashes).
-    public init(uuidBytes: some Collection<UInt8>) {
-        let hex = "0123456789abcdef".map { $0 }
-        var out = ""
-        for (i, byte) in uuidBytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append("-") }
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xF)])
-        }
-        self.text = out
-    }
-
-    public var description: String { text }
-    public static func < (a: BootID, b: BootID) -> Bool { a.text < b.text }
 }

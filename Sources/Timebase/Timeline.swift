@@ -1,3 +1,5 @@
+import RedlineBase
+
 /// Where the REALTIME − MONOTONIC offset changed between two consecutive anchors by more
 /// than slewing can explain: a wall-clock step or a suspend. Its monotonic position is
 /// known only to lie in `(before.monotonicNanos, after.monotonicNanos]`.

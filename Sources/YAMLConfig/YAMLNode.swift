@@ -20,6 +20,11 @@ public struct YAMLNode {
             guard let node = try Yams.compose(yaml: text) else {
                 throw ConfigError(file: file, line: 1, "the file is empty")
             }
+            // Keys name fields; a list or mapping as a key is a mistake (and traps Yams's
+            // value construction, found by fuzzing the rules loader).
+            if let line = lineOfNonScalarKey(node) {
+                throw ConfigError(file: file, line: line, "a mapping key must be a plain scalar (a name), not a list or mapping")
+            }
             return YAMLNode(node: node, file: file, path: "")
         } catch let e as ConfigError {
             throw e
@@ -35,6 +40,22 @@ public struct YAMLNode {
         } catch {
             throw ConfigError(file: file, "invalid YAML: \(error)")
         }
+    }
+
+    /// The 1-based line of the first mapping key that is not a scalar, if any.
+    static func lineOfNonScalarKey(_ node: Node) -> Int? {
+        switch node {
+        case .mapping(let m):
+            for (k, v) in m {
+                guard case .scalar = k else { return k.mark?.line ?? node.mark?.line ?? 0 }
+                if let line = lineOfNonScalarKey(v) { return line }
+            }
+        case .sequence(let s):
+            for item in s { if let line = lineOfNonScalarKey(item) { return line } }
+        default:
+            break
+        }
+        return nil
     }
 
     /// The 1-based line where one of `keys` appears for the second time at or after `line`
@@ -85,6 +106,12 @@ public struct YAMLNode {
 
     public func int() throws(ConfigError) -> Int {
         guard case .scalar(let s) = node, let v = Int(s.string) else { throw fail("expected an integer") }
+        return v
+    }
+
+    /// A boolean as Yams reads one (`true`/`false`, and YAML 1.1's `yes`/`no`/`on`/`off`).
+    public func bool() throws(ConfigError) -> Bool {
+        guard case .scalar(let s) = node, let v = Bool.construct(from: s) else { throw fail("expected true or false") }
         return v
     }
 

@@ -3,6 +3,7 @@ import CRedlineABI
 import Foundation
 import Parquet
 import Segments
+import RedlineBase
 
 /// `redline dev bench-pipeline --calls N --out DIR`: the input of tools/bench/pipeline/run.
 /// `redline dev bench-pipeline --scan ROOT`: the floor under any segment-based aggregator — read,

@@ -2,6 +2,7 @@ import ArgumentParser
 import CRedlineABI
 import Foundation
 import Segments
+import RedlineBase
 
 /// `redline dev bench-segments`: write and read throughput of the segment path against the
 /// `lz4` command-line tool compressing and decompressing the same raw record bytes, same run.

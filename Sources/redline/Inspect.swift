@@ -80,7 +80,7 @@ struct Inspect: ParsableCommand {
                 Summary.text(report, blocks: blocks, into: &out)
             }
             if time, let header = report.header {
-                let timeReport = TimeReport(bootID: Timebase.BootID(uuidBytes: header.bootID.bytes), records: anchors)
+                let timeReport = TimeReport(bootID: header.bootID, records: anchors)
                 out.line(timeReport.render())
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Segments
+import RedlineBase
 
 /// Human and JSON renderings of a `SegmentReport`.
 enum Summary {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Collector
 import Segments
+import RedlineBase
 
 func makeTempDir(_ tag: String) throws -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("redline-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
@@ -110,6 +111,6 @@ func makeTempDir(_ tag: String) throws -> String {
         try MetricsTextfile.write(samples, to: "\(dir)/redline.prom")
         #expect(try String(contentsOfFile: "\(dir)/redline.prom", encoding: .utf8) == text)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["redline.prom"], "no temp file left")
-        #expect(throws: FileWriteError.self) { try MetricsTextfile.write(samples, to: "\(dir)/missing/redline.prom") }
+        #expect(throws: FileError.self) { try MetricsTextfile.write(samples, to: "\(dir)/missing/redline.prom") }
     }
 }

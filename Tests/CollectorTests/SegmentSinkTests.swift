@@ -3,6 +3,7 @@ import Foundation
 import Segments
 import Testing
 @testable import Collector
+import RedlineBase
 
 @Suite struct SegmentSinkTests {
     final class FakeClock: @unchecked Sendable {
@@ -31,7 +32,7 @@ import Testing
         var opts = WriterOptions()
         opts.durable = false
         opts.blockRawBytes = 4096
-        let sink = SegmentSink(root: root, host: "h1", bootID: BootID.current()!, windowSeconds: 60,
+        let sink = SegmentSink(root: root, host: "h1", bootID: try #require(try BootID.current()), windowSeconds: 60,
                                maxSegmentBytes: 1 << 10, writerOptions: opts, realtime: { clock.now })
         var mapping = rl_cgroup_mapping()
         mapping.cgroup_id = 42
@@ -78,12 +79,12 @@ import Testing
         let clock = FakeClock()
         var opts = WriterOptions()
         opts.durable = false
-        let first = SegmentSink(root: root, host: "h1", bootID: BootID.current()!, windowSeconds: 60,
+        let first = SegmentSink(root: root, host: "h1", bootID: try #require(try BootID.current()), windowSeconds: 60,
                                 maxSegmentBytes: 1 << 20, writerOptions: opts, realtime: { clock.now })
         try first.append(rl_flow_delta())
         let leftOpen = try #require(first.openPath)
         // A second collector (after a crash) in the same window must not touch the first one's file.
-        let second = SegmentSink(root: root, host: "h1", bootID: BootID.current()!, windowSeconds: 60,
+        let second = SegmentSink(root: root, host: "h1", bootID: try #require(try BootID.current()), windowSeconds: 60,
                                  maxSegmentBytes: 1 << 20, writerOptions: opts, realtime: { clock.now })
         try second.append(rl_flow_delta())
         #expect(second.openPath != leftOpen)

@@ -1,6 +1,8 @@
 import KernelProbes
 import Testing
+import YAMLConfig
 import TestSupport
+import RedlineBase
 
 /// One labelled corpus payload (tools/lab/corpus/l7-corpus.tsv).
 struct CorpusSample {
@@ -15,14 +17,14 @@ struct CorpusSample {
             if line.hasPrefix("#") { return nil }
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 5, let t = L7Rule.Transport(rawValue: String(f[2])) else {
-                throw RuleError.yaml("corpus line malformed: \(line.prefix(60))")
+                throw ConfigError(file: Package.corpus, "corpus line malformed: \(line.prefix(60))")
             }
             let h = Array(f[4].utf8)
             var bytes: [UInt8] = []
             var i = 0
             while i + 1 < h.count {
                 guard let b = UInt8(String(decoding: h[i...i + 1], as: UTF8.self), radix: 16) else {
-                    throw RuleError.yaml("corpus hex malformed")
+                    throw ConfigError(file: Package.corpus, "corpus hex malformed")
                 }
                 bytes.append(b)
                 i += 2
@@ -44,9 +46,8 @@ struct AccuracyTests {
         #expect(samples.count > 2000)
         let rules = try RuleSet(yaml: try Package.read(Package.defaultRules))
         let dp = try DataPlane.withDefaultRules(programs: [.tcProbe])
-        let nameOf = Dictionary(uniqueKeysWithValues: l7ProtocolNames.map { ($0.value, $0.key) })
-        #expect(Set(Self.known) == Set(l7ProtocolNames.keys))
-        let protoOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, nameOf[$0.protocolID] ?? "?") })
+        #expect(Set(Self.known) == Set(L7Protocol.nameable))
+        let protoOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, L7Protocol.knownName(UInt8($0.protocolID)) ?? "?") })
         let roleOfRule = Dictionary(uniqueKeysWithValues: rules.rules.map { ($0.id, $0.role.rawValue) })
 
         var tp: [String: Int] = [:], fp: [String: Int] = [:], fn: [String: Int] = [:], n: [String: Int] = [:]

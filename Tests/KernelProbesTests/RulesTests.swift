@@ -1,6 +1,7 @@
 import CRedlineABI
 import KernelProbes
 import Testing
+import YAMLConfig
 import TestSupport
 
 private func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
@@ -140,58 +141,67 @@ struct RulesTests {
         #expect(hits[8] == nil)
     }
 
-    @Test("bad rules files are typed errors naming the rule and field")
-    func badRulesAreTypedErrors() throws {
-        func parse(_ body: String) throws { _ = try RuleSet(yaml: "version: 1\nrules:\n" + body) }
-        #expect(throws: RuleError.unsupportedVersion(3)) { _ = try RuleSet(yaml: "version: 3\nrules: []") }
-        #expect(RuleError.unsupportedVersion(3).description.contains("version 3"))
-        #expect(throws: RuleError.missingField(rule: 0, field: "id")) {
-            try parse("  - {protocol: http1, role: request, text: x}")
-        }
-        #expect(throws: RuleError.duplicateID(1)) {
-            try parse("  - {id: 1, protocol: http1, role: request, text: a}\n  - {id: 1, protocol: http1, role: request, text: b}")
-        }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, hex: \"zz\"}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, hex: \"ff\", mask: \"0f\"}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: \"0123456789abcdefg\"}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: nope, role: request, text: a}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: maybe, text: a}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, offset: 300}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: request, text: a, colour: red}") }
-        #expect(throws: RuleError.self) { try parse("  - {id: 1, protocol: http1, role: response, text: a, capture: 10}") }
-        let tooMany = (1...33).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\"}" }
-        #expect(throws: RuleError.tooMany(what: "rules at one offset", limit: 32)) {
-            try parse(tooMany.joined(separator: "\n"))
-        }
-        #expect(throws: RuleError.self) { _ = try RuleSet(yaml: "version: 1\nrules: [") }
+    /// The error a rules text is rejected with (file "r.yaml").
+    private func rejection(_ text: String) -> ConfigError? {
+        #expect(throws: ConfigError.self) { _ = try RuleSet(yaml: text, file: "r.yaml") }
     }
 
-    @Test("version 2 clauses: a version 1 file may not use them; bad clauses are typed errors naming the clause")
+    @Test("bad rules files are rejected naming the file, the line and the field, like every other config")
+    func badRulesNameTheLine() throws {
+        func body(_ lines: String...) -> String { "version: 1\nrules:\n" + lines.joined(separator: "\n") + "\n" }
+        let cases: [(text: String, line: Int, field: String?, says: String)] = [
+            ("version: 3\nrules: []\n", 1, "version", "version 3 is not supported"),
+            (body("  - {protocol: http1, role: request, text: x}"), 3, "rules[0].id", "missing required key"),
+            (body("  - {id: 1, protocol: http1, role: request, text: a}", "  - {id: 1, protocol: http1, role: request, text: b}"),
+             4, "rules[1].id", "id 1 used twice"),
+            (body("  - {id: 1, protocol: http1, role: request, text: a}", "  - {id: 2, protocol: http1, role: request, hex: \"zz\"}"),
+             4, "rules[1].hex", "'zz' is not hex"),
+            (body("  - {id: 1, protocol: http1, role: request, hex: \"ff\", mask: \"0f\"}"), 3, "rules[0].mask", "bits outside the mask"),
+            (body("  - {id: 1, protocol: http1, role: request, text: \"0123456789abcdefg\"}"), 3, "rules[0].text", "1...16 bytes, not 17"),
+            (body("  - id: 1", "    protocol: nope", "    role: request", "    text: a"), 4, "rules[0].protocol", "unknown protocol 'nope'"),
+            (body("  - id: 1", "    protocol: http1", "    role: maybe", "    text: a"), 5, "rules[0].role", "request or response"),
+            (body("  - id: 1", "    protocol: http1", "    role: request", "    text: a", "    offset: 300"), 7, "rules[0].offset", "must be 0...255, not 300"),
+            (body("  - {id: 1, protocol: http1, role: request, text: a, colour: red}"), 3, "rules[0].colour", "unknown key 'colour'"),
+            (body("  - {id: 1, protocol: http1, role: response, text: a, capture: 10}"), 3, "rules[0].capture", "only request rules capture"),
+            (body("  - {id: 1, protocol: http1, role: request, text: a, label_only: maybe}"), 3, "rules[0].label_only", "expected true or false"),
+            ("version: 1\nrules: [\n", 3, nil, "invalid YAML"),
+        ]
+        for c in cases {
+            let e = rejection(c.text)
+            #expect(e?.file == "r.yaml" && e?.line == c.line, "\(c.says): \(e?.description ?? "accepted")")
+            #expect(e?.field == c.field, "\(c.says): \(e?.description ?? "accepted")")
+            #expect(e?.description.contains(c.says) == true, "\(e?.description ?? "accepted")")
+        }
+        let tooMany = (1...33).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\"}" }
+        let limit = rejection("version: 1\nrules:\n" + tooMany.joined(separator: "\n"))
+        #expect(limit?.description.contains("more than 32 rules at one offset") == true && limit?.field == "rules", "\(limit?.description ?? "")")
+    }
+
+    @Test("version 2 clauses: a version 1 file may not use them; bad clauses are named with their line and index")
     func clauseErrors() throws {
-        let v1 = #expect(throws: RuleError.self) {
-            _ = try RuleSet(yaml: "version: 1\nrules:\n  - {id: 1, protocol: http1, role: request, text: a, and: [{text: x}]}")
+        let v1 = rejection("version: 1\nrules:\n  - {id: 1, protocol: http1, role: request, text: a, and: [{text: x}]}")
+        #expect(v1?.description == "r.yaml:3: rules[0].and: clauses need version 2", "\(v1?.description ?? "")")
+        func rule(_ clause: String) -> String {
+            "version: 2\nrules:\n  - id: 1\n    protocol: http1\n    role: request\n    text: a\n    and: [\(clause)]\n"
         }
-        #expect(v1?.description.hasPrefix("rules[0].and = ") == true && v1?.description.hasSuffix("clauses need version 2") == true)
-        func parse(_ clause: String) throws {
-            _ = try RuleSet(yaml: "version: 2\nrules:\n  - {id: 1, protocol: http1, role: request, text: a, and: [\(clause)]}")
+        _ = try RuleSet(yaml: rule("{text: x, within: 256, absent: true}"))
+        let cases: [(clause: String, field: String, says: String)] = [
+            ("{text: x, within: 257}", "rules[0].and[0].within", "must be 1...256, not 257"),
+            ("{text: x}, {text: y, offset: 256}", "rules[0].and[1].offset", "must be 0...255, not 256"),
+            ("{text: x, hex: \"78\"}", "rules[0].and[0]", "exactly one of text or hex"),
+            ("{hex: \"ff\", mask: \"0f\"}", "rules[0].and[0].mask", "bits outside the mask"),
+            ("{text: \"0123456789abcdefg\"}", "rules[0].and[0].text", "1...16 bytes"),
+            ("{text: x, absent: maybe}", "rules[0].and[0].absent", "expected true or false"),
+            ("{text: x, near: 3}", "rules[0].and[0].near", "unknown key 'near'"),
+            ("{text: a}, {text: b}, {text: c}, {text: d}, {text: e}", "rules[0].and", "at most 4 clauses per rule"),
+        ]
+        for c in cases {
+            let e = rejection(rule(c.clause))
+            #expect(e?.line == 7 && e?.field == c.field, "\(c.clause): \(e?.description ?? "accepted")")
+            #expect(e?.description.contains(c.says) == true, "\(e?.description ?? "accepted")")
         }
-        try parse("{text: x, within: 256, absent: true}")
-        #expect(throws: RuleError.badValue(rule: 0, field: "and[0].within", value: "257", reason: "must be 1...256")) {
-            try parse("{text: x, within: 257}")
-        }
-        #expect(throws: RuleError.badValue(rule: 0, field: "and[1].offset", value: "256", reason: "must be 0...255")) {
-            try parse("{text: x}, {text: y, offset: 256}")
-        }
-        #expect(throws: RuleError.self) { try parse("{text: x, hex: \"78\"}") }
-        #expect(throws: RuleError.self) { try parse("{hex: \"ff\", mask: \"0f\"}") }
-        #expect(throws: RuleError.self) { try parse("{text: \"0123456789abcdefg\"}") }
-        #expect(throws: RuleError.self) { try parse("{text: x, absent: maybe}") }
-        #expect(throws: RuleError.self) { try parse("{text: x, near: 3}") }
-        #expect(throws: RuleError.self) { try parse("{text: a}, {text: b}, {text: c}, {text: d}, {text: e}") }
         let many = (1...17).map { "  - {id: \($0), protocol: http1, role: request, text: \"x\($0)\", and: [{text: a}, {text: b}, {text: c}, {text: d}]}" }
-        #expect(throws: RuleError.tooMany(what: "clauses", limit: 64)) {
-            _ = try RuleSet(yaml: "version: 2\nrules:\n" + many.joined(separator: "\n"))
-        }
+        #expect(rejection("version: 2\nrules:\n" + many.joined(separator: "\n"))?.message == "more than 64 clauses")
     }
 
     @Test("rootBPF: clauses at, absent, found within a window and not found decide in the kernel as in the spec")

@@ -5,6 +5,7 @@ import Parquet
 @testable import Pipeline
 import Segments
 import Testing
+import RedlineBase
 
 /// Replays segments with known loss — a rate cap, a collector stall across a bucket edge, a stall
 /// across an hour edge, losses without an owner, unpaired messages — and checks each row's

@@ -1,6 +1,7 @@
 import CRedlineABI
 import Foundation
 import Testing
+import TestSupport
 @testable import Segments
 
 /// schemas/records-v1.md against the compiled ABI structs: every documented offset and size.
@@ -88,5 +89,18 @@ struct RecordsSpecTests {
             #expect(next == type.recordSize, "\(type)")
             #expect(s.rows.count == Self.actual[type.description]?.count, "\(type)")
         }
+    }
+
+    @Test("record types are the header's enum rl_record_type: values, and names from the struct each carries")
+    func recordTypesMatchHeader() throws {
+        let header = try ABIHeader.enumConstants("rl_record_type")
+        let types = header.filter { $0.name != "RL_REC_TYPE_MAX" }
+        #expect(types.count == RecordType.allCases.count)
+        for c in types {
+            let type = try #require(RecordType(rawValue: UInt16(c.value)), "\(c.name) = \(c.value) has no RecordType")
+            // The comment names the struct: `struct rl_flow_delta` is record type "flow_delta".
+            #expect("struct rl_\(type.description)" == c.comment, "\(c.name)")
+        }
+        #expect(header.last?.name == "RL_REC_TYPE_MAX" && header.last?.value == Int(RL_REC_TYPE_MAX.rawValue))
     }
 }

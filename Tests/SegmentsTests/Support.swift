@@ -2,6 +2,7 @@ import CRedlineABI
 import Foundation
 import Glibc
 @testable import Segments
+import RedlineBase
 
 /// What decoding a byte stream produced: every event, the raw records of every block, and how
 /// the stream ended (or the error that stopped it).

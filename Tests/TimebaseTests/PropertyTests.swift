@@ -1,4 +1,5 @@
 import Testing
+import RedlineBase
 import Timebase
 
 /// One random clock history with everything the checks need to know about it.
@@ -134,10 +135,10 @@ struct PropertyTests {
         var previous: RandomHistory?
         for seed in 0..<UInt64(histories) {
             let h = RandomHistory(seed: seed)
-            let timeline = Timeline(bootID: BootID("b"), anchors: h.given, options: h.options)
+            let timeline = Timeline(bootID: BootID(label: "b"), anchors: h.given, options: h.options)
             // The same host rebooted: the previous history is its earlier boot. Its anchors
             // overlap this boot's monotonic range and must change nothing.
-            let host = HostTimebase(anchorsByBoot: [BootID("a"): previous?.given ?? [], BootID("b"): h.given],
+            let host = HostTimebase(anchorsByBoot: [BootID(label: "a"): previous?.given ?? [], BootID(label: "b"): h.given],
                                     options: h.options)
             defer { previous = h }
             func fail(_ s: String) { if failures.count < 10 { failures.append("seed \(seed): \(s)") } }
@@ -165,7 +166,7 @@ struct PropertyTests {
                 if k % 5 == 0, case .success(let direct) = timeline.correct(monotonicNanos: t), direct != c {
                     fail("cursor and direct lookup differ at t=\(t)")
                 }
-                if k % 5 == 1, host.correct(monotonicNanos: t, bootID: BootID("b")) != .success(c) {
+                if k % 5 == 1, host.correct(monotonicNanos: t, bootID: BootID(label: "b")) != .success(c) {
                     fail("another boot's anchors changed this boot's mapping at t=\(t)")
                 }
                 if c.utcNanos < previous { fail("not monotone at t=\(t): \(c.utcNanos) < \(previous)") }

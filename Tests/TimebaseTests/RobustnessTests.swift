@@ -4,6 +4,7 @@ import Glibc
 import CRedlineABI
 import Testing
 @testable import Timebase
+import RedlineBase
 
 @Suite("Bad input never traps")
 struct RobustnessTests {
@@ -30,9 +31,9 @@ struct RobustnessTests {
                 maxSlewPPM: UInt32(truncatingIfNeeded: Self.edgy(&rng, [0, 500, 1_000_000, UInt64(UInt32.max)])),
                 maxExtrapolationNanos: Self.edgy(&rng, [0, 600_000_000_000, UInt64.max]),
                 maxAnchorUncertaintyNanos: Self.edgy(&rng, [0, 100_000_000, UInt64.max]))
-            let report = TimeReport(bootID: BootID("x"), records: records, options: options)
+            let report = TimeReport(bootID: BootID(label: "x"), records: records, options: options)
             _ = report.render()
-            let timeline = Timeline(bootID: BootID("x"), anchors: records.map(ClockAnchor.init), options: options)
+            let timeline = Timeline(bootID: BootID(label: "x"), anchors: records.map(ClockAnchor.init), options: options)
             var times = (0..<16).map { _ in Self.edgy(&rng, edges) }
             for (_, a) in timeline.accepted { times += [a.monotonicNanos &- 1, a.monotonicNanos, a.monotonicNanos &+ 1] }
             times.sort()
@@ -48,22 +49,6 @@ struct RobustnessTests {
         }
         #expect(corrected > 1_000)
     }
-
-    @Test("formatUTC agrees with gmtime_r from 1900 to 2200")
-    func utcFormatting() {
-        var rng = SeededRandom(seed: 5)
-        for _ in 0..<20_000 {
-            let ns = Int64.random(in: -2_208_988_800_000_000_000...7_258_118_400_000_000_000, using: &rng)
-            var secs = time_t(ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000)
-            var tm = tm()
-            gmtime_r(&secs, &tm)
-            func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-            let prefix = "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T"
-                + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))."
-            let formatted = formatUTC(ns)
-            #expect(formatted.hasPrefix(prefix), "\(ns): \(formatted) vs \(prefix)")
-        }
-    }
 }
 
 @Suite("Large and hostile anchor sets stay cheap")
@@ -74,7 +59,7 @@ struct ScaleTests {
                                boottimeNanos: 5_000_000_000, uncertaintyNanos: 10, samples: 7, reason: .periodic)
         var same = [ClockAnchor](repeating: base, count: 100_000)
         same[77_777].realtimeNanos += 1_000
-        let conflicted = Timeline(bootID: BootID("x"), anchors: same)
+        let conflicted = Timeline(bootID: BootID(label: "x"), anchors: same)
         #expect(conflicted.accepted.isEmpty)
         #expect(conflicted.dispositions.allSatisfy { if case .rejected(.conflictsWith) = $0.disposition { true } else { false } })
 
@@ -85,7 +70,7 @@ struct ScaleTests {
             a.realtimeNanos += Int64(i) * 1_000_000_000 + (i % 2 == 0 ? 0 : 5_000_000_000)
             return a
         }
-        let report = TimeReport(timeline: Timeline(bootID: BootID("x"), anchors: zigzag))
+        let report = TimeReport(timeline: Timeline(bootID: BootID(label: "x"), anchors: zigzag))
         #expect(report.steps.count == 19_999)
         #expect(report.render().split(separator: "\n").count > 20_000)
     }

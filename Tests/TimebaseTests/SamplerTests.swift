@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+import RedlineBase
 import Timebase
 
 private func now(_ clock: clockid_t) -> Int64 {
@@ -37,7 +38,7 @@ struct SamplerTests {
         #expect(median < 1_000_000)
 
         // The anchors as a timeline: a fresh reading maps back onto itself within both bounds.
-        let timeline = Timeline(bootID: BootID("this-boot"), anchors: anchors)
+        let timeline = Timeline(bootID: BootID(label: "this-boot"), anchors: anchors)
         #expect(timeline.accepted.count == anchors.count)
         let probe = try sampler.sample(reason: .seal)
         guard case .success(let c) = timeline.correct(monotonicNanos: probe.monotonicNanos) else {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CRedlineABI
 import Testing
+import RedlineBase
 import Timebase
 
 /// schemas/time.md, read from the package root (derived from this file's path).
@@ -69,7 +70,7 @@ private struct WorkedExample {
 
 @Suite("schemas/time.md agrees with the code")
 struct SpecTests {
-    let boot = BootID("3f1c0d6e-5b7a-4c2e-9d41-0a8b6c2f7e19")
+    let boot = BootID(uuidString: "3f1c0d6e-5b7a-4c2e-9d41-0a8b6c2f7e19")!
 
     @Test("the worked example: dispositions, steps, corrected times and bounds")
     func workedExample() throws {

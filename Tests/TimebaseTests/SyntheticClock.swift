@@ -1,7 +1,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RedlineBase
 import Timebase
+
+extension BootID {
+    /// A boot id for a test, its bytes spelling `label` (at most 16 bytes), zero-padded.
+    init(label: String) {
+        let text = Array(label.utf8.prefix(16))
+        self.init(bytes: text + [UInt8](repeating: 0, count: 16 - text.count))
+    }
+}
 
 /// SplitMix64: a small, seedable generator so every random history can be replayed from
 /// its seed.

@@ -1,5 +1,6 @@
 import CRedlineABI
 import Testing
+import RedlineBase
 import Timebase
 
 private let second: UInt64 = 1_000_000_000
@@ -52,7 +53,7 @@ struct TimelineTests {
     func constantOffset() throws {
         let clock = SyntheticClock(baseOffset: wallBase)
         let given = anchors(clock, from: start, every: 10 * second, count: 31, width: 2_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
         #expect(timeline.discontinuities.isEmpty)
         let (error, _) = check(timeline, clock, grid(start - 60 * second, start + 360 * second, 5_001))
         #expect(error <= 1_001)   // never worse than one anchor's uncertainty
@@ -68,7 +69,7 @@ struct TimelineTests {
     func slewAtLimit(ppm: Double) {
         let clock = SyntheticClock(baseOffset: wallBase, slope: ppm * 1e-6)
         let given = anchors(clock, from: start, every: 10 * second, count: 31, width: 2_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
         #expect(timeline.discontinuities.isEmpty)
         let (error, bound) = check(timeline, clock, grid(start, start + 300 * second, 3_001))
         // A fixed offset would be off by up to 2.5 ms mid-interval; interpolation is not.
@@ -84,7 +85,7 @@ struct TimelineTests {
         let stepAt = start + 1_800 * second + 3_300_000_000    // between anchors 180 and 181
         clock.change(at: stepAt, slope: 0, jump: size)
         let given = anchors(clock, from: start, every: 10 * second, count: 721, width: 2_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
 
         #expect(timeline.discontinuities.count == 1)
         let d = try #require(timeline.discontinuities.first)
@@ -127,19 +128,19 @@ struct TimelineTests {
         let first = SyntheticClock(baseOffset: wallBase)
         let second = SyntheticClock(baseOffset: wallBase + 7_200 * 1_000_000_000)  // booted 2 h later
         let host = HostTimebase(anchorsByBoot: [
-            BootID("boot-1"): anchors(first, from: start, every: 10 * 1_000_000_000, count: 10, width: 500),
-            BootID("boot-2"): anchors(second, from: start, every: 10 * 1_000_000_000, count: 10, width: 500),
-            BootID("boot-3"): [ClockAnchor(realtimeNanos: 0, monotonicNanos: 1, boottimeNanos: 1,
+            BootID(label: "boot-1"): anchors(first, from: start, every: 10 * 1_000_000_000, count: 10, width: 500),
+            BootID(label: "boot-2"): anchors(second, from: start, every: 10 * 1_000_000_000, count: 10, width: 500),
+            BootID(label: "boot-3"): [ClockAnchor(realtimeNanos: 0, monotonicNanos: 1, boottimeNanos: 1,
                                            uncertaintyNanos: 1, samples: 1, reason: .start)],
         ])
         let t = start + 42 * 1_000_000_000
-        let one = try #require(utc(host.correct(monotonicNanos: t, bootID: BootID("boot-1"))))
-        let two = try #require(utc(host.correct(monotonicNanos: t, bootID: BootID("boot-2"))))
+        let one = try #require(utc(host.correct(monotonicNanos: t, bootID: BootID(label: "boot-1"))))
+        let two = try #require(utc(host.correct(monotonicNanos: t, bootID: BootID(label: "boot-2"))))
         #expect((one.utcNanos - first.realtime(t)).magnitude <= one.uncertaintyNanos)
         #expect((two.utcNanos - second.realtime(t)).magnitude <= two.uncertaintyNanos)
         #expect(two.utcNanos - one.utcNanos > 7_199 * 1_000_000_000)
-        #expect(host.correct(monotonicNanos: t, bootID: BootID("boot-9")) == .failure(.unknownBoot(BootID("boot-9"))))
-        #expect(host.correct(monotonicNanos: t, bootID: BootID("boot-3")) == .failure(.noValidAnchors(BootID("boot-3"))))
+        #expect(host.correct(monotonicNanos: t, bootID: BootID(label: "boot-9")) == .failure(.unknownBoot(BootID(label: "boot-9"))))
+        #expect(host.correct(monotonicNanos: t, bootID: BootID(label: "boot-3")) == .failure(.noValidAnchors(BootID(label: "boot-3"))))
     }
 
     @Test("sparse anchors: honest wide bounds between them; extrapolation limited on both sides")
@@ -147,7 +148,7 @@ struct TimelineTests {
         var clock = SyntheticClock(baseOffset: wallBase, slope: 300e-6)
         clock.change(at: start + 5_000 * second, slope: -400e-6)
         let given = anchors(clock, from: start, every: 3_600 * second, count: 3, width: 10_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
         #expect(timeline.discontinuities.isEmpty)
         let e = TimebaseOptions().maxExtrapolationNanos
         let first = start, last = start + 7_200 * second
@@ -166,7 +167,7 @@ struct TimelineTests {
     @Test("one anchor: extrapolation only")
     func singleAnchor() throws {
         let clock = SyntheticClock(baseOffset: wallBase)
-        let timeline = Timeline(bootID: BootID("b"), anchors: anchors(clock, from: start, every: 1, count: 1, width: 100))
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: anchors(clock, from: start, every: 1, count: 1, width: 100))
         check(timeline, clock, grid(start - 600 * second, start + 600 * second, 1_001))
     }
 
@@ -176,7 +177,7 @@ struct TimelineTests {
         let sleepAt = start + 73 * second
         clock.change(at: sleepAt, slope: 0, jump: 90_000_000_000, suspended: 90_000_000_000)
         let given = anchors(clock, from: start, every: 10 * second, count: 20, width: 1_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
         #expect(timeline.discontinuities.count == 1)
         let d = try #require(timeline.discontinuities.first)
         guard case .suspend(let slept) = d.kind else {
@@ -221,7 +222,7 @@ struct TimelineTests {
             clean[1], weaker, conflictA, conflictB, zeroMono, bootBefore, wide, noSamples,
             badReason, negative, future, huge, slept, afterSlept,
         ]
-        let timeline = Timeline(bootID: BootID("b"), anchors: given)
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: given)
         let d = timeline.dispositions.map(\.disposition)
         #expect(d[0...4].allSatisfy { $0 == .accepted })
         #expect(d[5] == .duplicate(of: 3))              // clean[1] is file #3
@@ -243,7 +244,7 @@ struct TimelineTests {
         #expect(timeline.accepted.map(\.fileIndex) == [4, 3, 2, 1, 0, 17])
         // The triage loses nothing: times before the suspend anchor map exactly as with
         // the clean anchors alone.
-        let reference = Timeline(bootID: BootID("b"), anchors: clean)
+        let reference = Timeline(bootID: BootID(label: "b"), anchors: clean)
         for t in grid(start, start + 40 * second, 401) {
             #expect(timeline.correct(monotonicNanos: t) == reference.correct(monotonicNanos: t))
         }
@@ -253,7 +254,7 @@ struct TimelineTests {
     func batchAndCursor() {
         var clock = SyntheticClock(baseOffset: wallBase, slope: 100e-6)
         clock.change(at: start + 55 * second, slope: -200e-6, jump: -2_000_000_000)
-        let timeline = Timeline(bootID: BootID("b"), anchors: anchors(clock, from: start, every: 10 * second, count: 12, width: 800))
+        let timeline = Timeline(bootID: BootID(label: "b"), anchors: anchors(clock, from: start, every: 10 * second, count: 12, width: 800))
         var rng = SeededRandom(seed: 7)
         let times = (0..<5_000).map { _ in UInt64.random(in: (start - 700 * second)...(start + 800 * second), using: &rng) }
         let batch = timeline.correct(batch: times)

@@ -159,8 +159,8 @@ enum rl_stats_counter {
 /* Traffic of one flow over one interval, as seen by one host.
  * "local" is the endpoint on the observing host. */
 struct rl_flow_delta {
-	__u64 start_ns;      /* monotonic ns: first packet counted in this delta */
-	__u64 end_ns;        /* monotonic ns: last packet counted in this delta */
+	__u64 start_ns;      /* CLOCK_MONOTONIC_COARSE ns (bpf_ktime_get_coarse_ns): first packet counted */
+	__u64 end_ns;        /* CLOCK_MONOTONIC_COARSE ns: last packet counted in this delta */
 	__u64 cgroup_id;     /* cgroup v2 id of the local socket, 0 if unknown */
 	__u8 laddr[16];      /* local address, network order, IPv4-mapped for IPv4 */
 	__u8 raddr[16];      /* remote address, same encoding */

@@ -45,6 +45,23 @@ int clibbpf_tc_attach(const char *netns_path, const char *ifname, int ingress, i
 int clibbpf_tc_detach(const char *netns_path, int ifindex, int ingress, uint32_t handle,
 		      uint32_t priority, int destroy_hook);
 
+/* A direct-action cls_bpf filter on a clsact hook, as the kernel lists it. */
+struct clibbpf_tc_filter {
+	uint32_t handle;
+	uint32_t priority;
+	uint32_t prog_id;
+	char name[64];      /* the filter's name (tc shows it): libbpf writes "<prog>:[<id>]",
+			       tc the object file and section */
+	char prog_name[16]; /* the program's own name (BPF_OBJ_NAME_LEN), "" if unreadable */
+};
+
+/* Lists the cls_bpf filters of the ingress (or egress) clsact hook of `ifname`
+ * (netns as above) with one RTM_GETTFILTER dump: fills up to `max` entries of
+ * `out` (with each program's name, looked up by id) and *ifindex; returns how
+ * many, 0 without a clsact hook, or -errno. */
+int clibbpf_tc_list(const char *netns_path, const char *ifname, int ingress, struct clibbpf_tc_filter *out,
+		    int max, int *ifindex);
+
 /* Destroys the clsact qdisc of ifindex (both directions' filters go with
  * it): only for a hook the caller created. -ENOENT when absent. */
 int clibbpf_tc_hook_destroy(const char *netns_path, int ifindex);

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import RedlineBase
 
 /// Knobs of the writer. Defaults follow pyarrow's so files are comparable in size and shape.
 public struct ParquetWriterOptions: Sendable {
@@ -71,12 +72,10 @@ public final class ParquetFileWriter {
         keyValues = [("redline.writer_version", Self.writerVersion)] + metadata.map { ($0.0, $0.1) }
         tempPath = "\(path).tmp-\(getpid())"
         compressor = try PageCompressor(codec: options.compression, level: options.zstdLevel)
-        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, options.fileMode)
-        guard fd >= 0 else { throw .io(call: "open", path: tempPath, errno: errno) }
-        guard fchmod(fd, options.fileMode) == 0 else {
-            let e = errno
-            abandon()
-            throw .io(call: "fchmod", path: tempPath, errno: e)
+        do throws(FileError) {
+            fd = try POSIXFile.open(tempPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: options.fileMode)
+        } catch {
+            throw ParquetError(error)
         }
         do throws(ParquetError) {
             try writeAll([0x50, 0x41, 0x52, 0x31])  // "PAR1"
@@ -166,13 +165,14 @@ public final class ParquetFileWriter {
             withUnsafeBytes(of: UInt32(meta.count).littleEndian) { for i in 0..<4 { tail[i] = $0[i] } }
             tail[4] = 0x50; tail[5] = 0x41; tail[6] = 0x52; tail[7] = 0x31
             try writeAll(tail)
-            guard fsync(fd) == 0 else { throw ParquetError.io(call: "fsync", path: tempPath, errno: errno) }
-            let rc = Glibc.close(fd)
+            let file = fd
             fd = -1
-            guard rc == 0 else { throw ParquetError.io(call: "close", path: tempPath, errno: errno) }
-            guard rename(tempPath, path) == 0 else { throw ParquetError.io(call: "rename", path: path, errno: errno) }
+            do throws(FileError) {
+                try AtomicFile.publish(file, from: tempPath, to: path)
+            } catch {
+                throw ParquetError(error)
+            }
             closed = true
-            try syncDirectory(of: path)
         } catch {
             if !closed { failed = true; abandon() }
             throw error
@@ -195,25 +195,16 @@ public final class ParquetFileWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(call: "write", path: tempPath, errno: errno)
-            }
-            done += n
+        do throws(FileError) {
+            try POSIXFile.writeAll(fd, bytes, path: tempPath, offset: UInt64(offset))
+        } catch {
+            throw ParquetError(error)
         }
         offset += Int64(bytes.count)
     }
 }
 
-/// fsyncs the directory holding `path`, so a rename into it survives a crash.
-func syncDirectory(of path: String) throws(ParquetError) {
-    var dir = "."
-    if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) }
-    let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard dfd >= 0 else { throw .io(call: "open", path: dir, errno: errno) }
-    defer { _ = Glibc.close(dfd) }
-    guard fsync(dfd) == 0 else { throw .io(call: "fsync", path: dir, errno: errno) }
+extension ParquetError {
+    /// A failed call of the file layer.
+    init(_ e: FileError) { self = .io(call: e.call, path: e.path, errno: e.errno) }
 }
