@@ -10,6 +10,29 @@ import TestSupport
 /// namespaces (CI has all three); each test builds and removes its own fleet.
 @Suite("Collector in the namespace lab (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct CollectorLabTests {
+    static let lab = Prerequisites.packageRoot + "/tools/lab/lab"
+
+    /// `tools/lab/lab run --id tc1` with `arguments` (which include `--out DIR`), after removing
+    /// a fleet an interrupted earlier run left; returns the clients' ground truth it wrote
+    /// (`DIR/ground-truth/truth.json`).
+    static func labRun(_ arguments: [String]) throws -> [String: Any] {
+        try shell([lab, "down", "--id", "tc1"], allowFailure: true)
+        try shell([lab, "run", "--id", "tc1"] + arguments)
+        guard let out = arguments.firstIndex(of: "--out").map({ arguments[$0 + 1] }),
+              let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/ground-truth/truth.json"))) as? [String: Any] else {
+            throw TestSupportError("lab run \(arguments) wrote no ground-truth object")
+        }
+        return truth
+    }
+
+    /// Brings lab tc2 up, after removing a fleet an interrupted earlier run left; `labDown()` when done.
+    static func labUp() throws {
+        try shell([lab, "down", "--id", "tc2"], allowFailure: true)
+        try shell([lab, "up", "--id", "tc2"])
+    }
+
+    static func labDown() { _ = try? shell([lab, "down", "--id", "tc2"], allowFailure: true) }
+
     /// A collector a test started by hand on the catalog's host (`h12`) of lab `tc2`, so the
     /// test owns its PID: the lab's config with segments under the test's folder, its log.
     struct HandStartedCollector {
@@ -114,11 +137,8 @@ struct CollectorLabTests {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        // A fleet left by an interrupted earlier run of this test is removed first.
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "5", "--rate", "300",
+        let truth = try Self.labRun(["--duration", "5", "--rate", "300",
                      "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func requests(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["requests"] as! NSNumber).doubleValue }
         // The default order: services (and the steady caller's connections) before the collectors.
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == true)
@@ -169,10 +189,8 @@ struct CollectorLabTests {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300",
+        let truth = try Self.labRun(["--duration", "3", "--rate", "300",
                      "--collectors-first", "--fault", "strip:r1:wan", "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         let frontend = ((truth["frontend"] as! [String: Any])["requests"] as! NSNumber).doubleValue
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == false)
         let date = try Self.pipeline(dir, redline: redline)
@@ -224,10 +242,8 @@ struct CollectorLabTests {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300", "--pipeline", "16",
+        let truth = try Self.labRun(["--duration", "3", "--rate", "300", "--pipeline", "16",
                      "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func field(_ svc: String, _ key: String) -> Double { ((truth[svc] as! [String: Any])[key] as? NSNumber)?.doubleValue ?? 0 }
         let calls = try Self.serverCallsAndClientErrors(dir + "/segments")
         func within(_ observed: UInt64?, _ expected: Double, _ what: String) {
@@ -266,10 +282,8 @@ struct CollectorLabTests {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        let lab = Prerequisites.packageRoot + "/tools/lab/lab"
-        try shell([lab, "down", "--id", "tc2"], allowFailure: true)
-        try shell([lab, "up", "--id", "tc2"])
-        defer { _ = try? shell([lab, "down", "--id", "tc2"], allowFailure: true) }
+        try Self.labUp()
+        defer { Self.labDown() }
         let state = "/run/redline-lab/tc2"
 
         // One collector on the catalog's host, started by hand so the test owns its PID.

@@ -22,11 +22,9 @@ extension CollectorLabTests {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        let lab = Prerequisites.packageRoot + "/tools/lab/lab"
-        try shell([lab, "down", "--id", "tc2"], allowFailure: true)
-        try shell([lab, "up", "--id", "tc2"])
-        defer { _ = try? shell([lab, "down", "--id", "tc2"], allowFailure: true) }
-        try shell([lab, "metadata", "--id", "tc2", "--out", dir + "/metadata"])
+        try Self.labUp()
+        defer { Self.labDown() }
+        try shell([Self.lab, "metadata", "--id", "tc2", "--out", dir + "/metadata"])
 
         // The catalog's host (nginx) with the smallest ring (256 KiB, ~1000 calls): a stall of a
         // few seconds at ~900 calls/s overflows it.
