@@ -1,53 +1,12 @@
 import Foundation
+import TestSupport
 @testable import Parquet
-
-/// Deterministic generator (SplitMix64) so every corpus file is the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
-
-/// Package root, derived from this file's path (Tests/ParquetTests/Support.swift).
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-func makeTempDir(_ tag: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("redline-parquet-\(tag)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// Runs a tools/validate script with the package venv's Python; returns stdout and stderr.
 func runValidator(_ script: String, _ args: [String]) throws -> (out: Data, err: String, status: Int32) {
-    let p = Process()
-    p.executableURL = packageRoot.appendingPathComponent(".venv/bin/python")
-    p.arguments = [packageRoot.appendingPathComponent("tools/validate/\(script)").path] + args
-    let outPipe = Pipe(), errPipe = Pipe()
-    p.standardOutput = outPipe
-    p.standardError = errPipe
-    try p.run()
-    // Drain both pipes concurrently so a chatty stderr cannot block the child.
-    let errBox = DataBox()
-    let t = Thread { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); errBox.done.signal() }
-    t.start()
-    let out = outPipe.fileHandleForReading.readDataToEndOfFile()
-    errBox.done.wait()
-    p.waitUntilExit()
-    return (out, String(decoding: errBox.data, as: UTF8.self), p.terminationStatus)
-}
-
-final class DataBox: @unchecked Sendable {
-    var data = Data()
-    let done = DispatchSemaphore(value: 0)
+    let root = Prerequisites.packageRoot
+    let r = try runToCompletion(root + "/.venv/bin/python", [root + "/tools/validate/\(script)"] + args)
+    return (Data(r.stdout.utf8), r.stderr, r.status)
 }
 
 /// A reader-neutral cell (tools/validate/normalize.py defines the same encoding).
