@@ -50,8 +50,10 @@ public enum MergeSQL {
         for f in fields {
             let c = f.columns.map(\.name)
             switch f.kind {
-            case .bucket, .name, .code, .derived:
+            case .bucket, .bucketStart, .bucketSeconds, .name, .code, .derived:
                 outputs += c.map { "c.k.\($0) AS \($0)" }
+            case .value:
+                preconditionFailure("\(T.name) has a value field that does not merge: it has no merge SQL (list it in PipelineTables.every only)")
             case .count:
                 aggregates.append("sum(\(c[0])) AS \(c[0])")
                 outputs.append(c[0])
