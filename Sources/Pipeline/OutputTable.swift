@@ -346,24 +346,6 @@ public struct NameRanks: Sendable {
     subscript(_ id: Int32) -> Int64 { ranks[Int(id)] }
 }
 
-/// A row's numbers and its completeness. In a partial each row carries its own events and the
-/// losses charged to it; the merge adds them, so a merged row's completeness covers exactly the
-/// hosts that contributed to it (the same rule as the merge SQL: SUM over partials).
-public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
-    public var cell: Cell
-    public var completeness: Completeness
-
-    public init(cell: Cell, completeness: Completeness) {
-        self.cell = cell
-        self.completeness = completeness
-    }
-
-    public mutating func merge(_ o: Row) {
-        cell.merge(o.cell)
-        completeness.merge(o.completeness)
-    }
-}
-
 /// The rows of every table of a run, by table: partial rows carry their host's completeness;
 /// merging adds rows key by key. Tables are reached by their declaration:
 /// `rows[RedService.self]`, `rows.update(RedService.self) { … }`.
@@ -395,20 +377,15 @@ public struct TableRows: Sendable {
             }
         }
     }
-
-    /// Rows per table name, for tables that have any.
-    public var rowCounts: [String: Int] { tables.mapValues(\.count) }
 }
 
 /// One table's rows behind `TableRows`' type erasure.
 protocol AnyTableRows: Sendable {
-    var count: Int { get }
     mutating func merge(_ other: any AnyTableRows)
 }
 
 struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
-    var count: Int { rows.groupCount }
     mutating func merge(_ other: any AnyTableRows) {
         if let o = other as? Self { rows.merge(o.rows) }
     }
