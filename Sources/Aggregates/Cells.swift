@@ -1,3 +1,5 @@
+import CRedlineABI
+
 /// RED for one group: rate (requests), errors, duration (a histogram).
 public struct REDCell: Mergeable, Equatable {
     public var requests: UInt64 = 0
@@ -11,6 +13,18 @@ public struct REDCell: Mergeable, Equatable {
     public var latency: ExponentialHistogram
 
     public init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
+
+    /// Counts one call: a request, its status class, its bytes, and its duration unless it is
+    /// unpaired (a request counted without its response carries no latency).
+    @inline(__always)
+    public mutating func add(call c: rl_l7_call) {
+        requests &+= 1
+        if c.status_class == UInt8(RL_STATUS_SERVER_ERROR.rawValue) { errors &+= 1 }
+        if c.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) { clientErrors &+= 1 }
+        requestBytes &+= UInt64(c.req_bytes)
+        responseBytes &+= UInt64(c.resp_bytes)
+        if c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) == 0 { latency.record(c.duration_ns) }
+    }
 
     public mutating func merge(_ o: REDCell) {
         requests &+= o.requests
