@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "redline", targets: ["redline"]),
+        .executable(name: "redline-dev", targets: ["redline-dev"]),
         .library(name: "Segments", targets: ["Segments"]),
         .library(name: "Timebase", targets: ["Timebase"]),
         .library(name: "Parquet", targets: ["Parquet"]),
@@ -76,6 +77,17 @@ let package = Package(
             ]
         ),
 
+        // Developer tools, never packaged: synthetic segments and the one seeded generator
+        // (DevSupport, also used by the tests), benchmark inputs and benchmarks (redline-dev).
+        .target(name: "DevSupport", dependencies: ["Segments", "CRedlineABI"]),
+        .executableTarget(
+            name: "redline-dev",
+            dependencies: [
+                "DevSupport", "Segments", "Parquet", "Pipeline", "CRedlineABI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // Fuzz targets over every parser of outside input (tools/fuzz/run builds redline-fuzz
         // with -sanitize=fuzzer into .build-fuzz; plain builds get a replay tool).
         .target(name: "FuzzTargets", dependencies: ["Segments", "Parquet", "Pipeline", "Collector", "KernelProbes", "Enrichment"]),
@@ -87,14 +99,14 @@ let package = Package(
         // Shared by the test targets: prerequisite traits for system tests (root/BPF, netns, Spark, Chromium).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
-        .testTarget(name: "SegmentsTests", dependencies: ["TestSupport", "Segments"], exclude: ["Fixtures"]),
-        .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "Timebase", "CRedlineABI"]),
-        .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "Parquet"]),
-        .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "KernelProbes", "CRedlineABI"]),
+        .testTarget(name: "SegmentsTests", dependencies: ["TestSupport", "DevSupport", "Segments"], exclude: ["Fixtures"]),
+        .testTarget(name: "TimebaseTests", dependencies: ["TestSupport", "DevSupport", "Timebase", "CRedlineABI"]),
+        .testTarget(name: "ParquetTests", dependencies: ["TestSupport", "DevSupport", "Parquet"]),
+        .testTarget(name: "KernelProbesTests", dependencies: ["TestSupport", "DevSupport", "KernelProbes", "CRedlineABI"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments", "KernelProbes", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
+        .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "DevSupport", "Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "DevSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),

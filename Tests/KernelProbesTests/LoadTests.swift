@@ -1,4 +1,5 @@
 import CRedlineABI
+import DevSupport
 import KernelProbes
 import Testing
 import TestSupport
@@ -109,7 +110,7 @@ struct ParseTests {
 
     @Test("rootBPF: random frames never crash the parser and are classified into a known kind")
     func rootBPFRandomFrames() throws {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for _ in 0..<2000 {
             let n = 15 + Int(rng.next() % 120)
             var f = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -124,18 +125,5 @@ struct ParseTests {
                 #expect(tooShortForIP, "kernel refused a frame of \(n) bytes")
             }
         }
-    }
-}
-
-/// A small deterministic generator for test inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

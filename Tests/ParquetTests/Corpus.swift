@@ -1,3 +1,4 @@
+import DevSupport
 import Foundation
 @testable import Parquet
 
@@ -42,7 +43,7 @@ let words = ["alpha", "βeta", "γάμμα", "дельта", "東京", "🚀laun
 /// `n` random values of `t`; `cardinality` draws from a small pool instead.
 func randomValues(_ t: ValueType, _ n: Int, _ rng: inout SplitMix64, cardinality: Int? = nil) -> ColumnValues {
     func pick() -> UInt64 {
-        if let c = cardinality { var r = SplitMix64(UInt64(rng.below(c)) &+ 77); return r.next() }
+        if let c = cardinality { var r = SplitMix64(seed: rng.below(UInt64(c)) &+ 77); return r.next() }
         return rng.next()
     }
     switch t {
@@ -105,7 +106,7 @@ func makeColumn(_ field: ParquetField, rows: Int, _ rng: inout SplitMix64, nulls
         var offsets = [0], validity: [Bool] = [], elemValidity: [Bool] = []
         for r in 0..<rows {
             // The first rows pin the edge cases: null list, empty list, one element, [null].
-            var len = rng.below(5)
+            var len = Int(rng.below(5))
             var valid = !(nullable && rng.chance(0.15))
             if r == 0 { valid = !nullable; len = 0 }
             if r == 1 { valid = true; len = 0 }
@@ -124,7 +125,7 @@ func makeColumn(_ field: ParquetField, rows: Int, _ rng: inout SplitMix64, nulls
 
 func makeBatches(_ schema: ParquetSchema, rows: [Int], seed: UInt64, nulls: (Int) -> NullPattern = { _ in .random(0.3) },
                  cardinality: (Int) -> Int? = { _ in nil }) -> [[ColumnData]] {
-    var rng = SplitMix64(seed)
+    var rng = SplitMix64(seed: seed)
     return rows.map { n in
         schema.fields.enumerated().map { i, f in makeColumn(f, rows: n, &rng, nulls: nulls(i), cardinality: cardinality(i)) }
     }
@@ -163,7 +164,7 @@ func corpus() -> [CorpusFile] {
     for s in longStrings { strings.append(s) }
     let longSchema = ParquetSchema([ParquetField("s", .string), ParquetField("s_opt", .string, .optional),
                                     ParquetField("s_list", .string, .list(nullable: true, elementNullable: true))])
-    var rngL = SplitMix64(99)
+    var rngL = SplitMix64(seed: 99)
     let longBatch = [ColumnData(.byteArray(strings)),
                      ColumnData(.byteArray(ByteArrays(strings: longStrings.enumerated().filter { $0.offset % 3 != 0 }.map(\.element))),
                                 validity: longStrings.indices.map { $0 % 3 != 0 }),

@@ -1,3 +1,4 @@
+import DevSupport
 import Foundation
 import Testing
 @testable import Parquet
@@ -36,11 +37,11 @@ struct RobustnessTests {
     @Test("random byte corruption never crashes the reader")
     func corruption() throws {
         let bytes = try sampleFile()
-        var rng = SplitMix64(2024)
+        var rng = SplitMix64(seed: 2024)
         var rejected = 0
         for _ in 0..<3000 {
             var b = bytes
-            for _ in 0..<(1 + rng.below(4)) { b[rng.below(b.count)] = UInt8(truncatingIfNeeded: rng.next()) }
+            for _ in 0..<(1 + rng.below(4)) { b[Int(rng.below(UInt64(b.count)))] = UInt8(truncatingIfNeeded: rng.next()) }
             if readEverything(b) != nil { rejected += 1 }
         }
         // Flips inside values can go unnoticed (Parquet v1 pages carry no checksum); flips in
@@ -92,15 +93,15 @@ struct RobustnessTests {
 struct EncodingTests {
     @Test("RLE/bit-packed hybrid round-trips runs, literals and mixes at every width")
     func rleRoundTrip() throws {
-        var rng = SplitMix64(7)
+        var rng = SplitMix64(seed: 7)
         for width in [0, 1, 2, 3, 5, 8, 13, 17, 32] {
             let maxV: UInt64 = width == 0 ? 0 : (width == 32 ? UInt64(UInt32.max) : (1 << UInt64(width)) - 1)
             for shape in 0..<4 {
-                let n = [1, 7, 8, 9, 100, 1031][rng.below(6)] * (shape + 1)
+                let n = [1, 7, 8, 9, 100, 1031][Int(rng.below(6))] * (shape + 1)
                 var values: [UInt32] = []
                 while values.count < n {
                     let v = UInt32(maxV == 0 ? 0 : rng.next() % (maxV + 1))
-                    let run = shape == 0 ? 1 : (shape == 1 ? 1 + rng.below(20) : (rng.chance(0.5) ? 9 + rng.below(30) : 1))
+                    let run = shape == 0 ? 1 : (shape == 1 ? 1 + Int(rng.below(20)) : (rng.chance(0.5) ? 9 + Int(rng.below(30)) : 1))
                     values += Array(repeating: v, count: min(run, n - values.count))
                 }
                 let out = ByteBuffer()

@@ -1,3 +1,4 @@
+import DevSupport
 import Foundation
 import Testing
 @testable import Parquet
@@ -38,7 +39,7 @@ struct TableSchemaTests {
         let t = CallSampleTable.schema
         let path = dir.appendingPathComponent("call_sample.parquet").path
         let w = try t.makeWriter(path: path)
-        var rng = SplitMix64(3)
+        var rng = SplitMix64(seed: 3)
         try w.write(t.parquetSchema.fields.map { makeColumn($0, rows: 50, &rng) })
         try w.close()
         let r = try ParquetFileReader(path: path)

@@ -12,7 +12,7 @@ struct PipelineTablesTests {
     func jsonMatchesDeclaration(_ name: String) throws {
         let table = Self.tables.first { $0.name == name }!
         let loaded = try TableSchema(json: Data(contentsOf: dir.appendingPathComponent("\(name).json")))
-        #expect(table.differences(from: loaded).isEmpty, "\(table.differences(from: loaded)) — regenerate with redline dev table-schemas")
+        #expect(table.differences(from: loaded).isEmpty, "\(table.differences(from: loaded)) — regenerate with redline-dev table-schemas")
     }
 
     @Test("each table's prose spec names every column", arguments: PipelineTables.all.map(\.name))

@@ -1,4 +1,5 @@
 import CRedlineABI
+import DevSupport
 import Testing
 @testable import Segments
 

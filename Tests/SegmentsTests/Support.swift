@@ -1,4 +1,5 @@
 import CRedlineABI
+import DevSupport
 import Foundation
 import Glibc
 @testable import Segments

@@ -1,3 +1,4 @@
+import DevSupport
 import Testing
 import Timebase
 
@@ -14,7 +15,7 @@ struct RandomHistory {
 
     init(seed: UInt64) {
         self.seed = seed
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let rho = options.slewRate
         func randomSlope() -> Double {
             if rng.chance(0.25) { return 0 }
@@ -108,7 +109,7 @@ struct RandomHistory {
 
     /// Monotonic times to check: random ones over the whole coverage, and the edges that
     /// matter (each anchor and each jump, ±1 ns).
-    func probeTimes(_ rng: inout SeededRandom) -> [UInt64] {
+    func probeTimes(_ rng: inout SplitMix64) -> [UInt64] {
         let e = options.maxExtrapolationNanos
         let first = anchors.first!.monotonicNanos, last = anchors.last!.monotonicNanos
         let lo = first > e ? first - e : 0, hi = last + e
@@ -155,7 +156,7 @@ struct PropertyTests {
             stepsSeen += kinds.filter { !$0 }.count
             suspendsSeen += kinds.filter { $0 }.count
 
-            var rng = SeededRandom(seed: ~seed)
+            var rng = SplitMix64(seed: ~seed)
             var cursor = timeline.makeCursor()
             var previous = Int64.min
             for (k, t) in h.probeTimes(&rng).enumerated() {

@@ -1,28 +1,15 @@
+import DevSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 import Timebase
 
-/// SplitMix64: a small, seedable generator so every random history can be replayed from
-/// its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Log-uniform in [lo, hi]: spans many orders of magnitude evenly.
     mutating func logUniform(_ lo: Double, _ hi: Double) -> UInt64 {
         let x = Double.random(in: 0...1, using: &self)
         return UInt64((lo * pow(hi / lo, x)).rounded())
     }
-
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 }
 
 /// A host's true clocks over one boot, as functions of CLOCK_MONOTONIC: the true
@@ -81,7 +68,7 @@ struct SyntheticClock {
     /// placed at a random position around the true REALTIME, and BOOTTIME read up to
     /// `width` ns after MONOTONIC.
     func anchor(at t: UInt64, width: UInt64, reason: AnchorReason = .periodic,
-                using rng: inout SeededRandom) -> ClockAnchor {
+                using rng: inout SplitMix64) -> ClockAnchor {
         let truth = realtime(t)
         let before = truth - Int64(UInt64.random(in: 0...width, using: &rng))
         let gap = UInt64.random(in: 0...width, using: &rng)

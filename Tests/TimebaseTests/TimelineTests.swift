@@ -1,4 +1,5 @@
 import CRedlineABI
+import DevSupport
 import Testing
 import Timebase
 
@@ -8,7 +9,7 @@ private let wallBase: Int64 = 1_764_000_000_000_000_000   // 2025-11-24, REALTIM
 /// Anchors every `every` ns from `from`, `count` of them, sandwich width `width` ns.
 private func anchors(_ clock: SyntheticClock, from: UInt64, every: UInt64, count: Int, width: UInt64,
                      seed: UInt64 = 1) -> [ClockAnchor] {
-    var rng = SeededRandom(seed: seed)
+    var rng = SplitMix64(seed: seed)
     return (0..<count).map { clock.anchor(at: from + UInt64($0) * every, width: width, using: &rng) }
 }
 
@@ -195,7 +196,7 @@ struct TimelineTests {
     func anchorTriage() throws {
         let clock = SyntheticClock(baseOffset: wallBase)
         let clean = anchors(clock, from: start, every: 10 * second, count: 5, width: 1_000)
-        var rng = SeededRandom(seed: 99)
+        var rng = SplitMix64(seed: 99)
         var weaker = clean[2]
         weaker.uncertaintyNanos += 300
         weaker.realtimeNanos += 200
@@ -254,7 +255,7 @@ struct TimelineTests {
         var clock = SyntheticClock(baseOffset: wallBase, slope: 100e-6)
         clock.change(at: start + 55 * second, slope: -200e-6, jump: -2_000_000_000)
         let timeline = Timeline(bootID: BootID("b"), anchors: anchors(clock, from: start, every: 10 * second, count: 12, width: 800))
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let times = (0..<5_000).map { _ in UInt64.random(in: (start - 700 * second)...(start + 800 * second), using: &rng) }
         let batch = timeline.correct(batch: times)
         #expect(batch == times.map { timeline.correct(monotonicNanos: $0) })

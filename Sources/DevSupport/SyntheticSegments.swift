@@ -1,4 +1,5 @@
 import CRedlineABI
+import Segments
 
 /// Deterministic synthetic segments: the golden test fixture and the demo's sample set.
 /// Everything here derives from constants and a fixed-seed generator, so the same build writes
@@ -314,20 +315,4 @@ public enum SyntheticSegments {
             for (i, byte) in s.utf8.prefix(b.count - 1).enumerated() { b[i] = byte }
         }
     }
-}
-
-/// SplitMix64: a tiny, fixed, well-distributed generator, so synthetic data never depends on
-/// the standard library's (unspecified) random algorithms.
-public struct SplitMix64 {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in 0..<bound (bound > 0); the tiny modulo bias is irrelevant for synthetic data.
-    public mutating func below(_ bound: UInt64) -> UInt64 { next() % bound }
 }

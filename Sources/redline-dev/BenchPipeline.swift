@@ -1,11 +1,12 @@
 import ArgumentParser
 import CRedlineABI
+import DevSupport
 import Foundation
 import Parquet
 import Segments
 
-/// `redline dev bench-pipeline --calls N --out DIR`: the input of tools/bench/pipeline/run.
-/// `redline dev bench-pipeline --scan ROOT`: the floor under any segment-based aggregator — read,
+/// `redline-dev bench-pipeline --calls N --out DIR`: the input of tools/bench/pipeline/run.
+/// `redline-dev bench-pipeline --scan ROOT`: the floor under any segment-based aggregator — read,
 /// CRC-check and decompress every segment under ROOT and touch every call, nothing else.
 ///
 /// Writes, deterministically (same arguments, same bytes):

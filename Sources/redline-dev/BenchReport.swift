@@ -3,7 +3,7 @@ import Foundation
 import Parquet
 import Pipeline
 
-/// `redline dev bench-report --days N --services N --out DIR`: the input of
+/// `redline-dev bench-report --days N --services N --out DIR`: the input of
 /// tools/bench/report/run — synthetic merged hourly tables (red_service, red_edge,
 /// traffic_matrix, tcp_health, tcp_drops) for N days ending 2026-01-31, written with Redline's
 /// own Parquet writer from the tables' declarations. Deterministic: same arguments, same bytes.

@@ -1,19 +1,22 @@
 import ArgumentParser
+import DevSupport
 import Foundation
 import Pipeline
 import Segments
 
-/// Developer tools: generators of committed test data and in-process benchmarks. Hidden from
-/// help because operators never need them.
-struct Dev: ParsableCommand {
+/// `redline-dev`: developer tools — generators of committed test data and benchmark inputs, and
+/// in-process benchmarks. A separate executable so none of it ships in the product (`tools/package`
+/// packs `redline` only).
+@main
+struct RedlineDev: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Developer tools (fixture and sample generators, benchmarks).",
-        shouldDisplay: false,
+        commandName: "redline-dev",
+        abstract: "Redline developer tools (fixture and sample generators, benchmarks).",
         subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipeline.self, BenchReport.self, TableSchemas.self]
     )
 }
 
-/// `redline dev write-samples --out DIR`: the synthetic demo segments (tools/lab/samples/segments).
+/// `redline-dev write-samples --out DIR`: the synthetic demo segments (tools/lab/samples/segments).
 struct WriteSamples: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write-samples",
@@ -29,7 +32,7 @@ struct WriteSamples: ParsableCommand {
     }
 }
 
-/// `redline dev write-golden --out FILE`: the golden fixture schemas/segment-v1.md documents.
+/// `redline-dev write-golden --out FILE`: the golden fixture schemas/segment-v1.md documents.
 struct WriteGolden: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write-golden",
@@ -45,7 +48,7 @@ struct WriteGolden: ParsableCommand {
     }
 }
 
-/// `redline dev table-schemas --out schemas/tables`: the machine-readable schema of every
+/// `redline-dev table-schemas --out schemas/tables`: the machine-readable schema of every
 /// table the pipeline writes, from its one declaration (Sources/Pipeline/Tables, listed in PipelineTables.swift).
 struct TableSchemas: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,10 @@
 import ArgumentParser
 import CRedlineABI
+import DevSupport
 import Foundation
 import Segments
 
-/// `redline dev bench-segments`: write and read throughput of the segment path against the
+/// `redline-dev bench-segments`: write and read throughput of the segment path against the
 /// `lz4` command-line tool compressing and decompressing the same raw record bytes, same run.
 /// tools/bench/segments/run drives it.
 struct BenchSegments: ParsableCommand {
