@@ -175,7 +175,9 @@ public struct HourlyRun {
                                           maxBlockBytes: spec.read.maxBlockBytes,
                                           maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
                                           metadata: metadata)
-            processor.tables = Set(agg.tables)
+            processor.tables = AggregatedTables(redEdge: agg.tables.contains(RedEdge.name),
+                                                trafficMatrix: agg.tables.contains(TrafficMatrix.name),
+                                                tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
             var own = NamePool()
             let outcome = processor.run(names: &own)
             let rows = TableRows(partial: outcome.aggregates)

@@ -1,4 +1,5 @@
 import Aggregates
+import Enrichment
 import Parquet
 
 /// One output table, declared once (recipe: schemas/tables/README.md, "Adding a table").
@@ -30,14 +31,6 @@ public protocol OutputTable {
     static var fields: [OutputField<Key, Cell>] { get }
     /// The cell a new group starts from (all counts zero).
     static func emptyCell(histogramScale: Int) -> Cell
-}
-
-/// A table's group key: a bucket and name ids (`NamePool`) or codes. `init()` is the all-zero
-/// key that reading a partial file fills field by field.
-public protocol TableKey: Hashable, Comparable, Sendable {
-    init()
-    /// Bucket start, UTC ns.
-    var bucket: Int64 { get set }
 }
 
 extension OutputTable {
