@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "redline-dev",
             dependencies: [
-                "DevSupport", "Segments", "Parquet", "Pipeline", "CRedlineABI",
+                "DevSupport", "Segments", "Parquet", "Pipeline", "CRedlineABI", "CCompression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -44,20 +44,26 @@ public final class SegmentWriter {
     public private(set) var bytesWritten: UInt64 = 0
     /// Blocks written so far, in file order.
     public private(set) var blocks: [BlockInfo] = []
-    public private(set) var isSealed = false
+    // `isSealed` and `fd` are read on every append: unchecked, since a writer is used from one
+    // thread (its contract), and the dynamic exclusivity check of a class's `var` cost more
+    // than the rest of the per-record path.
+    @exclusivity(unchecked) public private(set) var isSealed = false
 
-    private var fd: Int32
+    @exclusivity(unchecked) private var fd: Int32
+    /// Raw record type values are below this (the ABI's `enum rl_record_type`: 1…7).
+    private static let slots = 8
     /// Layout version per raw record type as the header declares it; 0 = not declared.
     private let versions: [UInt16]
-    private var pending: [PendingBlock?] = Array(repeating: nil, count: 8)
+    /// The block being filled, per raw record type, updated in place through the pointer (no
+    /// copy out of and back into an array, no exclusivity check) on every append.
+    private let pending: UnsafeMutablePointer<PendingBlock>
     private var out: UnsafeMutableRawPointer
     private var outCapacity: Int
 
-    /// A record type's block being filled.
+    /// A record type's block being filled; `buffer` is nil until the type's first record.
     private struct PendingBlock {
-        let type: RecordType
-        let buffer: UnsafeMutableRawPointer
-        let capacity: Int
+        var buffer: UnsafeMutableRawPointer?
+        var capacity = 0
         var used = 0
         var count = 0
         var minNs = UInt64.max
@@ -89,7 +95,7 @@ public final class SegmentWriter {
         self.finalPath = finalPath
         openPath = finalPath + ".open"
         self.header = header
-        var versions = [UInt16](repeating: 0, count: 8)
+        var versions = [UInt16](repeating: 0, count: Self.slots)
         for entry in header.recordTypes { versions[Int(entry.recordType.rawValue)] = entry.version }
         self.versions = versions
         self.options = options
@@ -97,6 +103,8 @@ public final class SegmentWriter {
         try FileIO.makeDirectories(FileIO.directory(of: finalPath), mode: options.directoryMode)
         fd = try FileIO.open(openPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: options.fileMode)
         out = .allocate(byteCount: outCapacity, alignment: 16)
+        pending = .allocate(capacity: Self.slots)
+        pending.initialize(repeating: PendingBlock(), count: Self.slots)
         let bytes = header.encoded()
         do {
             try write(bytes)
@@ -120,7 +128,9 @@ public final class SegmentWriter {
     deinit {
         // An unsealed writer leaves its .rls.open file as a crash would: readable up to the last block.
         if fd >= 0 { _ = close(fd) }
-        for p in pending { p?.buffer.deallocate() }
+        for slot in 0..<Self.slots { pending[slot].buffer?.deallocate() }
+        pending.deinitialize(count: Self.slots)
+        pending.deallocate()
         out.deallocate()
     }
 
@@ -165,7 +175,8 @@ public final class SegmentWriter {
         guard !isSealed, fd >= 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "append after seal")
         }
-        guard records.count % size == 0 else {
+        // One whole record (the common call) needs no division.
+        guard records.count == size || records.count % size == 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten,
                                    reason: "\(records.count) bytes are not whole \(type) records of \(size) bytes")
         }
@@ -174,27 +185,26 @@ public final class SegmentWriter {
         }
         guard let src = records.baseAddress else { return }
         let slot = Int(type.rawValue)
-        if pending[slot] == nil {
+        let block = pending + slot
+        if block.pointee.buffer == nil {
             let capacity = max(size, options.blockRawBytes / size * size)
-            pending[slot] = PendingBlock(type: type, buffer: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
+            block.pointee.buffer = .allocate(byteCount: capacity, alignment: 16)
+            block.pointee.capacity = capacity
         }
         var at = 0
         while at < records.count {
             let record = src + at
             let span = type.kernelTimeSpan(of: record)
-            var block = pending[slot].unsafelyUnwrapped
-            if block.count > 0 && (block.used + size > block.capacity
-                || (span.low > block.firstNs && span.low - block.firstNs > options.maxBlockAgeNs)) {
+            if block.pointee.count > 0 && (block.pointee.used + size > block.pointee.capacity
+                || (span.low > block.pointee.firstNs && span.low - block.pointee.firstNs > options.maxBlockAgeNs)) {
                 try cut(slot)
-                block = pending[slot].unsafelyUnwrapped
             }
-            if block.count == 0 { block.firstNs = span.low }
-            (block.buffer + block.used).copyMemory(from: record, byteCount: size)
-            block.used += size
-            block.count += 1
-            if span.low < block.minNs { block.minNs = span.low }
-            if span.high > block.maxNs { block.maxNs = span.high }
-            pending[slot] = block
+            if block.pointee.count == 0 { block.pointee.firstNs = span.low }
+            (block.pointee.buffer.unsafelyUnwrapped + block.pointee.used).copyMemory(from: record, byteCount: size)
+            block.pointee.used += size
+            block.pointee.count += 1
+            if span.low < block.pointee.minNs { block.pointee.minNs = span.low }
+            if span.high > block.pointee.maxNs { block.pointee.maxNs = span.high }
             at += size
         }
     }
@@ -202,14 +212,15 @@ public final class SegmentWriter {
     /// Bytes of buffer memory the writer holds: pending blocks plus the compression buffer. It
     /// depends on the block size and the record types in use, never on how much was written.
     public var bufferBytes: Int {
-        outCapacity + pending.reduce(0) { $0 + ($1?.capacity ?? 0) }
+        outCapacity + (0..<Self.slots).reduce(0) { $0 + pending[$1].capacity }
     }
 
     /// Writes the pending block of the type in `slot`.
     private func cut(_ slot: Int) throws(SegmentError) {
-        guard var block = pending[slot], block.count > 0 else { return }
+        let block = pending[slot]
+        guard block.count > 0, let buffer = block.buffer, let type = RecordType(rawValue: UInt16(slot)) else { return }
         let hl = SegmentFormat.blockHeaderLength
-        let compressed = Int(ccompression_lz4_compress(block.buffer, Int32(block.used), out + hl, Int32(outCapacity - hl - 8)))
+        let compressed = Int(ccompression_lz4_compress(buffer, Int32(block.used), out + hl, Int32(outCapacity - hl - 8)))
         guard compressed > 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "LZ4 compression of a \(block.used)-byte block failed")
         }
@@ -217,7 +228,7 @@ public final class SegmentWriter {
         (out + hl + compressed).initializeMemory(as: UInt8.self, repeating: 0, count: padded - compressed)
         let sequence = UInt32(blocks.count)
         out.putLE(SegmentFormat.blockMagic, at: 0)
-        out.putLE(block.type.rawValue, at: 4)
+        out.putLE(type.rawValue, at: 4)
         out.putLE(versions[slot], at: 6)
         out.putLE(sequence, at: 8)
         out.putLE(UInt32(block.count), at: 12)
@@ -229,30 +240,30 @@ public final class SegmentWriter {
         var crc = crc32c(0, UnsafeRawBufferPointer(start: out, count: 44))
         crc = crc32c(crc, UnsafeRawBufferPointer(start: out + hl, count: padded))
         out.putLE(crc, at: 44)
-        let info = BlockInfo(sequence: sequence, offset: bytesWritten, recordType: block.type,
+        let info = BlockInfo(sequence: sequence, offset: bytesWritten, recordType: type,
                              recordVersion: versions[slot], recordCount: UInt32(block.count),
                              rawLength: UInt32(block.used), compressedLength: UInt32(compressed),
                              minKernelNs: block.minNs, maxKernelNs: block.maxNs)
         try write(UnsafeRawBufferPointer(start: out, count: hl + padded))
         blocks.append(info)
-        block.used = 0
-        block.count = 0
-        block.minNs = .max
-        block.maxNs = 0
-        pending[slot] = block
+        pending[slot].used = 0
+        pending[slot].count = 0
+        pending[slot].minNs = .max
+        pending[slot].maxNs = 0
     }
 
     /// Writes every pending block, in record type order. Readers of the `.rls.open` file then
     /// see every record appended so far (the data is in the page cache; not fsynced).
     public func flush() throws(SegmentError) {
-        for slot in pending.indices { try cut(slot) }
+        for slot in 0..<Self.slots { try cut(slot) }
     }
 
     /// Writes the pending blocks of types whose first pending record is older than `kernelNs`
     /// minus `maxBlockAgeNs`; the collector calls this periodically so quiet types still reach disk.
     public func flush(olderThan kernelNs: UInt64) throws(SegmentError) {
-        for slot in pending.indices {
-            if let b = pending[slot], b.count > 0, kernelNs > b.firstNs, kernelNs - b.firstNs > options.maxBlockAgeNs {
+        for slot in 0..<Self.slots {
+            let b = pending[slot]
+            if b.count > 0, kernelNs > b.firstNs, kernelNs - b.firstNs > options.maxBlockAgeNs {
                 try cut(slot)
             }
         }

@@ -13,7 +13,7 @@ struct BadInputCLITests {
     }
 
     static func file(_ name: String, _ text: String) throws -> String {
-        let p = try InspectCLITests.scratch().appendingPathComponent(name).path
+        let p = try makeScratchDirectory("redline-cli").appendingPathComponent(name).path
         try text.write(toFile: p, atomically: true, encoding: .utf8)
         return p
     }
@@ -34,7 +34,7 @@ struct BadInputCLITests {
 
     @Test("inspect refuses a FIFO at once (it would block forever)")
     func inspectFIFO() throws {
-        let dir = try InspectCLITests.scratch().path
+        let dir = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(mkfifo(dir + "/x.rls", 0o600) == 0)
         let r = try InspectCLITests.redline("inspect", dir + "/x.rls")
@@ -64,12 +64,12 @@ struct BadInputCLITests {
 
     @Test("invalid JSON in pods.json names the line and byte offset")
     func podsJSON() throws {
-        let meta = try InspectCLITests.scratch().path
+        let meta = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: meta) }
         try "{\"kind\": \"List\",\n \"items\": [,]}\n".write(toFile: meta + "/pods.json", atomically: true, encoding: .utf8)
-        let out = try InspectCLITests.scratch().path
+        let out = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", Self.partition,
+        let r = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", Self.partition,
                                             "--segments", Self.capture + "/segments", "--metadata", meta, "--out", out, "--quiet")
         #expect(r.status == 3)
         #expect(r.stderr.contains("pods.json:2: invalid JSON at byte 28"), "\(r.stderr)")
@@ -77,15 +77,15 @@ struct BadInputCLITests {
 
     @Test("an hour with no segments at all exits 3 saying so, and commits nothing")
     func noSegments() throws {
-        let out = try InspectCLITests.scratch().path
+        let out = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", "date=2020-01-01/hour=00",
+        let r = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", "date=2020-01-01/hour=00",
                                             "--segments", Self.capture + "/segments", "--out", out, "--quiet")
         #expect(r.status == 3)
         #expect(r.stderr.contains("no segments for date=2020-01-01/hour=00"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out + "/_manifests/hourly/date=2020-01-01/hour=00.json"))
         // Timers that expect empty hours say so: an empty partition, committed, with the warning.
-        let allowed = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", "date=2020-01-01/hour=00",
+        let allowed = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", "date=2020-01-01/hour=00",
                                                   "--segments", Self.capture + "/segments", "--out", out, "--quiet", "--allow-empty")
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(allowed.stderr.contains("writing an empty partition (--allow-empty)"), "\(allowed.stderr)")
@@ -94,10 +94,10 @@ struct BadInputCLITests {
 
     @Test("an output root that cannot be created names the folder and the errno text")
     func unwritableRoot() throws {
-        let dir = try InspectCLITests.scratch().path
+        let dir = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: dir + "/plain-file", contents: Data("x".utf8))
-        let r = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", Self.partition,
+        let r = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", Self.partition,
                                             "--segments", Self.capture + "/segments", "--out", dir + "/plain-file/tables", "--quiet")
         #expect(r.status == 5)
         #expect(r.stderr.contains("cannot create folder \(dir)/plain-file/tables: mkdir: Not a directory"), "\(r.stderr)")
@@ -105,14 +105,14 @@ struct BadInputCLITests {
 
     @Test("table files and folders get 0640/0750 whatever the umask (here 000), and write.file_mode/dir_mode change them")
     func modesAreExplicit() throws {
-        let dir = try InspectCLITests.scratch().path
+        let dir = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func run(_ pipeline: String, _ out: String) throws -> Int32 {
             // umask is per process: the shell sets 000 and execs redline.
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", "umask 000; exec \"$0\" run \"$1\" --partition \"$2\" --segments \"$3\" --metadata \"$4\" --out \"$5\" --quiet",
-                           try InspectCLITests.redlinePath(), pipeline, Self.partition, Self.capture + "/segments", Self.capture + "/metadata", out]
+                           try builtProduct("redline"), pipeline, Self.partition, Self.capture + "/segments", Self.capture + "/metadata", out]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -129,11 +129,11 @@ struct BadInputCLITests {
             }
             return (files, folders)
         }
-        #expect(try run(InspectCLITests.packageRoot + "/pipelines/hourly.yaml", dir + "/default") == 0)
+        #expect(try run(Prerequisites.packageRoot + "/pipelines/hourly.yaml", dir + "/default") == 0)
         let d = modes(dir + "/default")
         #expect(d.files == [0o640] && d.folders == [0o750], "files \(d.files.map { String($0, radix: 8) }), folders \(d.folders.map { String($0, radix: 8) })")
 
-        var text = try String(contentsOfFile: InspectCLITests.packageRoot + "/pipelines/hourly.yaml", encoding: .utf8)
+        var text = try String(contentsOfFile: Prerequisites.packageRoot + "/pipelines/hourly.yaml", encoding: .utf8)
         text = text.replacingOccurrences(of: "- stage: write", with: "- stage: write\n    file_mode: \"0600\"\n    dir_mode: \"0700\"")
         #expect(text.contains("file_mode"))
         let custom = dir + "/custom.yaml"
@@ -156,7 +156,7 @@ struct BadInputCLITests {
         #expect(i.status == 3)
         #expect(i.stderr.contains("c.yaml:3: interfaces[1]: 'rlnope9' matches no interface here"), "\(i.stderr)")
 
-        let dir = try InspectCLITests.scratch().path
+        let dir = try makeScratchDirectory("redline-cli").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: dir + "/plain-file", contents: Data("x".utf8))
         let root = try Self.file("c.yaml", "version: 1\nhost: h1\nsegments: {root: \(dir)/plain-file/segments}\n")

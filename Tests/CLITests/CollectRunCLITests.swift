@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("redline collect and redline run: usage and configuration errors (end to end)")
 struct CollectRunCLITests {
     func write(_ text: String) throws -> String {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         let p = dir.appendingPathComponent("c.yaml").path
         try text.write(toFile: p, atomically: true, encoding: .utf8)
         return p
@@ -44,13 +45,13 @@ struct CollectRunCLITests {
 struct RunDeterminismCLITests {
     @Test("two separate runs of a partition write the same bytes (no leftover memory, no hash-seed order in any file)")
     func separateProcessesWriteTheSameBytes() throws {
-        let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
+        let capture = Prerequisites.packageRoot + "/tools/lab/samples/capture"
         let partition = try String(contentsOfFile: capture + "/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         var trees: [[String: Data]] = []
         for _ in 0..<2 {
-            let out = try InspectCLITests.scratch()
+            let out = try makeScratchDirectory("redline-cli")
             defer { try? FileManager.default.removeItem(at: out) }
-            let r = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", partition,
+            let r = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", partition,
                                                 "--segments", capture + "/segments", "--metadata", capture + "/metadata",
                                                 "--out", out.path, "--quiet")
             #expect(r.status == 0, "\(r.stderr)")

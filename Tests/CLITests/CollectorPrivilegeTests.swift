@@ -12,7 +12,7 @@ struct CollectorPrivilegeTests {
     @Test("the unit's capability set runs the collector end to end; one capability short, it exits 4")
     func unitCapabilitiesSuffice() throws {
         let ns = "rlop-cap-\(getpid())"
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         try #require(try PackageTests.sh(["ip", "netns", "add", ns]).status == 0)
         defer {
             _ = try? PackageTests.sh(["ip", "netns", "del", ns])
@@ -24,12 +24,12 @@ struct CollectorPrivilegeTests {
             version: 1
             host: cap-test
             interfaces: [lo]
-            rules: \(InspectCLITests.packageRoot)/pipelines/rules/default.yaml
+            rules: \(Prerequisites.packageRoot)/pipelines/rules/default.yaml
             segments:
               root: \(dir.path)/segments
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let bounding = "--bounding-set=-all," + Capability.collectorNeeds.map { "+" + $0.name.dropFirst(4).lowercased() }.joined(separator: ",")
-        let redline = try InspectCLITests.redlinePath()
+        let redline = try builtProduct("redline")
         // nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup2 mount.
         let run = try PackageTests.sh(["nsenter", "--net=/run/netns/\(ns)", "setpriv", bounding, redline, "collect",
                                        "--config", config, "--duration", "2"])

@@ -9,7 +9,7 @@ import TestSupport
 /// and its output is byte-identical to a clean run's.
 @Suite("redline run killed at every commit step (end to end)")
 struct CommitFaultCLITests {
-    static let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
+    static let capture = Prerequisites.packageRoot + "/tools/lab/samples/capture"
 
     /// The `.parquet` files of each unit of publication under `root`, as a globbing reader
     /// (DuckDB `…/*.parquet`, pyarrow, Spark) lists and reads them: each merged table's partition
@@ -46,27 +46,35 @@ struct CommitFaultCLITests {
         return out
     }
 
-    static func run(segments: String, out: String, partition: String, killAt step: Int? = nil) throws -> InspectCLITests.Run {
+    static func run(segments: String, out: String, partition: String, killAt step: Int? = nil) throws -> ProcessOutput {
         var env = ProcessInfo.processInfo.environment
         env["REDLINE_FAULT_COMMIT_STEP"] = step.map(String.init)
-        return try InspectCLITests.redline(environment: env, "run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml",
+        return try InspectCLITests.redline(environment: env, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml",
                                            "--partition", partition, "--segments", segments,
                                            "--metadata", capture + "/metadata", "--out", out, "--quiet")
     }
 
-    @Test("a kill at each commit step leaves every table folder all old or all new; the next run is byte-identical")
-    func killAtEveryStep() throws {
-        let partition = try String(contentsOfFile: Self.capture + "/PARTITION", encoding: .utf8)
+    /// The capture's partition and a scratch folder (the caller removes it) holding `two-hosts/`:
+    /// a segment root with two of the capture's four hosts, the "old" partition's input.
+    static func workspace() throws -> (partition: String, work: String) {
+        let partition = try String(contentsOfFile: capture + "/PARTITION", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let work = try InspectCLITests.scratch().path
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        // The old partition: two of the four hosts. The new one: all four (other rows, other
-        // partial host folders), read from the segment root the final runs use.
+        let work = try makeScratchDirectory("redline-cli").path
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(work)/two-hosts", withIntermediateDirectories: true)
         for h in ["host=h11", "host=h21"] {
-            try fm.createSymbolicLink(atPath: "\(work)/two-hosts/\(h)", withDestinationPath: "\(Self.capture)/segments/\(h)")
+            try fm.createSymbolicLink(atPath: "\(work)/two-hosts/\(h)", withDestinationPath: "\(capture)/segments/\(h)")
         }
+        return (partition, work)
+    }
+
+    @Test("a kill at each commit step leaves every table folder all old or all new; the next run is byte-identical")
+    func killAtEveryStep() throws {
+        // The old partition: two of the four hosts. The new one: all four (other rows, other
+        // partial host folders), read from the segment root the final runs use.
+        let (partition, work) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let fm = FileManager.default
         let all = "\(Self.capture)/segments"
         #expect(try Self.run(segments: "\(work)/two-hosts", out: "\(work)/old", partition: partition).status == 0)
         #expect(try Self.run(segments: all, out: "\(work)/new", partition: partition).status == 0)
@@ -124,27 +132,13 @@ struct CommitFaultCLITests {
     @Test("a full disk (256 KiB tmpfs) during a run: exit 5 naming the file and errno, the previous partition intact, the next run with space byte-identical",
           .requiresRootBPF)
     func diskFull() throws {
-        let partition = try String(contentsOfFile: Self.capture + "/PARTITION", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let work = try InspectCLITests.scratch().path
+        let (partition, work) = try Self.workspace()
         defer { try? FileManager.default.removeItem(atPath: work) }
         let fm = FileManager.default
-        try fm.createDirectory(atPath: "\(work)/two-hosts", withIntermediateDirectories: true)
-        for h in ["host=h11", "host=h21"] {
-            try fm.createSymbolicLink(atPath: "\(work)/two-hosts/\(h)", withDestinationPath: "\(Self.capture)/segments/\(h)")
-        }
         let all = "\(Self.capture)/segments"
         try fm.createDirectory(atPath: "\(work)/small", withIntermediateDirectories: true)
-        func sh(_ args: String...) -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            try? p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        #expect(sh("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "\(work)/small") == 0)
-        defer { _ = sh("umount", "\(work)/small") }
+        let small = try Tmpfs(at: "\(work)/small", size: "256k")
+        defer { small.unmount() }
         let out = "\(work)/small/tables"
         // Two hosts' partition fits; the four hosts' one beside it does not.
         #expect(try Self.run(segments: "\(work)/two-hosts", out: out, partition: partition).status == 0)
@@ -157,7 +151,7 @@ struct CommitFaultCLITests {
         #expect(fm.contents(atPath: "\(out)/_manifests/hourly/\(partition).json") == oldManifest)
         // With space again (the staging left by the failure is cleared by the next run), the run
         // commits what a clean run commits.
-        #expect(sh("mount", "-o", "remount,size=4m", "\(work)/small") == 0)
+        try small.resize(to: "4m")
         #expect(try Self.run(segments: all, out: out, partition: partition).status == 0)
         #expect(try Self.run(segments: all, out: "\(work)/clean", partition: partition).status == 0)
         #expect(Self.tree(out) == Self.tree("\(work)/clean"))

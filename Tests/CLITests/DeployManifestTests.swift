@@ -1,6 +1,7 @@
 import Foundation
 import KernelProbes
 import Testing
+import TestSupport
 import Yams
 
 /// The deployment files under tools/deploy/ against what the code needs: the Kubernetes
@@ -8,7 +9,7 @@ import Yams
 /// capabilities are exactly `Capability.collectorNeeds` in the systemd unit and the DaemonSet.
 @Suite("Deployment files: Kubernetes examples and systemd units agree with the collector")
 struct DeployManifestTests {
-    static let deploy = InspectCLITests.packageRoot + "/tools/deploy"
+    static let deploy = Prerequisites.packageRoot + "/tools/deploy"
 
     static func documents(_ file: String) throws -> [[String: Any]] {
         let text = try String(contentsOfFile: "\(deploy)/k8s/\(file)", encoding: .utf8)

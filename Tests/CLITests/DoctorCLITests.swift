@@ -14,8 +14,8 @@ struct DoctorCLITests {
 
     /// Runs redline under `setpriv` with `setprivArgs` (nothing: as is).
     static func doctor(_ setprivArgs: [String], _ args: [String]) throws -> (status: Int32, report: Report?, stdout: String) {
-        let exe = try InspectCLITests.redlinePath()
-        let dir = try InspectCLITests.scratch()
+        let exe = try builtProduct("redline")
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: setprivArgs.isEmpty ? exe : "/usr/bin/setpriv")
@@ -37,7 +37,7 @@ struct DoctorCLITests {
     @Test("every feature the collector needs is found on this kernel; nothing is left pinned, and the scratch cgroup is gone")
     func readyHere() throws {
         let pinnedBefore = Self.bpffsEntries()
-        let segments = try InspectCLITests.scratch()
+        let segments = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: segments) }
         let r = try Self.doctor([], ["--json", "--segments", segments.path])
         #expect(r.status == 0, "\(r.stdout)")
@@ -80,7 +80,7 @@ struct DoctorCLITests {
 
     @Test("a config whose interface pattern matches nothing, or that names a sockops cgroup, is checked as the collector would use it")
     func configChecks() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("collector.yaml").path
         try "version: 1\ninterfaces: [lo, \"nosuch*\"]\nsockops_cgroup: /\nsegments:\n  root: \(dir.path)/segments\n"

@@ -1,58 +1,16 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// End-to-end tests of `redline inspect`: they run the built executable and check its output
-/// and exit code. The executable is found beside the test bundle (SwiftPM puts every product of
-/// a build in the same bin directory; `swift build --build-tests`, which tools/test runs, builds it).
+/// End-to-end tests of `redline inspect`: they run the built executable (`builtProduct`) and
+/// check its output and exit code.
 @Suite("redline inspect (end to end)")
 struct InspectCLITests {
-    static let packageRoot: String = {
-        let here = "\(#filePath)"
-        return String(here[..<here.range(of: "/Tests/CLITests/")!.lowerBound])
-    }()
-    static let golden = packageRoot + "/Tests/SegmentsTests/Fixtures/golden-v1.rls"
+    static let golden = Prerequisites.packageRoot + "/Tests/SegmentsTests/Fixtures/golden-v1.rls"
 
-    static func redlinePath() throws -> String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // Inside a bundle (…/X.xctest/Contents/MacOS) walk up to the bin directory.
-        while dir.path.contains(".xctest") { dir.deleteLastPathComponent() }
-        let candidate = dir.appendingPathComponent("redline").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw CLIError.missing("redline executable not found at \(candidate); build it first (swift build, or tools/test)")
-        }
-        return candidate
-    }
-
-    enum CLIError: Error { case missing(String) }
-
-    /// `status` is the exit code, or the signal when `signalled`.
-    struct Run { var status: Int32; var stdout: String; var stderr: String; var signalled = false }
-
-    static func redline(environment: [String: String]? = nil, _ args: String...) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try redlinePath())
-        p.arguments = args
-        if let environment { p.environment = environment }
-        // Output goes to files, not pipes, so a large output cannot stall the child.
-        let dir = try scratch()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: outURL)
-        p.standardError = try FileHandle(forWritingTo: errURL)
-        try p.run()
-        p.waitUntilExit()
-        let oData = try Data(contentsOf: outURL), e = try Data(contentsOf: errURL)
-        return Run(status: p.terminationStatus, stdout: String(decoding: oData, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
-                   signalled: p.terminationReason == .uncaughtSignal)
-    }
-
-    static func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("redline-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+    /// Runs the built `redline` with `args` to completion.
+    static func redline(environment: [String: String]? = nil, _ args: String...) throws -> ProcessOutput {
+        try runToCompletion(try builtProduct("redline"), args, environment: environment)
     }
 
     @Test("the intact golden fixture exits 0 with an INTACT verdict and its counts")
@@ -68,7 +26,7 @@ struct InspectCLITests {
 
     @Test("a truncated copy of the golden fixture exits 1 and names the recovered block count")
     func truncated() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let copy = dir.appendingPathComponent("golden-truncated.rls")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.golden))
@@ -81,7 +39,7 @@ struct InspectCLITests {
 
     @Test("a directory is searched recursively; one damaged file makes it exit 1 with a total")
     func directory() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let sub = dir.appendingPathComponent("host=a/date=2026-01-02/hour=03")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
@@ -141,7 +99,7 @@ struct InspectCLITests {
 
     @Test("the shipped demo samples inspect clean: sealed files intact, the open one open")
     func samples() throws {
-        let r = try Self.redline("inspect", Self.packageRoot + "/tools/lab/samples/segments")
+        let r = try Self.redline("inspect", Prerequisites.packageRoot + "/tools/lab/samples/segments")
         #expect(r.status == 0)
         #expect(r.stdout.contains("total: 5 files — 4 intact, 1 open, 0 damaged"))
     }

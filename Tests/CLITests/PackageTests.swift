@@ -10,7 +10,7 @@ import TestSupport
 /// started here, and prerm stops it, which detaches, where systemd runs).
 @Suite("Debian package: build, install, doctor, inspect, units, upgrade, purge (root)", .requiresRootBPF, .serialized)
 struct PackageTests {
-    static let root = InspectCLITests.packageRoot
+    static let root = Prerequisites.packageRoot
     static let capture = root + "/tools/lab/samples/capture"
 
     struct Result { var status: Int32; var out: String }
@@ -18,7 +18,7 @@ struct PackageTests {
     /// Runs a command; output to a file (a chatty child cannot stall on a pipe).
     @discardableResult
     static func sh(_ args: [String], env: [String: String] = [:]) throws -> Result {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -48,7 +48,7 @@ struct PackageTests {
         let dir = root + "/.build/package"
         let debs = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".deb") }.sorted()
         guard let last = debs.last else {
-            throw InspectCLITests.CLIError.missing("no .deb under \(dir): run tools/package (tools/test does, before the tests)")
+            throw TestSupportError("no .deb under \(dir): run tools/package (tools/test does, before the tests)")
         }
         return "\(dir)/\(last)"
     }
@@ -77,6 +77,8 @@ struct PackageTests {
                      "./lib/systemd/system/redline-daily.timer", "./usr/share/redline/k8s/collector-daemonset.yaml"] {
             #expect(contents.out.contains(" \(path)\n") || contents.out.contains(" \(path) "), "\(path) not in the package")
         }
+        // Developer tools (benchmarks, fixture writers) stay out of the product.
+        #expect(!contents.out.contains("redline-dev"), "the package ships redline-dev")
         #expect(try Self.sh(["dpkg-deb", "--info", deb, "conffiles"]).out.contains("/etc/redline/collector.yaml"), "collector.yaml is not a conffile")
 
         if try Self.sh(["dpkg-query", "-W", "-f=${Status}", "redline"]).out.contains("installed") {
@@ -97,7 +99,7 @@ struct PackageTests {
         #expect(doctor.out.contains("free at /var/lib/redline"), "doctor did not read /etc/redline/collector.yaml:\n\(doctor.out)")
         let inspect = try Self.sh(["/usr/bin/redline", "inspect", Self.capture + "/segments"])
         #expect(inspect.status == 0 && inspect.out.contains("4 intact"), "\(inspect.out)")
-        let tables = try InspectCLITests.scratch()
+        let tables = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: tables) }
         let partition = try String(contentsOfFile: Self.capture + "/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let run = try Self.sh(["/usr/bin/redline", "run", "/usr/share/redline/pipelines/hourly.yaml", "--partition", partition,

@@ -9,26 +9,8 @@ import TestSupport
 /// html5lib's parse (tools/validate/html_check.py).
 @Suite("redline report in headless Chromium (end to end)", .serialized)
 struct ReportBrowserTests {
-    static let root = InspectCLITests.packageRoot
+    static let root = Prerequisites.packageRoot
     static let capture = root + "/tools/lab/samples/capture"
-
-    /// Runs a program to completion; output through files so a large JSON cannot stall it.
-    static func run(_ exe: String, _ args: [String]) throws -> InspectCLITests.Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let dir = try InspectCLITests.scratch()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let o = dir.appendingPathComponent("out"), e = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: o.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: e.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: o)
-        p.standardError = try FileHandle(forWritingTo: e)
-        try p.run()
-        p.waitUntilExit()
-        return .init(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: o), as: UTF8.self),
-                     stderr: String(decoding: try Data(contentsOf: e), as: UTF8.self))
-    }
 
     /// Debian's python3 (html5lib comes from python3-html5lib) and the project's venv (DuckDB).
     static let systemPython = "/usr/bin/python3"
@@ -40,7 +22,7 @@ struct ReportBrowserTests {
 
     /// The browser's view of a page.
     static func browse(_ html: String, _ extra: [String] = []) throws -> [String: Any] {
-        let r = try run(systemPython, [root + "/tools/validate/report_browser.py", html] + extra)
+        let r = try runToCompletion(systemPython, [root + "/tools/validate/report_browser.py", html] + extra)
         #expect(r.status == 0, "report_browser.py: \(r.stderr)")
         return try json(r.stdout)
     }
@@ -59,7 +41,7 @@ struct ReportBrowserTests {
     @Test("the samples' report loads without console errors or network, has every section and chart, and shows the tables' own numbers",
           .requiresChromium)
     func samplesReport() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let tables = dir.path + "/tables", html = dir.path + "/report.html"
         let part = try Self.partition()
@@ -75,7 +57,7 @@ struct ReportBrowserTests {
         let dom = dir.path + "/dom.html", shot = dir.path + "/report.png"
         let pdf = dir.path + "/report.pdf"
         let seen = try Self.browse(html, ["--screenshot", shot, "--dom-out", dom, "--pdf", pdf])
-        let valid = try Self.run(Self.systemPython, [Self.root + "/tools/validate/html_check.py", html, dom])
+        let valid = try runToCompletion(Self.systemPython, [Self.root + "/tools/validate/html_check.py", html, dom])
         #expect(valid.status == 0, "html_check.py: \(valid.stdout)\(valid.stderr)")
 
         #expect(Self.problems(seen).isEmpty, "console: \(Self.problems(seen))")
@@ -124,7 +106,7 @@ struct ReportBrowserTests {
 
         // Every number the checker derives from the tables equals the rendered one.
         let step = (seen["metrics"] as? [String: String])?["slot-seconds"] ?? ""
-        let expected = try Self.run(Self.venvPython, [Self.root + "/tools/validate/report_numbers.py", "--tables", tables,
+        let expected = try runToCompletion(Self.venvPython, [Self.root + "/tools/validate/report_numbers.py", "--tables", tables,
                                                       "--partition", part, "--slot-seconds", step])
         try #require(expected.status == 0, "report_numbers.py: \(expected.stderr)")
         let numbers = try Self.json(expected.stdout)
@@ -141,7 +123,7 @@ struct ReportBrowserTests {
     @Test("the daily view shows the day's matrix and its change against the day before, and says when that day is absent",
           .requiresChromium)
     func dailyReport() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let tables = dir.path + "/tables"
         let part = try Self.partition()
@@ -169,7 +151,7 @@ struct ReportBrowserTests {
         let seen2 = try Self.browse(second)
         #expect(Self.problems(seen2).isEmpty)
         #expect(try String(contentsOfFile: second, encoding: .utf8).contains("data-previous=\"present\""))
-        let expected = try Self.run(Self.venvPython, [Self.root + "/tools/validate/report_numbers.py", "--tables", tables, "--day", day])
+        let expected = try runToCompletion(Self.venvPython, [Self.root + "/tools/validate/report_numbers.py", "--tables", tables, "--day", day])
         try #require(expected.status == 0, "\(expected.stderr)")
         let e = try Self.json(expected.stdout)
         #expect(e["previous_present"] as? Bool == true)
@@ -182,7 +164,7 @@ struct ReportBrowserTests {
     @Test("the browser driver reports console errors, failed loads and network requests (so their absence means something)",
           .requiresChromium)
     func driverSeesProblems() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let page = dir.path + "/broken.html"
         try "<!DOCTYPE html><html lang=\"en\"><head><title>broken</title></head><body><img src=\"missing.png\" alt=\"\"><script>console.error(\"boom\"); undefinedFunction();</script></body></html>"

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("redline report: usage, input and output errors (end to end)")
 struct ReportCLITests {
     @Test("usage mistakes exit 2 and say what is wrong")
     func usage() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.path + "/r.html"
         let bad = try InspectCLITests.redline("report", "--tables", dir.path, "--partition", "2026-11-24T19", "--out", out)
@@ -23,7 +24,7 @@ struct ReportCLITests {
 
     @Test("missing tables or partitions exit 3 naming them; an unwritable output exits 5 and leaves nothing behind")
     func inputAndOutput() throws {
-        let dir = try InspectCLITests.scratch()
+        let dir = try makeScratchDirectory("redline-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.path + "/r.html"
         let noRoot = try InspectCLITests.redline("report", "--tables", dir.path + "/nope", "--partition", "date=2026-11-24/hour=19", "--out", out)
@@ -35,10 +36,10 @@ struct ReportCLITests {
         #expect(!FileManager.default.fileExists(atPath: out))
 
         // A real partition, written into a folder that does not exist.
-        let capture = InspectCLITests.packageRoot + "/tools/lab/samples/capture"
+        let capture = Prerequisites.packageRoot + "/tools/lab/samples/capture"
         let part = try String(contentsOfFile: capture + "/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let tables = dir.path + "/tables"
-        let run = try InspectCLITests.redline("run", InspectCLITests.packageRoot + "/pipelines/hourly.yaml", "--partition", part,
+        let run = try InspectCLITests.redline("run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", part,
                                               "--segments", capture + "/segments", "--metadata", capture + "/metadata", "--out", tables, "--quiet")
         try #require(run.status == 0, "\(run.stderr)")
         let unwritable = try InspectCLITests.redline("report", "--tables", tables, "--partition", part, "--out", dir.path + "/no/such/dir/r.html")

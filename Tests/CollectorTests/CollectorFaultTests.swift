@@ -11,8 +11,6 @@ import TestSupport
 extension CollectorLabTests {
     @Suite("Collector under faults (root, BPF, netns)", .serialized, .requiresNetnsLab)
     struct CollectorFaultTests {
-        typealias Lab = CollectorLabTests
-
         /// A network namespace with loopback up and redis-server listening in it.
         final class LoopbackHost {
             let name: String
@@ -23,12 +21,12 @@ extension CollectorLabTests {
             init(name: String, dir: String) throws {
                 self.name = name
                 self.dir = dir
-                try Lab.sh(["ip", "netns", "del", name], allowFailure: true)
-                try Lab.sh(["ip", "netns", "add", name])
-                try Lab.sh(["ip", "-n", name, "link", "set", "lo", "up"])
+                try shell(["ip", "netns", "del", name], allowFailure: true)
+                try shell(["ip", "netns", "add", name])
+                try shell(["ip", "-n", name, "link", "set", "lo", "up"])
                 redis = try spawn(["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"], log: "redis.log")
                 try poll("redis-server answering", seconds: 20) {
-                    (try? Lab.sh(["nsenter", "--net=/run/netns/\(name)", "redis-cli", "ping"], allowFailure: true))?.output.contains("PONG") == true
+                    (try? shell(["nsenter", "--net=/run/netns/\(name)", "redis-cli", "ping"], allowFailure: true))?.output.contains("PONG") == true
                 }
             }
 
@@ -66,7 +64,7 @@ extension CollectorLabTests {
             func remove() {
                 stopLoad()
                 if let redis { kill(redis.processIdentifier, SIGKILL); try? waitExit(redis, seconds: 10) }
-                _ = try? Lab.sh(["ip", "netns", "del", name], allowFailure: true)
+                _ = try? shell(["ip", "netns", "del", name], allowFailure: true)
             }
         }
 
@@ -84,7 +82,7 @@ extension CollectorLabTests {
                 if try cond() { return }
                 usleep(20_000)
             }
-            throw Lab.LabError("timed out after \(seconds) s waiting for \(what)")
+            throw TestSupportError("timed out after \(seconds) s waiting for \(what)")
         }
 
         /// Metric samples of a Prometheus textfile, by series ("name" or "name{labels}").
@@ -108,7 +106,7 @@ extension CollectorLabTests {
                 version: 1
                 host: h1
                 interfaces: [lo]
-                rules: \(Lab.root)/pipelines/rules/default.yaml
+                rules: \(Prerequisites.packageRoot)/pipelines/rules/default.yaml
                 segments:
                   root: \(segments)
                   window_seconds: 60
@@ -124,10 +122,10 @@ extension CollectorLabTests {
         static func startCollector(_ host: LoopbackHost, config: String, log: String) throws -> Process {
             let ready = "\(host.dir)/ready-\(log)"
             try? FileManager.default.removeItem(atPath: ready)
-            let p = try host.spawn([try Lab.redline(), "collect", "--config", config, "--ready-file", ready], log: log)
+            let p = try host.spawn([try builtProduct("redline"), "collect", "--config", config, "--ready-file", ready], log: log)
             try poll("the collector's ready file", seconds: 30) {
                 guard p.isRunning else {
-                    throw Lab.LabError("collector exited \(p.terminationStatus): \((try? String(contentsOfFile: "\(host.dir)/\(log)", encoding: .utf8)) ?? "")")
+                    throw TestSupportError("collector exited \(p.terminationStatus): \((try? String(contentsOfFile: "\(host.dir)/\(log)", encoding: .utf8)) ?? "")")
                 }
                 return FileManager.default.fileExists(atPath: ready)
             }
@@ -148,16 +146,16 @@ extension CollectorLabTests {
 
         static func mountTmpfs(_ path: String, size: String) throws {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            try Lab.sh(["mount", "-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path])
+            try shell(["mount", "-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path])
         }
 
         @Test("2 MiB tmpfs under load: writes suspend (counted, logged once per kind, metrics still rewritten), resume when space returns; SIGTERM exits within 2 s; every sealed file intact")
         func diskFull() throws {
-            let dir = try Lab.scratch()
+            let dir = try makeScratchDirectory("redline-lab").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let seg = "\(dir)/seg"
             try Self.mountTmpfs(seg, size: "2m")
-            defer { _ = try? Lab.sh(["umount", seg], allowFailure: true) }
+            defer { _ = try? shell(["umount", seg], allowFailure: true) }
             let host = try LoopbackHost(name: "rltc3-disk", dir: dir)
             defer { host.remove() }
             // The metrics file shares the full disk with the segments.
@@ -194,18 +192,18 @@ extension CollectorLabTests {
                 #expect(log().contains("sealing the last segment under \(seg)") && log().contains("No space left on device"), "\(log().suffix(600))")
             }
             host.stopLoad()
-            let inspect = try Lab.sh([try Lab.redline(), "inspect", seg], allowFailure: true)
+            let inspect = try shell([try builtProduct("redline"), "inspect", seg], allowFailure: true)
             #expect(inspect.status == 0, "inspect exits 0 only when every file is intact or open: \(inspect.output.suffix(400))")
             #expect(Self.sealedFiles(seg).count >= 2)
         }
 
         @Test("min_free on a 2 MiB tmpfs: the budget deletes the oldest sealed segments (counted), keeps the newest, and the collector keeps sealing")
         func minimumFreeSpace() throws {
-            let dir = try Lab.scratch()
+            let dir = try makeScratchDirectory("redline-lab").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let seg = "\(dir)/seg"
             try Self.mountTmpfs(seg, size: "2m")
-            defer { _ = try? Lab.sh(["umount", seg], allowFailure: true) }
+            defer { _ = try? shell(["umount", seg], allowFailure: true) }
             let host = try LoopbackHost(name: "rltc3-free", dir: dir)
             defer { host.remove() }
             let prom = "\(dir)/redline.prom"
@@ -223,13 +221,13 @@ extension CollectorLabTests {
             #expect(m["redline_write_errors_total"] == 0, "the budget kept space free: no write failed")
             let remaining = Self.sealedFiles(seg)
             #expect(!remaining.isEmpty, "the newest sealed segment is kept")
-            let inspect = try Lab.sh([try Lab.redline(), "inspect", seg], allowFailure: true)
+            let inspect = try shell([try builtProduct("redline"), "inspect", seg], allowFailure: true)
             #expect(inspect.status == 0, "inspect exits 0 only when every file is intact or open: \(inspect.output.suffix(400))")
         }
 
         @Test("20 SIGKILLs under load: every sealed segment intact, every open one recovers to an intact file; a restart leaves one filter")
         func sigkillTrials() throws {
-            let dir = try Lab.scratch()
+            let dir = try makeScratchDirectory("redline-lab").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let host = try LoopbackHost(name: "rltc3-kill", dir: dir)
             defer { host.remove() }
@@ -267,16 +265,16 @@ extension CollectorLabTests {
             #expect(sealedBlocks > 0 && recoveredBlocks > 0)
             // The last kill left its filters; the next collector removes them, and SIGTERM removes its own.
             let last = try Self.startCollector(host, config: cfg, log: "collector-final.log")
-            let filters = try Lab.sh(["tc", "-n", host.name, "filter", "show", "dev", "lo", "ingress"]).output
+            let filters = try shell(["tc", "-n", host.name, "filter", "show", "dev", "lo", "ingress"]).output
             #expect(filters.split(separator: "\n").filter { $0.contains("rl_tc_ingress") }.count == 1, "\(filters)")
             #expect(try Self.terminate(last, within: 2) == 0)
-            let after = try Lab.sh(["tc", "-n", host.name, "filter", "show", "dev", "lo", "ingress"]).output
+            let after = try shell(["tc", "-n", host.name, "filter", "show", "dev", "lo", "ingress"]).output
             #expect(!after.contains("rl_tc_ingress"), "\(after)")
         }
 
         @Test("a stopped consumer overflows the ring: kernel emitted = collector read + shed exactly, drops counted, completeness < 1 in the tables")
         func ringOverflow() throws {
-            let dir = try Lab.scratch()
+            let dir = try makeScratchDirectory("redline-lab").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let host = try LoopbackHost(name: "rltc3-ring", dir: dir)
             defer { host.remove() }
@@ -301,10 +299,10 @@ extension CollectorLabTests {
             // The loss reaches the tables: rows of the affected hour carry completeness < 1.
             let hour = Self.sealedFiles(seg).first.flatMap { f in f.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(f[$0]) } } ?? ""
             #expect(!hour.isEmpty)
-            let run = try Lab.sh([try Lab.redline(), "run", Lab.root + "/pipelines/hourly.yaml", "--partition", hour,
+            let run = try shell([try builtProduct("redline"), "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", hour,
                                   "--segments", seg, "--out", "\(dir)/tables", "--quiet"], allowFailure: true)
             #expect(run.status == 0, "\(run.output)")
-            let py = try Lab.sh([Lab.root + "/.venv/bin/python", "-c",
+            let py = try shell([Prerequisites.packageRoot + "/.venv/bin/python", "-c",
                                  "import pyarrow.parquet as pq, sys; t = pq.read_table(sys.argv[1]); print(min(t.column('completeness').to_pylist()))",
                                  "\(dir)/tables/red_service/\(hour)/part-00000.parquet"], allowFailure: true)
             let minimum = Double(py.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1

@@ -10,46 +10,70 @@ import TestSupport
 /// namespaces (CI has all three); each test builds and removes its own fleet.
 @Suite("Collector in the namespace lab (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct CollectorLabTests {
-    static let root: String = {
-        let here = "\(#filePath)"
-        return String(here[..<here.range(of: "/Tests/CollectorTests/")!.lowerBound])
-    }()
+    static let lab = Prerequisites.packageRoot + "/tools/lab/lab"
 
-    static func redline() throws -> String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while dir.path.contains(".xctest") { dir.deleteLastPathComponent() }
-        let p = dir.appendingPathComponent("redline").path
-        guard FileManager.default.isExecutableFile(atPath: p) else { throw LabError("no redline executable at \(p)") }
-        return p
-    }
-
-    struct LabError: Error, CustomStringConvertible {
-        var description: String
-        init(_ s: String) { description = s }
-    }
-
-    /// Runs a command to completion through system(3); output goes to a file. Not Foundation's
-    /// Process: the lab leaves services running, and they would inherit the pipe Process uses
-    /// to learn that its child exited, so it would wait for them too.
-    @discardableResult
-    static func sh(_ args: [String], allowFailure: Bool = false) throws -> (status: Int32, output: String) {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rl-sh-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let raw = system(args.map(quote).joined(separator: " ") + " >" + quote(out) + " 2>&1 </dev/null")
-        let status: Int32 = raw == -1 ? -1 : (raw >> 8) & 0xFF
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        if status != 0 && !allowFailure {
-            throw LabError("\(args.joined(separator: " ")) exited \(status):\n\(text.suffix(3000))")
+    /// `tools/lab/lab run --id tc1` with `arguments` (which include `--out DIR`), after removing
+    /// a fleet an interrupted earlier run left; returns the clients' ground truth it wrote
+    /// (`DIR/ground-truth/truth.json`).
+    static func labRun(_ arguments: [String]) throws -> [String: Any] {
+        try shell([lab, "down", "--id", "tc1"], allowFailure: true)
+        try shell([lab, "run", "--id", "tc1"] + arguments)
+        guard let out = arguments.firstIndex(of: "--out").map({ arguments[$0 + 1] }),
+              let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/ground-truth/truth.json"))) as? [String: Any] else {
+            throw TestSupportError("lab run \(arguments) wrote no ground-truth object")
         }
-        return (status, text)
+        return truth
     }
 
-    static func scratch() throws -> String {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("redline-lab-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        return p
+    /// Brings lab tc2 up, after removing a fleet an interrupted earlier run left; `labDown()` when done.
+    static func labUp() throws {
+        try shell([lab, "down", "--id", "tc2"], allowFailure: true)
+        try shell([lab, "up", "--id", "tc2"])
+    }
+
+    static func labDown() { _ = try? shell([lab, "down", "--id", "tc2"], allowFailure: true) }
+
+    /// A collector a test started by hand on the catalog's host (`h12`) of lab `tc2`, so the
+    /// test owns its PID: the lab's config with segments under the test's folder, its log.
+    struct HandStartedCollector {
+        let process: Process
+        /// The config as written to `config`.
+        let yaml: String
+        let config: String
+        let log: String
+        let logHandle: FileHandle
+
+        /// Polls `condition` (every 50 ms, at most 30 s) while the collector runs; throws with
+        /// its log when it exits first or time runs out.
+        func waitFor(_ what: String, _ condition: () -> Bool) throws {
+            for _ in 0..<600 where !condition() {
+                guard process.isRunning else {
+                    throw TestSupportError("collector exited while waiting for \(what): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                }
+                usleep(50_000)
+            }
+            guard condition() else { throw TestSupportError("timed out waiting for \(what): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
+        }
+    }
+
+    /// Starts `redline collect` in lab tc2's `h12` namespace with `/run/redline-lab/tc2/h12/collector.yaml.in`
+    /// (segments under `dir/segments`) plus `extraYAML`, logging to `dir/collector.log` and
+    /// writing its ready file to `dir/ready`.
+    static func startCollector(in dir: String, redline: String, extraYAML: String = "") throws -> HandStartedCollector {
+        let config = "\(dir)/collector.yaml"
+        let yaml = try String(contentsOfFile: "/run/redline-lab/tc2/h12/collector.yaml.in", encoding: .utf8)
+            .replacingOccurrences(of: "SEGMENTS_ROOT", with: dir + "/segments") + "\n" + extraYAML
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let log = dir + "/collector.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/rltc2-h12", redline, "collect", "--config", config, "--ready-file", dir + "/ready"]
+        let lh = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = lh
+        p.standardError = lh
+        try p.run()
+        return HandStartedCollector(process: p, yaml: yaml, config: config, log: log, logHandle: lh)
     }
 
     /// Server-side call records per local service id, counted straight from segments.
@@ -70,9 +94,9 @@ struct CollectorLabTests {
 
     /// Runs the hourly pipeline over a lab run's segments; returns the partition.
     static func pipeline(_ dir: String, redline: String) throws -> String {
-        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let seg = try shell(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
         let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
-        try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date,
+        try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", date,
                      "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
         return date
     }
@@ -86,7 +110,7 @@ struct CollectorLabTests {
             if case .byteArray(let b) = cols[names.firstIndex(of: $0)!].values { return b } else { return nil }
         }
         guard keyCols.count == keys.count, case .int64(let v) = cols[names.firstIndex(of: value)!].values else {
-            throw LabError("\(table): unexpected column types")
+            throw TestSupportError("\(table): unexpected column types")
         }
         var out: [String: Int64] = [:]
         for i in 0..<v.count { out[keyCols.map { $0.string(i) }.joined(separator: "/"), default: 0] += v[i] }
@@ -110,14 +134,11 @@ struct CollectorLabTests {
 
     @Test("rootBPF netns lab: call records equal wrk's and redis-benchmark's own counts within 0.5 %; segments are intact; the pipeline agrees; services started first: new connections carry the option, pre-existing ones are named from metadata")
     func labCountsMatchTheClients() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let redline = try Self.redline()
-        // A fleet left by an interrupted earlier run of this test is removed first.
-        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "5", "--rate", "300",
+        let redline = try builtProduct("redline")
+        let truth = try Self.labRun(["--duration", "5", "--rate", "300",
                      "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func requests(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["requests"] as! NSNumber).doubleValue }
         // The default order: services (and the steady caller's connections) before the collectors.
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == true)
@@ -133,7 +154,7 @@ struct CollectorLabTests {
         within(calls[103], requests("frontend") + steady, "pricing vs wrk (one pricing call per frontend request) + the steady caller")
         within(calls[104], requests("cache") + requests("frontend") + steady, "cache vs redis-benchmark + one INCR per pricing call")
 
-        let inspect = try Self.sh([redline, "inspect", dir + "/segments"])
+        let inspect = try shell([redline, "inspect", dir + "/segments"])
         #expect(inspect.output.contains("0 damaged"), "\(inspect.output.suffix(400))")
 
         // The offline pipeline over the captured segments.
@@ -165,13 +186,11 @@ struct CollectorLabTests {
 
     @Test("rootBPF netns lab: collectors first, a middlebox strips the option across the inter-DC link: those connections count as expected-missing and metadata still names the peer")
     func strippedOptionsFallBackToMetadata() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let redline = try Self.redline()
-        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300",
+        let redline = try builtProduct("redline")
+        let truth = try Self.labRun(["--duration", "3", "--rate", "300",
                      "--collectors-first", "--fault", "strip:r1:wan", "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         let frontend = ((truth["frontend"] as! [String: Any])["requests"] as! NSNumber).doubleValue
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == false)
         let date = try Self.pipeline(dir, redline: redline)
@@ -220,13 +239,11 @@ struct CollectorLabTests {
 
     @Test("rootBPF netns lab: pipelined clients (16 per write, every other HTTP request a 404) are counted through the collector within 0.5 % of redis' commandstats and wrk, errors included")
     func labPipelinedCountsMatch() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let redline = try Self.redline()
-        try Self.sh([Self.root + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        try Self.sh([Self.root + "/tools/lab/lab", "run", "--id", "tc1", "--duration", "3", "--rate", "300", "--pipeline", "16",
+        let redline = try builtProduct("redline")
+        let truth = try Self.labRun(["--duration", "3", "--rate", "300", "--pipeline", "16",
                      "--out", dir, "--redline", redline])
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func field(_ svc: String, _ key: String) -> Double { ((truth[svc] as! [String: Any])[key] as? NSNumber)?.doubleValue ?? 0 }
         let calls = try Self.serverCallsAndClientErrors(dir + "/segments")
         func within(_ observed: UInt64?, _ expected: Double, _ what: String) {
@@ -242,16 +259,16 @@ struct CollectorLabTests {
 
         // The offline pipeline counts the same requests; those counted without a
         // response (flag unpaired) add no latency.
-        let seg = try Self.sh(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let seg = try shell(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
         let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
-        try Self.sh([redline, "run", Self.root + "/pipelines/hourly.yaml", "--partition", date, "--segments", dir + "/segments",
+        try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", date, "--segments", dir + "/segments",
                      "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
         let query = """
             import duckdb, sys
             r = duckdb.sql("select sum(requests), sum(latency_zero_count + list_sum(latency_counts)) from read_parquet('" + sys.argv[1] + "/red_service/**/*.parquet') where service = 'catalog' and observer = 'server'").fetchone()
             print(int(r[0] or 0), int(r[1] or 0))
             """
-        let out = try Self.sh([Self.root + "/.venv/bin/python", "-c", query, dir + "/tables"]).output
+        let out = try shell([Prerequisites.packageRoot + "/.venv/bin/python", "-c", query, dir + "/tables"]).output
         let v = out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt64($0) }
         #expect(v.count == 2, "duckdb printed \(out)")
         if v.count == 2 {
@@ -262,50 +279,29 @@ struct CollectorLabTests {
 
     @Test("rootBPF netns lab: SIGHUP swaps the rules without detaching; SIGKILL leaves only sealed or recoverable segments; SIGTERM detaches cleanly")
     func lifecycle() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let redline = try Self.redline()
-        let lab = Self.root + "/tools/lab/lab"
-        try Self.sh([lab, "down", "--id", "tc2"], allowFailure: true)
-        try Self.sh([lab, "up", "--id", "tc2"])
-        defer { _ = try? Self.sh([lab, "down", "--id", "tc2"], allowFailure: true) }
+        let redline = try builtProduct("redline")
+        try Self.labUp()
+        defer { Self.labDown() }
         let state = "/run/redline-lab/tc2"
 
         // One collector on the catalog's host, started by hand so the test owns its PID.
-        let config = "\(dir)/collector.yaml"
-        var yaml = try String(contentsOfFile: "\(state)/h12/collector.yaml.in", encoding: .utf8)
-            .replacingOccurrences(of: "SEGMENTS_ROOT", with: dir + "/segments")
-        yaml += "\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let log = dir + "/collector.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        p.arguments = ["--net=/run/netns/rltc2-h12", redline, "collect", "--config", config, "--ready-file", dir + "/ready"]
-        let lh = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardOutput = lh
-        p.standardError = lh
-        try p.run()
-        func waitFor(_ what: String, _ cond: () -> Bool) throws {
-            for _ in 0..<600 where !cond() {
-                guard p.isRunning else { throw LabError("collector exited while waiting for \(what): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
-                usleep(50_000)
-            }
-            guard cond() else { throw LabError("timed out waiting for \(what)") }
-        }
-        try waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
+        let collector = try Self.startCollector(in: dir, redline: redline)
+        let (p, yaml, config, log, lh) = (collector.process, collector.yaml, collector.config, collector.log, collector.logHandle)
+        try collector.waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
         // nginx listened before the collector: the metrics say the walk gave it the option both ways.
-        try waitFor("metrics") {
+        try collector.waitFor("metrics") {
             ((try? String(contentsOfFile: "\(state)/h12/redline.prom", encoding: .utf8)) ?? "")
                 .contains("redline_existing_listeners{state=\"both_ways\"} 1\n")
         }
-        let filters = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        let filters = try shell(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(filters.contains("rl_tc_ingress"), "collector attached its ingress filter: \(filters)")
 
         // Traffic to nginx (on h12) with the shipped rules: HTTP calls are recorded.
         func curl(_ n: Int) throws {
             for _ in 0..<n {
-                try Self.sh(["ip", "netns", "exec", "rltc2-h11", "curl", "-s", "-o", "/dev/null", "http://198.18.1.102/items"])
+                try shell(["ip", "netns", "exec", "rltc2-h11", "curl", "-s", "-o", "/dev/null", "http://198.18.1.102/items"])
             }
         }
         try curl(5)
@@ -317,8 +313,8 @@ struct CollectorLabTests {
         #expect(!rulesLine.isEmpty)
         try yaml.replacingOccurrences(of: rulesLine, with: "rules: \(redisOnly)").write(toFile: config, atomically: true, encoding: .utf8)
         kill(p.processIdentifier, SIGHUP)
-        try waitFor("reload") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("reloaded") }
-        let after = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        try collector.waitFor("reload") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("reloaded") }
+        let after = try shell(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(after == filters, "SIGHUP must not detach or re-attach")
         // nginx listened before the collector started: the walk gave it the option at start-up and
         // again on SIGHUP (idempotent), and found nothing else in the host's cgroup scope.
@@ -329,7 +325,7 @@ struct CollectorLabTests {
         // A second SIGHUP flushes what was collected so far (a reload is a configuration
         // boundary), so the file shows whether the denied requests made calls.
         kill(p.processIdentifier, SIGHUP)
-        try waitFor("second reload") {
+        try collector.waitFor("second reload") {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "reloaded").count - 1 >= 2
         }
 
@@ -372,7 +368,7 @@ struct CollectorLabTests {
         restarted.standardError = rh
         try restarted.run()
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/ready3") && restarted.isRunning { usleep(50_000) }
-        let afterRestart = try Self.sh(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
+        let afterRestart = try shell(["tc", "-n", "rltc2-h12", "filter", "show", "dev", "eth0", "ingress"]).output
         #expect(afterRestart.split(separator: "\n").filter { $0.contains("rl_tc_ingress") }.count == 1,
                 "one Redline ingress filter after a restart: \(afterRestart)\n\((try? String(contentsOfFile: restartLog, encoding: .utf8)) ?? "")")
         kill(restarted.processIdentifier, SIGTERM)
@@ -388,11 +384,11 @@ struct CollectorLabTests {
         try q.run()
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/ready2") && q.isRunning { usleep(50_000) }
         #expect(FileManager.default.fileExists(atPath: dir + "/ready2"))
-        #expect(try Self.sh(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output.contains("clsact"))
+        #expect(try shell(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output.contains("clsact"))
         kill(q.processIdentifier, SIGTERM)
         q.waitUntilExit()
         #expect(q.terminationStatus == 0)
-        let qdisc = try Self.sh(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output
+        let qdisc = try shell(["tc", "-n", "rltc2-h21", "qdisc", "show", "dev", "eth0"]).output
         #expect(!qdisc.contains("clsact"), "SIGTERM left the clsact qdisc it created: \(qdisc)")
     }
 }

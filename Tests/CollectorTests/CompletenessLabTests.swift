@@ -1,6 +1,7 @@
 import Foundation
 import Parquet
 import Testing
+import TestSupport
 
 extension CollectorLabTests {
     /// Wall-clock now, ns since the epoch (UTC).
@@ -18,35 +19,19 @@ extension CollectorLabTests {
 
     @Test("rootBPF netns lab: a collector stalled across a minute edge under load; each minute's requests / completeness is within 2 % of wrk's count for it, and redis beside it stays at 1.0")
     func stallAcrossABucketEdge() throws {
-        let dir = try Self.scratch()
+        let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let redline = try Self.redline()
-        let lab = Self.root + "/tools/lab/lab"
-        try Self.sh([lab, "down", "--id", "tc2"], allowFailure: true)
-        try Self.sh([lab, "up", "--id", "tc2"])
-        defer { _ = try? Self.sh([lab, "down", "--id", "tc2"], allowFailure: true) }
-        try Self.sh([lab, "metadata", "--id", "tc2", "--out", dir + "/metadata"])
+        let redline = try builtProduct("redline")
+        try Self.labUp()
+        defer { Self.labDown() }
+        try shell([Self.lab, "metadata", "--id", "tc2", "--out", dir + "/metadata"])
 
         // The catalog's host (nginx) with the smallest ring (256 KiB, ~1000 calls): a stall of a
         // few seconds at ~900 calls/s overflows it.
-        let config = dir + "/collector.yaml"
-        let yaml = try String(contentsOfFile: "/run/redline-lab/tc2/h12/collector.yaml.in", encoding: .utf8)
-            .replacingOccurrences(of: "SEGMENTS_ROOT", with: dir + "/segments") + "\nring_buffer_size: 256KiB\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let log = dir + "/collector.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let collector = Process()
-        collector.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        collector.arguments = ["--net=/run/netns/rltc2-h12", redline, "collect", "--config", config, "--ready-file", dir + "/ready"]
-        let lh = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        collector.standardOutput = lh
-        collector.standardError = lh
-        try collector.run()
+        let started = try Self.startCollector(in: dir, redline: redline, extraYAML: "ring_buffer_size: 256KiB\n")
+        let (collector, log, lh) = (started.process, started.log, started.logHandle)
         defer { if collector.isRunning { kill(collector.processIdentifier, SIGCONT); kill(collector.processIdentifier, SIGTERM) } }
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/ready") && collector.isRunning { usleep(50_000) }
-        guard FileManager.default.fileExists(atPath: dir + "/ready") else {
-            throw LabError("collector not ready: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-        }
+        try started.waitFor("ready") { FileManager.default.fileExists(atPath: dir + "/ready") }
 
         // The plan, on the hourly pipeline's one-minute buckets: a minute edge B; wrk (h11 → nginx, ~900 calls/s, each response counted
         // in its wall-clock second) over B−7…B+7; the collector stopped over B−2.5…B+2.5; 20 redis
@@ -82,12 +67,12 @@ extension CollectorLabTests {
         wrk.standardOutput = wh
         wrk.standardError = wh
         try wrk.run()
-        let cgroupMount = try Self.sh(["findmnt", "-n", "-o", "TARGET", "-t", "cgroup2"]).output
+        let cgroupMount = try shell(["findmnt", "-n", "-o", "TARGET", "-t", "cgroup2"]).output
             .split(separator: "\n").first.map(String.init) ?? "/sys/fs/cgroup"
         let loadgen = cgroupMount + "/redline-lab-tc2/h12/loadgen"
         try FileManager.default.createDirectory(atPath: loadgen, withIntermediateDirectories: true)
         func pings() throws {
-            try Self.sh(["bash", "-c", "echo $$ > \"$1/cgroup.procs\"; exec ip netns exec rltc2-h12 redis-cli -h 198.18.2.102 -r 20 -i 0.05 PING",
+            try shell(["bash", "-c", "echo $$ > \"$1/cgroup.procs\"; exec ip netns exec rltc2-h12 redis-cli -h 198.18.2.102 -r 20 -i 0.05 PING",
                          "_", loadgen])
         }
         Self.waitUntil(b - 6 * second)
@@ -115,13 +100,13 @@ extension CollectorLabTests {
         #expect(truth[edge - 60] ?? 0 > 3000 && truth[edge] ?? 0 > 3000, "wrk: \(wrkText.suffix(600))")
 
         // The shipped hourly pipeline, one-minute buckets.
-        let pipeline = Self.root + "/pipelines/hourly.yaml"
+        let pipeline = Prerequisites.packageRoot + "/pipelines/hourly.yaml"
         let utc = Date(timeIntervalSince1970: TimeInterval(edge))
         let f = DateFormatter()
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "'date='yyyy-MM-dd'/hour='HH"
         let partition = f.string(from: utc)
-        try Self.sh([redline, "run", pipeline, "--partition", partition, "--segments", dir + "/segments",
+        try shell([redline, "run", pipeline, "--partition", partition, "--segments", dir + "/segments",
                      "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
         let r = try ParquetFileReader(path: "\(dir)/tables/red_service/\(partition)/part-00000.parquet")
         let cols = try r.readAll()

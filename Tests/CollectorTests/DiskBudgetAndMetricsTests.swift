@@ -9,20 +9,25 @@ func makeTempDir(_ tag: String) throws -> String {
     return p
 }
 
+/// Three stand-in sealed segments of `bytes` bytes under `root`, one per hour folder (10, 11,
+/// 12 of host h1's 2026-11-24), oldest first, with distinct ordered modification times (set,
+/// not waited for). Returns their paths in that order.
+private func sealedSegments(under root: String, bytes: Int) throws -> [String] {
+    try (0..<3).map { i in
+        let dir = "\(root)/host=h1/date=2026-11-24/hour=1\(i)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let p = "\(dir)/seg-\(i).rls"
+        try Data(repeating: 1, count: bytes).write(to: URL(fileURLWithPath: p))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000 + Double(i))], ofItemAtPath: p)
+        return p
+    }
+}
+
 @Suite struct DiskBudgetTests {
     @Test func deletesOldestSealedFirstAndNeverOpenSegments() throws {
         let root = try makeTempDir("budget")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var paths: [String] = []
-        for (i, hour) in ["10", "11", "12"].enumerated() {
-            let dir = "\(root)/host=h1/date=2026-11-24/hour=\(hour)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let p = "\(dir)/seg-\(i).rls"
-            try Data(repeating: 1, count: 1000).write(to: URL(fileURLWithPath: p))
-            // Distinct, ordered modification times without waiting.
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000 + Double(i))], ofItemAtPath: p)
-            paths.append(p)
-        }
+        let paths = try sealedSegments(under: root, bytes: 1000)
         let open = "\(root)/host=h1/date=2026-11-24/hour=09/old.rls.open"
         try FileManager.default.createDirectory(atPath: (open as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(repeating: 2, count: 5000).write(to: URL(fileURLWithPath: open))
@@ -43,15 +48,7 @@ func makeTempDir(_ tag: String) throws -> String {
     func minimumFreeKeepsTheNewest() throws {
         let root = try makeTempDir("minfree")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var paths: [String] = []
-        for i in 0..<3 {
-            let dir = "\(root)/host=h1/date=2026-11-24/hour=1\(i)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let p = "\(dir)/seg-\(i).rls"
-            try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: p))
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000 + Double(i))], ofItemAtPath: p)
-            paths.append(p)
-        }
+        let paths = try sealedSegments(under: root, bytes: 100)
         // More free space than the filesystem can ever have: everything but the newest goes.
         let free = try #require(DiskBudget.freeBytes(at: root))
         let r = DiskBudget(root: root, budgetBytes: 0, minFreeBytes: free * 4 + (1 << 40)).enforce()

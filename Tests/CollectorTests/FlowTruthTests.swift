@@ -14,7 +14,6 @@ import TestSupport
 /// each packet with its 14-byte Ethernet header, so the comparison subtracts 14 × packets.
 @Suite("Flow truth in the namespace lab: link bytes, drops by class, orientation (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct FlowTruthTests {
-    typealias Lab = CollectorLabTests
     static let id = "tb1"
     static let transferBytes = 8_000_000
 
@@ -22,28 +21,28 @@ struct FlowTruthTests {
     /// pipeline over every partition the segments fall in. Returns the run's folder, holding
     /// `segments/`, `tables/` and what `body` wrote.
     static func collect(gsoMaxSegs: Int? = nil, _ body: (_ dir: String) throws -> Void) throws -> String {
-        let dir = try Lab.scratch()
-        let redline = try Lab.redline()
-        let lab = Lab.root + "/tools/lab/lab"
-        try Lab.sh([lab, "down", "--id", id], allowFailure: true)
-        try Lab.sh([lab, "up", "--id", id, "--bytes", String(transferBytes)] + (gsoMaxSegs.map { ["--gso-max-segs", String($0)] } ?? []))
-        defer { _ = try? Lab.sh([lab, "down", "--id", id], allowFailure: true) }
-        try Lab.sh([lab, "metadata", "--id", id, "--out", dir + "/metadata"])
-        try Lab.sh([lab, "collect-start", "--id", id, "--segments", dir + "/segments", "--redline", redline])
+        let dir = try makeScratchDirectory("redline-lab").path
+        let redline = try builtProduct("redline")
+        let lab = Prerequisites.packageRoot + "/tools/lab/lab"
+        try shell([lab, "down", "--id", id], allowFailure: true)
+        try shell([lab, "up", "--id", id, "--bytes", String(transferBytes)] + (gsoMaxSegs.map { ["--gso-max-segs", String($0)] } ?? []))
+        defer { _ = try? shell([lab, "down", "--id", id], allowFailure: true) }
+        try shell([lab, "metadata", "--id", id, "--out", dir + "/metadata"])
+        try shell([lab, "collect-start", "--id", id, "--segments", dir + "/segments", "--redline", redline])
         do {
             try body(dir)
         } catch {
-            try? Lab.sh([lab, "collect-stop", "--id", id], allowFailure: true)
+            try? shell([lab, "collect-stop", "--id", id], allowFailure: true)
             throw error
         }
-        try Lab.sh([lab, "collect-stop", "--id", id])
-        let found = try Lab.sh(["find", dir + "/segments", "-name", "*.rls"]).output
+        try shell([lab, "collect-stop", "--id", id])
+        let found = try shell(["find", dir + "/segments", "-name", "*.rls"]).output
         let partitions = Set(found.split(separator: "\n").compactMap { line in
             line.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(line[$0]) }
         })
         #expect(!partitions.isEmpty, "the collectors wrote segments")
         for p in partitions.sorted() {
-            try Lab.sh([redline, "run", Lab.root + "/pipelines/hourly.yaml", "--partition", p, "--segments", dir + "/segments",
+            try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", p, "--segments", dir + "/segments",
                         "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
         }
         return dir
@@ -93,7 +92,7 @@ struct FlowTruthTests {
           arguments: [nil, 1] as [Int?])
     func linkBytesMatchTheRouter(gsoMaxSegs: Int?) throws {
         let dir = try Self.collect(gsoMaxSegs: gsoMaxSegs) { dir in
-            try Lab.sh([Lab.root + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", String(Self.transferBytes),
+            try shell([Prerequisites.packageRoot + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", String(Self.transferBytes),
                         "--connections", "0"])
         }
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -128,7 +127,7 @@ struct FlowTruthTests {
     func shortConnectionsHaveNoNetworkDrops() throws {
         let connections = 1000
         let dir = try Self.collect { dir in
-            try Lab.sh([Lab.root + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", "0",
+            try shell([Prerequisites.packageRoot + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", "0",
                         "--connections", String(connections)])
         }
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -151,18 +150,18 @@ struct FlowTruthTests {
 
     @Test("rootBPF netns lab: the drop fault's drops are counted (class policy, tc_ingress) within 2 %, each on the host that dropped, local = that host")
     func injectedDropsCountedAndOriented() throws {
-        let drop = Lab.root + "/tools/lab/drop"
+        let drop = Prerequisites.packageRoot + "/tools/lab/drop"
         // Drops at both ends of the same connections: nginx's host (h12, dc1) and curl's (h21, dc2).
         let ends = [("h12", "198.18.1."), ("h21", "198.18.2.")]
         var dropped: [String: Int64] = [:]
         let dir = try Self.collect { dir in
-            for (host, _) in ends { try Lab.sh([drop, "attach", "rl\(Self.id)-\(host)", "eth0", "20"]) }
-            try Lab.sh([Lab.root + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", "2000000",
+            for (host, _) in ends { try shell([drop, "attach", "rl\(Self.id)-\(host)", "eth0", "20"]) }
+            try shell([Prerequisites.packageRoot + "/tools/lab/lab", "transfer", "--id", Self.id, "--out", dir, "--bytes", "2000000",
                         "--connections", "0"])
             for (host, _) in ends {
-                let n = try Lab.sh([drop, "count", "rl\(Self.id)-\(host)", "eth0"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+                let n = try shell([drop, "count", "rl\(Self.id)-\(host)", "eth0"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
                 dropped[host] = Int64(n) ?? -1
-                try Lab.sh([drop, "detach", "rl\(Self.id)-\(host)", "eth0"])
+                try shell([drop, "detach", "rl\(Self.id)-\(host)", "eth0"])
             }
         }
         defer { try? FileManager.default.removeItem(atPath: dir) }

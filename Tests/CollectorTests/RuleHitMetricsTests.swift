@@ -6,11 +6,6 @@ import TestSupport
 @testable import Collector
 
 @Suite struct RuleHitMetricsTests {
-    static let root: String = {
-        let here = "\(#filePath)"
-        return String(here[..<here.range(of: "/Tests/CollectorTests/")!.lowerBound])
-    }()
-
     @Test("one series per installed rule, zeros included; hits of ids no longer installed keep their own series")
     func seriesPerRule() throws {
         let rules = try RuleSet(yaml: """
@@ -49,14 +44,14 @@ import TestSupport
         let configPath = dir + "/collector.yaml"
         try """
             version: 1
-            rules: \(Self.root)/pipelines/rules/default.yaml
+            rules: \(Prerequisites.packageRoot)/pipelines/rules/default.yaml
             segments: {root: \(dir)/segments}
             metrics_file: \(dir)/redline.prom
 
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try CollectorConfig.load(path: configPath)
         let runtime = try CollectorRuntime(config: config, configPath: configPath,
-                                           objectPath: Self.root + "/bpf/build/redline.bpf.o", logger: Logger(label: "test"))
+                                           objectPath: Prerequisites.packageRoot + "/bpf/build/redline.bpf.o", logger: Logger(label: "test"))
         try runtime.apply(config)
         let probe = try runtime.dataPlane.program(.tcProbe)
         let get = Array("GET /orders/7 HTTP/1.1\r\nHost: shop\r\n\r\n".utf8)

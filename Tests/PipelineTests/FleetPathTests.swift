@@ -19,11 +19,10 @@ struct FleetPathTests {
     }
 
     /// `redline run pipelines/hourly.yaml` over the capture with `extra` arguments.
-    static func redlineRun(_ out: URL, _ extra: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-        try Support.run(try Support.redlinePath(),
+    static func redlineRun(_ out: URL, _ extra: [String]) throws -> ProcessOutput {
+        try runToCompletion(try builtProduct("redline"),
                         ["run", Support.packageRoot + "/pipelines/hourly.yaml", "--partition", try partition(),
-                         "--segments", capture + "/segments", "--metadata", capture + "/metadata", "--out", out.path, "--quiet"] + extra,
-                        in: dir)
+                         "--segments", capture + "/segments", "--metadata", capture + "/metadata", "--out", out.path, "--quiet"] + extra, directory: Support.packageRoot)
     }
 
     /// The single-machine run, one partials-only folder per host, and a fleet root holding
@@ -33,13 +32,13 @@ struct FleetPathTests {
     static func layout(in dir: URL, hosts: [String] = hosts) throws -> Layout {
         let fm = FileManager.default
         let single = dir.appendingPathComponent("single")
-        let r = try redlineRun(single, [], in: dir)
-        guard r.status == 0 else { throw Support.Failure.failed("single-machine run exited \(r.status): \(r.err)") }
+        let r = try redlineRun(single, [])
+        guard r.status == 0 else { throw Support.Failure.failed("single-machine run exited \(r.status): \(r.stderr)") }
         let fleet = dir.appendingPathComponent("fleet")
         for host in hosts {
             let own = dir.appendingPathComponent("host-\(host)")
-            let h = try redlineRun(own, ["--partials-only", "--hosts", host], in: dir)
-            guard h.status == 0 else { throw Support.Failure.failed("partials-only run of \(host) exited \(h.status): \(h.err)") }
+            let h = try redlineRun(own, ["--partials-only", "--hosts", host])
+            guard h.status == 0 else { throw Support.Failure.failed("partials-only run of \(host) exited \(h.status): \(h.stderr)") }
             let written = try fm.subpathsOfDirectory(atPath: own.path).filter { $0.hasSuffix(".parquet") }
             // Only this host's partials, no merged table.
             guard !written.isEmpty, written.allSatisfy({ $0.hasPrefix("partials/") && $0.contains("/host=\(host)/") }) else {
@@ -74,8 +73,8 @@ struct FleetPathTests {
                         "\(rel): a host's own run wrote a different partial")
             }
         }
-        let m = try Self.redlineRun(l.fleet, ["--merge-only"], in: dir)
-        #expect(m.status == 0, "\(m.err)")
+        let m = try Self.redlineRun(l.fleet, ["--merge-only"])
+        #expect(m.status == 0, "\(m.stderr)")
         for table in Support.tables {
             #expect(try Self.file(l.fleet, table) == Self.file(l.single, table), "\(table) differs from the single-machine run")
         }
@@ -94,15 +93,15 @@ struct FleetPathTests {
         // The comparison can fail: without one host the merge is not the single run's.
         let partial = dir.appendingPathComponent("three-hosts")
         try FileManager.default.copyItem(at: l.fleet.appendingPathComponent("partials"), to: partial.appendingPathComponent("partials"))
-        let three = try Self.redlineRun(partial, ["--merge-only", "--hosts", "h11,h12,h21"], in: dir)
-        #expect(three.status == 0, "\(three.err)")
+        let three = try Self.redlineRun(partial, ["--merge-only", "--hosts", "h11,h12,h21"])
+        #expect(three.status == 0, "\(three.stderr)")
         #expect(try Self.file(partial, "red_service") != Self.file(l.single, "red_service"))
 
         // A host with a table missing is an input error (exit 3), never a smaller merge.
         try FileManager.default.removeItem(at: partial.appendingPathComponent("partials/tcp_drops/\(p)/host=h22"))
-        let broken = try Self.redlineRun(partial, ["--merge-only"], in: dir)
+        let broken = try Self.redlineRun(partial, ["--merge-only"])
         #expect(broken.status == 3)
-        #expect(broken.err.contains("partials of tcp_drops") && broken.err.contains("h22"), "\(broken.err)")
+        #expect(broken.stderr.contains("partials of tcp_drops") && broken.stderr.contains("h22"), "\(broken.stderr)")
     }
 
     @Test("two host selections share one table root without touching each other's partials; --hosts selects in a full run too")
@@ -111,8 +110,8 @@ struct FleetPathTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let shared = dir.appendingPathComponent("shared")
         for host in ["h11", "h12"] {
-            let r = try Self.redlineRun(shared, ["--partials-only", "--hosts", host], in: dir)
-            #expect(r.status == 0, "\(r.err)")
+            let r = try Self.redlineRun(shared, ["--partials-only", "--hosts", host])
+            #expect(r.status == 0, "\(r.stderr)")
         }
         let p = try Self.partition()
         for host in ["h11", "h12"] {
@@ -122,13 +121,13 @@ struct FleetPathTests {
                 "partials/red_service/\(p)/host=\(host)/part-00000.parquet").path), "\(host)'s partials were removed by the other run")
         }
         // Unchanged inputs: the second run of a selection is skipped, the other's files stay.
-        let again = try Self.redlineRun(shared, ["--partials-only", "--hosts", "h11", "--if-changed"], in: dir)
+        let again = try Self.redlineRun(shared, ["--partials-only", "--hosts", "h11", "--if-changed"])
         #expect(again.status == 0)
-        let merge = try Self.redlineRun(shared, ["--merge-only"], in: dir)
-        #expect(merge.status == 0, "\(merge.err)")
+        let merge = try Self.redlineRun(shared, ["--merge-only"])
+        #expect(merge.status == 0, "\(merge.stderr)")
         let twoHosts = dir.appendingPathComponent("two-hosts")
-        let full = try Self.redlineRun(twoHosts, ["--hosts", "h11,h12"], in: dir)
-        #expect(full.status == 0, "\(full.err)")
+        let full = try Self.redlineRun(twoHosts, ["--hosts", "h11,h12"])
+        #expect(full.status == 0, "\(full.stderr)")
         for table in Support.tables {
             #expect(try Self.file(shared, table) == Self.file(twoHosts, table), "\(table)")
         }
@@ -141,7 +140,7 @@ struct FleetPathTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = try Self.partition()
         let root = dir.appendingPathComponent("root")
-        #expect(try Self.redlineRun(root, ["--partials-only", "--hosts", "h11"], in: dir).status == 0)
+        #expect(try Self.redlineRun(root, ["--partials-only", "--hosts", "h11"]).status == 0)
         let target = root.appendingPathComponent("partials/red_service/\(p)/host=h11/part-00000.parquet")
         let good = try Data(contentsOf: target)
         let cases: [(String, Data, String)] = [
@@ -151,9 +150,9 @@ struct FleetPathTests {
         ]
         for (name, bytes, message) in cases {
             try bytes.write(to: target)
-            let r = try Self.redlineRun(root, ["--merge-only"], in: dir)
+            let r = try Self.redlineRun(root, ["--merge-only"])
             #expect(r.status == 3, "\(name): exit \(r.status)")
-            #expect(r.err.contains(message), "\(name): \(r.err)")
+            #expect(r.stderr.contains(message), "\(name): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("red_service").path), "\(name): a table was published")
         }
     }
@@ -171,10 +170,10 @@ struct FleetPathTests {
     func usage() throws {
         let dir = try Support.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let both = try Self.redlineRun(dir.appendingPathComponent("t"), ["--partials-only", "--merge-only"], in: dir)
-        #expect(both.status == 2 && both.err.contains("pick one"), "\(both.err)")
-        let empty = try Self.redlineRun(dir.appendingPathComponent("t"), ["--hosts", "h11,,h12"], in: dir)
-        #expect(empty.status == 2 && empty.err.contains("empty entry"), "\(empty.err)")
+        let both = try Self.redlineRun(dir.appendingPathComponent("t"), ["--partials-only", "--merge-only"])
+        #expect(both.status == 2 && both.stderr.contains("pick one"), "\(both.stderr)")
+        let empty = try Self.redlineRun(dir.appendingPathComponent("t"), ["--hosts", "h11,,h12"])
+        #expect(empty.status == 2 && empty.stderr.contains("empty entry"), "\(empty.stderr)")
     }
 
     @Test("slowSpark: run_merge.py merges the per-host partials into tables equal to the single-machine run, table by table",
@@ -193,10 +192,10 @@ struct FleetPathTests {
         }
         let sparkOut = dir.appendingPathComponent("spark-tables")
         let reportPath = dir.appendingPathComponent("report.json").path
-        let r = try Support.run(try Support.python(),
+        let r = try runToCompletion(try Support.python(),
                                 [Support.packageRoot + "/pipelines/spark/run_merge.py", "--tables", l.fleet.path, "--partition", p,
-                                 "--out", sparkOut.path, "--compare", "--report", reportPath, "--small-input"], in: dir)
-        #expect(r.status == 0, "run_merge.py exited \(r.status):\n\(r.out)\n\(r.err.suffix(4000))")
+                                 "--out", sparkOut.path, "--compare", "--report", reportPath, "--small-input"], directory: Support.packageRoot)
+        #expect(r.status == 0, "run_merge.py exited \(r.status):\n\(r.stdout)\n\(r.stderr.suffix(4000))")
         let report = try JSONDecoder().decode(Support.Report.self, from: Data(contentsOf: URL(fileURLWithPath: reportPath)))
         for table in Support.tables {
             let e = try #require(report.results.first { $0.table == table }, "no result for \(table)")

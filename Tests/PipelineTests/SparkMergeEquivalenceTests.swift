@@ -29,10 +29,7 @@ import TestSupport
 /// strings, histogram buckets and row order compare exactly.
 @Suite("Spark SQL (and DuckDB) merge equals the Swift merge (slowSpark: one pyspark local session)", .requiresSpark)
 struct SparkMergeEquivalenceTests {
-    static let packageRoot: String = {
-        let here = "\(#filePath)"
-        return String(here[..<here.range(of: "/Tests/PipelineTests/")!.lowerBound])
-    }()
+    static let packageRoot = Prerequisites.packageRoot
     static let partition = "date=2026-01-02/hour=03"
     static let tables = PipelineTables.hourly.map { $0.name }
     static let samples = packageRoot + "/tools/lab/samples"
@@ -61,35 +58,6 @@ struct SparkMergeEquivalenceTests {
             case .missing(let s), .failed(let s): s
             }
         }
-    }
-
-    static func redlinePath() throws -> String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while dir.path.contains(".xctest") { dir.deleteLastPathComponent() }
-        let candidate = dir.appendingPathComponent("redline").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw Failure.missing("redline executable not found at \(candidate); build it first (swift build, or tools/test)")
-        }
-        return candidate
-    }
-
-    /// Runs a program to completion; output goes to files so a chatty child cannot stall on a pipe.
-    static func run(_ executable: String, _ args: [String], in scratch: URL) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
-        let id = UUID().uuidString
-        let outURL = scratch.appendingPathComponent("\(id).out"), errURL = scratch.appendingPathComponent("\(id).err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: outURL)
-        p.standardError = try FileHandle(forWritingTo: errURL)
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
     /// A segment root with the sample hosts and two one-minute hosts (copies of a sample minute).
@@ -146,13 +114,13 @@ struct SparkMergeEquivalenceTests {
     struct Roots { var standard: URL; var mixed: URL; var wrongReference: URL }
 
     static func makeRoots(in dir: URL) throws -> Roots {
-        let redline = try redlinePath()
+        let redline = try builtProduct("redline")
         let segments = try segmentRoot(in: dir)
         func redlineRun(_ pipeline: String, _ out: String) throws -> URL {
             let url = dir.appendingPathComponent(out)
-            let r = try run(redline, ["run", pipeline, "--partition", partition, "--segments", segments,
-                                      "--metadata", samples + "/metadata", "--out", url.path, "--quiet"], in: dir)
-            guard r.status == 0 else { throw Failure.failed("redline run \(pipeline) exited \(r.status): \(r.err)") }
+            let r = try runToCompletion(redline, ["run", pipeline, "--partition", partition, "--segments", segments,
+                                      "--metadata", samples + "/metadata", "--out", url.path, "--quiet"], directory: Self.packageRoot)
+            guard r.status == 0 else { throw Failure.failed("redline run \(pipeline) exited \(r.status): \(r.stderr)") }
             return url
         }
         let standard = try redlineRun(packageRoot + "/pipelines/hourly.yaml", "default")
@@ -169,11 +137,7 @@ struct SparkMergeEquivalenceTests {
         return Roots(standard: standard, mixed: mixed, wrongReference: wrong)
     }
 
-    static func scratch() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("redline-spark-merge-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func scratch() throws -> URL { try makeScratchDirectory("redline-spark-merge") }
 
     static func python() throws -> String {
         let python = packageRoot + "/.venv/bin/python"
@@ -192,12 +156,12 @@ struct SparkMergeEquivalenceTests {
 
         let python = try Self.python()
         let reportPath = dir.appendingPathComponent("report.json").path
-        let r = try Self.run(python, [Self.packageRoot + "/pipelines/spark/run_merge.py",
+        let r = try runToCompletion(python, [Self.packageRoot + "/pipelines/spark/run_merge.py",
                                  "--tables", defaultRun.path, "--tables", mixed.path, "--tables", wrong.path,
                                  "--partition", Self.partition, "--compare", "--rel-tol", "1e-12",
-                                 "--report", reportPath, "--small-input"], in: dir)
+                                 "--report", reportPath, "--small-input"], directory: Self.packageRoot)
         // 1: differences found (the control root must produce some); 0 or 2 means something else.
-        #expect(r.status == 1, "run_merge.py exited \(r.status):\n\(r.out)\n\(r.err.suffix(4000))")
+        #expect(r.status == 1, "run_merge.py exited \(r.status):\n\(r.stdout)\n\(r.stderr.suffix(4000))")
         let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: reportPath)))
 
         func entry(_ root: URL, _ table: String) throws -> Report.Entry {
@@ -235,18 +199,18 @@ struct SparkMergeEquivalenceTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let roots = try Self.makeRoots(in: dir)
         let script = Self.packageRoot + "/pipelines/spark/duckdb_merge.py"
-        let good = try Self.run(try Self.python(), [script, "--tables", roots.standard.path, "--tables", roots.mixed.path,
-                                                    "--partition", Self.partition, "--compare", "--rel-tol", "1e-12"], in: dir)
-        #expect(good.status == 0, "duckdb_merge.py exited \(good.status):\n\(good.out)\n\(good.err.suffix(4000))")
+        let good = try runToCompletion(try Self.python(), [script, "--tables", roots.standard.path, "--tables", roots.mixed.path,
+                                                    "--partition", Self.partition, "--compare", "--rel-tol", "1e-12"], directory: Self.packageRoot)
+        #expect(good.status == 0, "duckdb_merge.py exited \(good.status):\n\(good.stdout)\n\(good.stderr.suffix(4000))")
         for table in Self.tables {
             for root in [roots.standard, roots.mixed] {
-                #expect(good.out.contains("\(table.padding(toLength: 15, withPad: " ", startingAt: 0)) \(root.path): equal ("),
-                        "\(table) (\(root.lastPathComponent)) not reported equal:\n\(good.out)")
+                #expect(good.stdout.contains("\(table.padding(toLength: 15, withPad: " ", startingAt: 0)) \(root.path): equal ("),
+                        "\(table) (\(root.lastPathComponent)) not reported equal:\n\(good.stdout)")
             }
         }
-        let bad = try Self.run(try Self.python(), [script, "--tables", roots.wrongReference.path,
-                                                   "--partition", Self.partition, "--compare"], in: dir)
-        #expect(bad.status == 1, "duckdb_merge.py exited \(bad.status) on the wrong reference:\n\(bad.out)\n\(bad.err)")
-        #expect(bad.out.contains("column latency_scale: duckdb 4 vs swift 3"), "\(bad.out)")
+        let bad = try runToCompletion(try Self.python(), [script, "--tables", roots.wrongReference.path,
+                                                   "--partition", Self.partition, "--compare"], directory: Self.packageRoot)
+        #expect(bad.status == 1, "duckdb_merge.py exited \(bad.status) on the wrong reference:\n\(bad.stdout)\n\(bad.stderr)")
+        #expect(bad.stdout.contains("column latency_scale: duckdb 4 vs swift 3"), "\(bad.stdout)")
     }
 }

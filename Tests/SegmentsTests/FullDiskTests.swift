@@ -10,19 +10,10 @@ import TestSupport
 struct FullDiskTests {
     @Test("blocks that do not fit fail cleanly; the open file stays whole; the seal retried with space is intact")
     func writeFailsCleanlyAndSealRetries() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("redline-full-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeScratchDirectory("redline-full").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func sh(_ args: String...) -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            try? p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        #expect(sh("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir) == 0)
-        defer { _ = sh("umount", dir) }
+        let disk = try Tmpfs(at: dir, size: "64k")
+        defer { disk.unmount() }
         var options = WriterOptions()
         options.blockRawBytes = 8 << 10
         let w = try SegmentWriter(finalPath: "\(dir)/s.rls", header: testHeader, options: options)
@@ -47,7 +38,7 @@ struct FullDiskTests {
                 "no partial block left behind")
         #expect(throws: SegmentError.self) { try w.seal() }
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/s.rls"), "no sealed file while the seal cannot complete")
-        #expect(sh("mount", "-o", "remount,size=4m", dir) == 0)
+        try disk.resize(to: "4m")
         let footer = try w.seal()
         let sealed = SegmentReport.scan(path: "\(dir)/s.rls")
         #expect(sealed.verdict == .intact, "\(String(describing: sealed.problem))")
