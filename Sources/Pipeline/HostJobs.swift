@@ -1,4 +1,5 @@
 import Aggregates
+import Enrichment
 import Foundation
 
 /// Runs one piece of work per host on up to `jobs` threads and hands the results to the calling
@@ -136,7 +137,7 @@ extension NamePool {
     /// For each id of `other`, the id of the same name here (added when new): translates a
     /// host's own pool into the run's. Names are added in `other`'s id order, so folding hosts in
     /// order gives the ids one pool shared by all hosts would have given.
-    mutating func ids(of other: NamePool) -> [Int32] {
+    mutating func translation(of other: NamePool) -> [Int32] {
         other.names.map { id($0) }
     }
 }

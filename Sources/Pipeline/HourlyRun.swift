@@ -196,7 +196,7 @@ public struct HourlyRun {
                 warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            merged.merge(TableRows(partial: outcome.aggregates.renamed(names.ids(of: result.names))))
+            merged.merge(TableRows(partial: outcome.aggregates.renamed(names.translation(of: result.names))))
             tableFiles += result.files
             partialHosts.append(host)
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
