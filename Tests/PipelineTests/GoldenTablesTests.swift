@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Every Parquet file the pipelines write, byte for byte, against SHA-256 sums recorded before
 /// the tables were re-declared as `OutputTable`s (issue 11): the shipped samples
@@ -23,7 +24,7 @@ struct GoldenTablesTests {
 
     @Test("samples, captured run, daily rollup and benchmark input: every Parquet file as recorded")
     func everyFileAsRecorded() throws {
-        let redline = try SparkMergeEquivalenceTests.redlinePath()
+        let redline = try builtProduct("redline")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("redline-golden-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -33,8 +34,8 @@ struct GoldenTablesTests {
             try String(contentsOfFile: "\(dir)/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         func run(_ exe: String, _ args: [String]) throws {
-            let r = try SparkMergeEquivalenceTests.run(exe, args, in: scratch)
-            try #require(r.status == 0, "\(exe) \(args.joined(separator: " ")): \(r.err)")
+            let r = try runToCompletion(exe, args, directory: scratch.path)
+            try #require(r.status == 0, "\(exe) \(args.joined(separator: " ")): \(r.stderr)")
         }
         let synthetic = try partition(Self.samples)
         try run(redline, ["run", hourly, "--partition", synthetic, "--segments", "\(Self.samples)/segments",
@@ -59,11 +60,11 @@ struct GoldenTablesTests {
             let e = FileManager.default.enumerator(atPath: scratch.path + "/" + root)!
             for case let p as String in e where p.hasSuffix(".parquet") { written.append("\(root)/\(p)") }
         }
-        let sums = try SparkMergeEquivalenceTests.run("/usr/bin/sha256sum", written.sorted().map { "\(scratch.path)/\($0)" },
-                                                      in: scratch)
-        try #require(sums.status == 0, "sha256sum: \(sums.err)")
+        let sums = try runToCompletion("/usr/bin/sha256sum", written.sorted().map { "\(scratch.path)/\($0)" },
+                                       directory: scratch.path)
+        try #require(sums.status == 0, "sha256sum: \(sums.stderr)")
         let expected = try String(contentsOf: Self.golden, encoding: .utf8)
-        let got = Self.table(sums.out.replacingOccurrences(of: scratch.path + "/", with: ""))
+        let got = Self.table(sums.stdout.replacingOccurrences(of: scratch.path + "/", with: ""))
         let want = Self.table(expected)
         let differing = Set(got.keys).union(want.keys).filter { got[$0] != want[$0] }.sorted()
         #expect(differing.isEmpty, """
