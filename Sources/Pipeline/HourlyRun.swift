@@ -96,8 +96,12 @@ public struct HourlyRun {
             inputs = found.inputs
         } else {
             byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: globs, partition: partition)
-            for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
-                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+            // Each file's checksum comes from the bytes the run reads anyway (pass 2); only
+            // --if-changed needs them before the run, to decide whether to run at all.
+            if ifChanged {
+                for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
+                    inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+                }
             }
         }
         let definition = definitionFingerprint()
@@ -199,6 +203,10 @@ public struct HourlyRun {
             merged.merge(TableRows(partial: outcome.aggregates.renamed(names.translation(of: result.names))))
             tableFiles += result.files
             partialHosts.append(host)
+            if !ifChanged {
+                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: byHost[host]!,
+                                                        known: outcome.checksums)
+            }
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
             progress?(i + 1, hosts.count, host)
         }
