@@ -25,6 +25,29 @@ func address<T>(_ field: T) -> NetworkAddress {
     }
 }
 
+/// A call's resolved ends (`NamePool` ids) and where it fell, as `CallAggregator`s see it.
+public struct CallEnds: Sendable {
+    public var caller, callee, proto: Int32
+    /// `server` or `client` name id: whose socket saw the call.
+    public var observer: Int32
+    /// The service owning the observing socket (the callee on the server side, the caller on
+    /// the client side): with `proto` and `observer`, the loss class of the call.
+    public var local: Int32
+    public var isServer: Bool
+    /// Start of the call's bucket and its corrected start time, UTC ns.
+    public var bucketStart, utcNanos: Int64
+}
+
+/// Cells of tables declared outside this module that are filled from calls (`HostAggregation`
+/// calls `add` for every call that lands in the partition, after the built-in tables, and
+/// `finish` once with the completeness of a row of calls: its weight in calls, the class of its
+/// calls, its bucket start). The caller reads its rows back from `HostAggregation.callAggregator`.
+public protocol CallAggregator: Sendable {
+    mutating func add(_ call: rl_l7_call, _ ends: CallEnds, names: inout NamePool)
+    mutating func finish(names: inout NamePool,
+                         completeness: (_ weight: UInt64, _ ends: CallEnds, _ bucketStart: Int64) -> Completeness)
+}
+
 /// What one host's aggregation counted (the manifest's per-host counters hold them).
 public struct AggregationCounters: Sendable, Equatable {
     /// Calls, flow deltas and TCP events that landed in the partition.
@@ -69,6 +92,10 @@ public struct HostAggregation {
     var maxUncertainty: UInt64 = 0
     /// The current file's cursor on its boot's timeline; nil when that boot has no anchors.
     public var cursor: Timeline.Cursor?
+    /// The corrected time of the record `bucket` placed last (UTC ns).
+    var lastUTC: Int64 = 0
+    /// Tables filled from calls by another module, told of every call of the partition.
+    public var callAggregator: (any CallAggregator)?
     let start, end, width: Int64
     let scale: Int
     let ids: FixedIDs
@@ -123,6 +150,7 @@ public struct HostAggregation {
         let u = t.utcNanos
         guard u >= start && u < end else { counters.otherPartition += 1; return nil }
         if u > (watermark ?? .min) { watermark = u }
+        lastUTC = u
         maxUncertainty = max(maxUncertainty, t.uncertaintyNanos)
         return Int((u - start) / width)
     }
@@ -192,7 +220,6 @@ public struct HostAggregation {
 
     public mutating func calls(_ calls: UnsafeBufferPointer<rl_l7_call>, names: inout NamePool) {
         let server = UInt8(RL_SIDE_SERVER.rawValue)
-        let serverError = UInt8(RL_STATUS_SERVER_ERROR.rawValue), clientError = UInt8(RL_STATUS_CLIENT_ERROR.rawValue)
         for c in calls {
             guard let bi = bucket(c.start_ns) else { continue }
             counters.aggregated += 1
@@ -200,27 +227,23 @@ public struct HostAggregation {
             let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
             countUnknowns(local: r.local, remote: r.remote)
             let isServer = c.side == server
-            let isError = c.status_class == serverError, isClientError = c.status_class == clientError
-            // A request counted without its response carries no latency.
-            let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
-            func fill(_ cell: inout REDCell) {
-                cell.requests &+= 1
-                if isError { cell.errors &+= 1 }
-                if isClientError { cell.clientErrors &+= 1 }
-                cell.requestBytes &+= UInt64(c.req_bytes)
-                cell.responseBytes &+= UInt64(c.resp_bytes)
-                if !unpaired { cell.latency.record(c.duration_ns) }
-            }
             let g = Int(isServer ? r.serverGroup : r.clientGroup)
             if serviceCells[bi].count <= g {
                 serviceCells[bi].append(contentsOf: repeatElement(REDCell(scale: scale), count: g + 1 - serviceCells[bi].count))
             }
-            fill(&serviceCells[bi][g])
+            serviceCells[bi][g].add(call: c)
             if wantEdge {
-                fill(&edgeCells[cellKey(isServer ? r.serverEdge : r.clientEdge, bi), default: REDCell(scale: scale)])
+                let key = cellKey(isServer ? r.serverEdge : r.clientEdge, bi), empty = REDCell(scale: scale)
+                edgeCells[key, default: empty].add(call: c)
             }
             if wantTraffic {
                 trafficCalls[cellKey(isServer ? r.serverTraffic : r.clientTraffic, bi), default: 0] &+= 1
+            }
+            if callAggregator != nil {
+                let ends = CallEnds(caller: isServer ? r.remote : r.local, callee: isServer ? r.local : r.remote, proto: r.proto,
+                                    observer: isServer ? ids.server : ids.client, local: r.local, isServer: isServer,
+                                    bucketStart: bucketStart(bi), utcNanos: lastUTC)
+                callAggregator!.add(c, ends, names: &names)
             }
         }
     }
@@ -409,7 +432,8 @@ public struct HostAggregation {
     /// Folds the dense per-bucket state into the aggregates and gives every row its completeness:
     /// its own events, and its class's losses in proportion (LossAttribution.swift). Returns the
     /// rows, the counters and the latest corrected event time aggregated (UTC ns, nil if none).
-    public mutating func finish() -> (aggregates: PartitionAggregates, counters: AggregationCounters, watermark: Int64?) {
+    public mutating func finish(names: inout NamePool)
+        -> (aggregates: PartitionAggregates, counters: AggregationCounters, watermark: Int64?) {
         for (bi, cells) in serviceCells.enumerated() {
             for (g, cell) in cells.enumerated() where cell.requests > 0 {
                 let k = serviceGroups.keys[g]
@@ -460,6 +484,14 @@ public struct HostAggregation {
             agg.dropsCompleteness[k] = ledger.completeness(weight: cell.value, Self.tcpClass(k.service), bucket: index(k.bucket))
         }
         addLossOnlyRows()
+        if var a = callAggregator {
+            let ledger = self.ledger, start = self.start, width = self.width
+            a.finish(names: &names) { weight, ends, bucketStart in
+                ledger.completeness(weight: weight, Self.callClass(proto: ends.proto, observer: ends.observer, local: ends.local),
+                                    bucket: Int((bucketStart - start) / width))
+            }
+            callAggregator = a
+        }
         counters.maxTimeUncertaintyNanos = watermark == nil ? nil : maxUncertainty
         return (agg, counters, watermark)
     }

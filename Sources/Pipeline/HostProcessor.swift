@@ -46,6 +46,8 @@ public struct HostProcessor {
     /// Tables the pipeline writes: red_edge, traffic_matrix, tcp_health and tcp_drops are only
     /// aggregated when listed (red_service always is: the run's summary is built from it).
     public var tables = AggregatedTables(redEdge: true, trafficMatrix: true, tcpHealth: true, tcpDrops: true)
+    /// Tables filled from calls outside Sources/Aggregates (`CallAggregator`), if any.
+    public var callAggregator: (any CallAggregator)?
 
     public init(host: String, files: [String], partition: Partition, bucketSeconds: Int, histogramScale: Int,
                 maxBlockBytes: Int, maxExtrapolationSeconds: Int, metadata: Metadata) {
@@ -69,6 +71,8 @@ public struct HostProcessor {
         public var warnings: [String]
         /// Latest corrected event time aggregated (UTC ns), nil if none.
         public var watermark: Int64?
+        /// `callAggregator` after the run, holding its rows.
+        public var callAggregator: (any CallAggregator)?
         /// CRC32C and size of each file (in `files` order) from the bytes pass 2 read, for the
         /// manifest; nil for a file that could not be opened.
         public var checksums: [(crc: UInt32, bytes: UInt64)?] = []
@@ -133,6 +137,7 @@ public struct HostProcessor {
         let enrichment = EnrichmentCache(metadata: metadata, cgroups: cgroups, names: &names)
         var state = HostAggregation(startNanos: partition.startNanos, endNanos: partition.endNanos, bucketNanos: bucketNanos,
                                     histogramScale: histogramScale, enrichment: enrichment, tables: tables, names: &names)
+        state.callAggregator = callAggregator
         var checksums: [(crc: UInt32, bytes: UInt64)?] = []
         for (i, file) in files.enumerated() {
             state.cursor = nil
@@ -171,7 +176,7 @@ public struct HostProcessor {
                 state.chargeDamage(fileBlocks > 0 ? max(1, fileRecords / UInt64(fileBlocks)) : 1, lastMonotonicNanos: last)
             }
         }
-        let (aggregates, a, watermark) = state.finish()
+        let (aggregates, a, watermark) = state.finish(names: &names)
         counters.aggregated = a.aggregated
         counters.otherPartition = a.otherPartition
         counters.uncorrectable = a.uncorrectable
@@ -179,7 +184,7 @@ public struct HostProcessor {
         counters.unknownRemote = a.unknownRemote
         counters.maxTimeUncertaintyNanos = a.maxTimeUncertaintyNanos
         return Outcome(aggregates: aggregates, counters: counters, warnings: warnings, watermark: watermark,
-                       checksums: checksums)
+                       callAggregator: state.callAggregator, checksums: checksums)
     }
 
     struct ScanResult {
