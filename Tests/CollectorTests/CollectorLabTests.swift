@@ -78,18 +78,7 @@ struct CollectorLabTests {
 
     /// Server-side call records per local service id, counted straight from segments.
     static func serverCalls(_ segments: String) throws -> [UInt32: UInt64] {
-        var out: [UInt32: UInt64] = [:]
-        let e = FileManager.default.enumerator(atPath: segments)!
-        for case let p as String in e where p.hasSuffix(".rls") {
-            let r = try SegmentReader(path: segments + "/" + p)
-            while let b = try r.nextBlock() {
-                guard b.recordType == .l7Call else { continue }
-                _ = r.withRecords(as: rl_l7_call.self) { calls in
-                    for c in calls where c.side == UInt8(RL_SIDE_SERVER.rawValue) { out[c.local_service, default: 0] += 1 }
-                }
-            }
-        }
-        return out
+        try serverCallsAndClientErrors(segments).mapValues(\.calls)
     }
 
     /// Runs the hourly pipeline over a lab run's segments; returns the partition.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Parquet
 
 struct ReaderReport: Decodable {
@@ -91,11 +92,11 @@ func truncatedToMicros(_ c: Cell) -> Cell {
     }
 }
 
-@Suite("Parquet files read by pyarrow and DuckDB")
+@Suite("Parquet files read by pyarrow and DuckDB", .requiresPythonVenv)
 struct CrossReaderTests {
     @Test("every corpus file: pyarrow and DuckDB values, statistics equal pyarrow's, metadata visible; Swift reads pyarrow's copy")
     func pyarrowAndDuckDB() throws {
-        let dir = try makeTempDir("xread")
+        let dir = try makeScratchDirectory("redline-parquet-xread")
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = corpus()
         let paths = try files.map { try $0.write(to: dir) }

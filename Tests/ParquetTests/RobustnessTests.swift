@@ -1,12 +1,13 @@
 import DevSupport
 import Foundation
 import Testing
+import TestSupport
 @testable import Parquet
 
 @Suite("Reader never crashes on malformed files")
 struct RobustnessTests {
     func sampleFile() throws -> [UInt8] {
-        let dir = try makeTempDir("robust")
+        let dir = try makeScratchDirectory("redline-parquet-robust")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = corpus().first { $0.name == "lists_dict_zstd" }!
         var small = file
@@ -144,7 +145,7 @@ struct EncodingTests {
 struct PublishTests {
     @Test("close() publishes by rename; no temp file is left; abandoning leaves no file")
     func atomicPublish() throws {
-        let dir = try makeTempDir("publish")
+        let dir = try makeScratchDirectory("redline-parquet-publish")
         defer { try? FileManager.default.removeItem(at: dir) }
         let schema = ParquetSchema([ParquetField("x", .int64)])
         let path = dir.appendingPathComponent("t.parquet").path
@@ -177,7 +178,7 @@ struct PublishTests {
 
     @Test("data that does not fit the schema is a typed error naming the column")
     func schemaMismatch() throws {
-        let dir = try makeTempDir("mismatch")
+        let dir = try makeScratchDirectory("redline-parquet-mismatch")
         defer { try? FileManager.default.removeItem(at: dir) }
         let schema = ParquetSchema([ParquetField("x", .int64, .optional),
                                     ParquetField("l", .int32, .list(nullable: false, elementNullable: false))])

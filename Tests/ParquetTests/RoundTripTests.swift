@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Parquet
 
 @Suite("Swift writer → Swift reader")
 struct RoundTripTests {
     @Test("every corpus file reads back equal, with the row groups and footer the writer promised")
     func corpusRoundTrip() throws {
-        let dir = try makeTempDir("roundtrip")
+        let dir = try makeScratchDirectory("redline-parquet-roundtrip")
         defer { try? FileManager.default.removeItem(at: dir) }
         for file in corpus() {
             let path = try file.write(to: dir)
@@ -29,7 +30,7 @@ struct RoundTripTests {
 
     @Test("dictionary falls back to PLAIN once the dictionary passes its limit")
     func dictionaryFallback() throws {
-        let dir = try makeTempDir("fallback")
+        let dir = try makeScratchDirectory("redline-parquet-fallback")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = corpus().first { $0.name == "dictionary_fallback" }!
         let path = try file.write(to: dir)
@@ -48,7 +49,7 @@ struct RoundTripTests {
 
     @Test("a dictionary of mostly distinct values falls back early; a low-cardinality one stays")
     func dictionaryThatDoesNotPay() throws {
-        let dir = try makeTempDir("nopay")
+        let dir = try makeScratchDirectory("redline-parquet-nopay")
         defer { try? FileManager.default.removeItem(at: dir) }
         let n = 3 * ColumnChunkWriter.dictionaryProbeValues
         let schema = ParquetSchema([ParquetField("unique", .int64), ParquetField("few", .int64)])
@@ -73,7 +74,7 @@ struct RoundTripTests {
 
     @Test("statistics: signed vs unsigned order, byte-wise strings, NaN skipped, ±0, null counts")
     func statisticsOrder() throws {
-        let dir = try makeTempDir("stats")
+        let dir = try makeScratchDirectory("redline-parquet-stats")
         defer { try? FileManager.default.removeItem(at: dir) }
         let schema = ParquetSchema([ParquetField("i", .int32), ParquetField("u", .uint32), ParquetField("u64", .uint64),
                                     ParquetField("d", .double, .optional), ParquetField("s", .string)])

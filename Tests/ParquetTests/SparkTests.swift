@@ -17,7 +17,7 @@ struct SparkTests {
     /// One Spark session (≈15 s to start) reads every corpus file.
     @Test("slowSpark: every corpus file is read by Spark with equal values and no WARN/ERROR lines")
     func slowSparkReadsEveryCorpusFile() throws {
-        let dir = try makeTempDir("spark")
+        let dir = try makeScratchDirectory("redline-parquet-spark")
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = corpus()
         let paths = try files.map { try $0.write(to: dir) }

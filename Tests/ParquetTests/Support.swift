@@ -1,38 +1,12 @@
 import Foundation
+import TestSupport
 @testable import Parquet
-
-/// Package root, derived from this file's path (Tests/ParquetTests/Support.swift).
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-func makeTempDir(_ tag: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("redline-parquet-\(tag)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// Runs a tools/validate script with the package venv's Python; returns stdout and stderr.
 func runValidator(_ script: String, _ args: [String]) throws -> (out: Data, err: String, status: Int32) {
-    let p = Process()
-    p.executableURL = packageRoot.appendingPathComponent(".venv/bin/python")
-    p.arguments = [packageRoot.appendingPathComponent("tools/validate/\(script)").path] + args
-    let outPipe = Pipe(), errPipe = Pipe()
-    p.standardOutput = outPipe
-    p.standardError = errPipe
-    try p.run()
-    // Drain both pipes concurrently so a chatty stderr cannot block the child.
-    let errBox = DataBox()
-    let t = Thread { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); errBox.done.signal() }
-    t.start()
-    let out = outPipe.fileHandleForReading.readDataToEndOfFile()
-    errBox.done.wait()
-    p.waitUntilExit()
-    return (out, String(decoding: errBox.data, as: UTF8.self), p.terminationStatus)
-}
-
-final class DataBox: @unchecked Sendable {
-    var data = Data()
-    let done = DispatchSemaphore(value: 0)
+    let root = Prerequisites.packageRoot
+    let r = try runToCompletion(root + "/.venv/bin/python", [root + "/tools/validate/\(script)"] + args)
+    return (Data(r.stdout.utf8), r.stderr, r.status)
 }
 
 /// A reader-neutral cell (tools/validate/normalize.py defines the same encoding).

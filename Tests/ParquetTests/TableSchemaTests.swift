@@ -1,11 +1,12 @@
 import DevSupport
 import Foundation
 import Testing
+import TestSupport
 @testable import Parquet
 
 @Suite("Table schemas: Swift declarations agree with schemas/tables/*.json")
 struct TableSchemaTests {
-    let tablesDir = packageRoot.appendingPathComponent("schemas/tables")
+    let tablesDir = URL(fileURLWithPath: Prerequisites.packageRoot + "/schemas/tables")
 
     @Test("every table the Parquet module declares matches its JSON file (the pipeline's tables are checked by PipelineTablesTests)")
     func declarationsMatchJSON() throws {
@@ -32,9 +33,9 @@ struct TableSchemaTests {
         }
     }
 
-    @Test("a file written from a declaration carries the table name and schema version, and pyarrow sees its types")
+    @Test("a file written from a declaration carries the table name and schema version, and pyarrow sees its types", .requiresPythonVenv)
     func writerFromDeclaration() throws {
-        let dir = try makeTempDir("table")
+        let dir = try makeScratchDirectory("redline-parquet-table")
         defer { try? FileManager.default.removeItem(at: dir) }
         let t = CallSampleTable.schema
         let path = dir.appendingPathComponent("call_sample.parquet").path

@@ -27,11 +27,14 @@ public enum Prerequisites {
         isRoot && onPath("ip") && onPath("nsenter")
     }()
 
-    /// The project's Python venv with pyspark and a Java runtime.
-    public static let hasSpark: Bool = {
-        access(packageRoot + "/.venv/bin/python", X_OK) == 0 && onPath("java")
+    /// The project's Python venv as `tools/setup` makes it (pyarrow, DuckDB, pyspark).
+    public static let hasPythonVenv: Bool = {
+        access(packageRoot + "/.venv/bin/python", X_OK) == 0
             && FileManager.default.fileExists(atPath: packageRoot + "/.venv/.requirements.sha256")
     }()
+
+    /// The project's Python venv with pyspark and a Java runtime.
+    public static let hasSpark: Bool = hasPythonVenv && onPath("java")
 
     /// Debian's headless Chromium.
     public static let hasChromium: Bool = onPath("chromium")
@@ -60,6 +63,10 @@ extension Trait where Self == ConditionTrait {
         .enabled(
             if: Prerequisites.isCI || (Prerequisites.hasBPF && Prerequisites.hasNetns),
             "needs root, BPF and network namespaces (CI runs it)")
+    }
+    /// Needs the Python venv (pyarrow, DuckDB: `tools/setup`).
+    public static var requiresPythonVenv: Self {
+        .enabled(if: Prerequisites.isCI || Prerequisites.hasPythonVenv, "needs .venv with pyarrow and duckdb: run tools/setup (CI runs it)")
     }
     /// Needs the Python venv with pyspark and Java (`tools/setup`).
     public static var requiresSpark: Self {
