@@ -74,6 +74,9 @@ public struct HostProcessor {
         public var watermark: Int64?
         /// `callAggregator` after the run, holding its rows.
         public var callAggregator: (any CallAggregator)?
+        /// CRC32C and size of each file (in `files` order) from the bytes pass 2 read, for the
+        /// manifest; nil for a file that could not be opened.
+        public var checksums: [(crc: UInt32, bytes: UInt64)?] = []
     }
 
     /// Runs both passes. Pass 1 decompresses only clock-anchor and cgroup-mapping blocks; every
@@ -136,11 +139,12 @@ public struct HostProcessor {
         var state = HostAggregation(startNanos: partition.startNanos, endNanos: partition.endNanos, bucketNanos: bucketNanos,
                                     histogramScale: histogramScale, enrichment: enrichment, tables: tables, names: &names)
         state.callAggregator = callAggregator
+        var checksums: [(crc: UInt32, bytes: UInt64)?] = []
         for (i, file) in files.enumerated() {
             state.cursor = nil
             var cursorBoot: BootID?
             var fileBlocks = 0, fileRecords: UInt64 = 0, lastKernelNs: UInt64?
-            let result = scan(file, options: readerOptions) { info, reader, boot in
+            let result = scan(file, options: readerOptions, checksum: true) { info, reader, boot in
                 fileBlocks += 1
                 fileRecords += UInt64(info.recordCount)
                 lastKernelNs = max(lastKernelNs ?? 0, info.maxKernelNs)
@@ -166,6 +170,7 @@ public struct HostProcessor {
                 }
             }
             if lazyPass1 && fileBlocks < pass1Blocks[i] { return nil }
+            checksums.append(result.checksum)
             // A damaged file lost what followed the damage: an estimate (its average block)
             // counts as lost where its valid data ends. The manifest names the file.
             if result.warning != nil, let last = lastKernelNs {
@@ -180,34 +185,40 @@ public struct HostProcessor {
         counters.unknownRemote = a.unknownRemote
         counters.maxTimeUncertaintyNanos = a.maxTimeUncertaintyNanos
         return Outcome(aggregates: aggregates, counters: counters, warnings: warnings, watermark: watermark,
-                       callAggregator: state.callAggregator)
+                       callAggregator: state.callAggregator, checksums: checksums)
     }
 
     struct ScanResult {
         var warning: String?
         var open: Bool
+        /// The whole file's CRC32C and size, when asked for and the file could be read.
+        var checksum: (crc: UInt32, bytes: UInt64)?
     }
 
     /// Reads a segment block by block; a damaged file yields its valid blocks
-    /// and a warning naming the damage (the same blocks on every pass).
-    private func scan(_ file: String, options: ReaderOptions,
+    /// and a warning naming the damage (the same blocks on every pass). With `checksum`, the
+    /// whole file's CRC32C comes from the same reads (the rest of a damaged file read on).
+    private func scan(_ file: String, options: ReaderOptions, checksum: Bool = false,
                       _ body: (BlockInfo, SegmentReader, BootID) -> Void) -> ScanResult {
         let open = file.hasSuffix(SegmentFormat.openSuffix)
+        let reader: SegmentReader
         do {
-            let reader = try SegmentReader(path: file, options: options, allowUnsealed: true)
-            let boot = reader.header.bootID
-            do {
-                while let info = try reader.nextBlock() { body(info, reader, boot) }
-            } catch {
-                return ScanResult(warning: "damaged segment, \(reader.blocksRead.count) valid blocks used: \(error)", open: open)
-            }
-            if reader.ending == .unsealed && !open {
-                return ScanResult(warning: "segment \(file) has no footer; its \(reader.blocksRead.count) complete blocks were used", open: open)
-            }
-            return ScanResult(warning: nil, open: open)
+            reader = try SegmentReader(path: file, options: options, allowUnsealed: true)
         } catch {
             return ScanResult(warning: "unreadable segment skipped: \(error)", open: open)
         }
+        var result = ScanResult(warning: nil, open: open)
+        let boot = reader.header.bootID
+        do {
+            while let info = try reader.nextBlock() { body(info, reader, boot) }
+            if reader.ending == .unsealed && !open {
+                result.warning = "segment \(file) has no footer; its \(reader.blocksRead.count) complete blocks were used"
+            }
+        } catch {
+            result.warning = "damaged segment, \(reader.blocksRead.count) valid blocks used: \(error)"
+        }
+        if checksum { result.checksum = try? reader.wholeFileChecksum() }
+        return result
     }
 }
 

@@ -29,6 +29,8 @@ public struct HourlyRun {
     public var mode: Mode = .full
     /// Commit an empty partition when there is no input at all (else: exit 3, nothing committed).
     public var allowEmpty = false
+    /// Hosts processed at once (`--jobs`); the output is the same for any value.
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     /// What a run writes (schemas/pipeline-v1.md, "Fleet path").
     public enum Mode: String, Sendable {
@@ -94,8 +96,12 @@ public struct HourlyRun {
             inputs = found.inputs
         } else {
             byHost = try SegmentInputs.discover(root: segmentRoot, hostGlobs: globs, partition: partition)
-            for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
-                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+            // Each file's checksum comes from the bytes the run reads anyway (pass 2); only
+            // --if-changed needs them before the run, to decide whether to run at all.
+            if ifChanged {
+                for (host, files) in byHost.sorted(by: { $0.key < $1.key }) {
+                    inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: files)
+                }
             }
         }
         let definition = definitionFingerprint()
@@ -122,52 +128,13 @@ public struct HourlyRun {
             logger.warning("\(noInput): writing an empty partition (--allow-empty)")
         }
 
-        // Per host: read, correct, enrich, aggregate.
-        var names = NamePool()
-        var partials: [(host: String, rows: TableRows)] = []
-        var counters: [String: HostCounters] = [:]
-        var warnings: [String] = []
-        var watermark: Int64?
-        let hosts = byHost.keys.sorted()
-        for (i, host) in hosts.enumerated() {
-            var processor = HostProcessor(host: host, files: byHost[host]!, partition: partition,
-                                          bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
-                                          maxBlockBytes: spec.read.maxBlockBytes,
-                                          maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
-                                          metadata: metadata)
-            processor.tables = AggregatedTables(redEdge: agg.tables.contains(RedEdge.name),
-                                                trafficMatrix: agg.tables.contains(TrafficMatrix.name),
-                                                tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
-            let outcome = processor.run(names: &names)
-            counters[host] = outcome.counters
-            warnings += outcome.warnings.map { "host \(host): \($0)" }
-            if outcome.counters.uncorrectable > 0 {
-                warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
-            }
-            if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            partials.append((host, TableRows(partial: outcome.aggregates)))
-            logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
-            progress?(i + 1, hosts.count, host)
-        }
-        if mode == .mergeOnly {
-            for host in found.files.keys.sorted() {
-                partials.append((host, try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
-                                                              bucketSeconds: agg.bucketSeconds, names: &names)))
-            }
-            counters = found.counters
-            warnings += found.warnings
-            watermark = found.watermark
-        }
-        var merged = TableRows()
-        for p in partials { merged.merge(p.rows) }
-
-        // Write everything to staging, then commit.
-        let ranks = NameRanks(names)
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path.replacingOccurrences(of: "/", with: "-"))"
         try? FileManager.default.removeItem(atPath: staging)
         var tableFiles: [Manifest.TableFile] = []
         let tables = PipelineTables.hourly.filter { agg.tables.contains($0.name) }
-        func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, relative: String, scope: String) throws(PipelineError) {
+        /// Writes one table file to staging (names and ranks of the pool the rows' ids are from).
+        func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, names: NamePool, ranks: NameRanks, relative: String,
+                                   scope: String) throws(PipelineError) -> Manifest.TableFile {
             let staged = "\(staging)/\(relative)"
             try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
@@ -187,16 +154,78 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            tableFiles.append(.init(table: T.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
+            return .init(table: T.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope)
         }
-        for p in partials where mode != .mergeOnly {
+
+        // Per host, on up to `jobs` threads: read, correct, enrich, aggregate into the host's own
+        // name pool, write its partials; then, in host order, its rows are renamed into the run's
+        // pool and merged (HostJobs), so the output does not depend on `jobs`.
+        var names = NamePool()
+        var partialHosts: [String] = []
+        var merged = TableRows()
+        var counters: [String: HostCounters] = [:]
+        var warnings: [String] = []
+        var watermark: Int64?
+        let hosts = byHost.keys.sorted()
+        struct HostResult {
+            var outcome: HostProcessor.Outcome
+            var names: NamePool
+            var files: [Manifest.TableFile]
+        }
+        try HostJobs<HostResult>(count: hosts.count, jobs: jobs).run { i throws(PipelineError) in
+            let host = hosts[i]
+            var processor = HostProcessor(host: host, files: byHost[host]!, partition: partition,
+                                          bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
+                                          maxBlockBytes: spec.read.maxBlockBytes,
+                                          maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
+                                          metadata: metadata)
+            processor.tables = AggregatedTables(redEdge: agg.tables.contains(RedEdge.name),
+                                                trafficMatrix: agg.tables.contains(TrafficMatrix.name),
+                                                tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
+            var own = NamePool()
+            let outcome = processor.run(names: &own)
+            let rows = TableRows(partial: outcome.aggregates)
+            let ranks = NameRanks(own)
+            var files: [Manifest.TableFile] = []
             for t in tables {
-                try write(t, p.rows, relative: "partials/\(t.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
+                files.append(try write(t, rows, names: own, ranks: ranks,
+                                       relative: "partials/\(t.name)/\(partition.path)/host=\(host)/part-00000.parquet", scope: host))
             }
+            return HostResult(outcome: outcome, names: own, files: files)
+        } fold: { i, result throws(PipelineError) in
+            let host = hosts[i], outcome = result.outcome
+            counters[host] = outcome.counters
+            warnings += outcome.warnings.map { "host \(host): \($0)" }
+            if outcome.counters.uncorrectable > 0 {
+                warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
+            }
+            if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
+            merged.merge(TableRows(partial: outcome.aggregates.renamed(names.translation(of: result.names))))
+            tableFiles += result.files
+            partialHosts.append(host)
+            if !ifChanged {
+                inputs += try SegmentInputs.fingerprint(root: segmentRoot, host: host, files: byHost[host]!,
+                                                        known: outcome.checksums)
+            }
+            logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
+            progress?(i + 1, hosts.count, host)
         }
+        if mode == .mergeOnly {
+            for host in found.files.keys.sorted() {
+                merged.merge(try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
+                                                    bucketSeconds: agg.bucketSeconds, names: &names))
+            }
+            counters = found.counters
+            warnings += found.warnings
+            watermark = found.watermark
+        }
+
+        // The merged tables to staging, then commit.
+        let ranks = NameRanks(names)
         if spec.stages.contains(.merge) && mode != .partialsOnly {
             for t in tables {
-                try write(t, merged, relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+                tableFiles.append(try write(t, merged, names: names, ranks: ranks,
+                                            relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
             }
         }
 
@@ -207,7 +236,7 @@ public struct HourlyRun {
         // merge-only run owns the merged folders only, the partials being its inputs.
         var folders: [String] = []
         if mode != .mergeOnly {
-            for p in partials { folders += tables.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
+            for host in partialHosts { folders += tables.map { "partials/\($0.name)/\(partition.path)/host=\(host)" } }
         }
         if spec.stages.contains(.merge) && mode != .partialsOnly { folders += tables.map { "\($0.name)/\(partition.path)" } }
         let removals = Set((Manifest.load(manifestPath)?.tables ?? [])

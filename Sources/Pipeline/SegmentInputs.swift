@@ -32,12 +32,15 @@ public enum SegmentInputs {
         }
     }
 
-    /// Size and CRC32C of each file, for the manifest.
-    public static func fingerprint(root: String, host: String, files: [String]) throws(PipelineError) -> [InputSegment] {
+    /// Size and CRC32C of each file, for the manifest: from `known` (checksums a reader took
+    /// from the bytes it read, in `files` order) where given, else read here.
+    public static func fingerprint(root: String, host: String, files: [String],
+                                   known: [(crc: UInt32, bytes: UInt64)?] = []) throws(PipelineError) -> [InputSegment] {
         var out: [InputSegment] = []
         let prefix = root.hasSuffix("/") ? root : root + "/"
-        for f in files {
-            let (crc, total) = try checksum(ofFile: f)
+        for (i, f) in files.enumerated() {
+            let fromRead = i < known.count ? known[i] : nil
+            let (crc, total) = if let fromRead { fromRead } else { try checksum(ofFile: f) }
             let rel = f.hasPrefix(prefix) ? String(f.dropFirst(prefix.count)) : f
             out.append(InputSegment(host: host, path: rel, bytes: total, crc32c: String(format: "%08x", crc)))
         }

@@ -1,3 +1,4 @@
+import CCompression
 import RedlineBase
 import Glibc
 
@@ -25,6 +26,10 @@ public final class SegmentReader {
     private var eof = false
     /// How the file ended; set once `nextBlock()` returned nil.
     public private(set) var ending: SegmentEnding?
+    /// CRC32C and count of the bytes read so far: the reader reads the file once, in order from
+    /// offset 0, so these cover exactly its first `bytesRead` bytes (`wholeFileChecksum()`).
+    private var bytesCRC32C: UInt32 = 0
+    private var bytesRead: UInt64 = 0
 
     /// Opens `path` and reads its header. Throws `SegmentError` if the file cannot be opened or
     /// its header is missing, damaged or of an unknown version.
@@ -37,11 +42,13 @@ public final class SegmentReader {
         fd = try openRegularForReading(path)
         var found: SegmentHeader?
         var size: UInt64 = 0
+        var crc: UInt32 = 0, read: UInt64 = 0
         do {
             size = try io(POSIXFile.size(fd, path: path))
             while found == nil {
                 if case .header(let h)? = try decoder.next() { found = h; break }
-                if try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &size) == 0 {
+                if try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &size,
+                                 crc: &crc, bytesRead: &read) == 0 {
                     _ = try decoder.finish()
                 }
             }
@@ -51,6 +58,8 @@ public final class SegmentReader {
         }
         header = found!
         fileSize = size
+        bytesCRC32C = crc
+        bytesRead = read
     }
 
     deinit { _ = close(fd) }
@@ -58,7 +67,8 @@ public final class SegmentReader {
     /// Reads more input into the decoder; false at end of file.
     private func readMore() throws(SegmentError) -> Bool {
         if eof { return false }
-        let n = try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &fileSize)
+        let n = try Self.read(into: decoder, fd: fd, path: path, chunkSize: chunkSize, fileSize: &fileSize,
+                              crc: &bytesCRC32C, bytesRead: &bytesRead)
         if n == 0 { eof = true }
         return n > 0
     }
@@ -66,15 +76,38 @@ public final class SegmentReader {
     /// One `read(2)` of at least what the decoder wants, straight into its buffer. The request is
     /// capped by what the file holds (re-read when reached, since a `.rls.open` file may grow),
     /// so a corrupt length cannot make the reader reserve memory for bytes that are not there.
+    /// The bytes read are added to `crc` and `bytesRead`.
     private static func read(into decoder: SegmentDecoder, fd: Int32, path: String, chunkSize: Int,
-                             fileSize: inout UInt64) throws(SegmentError) -> Int {
+                             fileSize: inout UInt64, crc: inout UInt32, bytesRead: inout UInt64) throws(SegmentError) -> Int {
         let offset = decoder.consumedOffset + UInt64(decoder.bufferedCount)
         if offset >= fileSize { fileSize = try io(POSIXFile.size(fd, path: path)) }
         let remaining = fileSize > offset ? fileSize - offset : 0
         let want = Int(min(UInt64(max(decoder.bytesWanted, chunkSize)), remaining + 1))
         return try decoder.fill(capacity: want) { (buf) throws(SegmentError) -> Int in
-            try io(POSIXFile.read(fd, into: buf, path: path, offset: offset))
+            let n = try io(POSIXFile.read(fd, into: buf, path: path, offset: offset))
+            crc = ccompression_crc32c(crc, buf.baseAddress, n)
+            bytesRead += UInt64(n)
+            return n
         }
+    }
+
+    /// CRC32C and size of the whole file as it is now: the bytes the reader has read (in order,
+    /// once) and the rest read here, so a caller that reads the file for its records and needs
+    /// its checksum too (the pipeline's manifest) reads it once. Call it when done with the
+    /// records: it reads on to the end of the file.
+    public func wholeFileChecksum() throws(SegmentError) -> (crc: UInt32, bytes: UInt64) {
+        var crc = bytesCRC32C, total = bytesRead
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        while true {
+            let n = try io(POSIXFile.read(fd, into: buf, path: path, offset: total))
+            if n == 0 { break }
+            crc = ccompression_crc32c(crc, buf.baseAddress, n)
+            total += UInt64(n)
+        }
+        (bytesCRC32C, bytesRead) = (crc, total)
+        eof = true
+        return (crc, total)
     }
 
     /// The next verified block, or nil at a clean end (footer verified, or — if `allowUnsealed`

@@ -154,7 +154,8 @@ struct BenchPipeline: ParsableCommand {
                     let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
                     try w.append(c.record)
                     emitted += 1
-                    batch.append(bucket: segStart, start: wall, c, names: names)
+                    batch.append(bucket: segStart, start: wall, c, names: names,
+                                 callerDC: datacenter(c.caller), calleeDC: datacenter(c.callee))
                     groups.insert(((m * 256 + c.callee) * 4 + Int(c.protoIndex)) * 2 + (c.server ? 1 : 0))
                     if batch.count == popts.rowGroupRows { try pw.write(batch.columns()); batch = Batch() }
                 }
@@ -181,8 +182,9 @@ struct BenchPipeline: ParsableCommand {
     /// One call's record and what the Parquet row needs.
     struct Call {
         var record: rl_l7_call
-        /// Index of the callee in ``Names`` (its service id).
+        /// Index of the callee and of the caller in ``Names`` (their service ids).
         var callee: Int
+        var caller: Int
         var protoIndex: Int
         var server: Bool
     }
@@ -239,7 +241,7 @@ struct BenchPipeline: ParsableCommand {
             c.host = names.hostTemplates[callee].host
             c.route = names.routeTemplates[Int(rng.below(UInt64(Self.routes.count)))].route
         }
-        return Call(record: c, callee: callee, protoIndex: pi, server: server)
+        return Call(record: c, callee: callee, caller: server ? peer : me, protoIndex: pi, server: server)
     }
 
     static let routes = ["/v1/items", "/v1/orders", "/v1/users/profile", "/api/cart/checkout", "/healthz", "/v2/search"]
@@ -249,6 +251,8 @@ struct BenchPipeline: ParsableCommand {
     private func cgroup(service s: Int, pod: Int) -> UInt64 { UInt64(100_000 + s * 16 + pod) }
     private func serviceName(_ s: Int) -> String { Self.serviceName(s) }
     static func serviceName(_ s: Int) -> String { String(format: "svc-%03d", s) }
+    /// The datacenter (index into `Names.datacenters`) of a service's pod address.
+    private func datacenter(_ s: Int) -> Int { podIP(s).1 == 18 ? 0 : 1 }
     /// A service's pod address: datacenter dc1 (198.18/16) for the first half of the hosts, dc2 (198.19/16) else.
     private func podIP(_ s: Int) -> (UInt8, UInt8, UInt8, UInt8) {
         let h = s % hosts
@@ -309,6 +313,12 @@ struct BenchPipeline: ParsableCommand {
         ParquetField("duration_ns", .int64),
         ParquetField("request_bytes", .int64),
         ParquetField("response_bytes", .int64),
+        // red_edge's further key columns (peer identity: every peer service id is in services.yaml).
+        ParquetField("caller", .string),
+        ParquetField("callee", .string),
+        ParquetField("caller_dc", .string),
+        ParquetField("callee_dc", .string),
+        ParquetField("peer_identity_source", .string),
     ])
 
     /// Names as bytes, made once: formatting strings per call would dominate the generator.
@@ -319,6 +329,9 @@ struct BenchPipeline: ParsableCommand {
         var routeTemplates: [rl_l7_call]
         var protocols: [[UInt8]] = BenchPipeline.protocols.map { Array($0.name.utf8) }
         var server = Array("server".utf8), client = Array("client".utf8)
+        var datacenters = [Array("dc1".utf8), Array("dc2".utf8)]
+        /// `PeerIdentitySource.tcpOption`: every peer service id of the input is in services.yaml.
+        var tcpOption = Array("tcp_option".utf8)
 
         init(services n: Int) {
             services = (0...n).map { Array(BenchPipeline.serviceName($0).utf8) }
@@ -338,9 +351,16 @@ struct BenchPipeline: ParsableCommand {
     struct Batch {
         var start: [Int64] = [], bucket: [Int64] = [], service = ByteArrays(), proto = ByteArrays(), observer = ByteArrays()
         var status: [Int32] = [], duration: [Int64] = [], req: [Int64] = [], resp: [Int64] = []
+        var caller = ByteArrays(), callee = ByteArrays(), callerDC = ByteArrays(), calleeDC = ByteArrays()
+        var peerSource = ByteArrays()
         var count: Int { start.count }
 
-        mutating func append(bucket b: Int64, start t: Int64, _ c: Call, names: Names) {
+        mutating func append(bucket b: Int64, start t: Int64, _ c: Call, names: Names, callerDC cd: Int, calleeDC ed: Int) {
+            caller.append(bytes: names.services[c.caller])
+            callee.append(bytes: names.services[c.callee])
+            callerDC.append(bytes: names.datacenters[cd])
+            calleeDC.append(bytes: names.datacenters[ed])
+            peerSource.append(bytes: names.tcpOption)
             start.append(t)
             bucket.append(b)
             service.append(bytes: names.services[c.callee])
@@ -355,7 +375,9 @@ struct BenchPipeline: ParsableCommand {
         func columns() -> [ColumnData] {
             [ColumnData(.int64(start)), ColumnData(.int64(bucket)), ColumnData(.byteArray(service)),
              ColumnData(.byteArray(proto)), ColumnData(.byteArray(observer)), ColumnData(.int32(status)),
-             ColumnData(.int64(duration)), ColumnData(.int64(req)), ColumnData(.int64(resp))]
+             ColumnData(.int64(duration)), ColumnData(.int64(req)), ColumnData(.int64(resp)),
+             ColumnData(.byteArray(caller)), ColumnData(.byteArray(callee)), ColumnData(.byteArray(callerDC)),
+             ColumnData(.byteArray(calleeDC)), ColumnData(.byteArray(peerSource))]
         }
     }
 }

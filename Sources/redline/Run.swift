@@ -63,6 +63,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Only warnings and errors on stderr; no progress or summary.")
     var quiet = false
 
+    @Option(help: "Hosts processed in parallel (default: the number of cores). The output is the same for any value; memory grows with it (one host's working set each).")
+    var jobs: Int?
+
     func validate() throws {
         if partition != nil && lastClosedHour {
             throw ValidationError("--partition and --last-closed-hour both choose the partition; pick one")
@@ -72,6 +75,9 @@ struct Run: ParsableCommand {
         }
         if let h = hosts, h.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("--hosts '\(h)' has an empty entry; give comma-separated host names or globs")
+        }
+        if let j = jobs, j < 1 {
+            throw ValidationError("--jobs \(j): give at least 1")
         }
         if let p = partition, Partition(p) == nil {
             throw ValidationError("--partition '\(p)' is not date=YYYY-MM-DD/hour=HH or date=YYYY-MM-DD")
@@ -122,6 +128,7 @@ struct Run: ParsableCommand {
                 run.hostGlobs = hosts.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 run.mode = partialsOnly ? .partialsOnly : mergeOnly ? .mergeOnly : .full
                 run.allowEmpty = allowEmpty
+                if let jobs { run.jobs = jobs }
                 if interactive {
                     run.progress = { done, total, host in
                         let width = 30, filled = total == 0 ? width : done * width / total

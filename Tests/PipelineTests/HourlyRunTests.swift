@@ -28,13 +28,15 @@ struct HourlyRunTests {
 
         func remove() { try? FileManager.default.removeItem(atPath: dir) }
 
-        func run(hosts: [String] = ["*"], ifChanged: Bool = false) throws -> HourlyRun.Summary {
+        func run(hosts: [String] = ["*"], ifChanged: Bool = false, jobs: Int = 2) throws -> HourlyRun.Summary {
             var spec = try PipelineSpec.load(path: packageRoot.appendingPathComponent("pipelines/hourly.yaml").path)
             spec = spec.with(hosts: hosts)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            return try HourlyRun(spec: spec, segmentRoot: segments, metadataDir: metadata, tableRoot: out,
-                                 partition: HourlyRunTests.partition, ifChanged: ifChanged, logger: logger).execute()
+            var run = HourlyRun(spec: spec, segmentRoot: segments, metadataDir: metadata, tableRoot: out,
+                                partition: HourlyRunTests.partition, ifChanged: ifChanged, logger: logger)
+            run.jobs = jobs
+            return try run.execute()
         }
 
         func files() -> [String: Data] {
