@@ -60,6 +60,12 @@ let package = Package(
         ),
         // Tables -> one self-contained HTML page (redline report).
         .target(name: "Report", dependencies: ["Pipeline", "Parquet", "Aggregates", "Segments"]),
+        // Merged tables -> anomaly candidates ranked over the call graph (redline explain). Reads the
+        // tables with the report's column-by-name reader (TableFile).
+        .target(
+            name: "Anomaly",
+            dependencies: ["Pipeline", "Report", "Parquet", "Aggregates", "CCompression", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "KernelProbes",
             dependencies: ["CLibBPF", "CRedlineABI", .product(name: "Yams", package: "Yams")]
@@ -69,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "redline",
             dependencies: [
-                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report",
+                "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report", "Anomaly",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -97,6 +103,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AnomalyTests", dependencies: ["TestSupport", "Anomaly", "Pipeline", "Report", "Parquet", "Aggregates", .product(name: "Logging", package: "swift-log")], exclude: ["Fixtures"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),
     ]
 )
