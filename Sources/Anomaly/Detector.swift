@@ -167,7 +167,7 @@ public struct Detector: Sendable {
                     var s: [Int64: Sample] = [:]
                     for b in grid {
                         let a = buckets[b] ?? REDAcc()
-                        s[b] = Sample(value: Double(a.requests) / width, support: a.requests, completeness: a.completeness, eligible: true)
+                        s[b] = Sample(value: Double(a.requests) / o.coveredSeconds(b), support: a.requests, completeness: a.completeness, eligible: true)
                     }
                     out[SeriesKey(entity: entity, metric: "request_rate", observer: observer)] = s
                 }
@@ -197,7 +197,7 @@ public struct Detector: Sendable {
                 var s: [Int64: Sample] = [:]
                 for b in grid {
                     let a = buckets[b] ?? TCPAcc()
-                    s[b] = Sample(value: Double(a[keyPath: pick]) / width, support: a[keyPath: pick], completeness: a.completeness,
+                    s[b] = Sample(value: Double(a[keyPath: pick]) / o.coveredSeconds(b), support: a[keyPath: pick], completeness: a.completeness,
                                   eligible: true)
                 }
                 out[SeriesKey(entity: entity, metric: metric, observer: "")] = s
@@ -214,7 +214,7 @@ public struct Detector: Sendable {
             var s: [Int64: Sample] = [:]
             for b in grid {
                 let c = buckets[b] ?? (0, 1)
-                s[b] = Sample(value: Double(c.0) / width, support: c.0, completeness: c.1, eligible: true)
+                s[b] = Sample(value: Double(c.0) / o.coveredSeconds(b), support: c.0, completeness: c.1, eligible: true)
             }
             out[k] = s
         }

@@ -91,8 +91,19 @@ public struct Observations: Sendable {
     public var hostTCP: [TCPObservation] = []
     public var hostRED: [REDObservation] = []
     public var hostDrops: [DropObservation] = []
+    /// The partition's watermark (its latest event, from the hourly manifest): the bucket holding it
+    /// was seen only up to it, so its rates are per covered second (a capture that stopped mid-bucket
+    /// is not a service that lost its load).
+    public var watermark: Int64?
 
     public init(bucketSeconds: Int) { self.bucketSeconds = bucketSeconds }
+
+    /// Seconds of bucket `b` that the data covers.
+    func coveredSeconds(_ b: Int64) -> Double {
+        let width = Double(bucketSeconds)
+        guard let w = watermark, w >= b, w < b + Int64(bucketSeconds) * 1_000_000_000 else { return width }
+        return min(width, max(1, Double(w - b) / 1e9))
+    }
 
     /// Every bucket any table has a row for, ascending: the grid on which absent rows mean zero
     /// (no requests, no retransmits), while buckets no table has (collectors down) are skipped.

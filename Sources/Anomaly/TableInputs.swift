@@ -69,6 +69,10 @@ public struct TableInputs {
             hours.insert(Partition.hour(containing: t), at: 0)
         }
         var loaded = Loaded(observations: Observations(bucketSeconds: bucketSeconds), files: [], warnings: [])
+        // The latest watermark any pipeline's manifest of the partition states.
+        let manifests = ((try? FileManager.default.contentsOfDirectory(atPath: "\(tableRoot)/_manifests")) ?? []).sorted()
+        loaded.observations.watermark = manifests
+            .compactMap { Manifest.load("\(tableRoot)/_manifests/\($0)/\(partition.path).json")?.watermarkUTCNanos }.max()
         let missing = hours.filter { files("red_service", $0).isEmpty }
         if !missing.isEmpty {
             loaded.warnings.append("no red_service for \(missing.map(\.path).joined(separator: ", ")): the baseline window is shorter (cold start)")
