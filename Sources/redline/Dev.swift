@@ -46,21 +46,30 @@ struct WriteGolden: ParsableCommand {
 }
 
 /// `redline dev table-schemas --out schemas/tables`: the machine-readable schema of every
-/// table the pipeline writes, from its one declaration (Sources/Pipeline/PipelineTables.swift).
+/// table the pipeline writes, from its one declaration (Sources/Pipeline/Tables, listed in PipelineTables.swift).
 struct TableSchemas: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "table-schemas",
-        abstract: "Write schemas/tables/<table>.json for every pipeline table."
+        abstract: "Write schemas/tables/<table>.json for every pipeline table (and, with --sql, their merge SQL)."
     )
 
     @Option(help: "Folder to write the JSON files into.")
     var out: String
 
+    @Option(help: "Folder to write merge_<table>.sql (Spark) and merge_<table>.duckdb.sql into (pipelines/spark).")
+    var sql: String?
+
     func run() throws {
-        for t in PipelineTables.all + [DailyTrafficRun.table] {
+        for t in PipelineTables.every.map({ $0.schema }) {
             let path = "\(out)/\(t.name).json"
             try t.json().write(to: URL(fileURLWithPath: path), options: .atomic)
             print(path)
+        }
+        if let sql {
+            for (name, text) in MergeSQL.files().sorted(by: { $0.key < $1.key }) {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: "\(sql)/\(name)"), options: .atomic)
+                print("\(sql)/\(name)")
+            }
         }
     }
 }
