@@ -30,6 +30,11 @@ public struct AnomalyRun {
         let detect = spec.detect ?? PipelineSpec.DetectParameters()
         let rank = spec.rank ?? PipelineSpec.RankParameters()
         let publisher = DerivedTablePublisher(spec: spec, tableRoot: tableRoot, partition: partition)
+        return try publisher.locked { () throws(PipelineError) -> Summary in try detectAndRank(detect, rank, publisher) }
+    }
+
+    private func detectAndRank(_ detect: PipelineSpec.DetectParameters, _ rank: PipelineSpec.RankParameters,
+                               _ publisher: DerivedTablePublisher) throws(PipelineError) -> Summary {
         let loaded = try TableInputs(tableRoot: tableRoot, partition: partition).load(baselineBuckets: detect.baselineBuckets)
         let inputs = try publisher.fingerprint(loaded.files)
         let o = loaded.observations

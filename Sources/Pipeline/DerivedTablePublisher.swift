@@ -3,8 +3,9 @@ import Parquet
 
 /// Writes and commits one partition of a table computed from other tables (not from segments),
 /// through the same staging, `_redline_run` markers, journal and manifest as every other run
-/// (`PartitionCommit`, schemas/pipeline-v1.md "Commit"). Used by pipelines that live outside this
-/// module (Sources/Anomaly); the run holds the table root's lock while it publishes.
+/// (`PartitionCommit`, schemas/pipeline-v1.md "Commit"): the daily rollup, and pipelines that
+/// live outside this module (Sources/Anomaly). A run does its reading and publishing inside
+/// `locked`, so it is the only run on the table root meanwhile.
 public struct DerivedTablePublisher {
     public let spec: PipelineSpec
     public let tableRoot: String
@@ -16,18 +17,24 @@ public struct DerivedTablePublisher {
         self.partition = partition
     }
 
+    /// Runs `body` holding the table root's lock (`<tables>/.redline.lock`; exit 4 when another run has it).
+    public func locked<T>(_ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
+        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
+        let lock = try TableRootLock(tableRoot: tableRoot)
+        defer { lock.release() }
+        return try body()
+    }
+
     /// Fingerprints committed table files read as inputs (listed in the manifest like segments).
     public func fingerprint(_ paths: [String]) throws(PipelineError) -> [InputSegment] {
         try SegmentInputs.fingerprint(root: tableRoot, host: "tables", files: paths)
     }
 
     /// Writes `columns` as `<table>/<partition>/part-00000.parquet` and commits it with a
-    /// manifest under `_manifests/<pipeline>/`. `definition` fingerprints the parameters.
+    /// manifest under `_manifests/<pipeline>/`. `definition` fingerprints the parameters. Call it
+    /// inside `locked`.
     public func publish(table: TableSchema, columns: [ColumnData], rows: Int, definition: String,
                         inputs: [InputSegment], warnings: [String]) throws(PipelineError) -> Manifest {
-        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
-        let lock = try TableRootLock(tableRoot: tableRoot)
-        defer { lock.release() }
         let rel = "\(table.name)/\(partition.path)/part-00000.parquet"
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"
         let staged = "\(staging)/\(rel)"
