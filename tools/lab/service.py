@@ -14,10 +14,11 @@ span id as parent id, flags 01 (sampled). With --trace drop (a "legacy" service)
 downstream calls carry none. Redis calls never carry one.
 
 --chain-log FILE appends one JSON line per handled request (the lab's chain truth):
-  {"service", "trace_id", "span_id", "parent_span_id" (null without a valid incoming
-   traceparent), "trace_forwarded": bool, "callees": [{"service", "kind": "http"|"redis",
-   "address", "traceparent": sent header or null, "status": HTTP status, 1 = Redis OK,
-   0 = failed}], "start_unix_ns", "end_unix_ns", "status"}
+  {"service", "method", "path", "trace_id", "span_id", "parent_span_id" (null without a
+   valid incoming traceparent), "trace_forwarded": bool, "callees": [{"service", "kind":
+   "http"|"redis", "address", "request": "GET /path" or "INCR", "traceparent": sent header
+   or null, "status": HTTP status, 1 = Redis OK, 0 = failed}], "start_unix_ns",
+   "end_unix_ns", "status"}
 
 Faults are read from a JSON file named by --fault-file on every SIGHUP:
   {"error_rate": 0.1, "delay_ms": 20, "accept_interval_ms": 50}
@@ -235,7 +236,8 @@ def main():
                         s = 1
                 except Exception:
                     status, s = 502, 0
-                callees.append({"service": d.name, "kind": d.kind, "address": d.address, "traceparent": sent, "status": s})
+                callees.append({"service": d.name, "kind": d.kind, "address": d.address,
+                                "request": "GET " + d.path if d.kind == "http" else "INCR", "traceparent": sent, "status": s})
             if fail:
                 status = 503
             body = (b'{"service": "%s", "status": %d}\n' % (a.name.encode(), status))
@@ -248,7 +250,7 @@ def main():
                 self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
-            chains.write({"service": a.name, "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
+            chains.write({"service": a.name, "method": self.command, "path": self.path, "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
                           "trace_forwarded": forward, "callees": callees,
                           "start_unix_ns": start, "end_unix_ns": time.time_ns(), "status": status})
 
