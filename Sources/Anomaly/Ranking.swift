@@ -121,16 +121,25 @@ public struct Ranking: Sendable {
                         }
                     }
                 }
-            case .host:
-                // Resets around a service that stopped are the refusals, not the host's fault.
+                // A callee that stopped answering leaves no calls on the edge to it (refused
+                // connections pair no request with a response): its collapse explains the caller.
+                let symptoms = buckets(e, .errors).union(buckets(e, .latency))
+                for callee in Set(observations.red.compactMap { $0.caller == e.name ? $0.callee : nil }) {
+                    let s = Entity(.service, callee)
+                    if !buckets(s, .rate).isDisjoint(with: symptoms) { explainedBy[e, default: []].insert(s) }
+                }
+            case .host, .dcLink:
+                // Resets around a service that stopped are the refusals, not the network's fault.
                 let resets = alarmed.filter { $0.key.entity == e && $0.key.metric == "resets" }.values.flatMap { $0 }
                 guard !resets.isEmpty else { continue }
                 for (s, sf) in families where s.kind == .service && sf.contains(.rate) && !buckets(s, .rate).isDisjoint(with: resets) {
                     let callers = Set(observations.red.compactMap { $0.callee == s.name ? $0.caller : nil })
-                    let around = (hostsOf[s.name] ?? []).union(callers.flatMap { hostsOf[$0] ?? [] })
-                    if around.contains(e.name) { explainedBy[e, default: []].insert(s) }
+                    let around = e.kind == .host
+                        ? (hostsOf[s.name] ?? []).union(callers.flatMap { hostsOf[$0] ?? [] }).map { Entity(.host, $0) }
+                        : callers.compactMap { c in dcs[c].flatMap { a in dcs[s.name].map { b in Entity.link(a, b) } } }
+                    if around.contains(e) { explainedBy[e, default: []].insert(s) }
                 }
-            case .dcLink, .path:
+            case .path:
                 continue
             }
             explainedBy[e]?.remove(e)

@@ -25,6 +25,9 @@ struct RankingTests {
         var pricingMs = 1.0, edgeClientMs = 1.3, frontendMs = 2.0
         var pricingErrors: Int64 = 0, frontendErrors: Int64 = 0
         var retransmits: Int64 = 0
+        var resets: Int64 = 0
+        /// pricing is down: no rows of its own, none on the edges to and from it.
+        var pricingStopped = false
     }
 
     static func fleet(_ range: Range<Int>, hosts: Bool = false, sameDC: Bool = false, _ shape: (Int) -> Shape) -> Observations {
@@ -32,23 +35,26 @@ struct RankingTests {
         let pricingDC = sameDC ? "dc1" : "dc2"
         for i in range {
             let s = shape(i), b = bucket(i), n = s.requests
-            o.red.append(REDObservation(bucket: b, callee: "pricing", observer: "server", requests: n, errors: s.pricingErrors,
-                                        latency: latency(s.pricingMs, n)))
+            if !s.pricingStopped {
+                o.red.append(REDObservation(bucket: b, callee: "pricing", observer: "server", requests: n, errors: s.pricingErrors,
+                                            latency: latency(s.pricingMs, n)))
+                o.red.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", callerDC: "dc1", calleeDC: pricingDC,
+                                            observer: "server", requests: n, errors: s.pricingErrors, latency: latency(s.pricingMs, n)))
+                o.red.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", callerDC: "dc1", calleeDC: pricingDC,
+                                            observer: "client", requests: n, errors: s.pricingErrors, latency: latency(s.edgeClientMs, n)))
+                o.red.append(REDObservation(bucket: b, caller: "pricing", callee: "cache", callerDC: pricingDC, calleeDC: pricingDC,
+                                            observer: "client", requests: n, errors: 0, latency: latency(0.3, n)))
+            }
             o.red.append(REDObservation(bucket: b, callee: "frontend", observer: "server", requests: n, errors: s.frontendErrors,
                                         latency: latency(s.frontendMs, n)))
-            o.red.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", callerDC: "dc1", calleeDC: pricingDC,
-                                        observer: "server", requests: n, errors: s.pricingErrors, latency: latency(s.pricingMs, n)))
-            o.red.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", callerDC: "dc1", calleeDC: pricingDC,
-                                        observer: "client", requests: n, errors: s.pricingErrors, latency: latency(s.edgeClientMs, n)))
             o.red.append(REDObservation(bucket: b, caller: "loadgen", callee: "frontend", callerDC: "dc1", calleeDC: "dc1",
                                         observer: "client", requests: n, errors: s.frontendErrors, latency: latency(s.frontendMs + 0.2, n)))
-            o.red.append(REDObservation(bucket: b, caller: "pricing", callee: "cache", callerDC: pricingDC, calleeDC: pricingDC,
-                                        observer: "client", requests: n, errors: 0, latency: latency(0.3, n)))
             o.red.append(REDObservation(bucket: b, callee: "cache", observer: "server", requests: n, errors: 0, latency: latency(0.2, n)))
             // Every path has a little TCP background (one retransmit a minute).
-            o.tcp.append(TCPObservation(bucket: b, service: "frontend", peer: "pricing", retransmits: 1 + s.retransmits))
+            o.tcp.append(TCPObservation(bucket: b, service: "frontend", peer: "pricing", retransmits: 1 + s.retransmits, resets: s.resets))
             if hosts {
-                o.hostTCP.append(TCPObservation(bucket: b, service: "frontend", peer: "pricing", retransmits: 1 + s.retransmits, host: "h11"))
+                o.hostTCP.append(TCPObservation(bucket: b, service: "frontend", peer: "pricing", retransmits: 1 + s.retransmits,
+                                                resets: s.resets, host: "h11"))
                 o.hostRED.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", observer: "client", requests: n, errors: 0,
                                                 latency: latency(s.edgeClientMs, n), host: "h11"))
                 o.hostRED.append(REDObservation(bucket: b, caller: "frontend", callee: "pricing", observer: "server", requests: n, errors: 0,
@@ -127,6 +133,20 @@ struct RankingTests {
         #expect(c.first?.entity == Entity(.host, "h11"), "\(c.map(\.entity))")
         #expect(c.first { $0.entity == .edge("frontend", "pricing") }?.explainedBy == [Entity(.host, "h11")])
         #expect(!c.contains { $0.entity.kind == .dcLink })
+    }
+
+    @Test("a stopped callee (its rate collapses, its callers fail, their hosts see resets) ranks first and explains them")
+    func stoppedCallee() {
+        let o = Self.fleet(0..<40, hosts: true) { i in
+            var s = Shape()
+            if i >= 30 { s.pricingStopped = true; s.frontendErrors = 200; s.resets = 400 }
+            return s
+        }
+        let c = Self.rank(o)
+        #expect(c.first?.entity == Entity(.service, "pricing") && c.first?.metric == "request_rate", "\(c.map(\.entity))")
+        #expect(c.first { $0.entity == Entity(.service, "frontend") }?.explainedBy == [Entity(.service, "pricing")])
+        #expect(c.first { $0.entity == Entity(.host, "h11") }?.explainedBy == [Entity(.service, "pricing")])
+        #expect(c.filter { $0.depth == 0 }.map(\.entity) == [Entity(.service, "pricing")], "\(c.map { ($0.entity, $0.depth) })")
     }
 
     @Test("load ×2 and ÷2 (latency and error ratio unchanged) raise no candidate; a fall to a fifth does")
