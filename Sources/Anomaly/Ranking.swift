@@ -121,6 +121,19 @@ public struct Ranking: Sendable {
                         }
                     }
                 }
+                // A collapse of its rate while its host or a link to its peers loses packets is the
+                // network throttling it (closed-loop callers wait), not the service stopping.
+                if fams.contains(.rate) {
+                    let peers = Set(observations.red.flatMap { r -> [String] in
+                        r.caller == e.name ? [r.callee] : r.callee == e.name ? r.caller.map { [$0] } ?? [] : []
+                    })
+                    var around = (hostsOf[e.name] ?? []).map { Entity(.host, $0) }
+                    if let mine = dcs[e.name] { around += peers.compactMap { dcs[$0] }.filter { $0 != mine }.map { Entity.link(mine, $0) } }
+                    for n in Set(around) {
+                        let lossy = alarmed.filter { $0.key.entity == n && $0.key.metric != "resets" }.values.flatMap { $0 }
+                        if !buckets(e, .rate).isDisjoint(with: lossy) { explainedBy[e, default: []].insert(n) }
+                    }
+                }
                 // A callee that stopped answering leaves no calls on the edge to it (refused
                 // connections pair no request with a response): its collapse explains the caller.
                 let symptoms = buckets(e, .errors).union(buckets(e, .latency))
