@@ -74,8 +74,10 @@ public struct Ranking: Sendable {
         /// Whether `cause` (in view `causeObserver`) accounts for `effect` in `family`: both alarmed in
         /// a common bucket on one metric, with the cause's excess over its baseline at least
         /// `explainShare` of the effect's (latency in ns, errors in calls).
-        func accounts(_ cause: Entity, causeObserver: String, for effect: Entity, effectObserver: String, _ family: MetricFamily) -> Bool {
-            for (k, effectBuckets) in alarmed where k.entity == effect && k.observer == effectObserver && k.family == family {
+        func accounts(_ cause: Entity, causeObserver: String, for effect: Entity, effectObserver: String, _ family: MetricFamily,
+                      metric: String? = nil) -> Bool {
+            for (k, effectBuckets) in alarmed where k.entity == effect && k.observer == effectObserver && k.family == family
+                && (metric.map { k.metric == $0 } ?? true) {
                 let ck = SeriesKey(entity: cause, metric: k.metric, observer: causeObserver)
                 guard let causeBuckets = alarmed[ck] else { continue }
                 for b in Set(effectBuckets).intersection(causeBuckets) {
@@ -142,6 +144,22 @@ public struct Ranking: Sendable {
                     if !buckets(s, .rate).isDisjoint(with: symptoms) { explainedBy[e, default: []].insert(s) }
                 }
             case .host, .dcLink:
+                // A host whose every TCP alarm the link its connections cross accounts for is that
+                // link's symptom (a host's own trouble, say drops by its filter, has a metric the
+                // link lacks).
+                if e.kind == .host {
+                    let services = hostsOf.filter { $0.value.contains(e.name) }.keys
+                    var links = Set<Entity>()
+                    for r in observations.red where r.caller.map(services.contains) == true || services.contains(r.callee) {
+                        if let c = r.caller, let a = dcs[c], let b = dcs[r.callee], a != b { links.insert(.link(a, b)) }
+                    }
+                    let metrics = alarmed.keys.filter { $0.entity == e }
+                    for l in links.sorted() where families[l] != nil {
+                        if metrics.allSatisfy({ k in
+                            accounts(l, causeObserver: "", for: e, effectObserver: "", .network, metric: k.metric)
+                        }) { explainedBy[e, default: []].insert(l) }
+                    }
+                }
                 // Resets around a service that stopped are the refusals, not the network's fault.
                 let resets = alarmed.filter { $0.key.entity == e && $0.key.metric == "resets" }.values.flatMap { $0 }
                 guard !resets.isEmpty else { continue }
