@@ -28,14 +28,24 @@ public enum Sentences {
 
     /// What an explained entity shows, named from the explainer's side.
     static func symptom(_ e: Entity, of cause: Candidate) -> String {
-        let what = switch cause.metric {
-        case "error_ratio": "errors"
-        case "p50", "p99": "latency"
-        case "request_rate": "failures"
-        default: "trouble"
+        let family = SeriesKey(entity: cause.entity, metric: cause.metric, observer: cause.observer).family
+        if let (caller, _) = e.edgeEnds {
+            let what = switch family {
+            case .errors: "errors"
+            case .latency: "latency"
+            case .rate, .network: "calls"
+            }
+            return "\(caller)'s \(what) on \(e.name)"
         }
-        if let (caller, _) = e.edgeEnds { return "\(caller)'s \(what) on \(e.name)" }
-        if e.kind == .service { return "\(e.name)'s \(what)" }
+        if e.kind == .service {
+            let what = switch family {
+            case .errors: "errors"
+            case .latency: "latency"
+            case .rate: "failures"
+            case .network: "request rate"
+            }
+            return "\(e.name)'s \(what)"
+        }
         return label(e)
     }
 
