@@ -240,7 +240,7 @@ public struct Detector: Sendable {
                 score = (s.value - median) / max(1.4826 * mad, p.errorRatioFloor)
                 alarm = score >= p.threshold && s.errors >= Int64(p.minErrors)
             case .latency:
-                score = (s.value - median) / max(1.4826 * mad, p.latencyRelativeFloor * median, 1000)
+                score = (s.value - median) / max(1.4826 * mad, p.latencyRelativeFloor * median, Double(p.latencyFloorNanos))
                 alarm = score >= p.threshold
             case .rate:
                 // Downward only: a surge is load; a collapse is a service that stopped answering
@@ -253,6 +253,16 @@ public struct Detector: Sendable {
                 alarm = score >= p.threshold && s.support >= Int64(p.minEvents)
             }
             out[b] = Judgement(value: s.value, baseline: median, score: score, support: s.support, completeness: s.completeness, alarm: alarm)
+        }
+        // Only runs of min_alarm_buckets consecutive judged buckets alarm.
+        var run: [Int64] = []
+        for b in grid + [Int64.max] {
+            if out[b]?.alarm == true {
+                run.append(b)
+                continue
+            }
+            if run.count < p.minAlarmBuckets { for r in run { out[r]!.alarm = false } }
+            run = []
         }
         return out
     }

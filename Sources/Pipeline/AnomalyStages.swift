@@ -13,6 +13,9 @@ extension PipelineSpec {
         public var minBaselineBuckets = 10
         /// Robust z-score (deviation over 1.4826 × MAD, or the metric's floor) at which a bucket alarms.
         public var threshold = 6.0
+        /// A series alarms only in runs of at least this many consecutive alarmed buckets: a lone
+        /// noisy bucket does not page.
+        public var minAlarmBuckets = 2
         /// RED buckets with fewer requests are neither judged nor part of a baseline.
         public var minRequests = 50
         /// A latency quantile q is judged only when requests × (1 − q) reaches this: the p99 of
@@ -26,6 +29,8 @@ extension PipelineSpec {
         public var errorRatioFloor = 0.01
         /// Smallest spread assumed for a latency quantile, as a share of its baseline.
         public var latencyRelativeFloor = 0.25
+        /// Smallest spread assumed for a latency quantile, in ns: sub-millisecond jitter is not a fault.
+        public var latencyFloorNanos = 100_000
         /// Smallest spread assumed for a TCP event rate, events per second.
         public var eventRateFloor = 0.5
         /// Request rate alarms when log2(baseline / observed) reaches this (2: a fall to a quarter):
@@ -35,18 +40,20 @@ extension PipelineSpec {
         public init() {}
 
         init(_ n: YAMLNode) throws(ConfigError) {
-            try n.requireKeys(in: ["stage", "baseline_buckets", "min_baseline_buckets", "threshold", "min_requests", "min_tail_calls", "min_errors",
-                                   "min_events", "error_ratio_floor", "latency_relative_floor", "event_rate_floor",
+            try n.requireKeys(in: ["stage", "baseline_buckets", "min_baseline_buckets", "threshold", "min_alarm_buckets", "min_requests", "min_tail_calls", "min_errors",
+                                   "min_events", "error_ratio_floor", "latency_relative_floor", "latency_floor_ns", "event_rate_floor",
                                    "rate_log2_threshold"])
             baselineBuckets = try Self.int(n, "baseline_buckets", 3...10_080, baselineBuckets)
             minBaselineBuckets = try Self.int(n, "min_baseline_buckets", 1...baselineBuckets, minBaselineBuckets)
             threshold = try Self.double(n, "threshold", 1...1000, threshold)
+            minAlarmBuckets = try Self.int(n, "min_alarm_buckets", 1...60, minAlarmBuckets)
             minRequests = try Self.int(n, "min_requests", 1...1_000_000_000, minRequests)
             minTailCalls = try Self.int(n, "min_tail_calls", 1...1_000_000, minTailCalls)
             minErrors = try Self.int(n, "min_errors", 1...1_000_000_000, minErrors)
             minEvents = try Self.int(n, "min_events", 1...1_000_000_000, minEvents)
             errorRatioFloor = try Self.double(n, "error_ratio_floor", 0.0001...1, errorRatioFloor)
             latencyRelativeFloor = try Self.double(n, "latency_relative_floor", 0.001...10, latencyRelativeFloor)
+            latencyFloorNanos = try Self.int(n, "latency_floor_ns", 1...60_000_000_000, latencyFloorNanos)
             eventRateFloor = try Self.double(n, "event_rate_floor", 0.001...1_000_000, eventRateFloor)
             rateLog2Threshold = try Self.double(n, "rate_log2_threshold", 0.1...20, rateLog2Threshold)
         }

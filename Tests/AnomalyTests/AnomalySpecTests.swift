@@ -19,7 +19,7 @@ struct AnomalySpecTests {
         #expect(spec.defaultPartition == .lastClosedHour)
         let text = try String(contentsOf: Self.root.appendingPathComponent("pipelines/anomaly.yaml"), encoding: .utf8)
         let doc = try String(contentsOf: Self.root.appendingPathComponent("schemas/pipeline-v1.md"), encoding: .utf8)
-        for key in ["baseline_buckets", "min_baseline_buckets", "threshold", "min_requests", "min_tail_calls", "min_errors", "min_events",
+        for key in ["baseline_buckets", "min_baseline_buckets", "threshold", "min_alarm_buckets", "latency_floor_ns", "min_requests", "min_tail_calls", "min_errors", "min_events",
                     "error_ratio_floor", "latency_relative_floor", "event_rate_floor", "rate_log2_threshold", "max_candidates",
                     "explain_share"] {
             #expect(text.contains("\(key):"), "pipelines/anomaly.yaml does not set \(key)")

@@ -200,6 +200,18 @@ struct RankingTests {
         #expect(c.contains { $0.entity == .link("dc1", "dc2") && $0.metric == "retransmits" })
     }
 
+    @Test("one bad bucket does not page (min_alarm_buckets 2); two in a row do")
+    func persistence() {
+        for length in [1, 2] {
+            let o = Self.fleet(0..<40) { i in
+                var s = Shape()
+                if (30..<30 + length).contains(i) { s.pricingMs = 51; s.edgeClientMs = 51.3; s.frontendMs = 52 }
+                return s
+            }
+            #expect(Self.rank(o).first?.entity == (length == 1 ? nil : Entity(.service, "pricing")), "\(length) bucket(s)")
+        }
+    }
+
     @Test("cold start: a fault before the baseline has min_baseline_buckets buckets is not judged; the window reaches into the hour before")
     func coldStartAndEarlierPartition() {
         var d = PipelineSpec.DetectParameters()
