@@ -126,6 +126,12 @@ public struct Ranking: Sendable {
                 // A collapse of its rate while its host or a link to its peers loses packets is the
                 // network throttling it (closed-loop callers wait), not the service stopping.
                 if fams.contains(.rate) {
+                    // Calls flow downstream: a callee cannot get the calls a collapsed caller no
+                    // longer makes (a stopped service's callees go quiet with it).
+                    for caller in Set(observations.red.compactMap { $0.callee == e.name ? $0.caller : nil }) {
+                        let c = Entity(.service, caller)
+                        if !buckets(c, .rate).isDisjoint(with: buckets(e, .rate)) { explainedBy[e, default: []].insert(c) }
+                    }
                     let peers = Set(observations.red.flatMap { r -> [String] in
                         r.caller == e.name ? [r.callee] : r.callee == e.name ? r.caller.map { [$0] } ?? [] : []
                     })

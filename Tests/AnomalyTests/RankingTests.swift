@@ -49,7 +49,10 @@ struct RankingTests {
                                         latency: latency(s.frontendMs, n)))
             o.red.append(REDObservation(bucket: b, caller: "loadgen", callee: "frontend", callerDC: "dc1", calleeDC: "dc1",
                                         observer: "client", requests: n, errors: s.frontendErrors, latency: latency(s.frontendMs + 0.2, n)))
-            o.red.append(REDObservation(bucket: b, callee: "cache", observer: "server", requests: n, errors: 0, latency: latency(0.2, n)))
+            if !s.pricingStopped {
+                // cache's only caller is pricing: it goes quiet when pricing stops.
+                o.red.append(REDObservation(bucket: b, callee: "cache", observer: "server", requests: n, errors: 0, latency: latency(0.2, n)))
+            }
             // Every path has a little TCP background (one retransmit a minute).
             o.tcp.append(TCPObservation(bucket: b, service: "frontend", peer: "pricing", retransmits: 1 + s.retransmits, resets: s.resets))
             if hosts {
@@ -145,6 +148,7 @@ struct RankingTests {
         let c = Self.rank(o)
         #expect(c.first?.entity == Entity(.service, "pricing") && c.first?.metric == "request_rate", "\(c.map(\.entity))")
         #expect(c.first { $0.entity == Entity(.service, "frontend") }?.explainedBy == [Entity(.service, "pricing")])
+        #expect(c.first { $0.entity == Entity(.service, "cache") }?.explainedBy == [Entity(.service, "pricing")])
         // h11's resets are the refusals (the link's resets, which pricing also explains, account for them too).
         #expect(c.first { $0.entity == Entity(.host, "h11") }?.explainedBy.contains(Entity(.service, "pricing")) == true)
         #expect(c.filter { $0.depth == 0 }.map(\.entity) == [Entity(.service, "pricing")], "\(c.map { ($0.entity, $0.depth) })")
