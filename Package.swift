@@ -41,9 +41,10 @@ let package = Package(
         .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
-        .target(name: "Aggregates"),
         .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
+        // Records -> table cells: time correction (Timebase), names (Enrichment), the record ABI.
+        .target(name: "Aggregates", dependencies: ["CRedlineABI", "Timebase", "Enrichment"]),
         .target(
             name: "Collector",
             dependencies: [
@@ -100,7 +101,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Segments", "KernelProbes", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "AggregatesTests", dependencies: ["TestSupport", "Aggregates"]),
         .testTarget(name: "EnrichmentTests", dependencies: ["TestSupport", "Enrichment", "YAMLConfig"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "CRedlineABI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "YAMLConfig", "Parquet", "Segments", "Timebase", "CRedlineABI", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Golden"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AnomalyTests", dependencies: ["TestSupport", "Anomaly", "Pipeline", "Report", "Parquet", "Aggregates", .product(name: "Logging", package: "swift-log")], exclude: ["Fixtures"]),

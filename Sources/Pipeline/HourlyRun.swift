@@ -135,7 +135,9 @@ public struct HourlyRun {
                                           maxBlockBytes: spec.read.maxBlockBytes,
                                           maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
                                           metadata: metadata)
-            processor.tables = Set(agg.tables)
+            processor.tables = AggregatedTables(redEdge: agg.tables.contains(RedEdge.name),
+                                                trafficMatrix: agg.tables.contains(TrafficMatrix.name),
+                                                tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
             let outcome = processor.run(names: &names)
             counters[host] = outcome.counters
             warnings += outcome.warnings.map { "host \(host): \($0)" }

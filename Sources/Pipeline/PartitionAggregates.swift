@@ -1,27 +1,5 @@
 import Aggregates
 
-/// Every table's groups for one host and partition, as the aggregate stage
-/// builds them. Memory is bounded by the number of groups.
-public struct PartitionAggregates: Sendable {
-    public var redService = Accumulator<RedService.Key, REDCell>()
-    public var redEdge = Accumulator<RedEdge.Key, REDCell>()
-    public var traffic = Accumulator<TrafficMatrix.Key, TrafficCell>()
-    public var health = Accumulator<TCPHealth.Key, TCPHealthCell>()
-    public var drops = Accumulator<TCPDrops.Key, Count>()
-    /// Each row's completeness: its events and the losses charged to it (LossAttribution.swift).
-    public var redServiceCompleteness: [RedService.Key: Completeness] = [:]
-    public var redEdgeCompleteness: [RedEdge.Key: Completeness] = [:]
-    public var trafficCompleteness: [TrafficMatrix.Key: Completeness] = [:]
-    public var healthCompleteness: [TCPHealth.Key: Completeness] = [:]
-    public var dropsCompleteness: [TCPDrops.Key: Completeness] = [:]
-
-    public init() {}
-
-    public var isEmpty: Bool {
-        redService.groupCount + redEdge.groupCount + traffic.groupCount + health.groupCount + drops.groupCount == 0
-    }
-}
-
 extension TableRows {
     /// A host's partial rows, each with its own completeness.
     public init(partial a: PartitionAggregates) {

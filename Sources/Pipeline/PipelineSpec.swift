@@ -79,11 +79,11 @@ public struct PipelineSpec: Sendable, Equatable {
         public var bucketSeconds: Int = 60
         public var histogramScale: Int = 4
         public var tables: [String] = AggregateParameters.allTables
-        public static let allTables = ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"]
+        public static var allTables: [String] { PipelineTables.hourly.map { $0.name } }
     }
 
     public struct RollupParameters: Sendable, Equatable {
-        public var table: String = "traffic_matrix"
+        public var table: String = TrafficMatrix.name
         public var bucketSeconds: Int = 86_400
     }
 
@@ -258,7 +258,7 @@ public struct PipelineSpec: Sendable, Equatable {
             var p = RollupParameters()
             if let t = n["table"] {
                 p.table = try t.string()
-                guard p.table == "traffic_matrix" else { throw t.fail("only traffic_matrix can be rolled up") }
+                guard p.table == TrafficMatrix.name else { throw t.fail("only \(TrafficMatrix.name) can be rolled up") }
             }
             p.bucketSeconds = try int("bucket_seconds", 3600...86_400, 86_400)
             if let b = n["bucket_seconds"], 86_400 % p.bucketSeconds != 0 { throw b.fail("must divide 86400") }
