@@ -65,7 +65,7 @@ let package = Package(
         // tables with the report's column-by-name reader (TableFile).
         .target(
             name: "Anomaly",
-            dependencies: ["Pipeline", "Report", "Parquet", "Aggregates", "CCompression", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Pipeline", "Report", "Parquet", "Aggregates", "Enrichment", "CCompression", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "KernelProbes",

@@ -1,72 +1,42 @@
+import Aggregates
+import Enrichment
 import Foundation
 import Parquet
 import Pipeline
 import Report
 
-/// The `anomaly_candidates` table, declared once: `schemas/tables/anomaly_candidates.json` is its
-/// machine-readable form and `.md` its prose; `AnomalyTableTests` checks the three agree.
+/// Writing and reading `anomaly_candidates`, declared once as `AnomalyCandidates`
+/// (Sources/Pipeline/Tables/AnomalyCandidates.swift; schemas/tables/anomaly_candidates.{json,md}).
 public enum AnomalyTable {
-    public static let schema = TableSchema(
-        name: "anomaly_candidates", version: 1,
-        doc: "Ranked anomaly candidates of one hour partition: one row per alarmed entity, causes above their symptoms.",
-        columns: [
-            TableColumn("bucket_start", .timestampNanos, unit: "ns since Unix epoch, UTC",
-                        doc: "Start of the first bucket of the partition in which the entity alarmed."),
-            TableColumn("bucket_end", .timestampNanos, unit: "ns since Unix epoch, UTC",
-                        doc: "End (exclusive) of the last bucket of the partition in which the entity alarmed."),
-            TableColumn("bucket_seconds", .int32, unit: "s", doc: "Width of the buckets judged."),
-            TableColumn("rank", .int32, doc: "1 = most likely cause; explained candidates rank below what explains them."),
-            TableColumn("entity_kind", .string, doc: "service, edge, host or dc_link."),
-            TableColumn("entity", .string, doc: "The service; the edge as caller→callee; the host; the link as dcA↔dcB."),
-            TableColumn("service", .string, doc: "The service concerned: the service itself, an edge's callee, the host or link name for network candidates."),
-            TableColumn("metric", .string, doc: "The strongest alarmed metric: error_ratio, p50, p99, request_rate, retransmits, resets, drops, drops:<reason>."),
-            TableColumn("observer", .string, doc: "server (a service's own sockets), client (an edge seen by its caller), empty for TCP metrics."),
-            TableColumn("observed", .double, doc: "The metric at the peak bucket, in unit."),
-            TableColumn("baseline", .double, doc: "The trailing window's median, in unit."),
-            TableColumn("unit", .string, doc: "ratio, ns, calls/s, events/s or packets/s."),
-            TableColumn("score", .double, doc: "How far off at the peak bucket, in robust z units (deviation over 1.4826 × MAD or the metric's floor); the detector alarms at its threshold."),
-            TableColumn("onset", .timestampNanos, unit: "ns since Unix epoch, UTC",
-                        doc: "Start of the alarm episode: the first of the consecutive alarmed buckets, earlier partitions included."),
-            TableColumn("support", .int64, doc: "Requests (RED metrics) or events (TCP metrics) in the peak bucket."),
-            TableColumn("explains", .string, doc: "Candidates this one explains, kind:name, separated by '; '."),
-            TableColumn("explained_by", .string, doc: "Candidates that explain this one, kind:name, separated by '; '; empty for a root."),
-            TableColumn("network", .string, doc: "TCP trouble on the paths, hosts and links around the entity at the peak: kind:name metric +delta, separated by '; '; empty when none."),
-            TableColumn("evidence", .string, doc: "The candidate as a sentence a person on call reads (what redline explain prints)."),
-            TableColumn("completeness", .double, unit: "ratio 0..1", doc: "The lowest completeness of the rows behind the peak bucket."),
-        ])
+    public static var schema: TableSchema { AnomalyCandidates.schema }
 
-    /// The columns of `candidates`, in schema order.
+    /// The columns of `candidates`, in schema order (rows by first bucket, then rank).
     static func columns(_ candidates: [Candidate], bucketSeconds: Int) -> [ColumnData] {
         let bucketNanos = Int64(bucketSeconds) * 1_000_000_000
-        var text = [ByteArrays](repeating: ByteArrays(), count: 5)
-        var text2 = [ByteArrays](repeating: ByteArrays(), count: 5)
+        var rows = Accumulator<AnomalyCandidates.Key, Row<AnomalyCandidates.Cell>>()
         for c in candidates {
-            text[0].append(c.entity.kind.rawValue)
-            text[1].append(c.entity.name)
-            text[2].append(c.entity.edgeEnds?.callee ?? c.entity.name)
-            text[3].append(c.metric)
-            text[4].append(c.observer)
-            text2[0].append(c.unit)
-            text2[1].append(c.explains.map(\.description).joined(separator: "; "))
-            text2[2].append(c.explainedBy.map(\.description).joined(separator: "; "))
-            text2[3].append(c.network.joined(separator: "; "))
-            text2[4].append(Sentences.sentence(c, bucketSeconds: bucketSeconds))
+            var cell = AnomalyCandidates.Cell()
+            cell.bucketEnd = c.lastBucket + bucketNanos
+            cell.entityKind = c.entity.kind.rawValue
+            cell.entity = c.entity.name
+            cell.service = c.entity.edgeEnds?.callee ?? c.entity.name
+            cell.metric = c.metric
+            cell.observer = c.observer
+            cell.observed = c.observed
+            cell.baseline = c.baseline
+            cell.unit = c.unit
+            cell.score = c.score
+            cell.onset = c.onset
+            cell.support = c.support
+            cell.explains = c.explains.map(\.description).joined(separator: "; ")
+            cell.explainedBy = c.explainedBy.map(\.description).joined(separator: "; ")
+            cell.network = c.network.joined(separator: "; ")
+            cell.evidence = Sentences.sentence(c, bucketSeconds: bucketSeconds)
+            cell.completeness = c.completeness
+            rows.merge(AnomalyCandidates.Key(bucket: c.firstBucket, rank: Int32(c.rank)), Row(cell: cell, completeness: Completeness()))
         }
-        return [
-            ColumnData(.int64(candidates.map(\.firstBucket))),
-            ColumnData(.int64(candidates.map { $0.lastBucket + bucketNanos })),
-            ColumnData(.int32([Int32](repeating: Int32(bucketSeconds), count: candidates.count))),
-            ColumnData(.int32(candidates.map { Int32($0.rank) })),
-        ] + text.map { ColumnData(.byteArray($0)) } + [
-            ColumnData(.double(candidates.map(\.observed))),
-            ColumnData(.double(candidates.map(\.baseline))),
-            ColumnData(.byteArray(text2[0])),
-            ColumnData(.double(candidates.map(\.score))),
-            ColumnData(.int64(candidates.map(\.onset))),
-            ColumnData(.int64(candidates.map(\.support))),
-        ] + text2[1...].map { ColumnData(.byteArray($0)) } + [
-            ColumnData(.double(candidates.map(\.completeness))),
-        ]
+        let names = NamePool()
+        return AnomalyCandidates.columns(rows, names: names, ranks: NameRanks(names), bucketSeconds: bucketSeconds)
     }
 }
 
