@@ -17,7 +17,7 @@ extension PipelineSpec {
         /// noisy bucket does not page.
         public var minAlarmBuckets = 2
         /// RED buckets with fewer requests are neither judged nor part of a baseline.
-        public var minRequests = 50
+        public var minRequests = 20
         /// A latency quantile q is judged only when requests × (1 − q) reaches this: the p99 of
         /// 200 calls is their second slowest, noise rather than a tail.
         public var minTailCalls = 5

@@ -90,13 +90,13 @@ public struct REDFigures: Sendable, Equatable {
     public var latency: ExponentialHistogram
     public var minCompleteness = 1.0
 
-    public init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
+    init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
 
     public var errorRatio: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
     public var p50: Double? { latency.quantile(0.5) }
     public var p99: Double? { latency.quantile(0.99) }
 
-    public mutating func add(requests r: Int64, errors e: Int64, latency h: ExponentialHistogram, completeness c: Double) {
+    mutating func add(requests r: Int64, errors e: Int64, latency h: ExponentialHistogram, completeness c: Double) {
         requests &+= r
         errors &+= e
         latency.merge(h)
