@@ -32,7 +32,7 @@ extension PipelineSpec {
         /// Smallest spread assumed for a latency quantile, in ns: sub-millisecond jitter is not a fault.
         public var latencyFloorNanos = 100_000
         /// Smallest spread assumed for a TCP event rate, events per second.
-        public var eventRateFloor = 0.5
+        public var eventRateFloor = 1.0
         /// Request rate alarms when log2(baseline / observed) reaches this (2: a fall to a quarter):
         /// a load change of ÷2 never pages, and a rise is load, never a fault.
         public var rateLog2Threshold = 2.0
