@@ -66,6 +66,12 @@ let package = Package(
         ),
         // Tables -> one self-contained HTML page (redline report).
         .target(name: "Report", dependencies: ["RedlineBase", "Pipeline", "Parquet", "Aggregates", "Segments"]),
+        // Merged tables -> anomaly candidates ranked over the call graph (redline explain). Reads the
+        // tables with the report's column-by-name reader (TableFile).
+        .target(
+            name: "Anomaly",
+            dependencies: ["Pipeline", "Report", "Parquet", "Aggregates", "Enrichment", "CCompression", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "KernelProbes",
             dependencies: ["RedlineBase", "CLibBPF", "CRedlineABI", "YAMLConfig", .product(name: "Yams", package: "Yams")]
@@ -75,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "redline",
             dependencies: [
-                "RedlineBase", "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report",
+                "RedlineBase", "Segments", "Timebase", "Parquet", "KernelProbes", "Pipeline", "Collector", "Report", "Anomaly",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -116,6 +122,7 @@ let package = Package(
                     exclude: ["Golden"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Pipeline", "Parquet", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CollectorTests", dependencies: ["TestSupport", "RedlineBase", "Collector", "YAMLConfig", "CRedlineABI", "Segments", "Parquet", "KernelProbes", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AnomalyTests", dependencies: ["TestSupport", "Anomaly", "Pipeline", "Report", "Parquet", "Aggregates", .product(name: "Logging", package: "swift-log")], exclude: ["Fixtures"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"], exclude: ["Regressions"]),
     ]
 )

@@ -29,10 +29,11 @@ public struct DailyTrafficRun {
     public func execute() throws(PipelineError) -> Manifest {
         guard partition.hour == nil else { throw .config("a daily-traffic pipeline runs day partitions (date=YYYY-MM-DD)") }
         let rollup = spec.rollup ?? PipelineSpec.RollupParameters()
-        try makeParent("\(tableRoot)/.redline.lock", mode: mode_t(spec.write.dirMode))
-        let lock = try TableRootLock(tableRoot: tableRoot)
-        defer { lock.release() }
+        let publisher = DerivedTablePublisher(spec: spec, tableRoot: tableRoot, partition: partition)
+        return try publisher.locked { () throws(PipelineError) -> Manifest in try rollUp(rollup, publisher) }
+    }
 
+    private func rollUp(_ rollup: PipelineSpec.RollupParameters, _ publisher: DerivedTablePublisher) throws(PipelineError) -> Manifest {
         var names = NamePool()
         var rows = Accumulator<TrafficMatrix.Key, Row<TrafficCell>>()
         var inputs: [InputSegment] = []
@@ -63,30 +64,8 @@ public struct DailyTrafficRun {
         }
         let columns = TrafficMatrixDaily.columns(rows, names: names, ranks: NameRanks(names), bucketSeconds: rollup.bucketSeconds)
 
-        let rel = "\(Self.table.name)/\(partition.path)/part-00000.parquet"
-        let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path)"
-        let staged = "\(staging)/\(rel)"
-        try makeParent(staged, mode: mode_t(spec.write.dirMode))
-        do {
-            var o = ParquetWriterOptions()
-            o.compression = spec.write.compression == "zstd" ? .zstd : .uncompressed
-            o.zstdLevel = Int32(spec.write.zstdLevel)
-            o.fileMode = mode_t(spec.write.fileMode)
-            let w = try ParquetFileWriter(path: staged, schema: Self.table.parquetSchema, options: o,
-                                          metadata: Self.table.keyValueMetadata + [("redline.version", RedlineVersion.current),
-                                                                                  ("redline.partition", partition.path)])
-            try w.write(columns)
-            try w.close()
-        } catch {
-            throw .output("writing \(rel): \(error)")
-        }
-        let manifestPath = Manifest.path(tableRoot: tableRoot, pipeline: spec.name, partition: partition)
-        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: ["\(Self.table.name)/\(partition.path)"],
-                                           removals: [], fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
-            .publish(Manifest(manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: "rollup-\(rollup.bucketSeconds)",
-                              partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: nil,
-                              inputs: inputs, tables: [.init(table: Self.table.name, path: rel, rows: rows.groupCount, scope: "merged")],
-                              hosts: [:], warnings: warnings), at: manifestPath)
+        let manifest = try publisher.publish(table: Self.table, columns: columns, rows: rows.groupCount,
+                                             definition: "rollup-\(rollup.bucketSeconds)", inputs: inputs, warnings: warnings)
         for w in warnings { logger.warning("\(w)") }
         return manifest
     }

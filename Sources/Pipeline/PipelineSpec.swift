@@ -14,6 +14,8 @@ public struct PipelineSpec: Sendable, Equatable {
         case hourly
         /// Hourly merged `traffic_matrix` → one day's rollup.
         case dailyTraffic = "daily-traffic"
+        /// Merged hourly tables → ranked `anomaly_candidates` (schemas/pipeline-v1.md, "Anomaly pipelines").
+        case anomaly
     }
 
     public let name: String
@@ -44,6 +46,8 @@ public struct PipelineSpec: Sendable, Equatable {
         case aggregate(AggregateParameters)
         case merge
         case rollup(RollupParameters)
+        case detect(DetectParameters)
+        case rank(RankParameters)
         case write(WriteParameters)
 
         var name: String {
@@ -54,6 +58,8 @@ public struct PipelineSpec: Sendable, Equatable {
             case .aggregate: "aggregate"
             case .merge: "merge"
             case .rollup: "rollup"
+            case .detect: "detect"
+            case .rank: "rank"
             case .write: "write"
             }
         }
@@ -135,7 +141,7 @@ public struct PipelineSpec: Sendable, Equatable {
         }
         let kindNode = try root.required("kind")
         guard let kind = Kind(rawValue: try kindNode.string()) else {
-            throw kindNode.fail("unknown kind '\(try kindNode.string())' (expected hourly or daily-traffic)")
+            throw kindNode.fail("unknown kind '\(try kindNode.string())' (expected hourly, daily-traffic or anomaly)")
         }
         func resolve(_ p: String) -> String {
             p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardized.path
@@ -152,7 +158,7 @@ public struct PipelineSpec: Sendable, Equatable {
             }
         }
 
-        var defaultPartition: PartitionChoice = kind == .hourly ? .lastClosedHour : .lastClosedDay
+        var defaultPartition: PartitionChoice = kind == .dailyTraffic ? .lastClosedDay : .lastClosedHour
         var closeDelay = 120
         if let p = root["partition"] {
             try p.requireKeys(in: ["default", "close_delay_seconds"])
@@ -183,9 +189,11 @@ public struct PipelineSpec: Sendable, Equatable {
         for s in try stagesNode.sequence() {
             stages.append(try parseStage(s))
         }
-        let order = kind == .hourly
-            ? ["read", "correct-time", "enrich", "aggregate", "merge", "write"]
-            : ["rollup", "write"]
+        let order = switch kind {
+        case .hourly: ["read", "correct-time", "enrich", "aggregate", "merge", "write"]
+        case .dailyTraffic: ["rollup", "write"]
+        case .anomaly: ["detect", "rank", "write"]
+        }
         let optional: Set<String> = kind == .hourly ? ["merge"] : []
         let names = stages.map(\.name)
         let required = order.filter { !optional.contains($0) }
@@ -255,6 +263,10 @@ public struct PipelineSpec: Sendable, Equatable {
             p.bucketSeconds = try int("bucket_seconds", 3600...86_400, 86_400)
             if let b = n["bucket_seconds"], 86_400 % p.bucketSeconds != 0 { throw b.fail("must divide 86400") }
             return .rollup(p)
+        case "detect":
+            return .detect(try DetectParameters(n))
+        case "rank":
+            return .rank(try RankParameters(n))
         case "write":
             try n.requireKeys(in: ["stage", "compression", "zstd_level", "row_group_rows", "file_mode", "dir_mode"])
             var p = WriteParameters()
@@ -268,7 +280,7 @@ public struct PipelineSpec: Sendable, Equatable {
             p.dirMode = try n["dir_mode"]?.permissionMode() ?? p.dirMode
             return .write(p)
         default:
-            throw stageNode.fail("unknown stage '\(kind)' (known: read, correct-time, enrich, aggregate, merge, rollup, write)")
+            throw stageNode.fail("unknown stage '\(kind)' (known: read, correct-time, enrich, aggregate, merge, rollup, detect, rank, write)")
         }
     }
 }

@@ -12,7 +12,7 @@ public enum PipelineTables {
 
     /// Every table of every pipeline kind (the daily rollup's too): each has its
     /// `schemas/tables/<name>.json` (`redline dev table-schemas`) and merge SQL.
-    public static var every: [any OutputTable.Type] { hourly + [TrafficMatrixDaily.self] }
+    public static var every: [any OutputTable.Type] { hourly + [TrafficMatrixDaily.self, AnomalyCandidates.self] }
 
     /// The hourly tables' schemas.
     public static var all: [TableSchema] { hourly.map { $0.schema } }

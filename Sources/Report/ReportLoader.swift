@@ -175,38 +175,6 @@ struct ReportLoader {
         return out
     }
 
-    /// The RED metric columns of a red_service / red_edge file, row by row.
-    struct REDColumns {
-        let requests, errors, zero, sum: [Int64]
-        let scale, offset: [Int32]
-        let counts: (values: [Int64], offsets: [Int])
-        let minNs, maxNs: [Int64?]
-        let completeness: [Double]
-        let path: String
-
-        init(_ f: TableFile) throws(ReportError) {
-            requests = try f.int64s("requests"); errors = try f.int64s("errors")
-            zero = try f.int64s("latency_zero_count"); sum = try f.int64s("latency_sum_ns")
-            scale = try f.int32s("latency_scale"); offset = try f.int32s("latency_offset")
-            counts = try f.int64Lists("latency_counts")
-            minNs = try f.optionalInt64s("latency_min_ns"); maxNs = try f.optionalInt64s("latency_max_ns")
-            completeness = try f.doubles("completeness")
-            path = f.path
-        }
-
-        /// Row `r`'s latency histogram, rebuilt with the Aggregates type (its quantile rule is the pipeline's).
-        func histogram(_ r: Int) throws(ReportError) -> ExponentialHistogram {
-            let c = counts.values[counts.offsets[r]..<counts.offsets[r + 1]].map { UInt64(clamping: $0) }
-            do {
-                return try ExponentialHistogram(scale: Int(scale[r]), zeroCount: UInt64(clamping: zero[r]), offset: Int(offset[r]),
-                                                counts: c, sum: UInt64(clamping: sum[r]),
-                                                min: minNs[r].map { UInt64(clamping: $0) }, max: maxNs[r].map { UInt64(clamping: $0) })
-            } catch {
-                throw .badTable(path: path, reason: "row \(r): latency histogram: \(error)")
-            }
-        }
-    }
-
     /// red_service → per service (protocols merged, one observer) totals and slots; also the
     /// finest histogram scale seen (for the quantile error the page states).
     func serviceRED(_ paths: [String], slots: Slots,

@@ -9,7 +9,7 @@ struct Redline: ParsableCommand {
         abstract: "eBPF network observability: collect, inspect and aggregate service traffic.",
         discussion: "Exit codes: 0 success, 1 the input is damaged or the job failed, 2 usage error.",
         version: "0.1.0",
-        subcommands: [Collect.self, Inspect.self, Run.self, ReportCommand.self, Doctor.self]
+        subcommands: [Collect.self, Inspect.self, Run.self, ReportCommand.self, Explain.self, Doctor.self]
     )
 
     /// Runs the command, mapping usage errors to exit code 2 (argument-parser's default is 64).

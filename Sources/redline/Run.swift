@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Anomaly
 import Logging
 import Pipeline
 import YAMLConfig
@@ -13,6 +14,9 @@ struct Run: ParsableCommand {
             write Parquet tables under <out>/<table>/date=D/hour=HH/ (per-host partials under \
             <out>/partials/). A manifest per partition lists the inputs with their checksums; \
             re-running a partition over the same inputs writes byte-identical files.
+
+            Anomaly pipelines (kind anomaly) read an hour's merged tables and the hours before it \
+            and write ranked anomaly_candidates (redline explain prints them).
 
             Cron: `5 * * * * redline run /etc/redline/hourly.yaml --if-changed` processes the last \
             closed hour, and re-runs it only if segments arrived late.
@@ -148,6 +152,16 @@ struct Run: ParsableCommand {
                 if !quiet {
                     print("daily traffic for \(chosen): \(manifest.tables.first?.rows ?? 0) rows")
                     print("tables under \(tableRoot)/traffic_matrix_daily/\(chosen.path)/")
+                }
+            case .anomaly:
+                if partialsOnly || mergeOnly || hosts != nil {
+                    throw PipelineError.config("--partials-only, --merge-only and --hosts apply to hourly pipelines only")
+                }
+                let s = try AnomalyRun(spec: spec, tableRoot: tableRoot, partition: chosen, logger: logger).execute()
+                if !quiet {
+                    print("anomaly candidates for \(chosen): \(s.candidates.count) (\(s.bucketSeconds) s buckets)")
+                    print("table under \(tableRoot)/\(AnomalyTable.schema.name)/\(chosen.path)/; read it with: "
+                          + "redline explain --tables \(tableRoot) --partition \(chosen.path)")
                 }
             }
         } catch let e as PipelineError {
