@@ -179,7 +179,8 @@ def run_trial(t, args, hourly, trial_dir):
         lab += ["--fault", t["spec"]]
     elif t["type"] == "load":
         lab += ["--load", t["spec"]]
-    run([LAB, "down", "--id", args.id], log_file, check=False)
+    # No `lab down` first: the id may be another run's fleet (lab run refuses an id that is up,
+    # and tears its own fleet down on exit).
     run(lab, log_file)
     run_pipelines(t, args, hourly, trial_dir)
 
@@ -331,7 +332,9 @@ def main():
     ap.add_argument("--collector", help="the redline binary the lab's collectors run (default: --redline)")
     ap.add_argument("--anomaly-pipeline", default=os.path.join(ROOT, "pipelines", "anomaly.yaml"))
     ap.add_argument("--topology", default=TOPOLOGY)
-    ap.add_argument("--id", default="ev", help="lab id (1-8 lower-case letters or digits)")
+    ap.add_argument("--id", default="e%d" % (os.getpid() % 10**6),
+                    help="lab id, 1-8 lower-case letters or digits (default: e + this process id, so that two "
+                         "evaluations never share a fleet)")
     ap.add_argument("--results", default=os.path.join(ROOT, "tools", "eval", "anomaly", "RESULTS.md"))
     ap.add_argument("--score-only", metavar="DIR", nargs="+", help="score the trials under each DIR, run no lab")
     ap.add_argument("--rerun-pipelines", action="store_true", help="with --score-only: run both pipelines again first")
@@ -364,6 +367,12 @@ def main():
             if not os.path.exists(f):
                 sys.exit("eval: %s %s does not exist" % (what, f))
         a.out = a.out or "/tmp/redline-eval-anomaly-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        if not re.match(r"^[a-z0-9]{1,8}$", a.id):
+            sys.exit("eval: --id must be 1-8 lower-case letters or digits")
+        if os.path.exists("/run/redline-lab/" + a.id):
+            sys.exit("eval: lab id '%s' is up (another run's fleet?): pick another --id, or tools/lab/lab down --id %s "
+                     "if it is a leftover of yours" % (a.id, a.id))
+        log("lab id %s" % a.id)
         os.makedirs(a.out, exist_ok=True)
         hourly = hourly_copy(a.out, a.bucket_seconds)
         trial_dirs = []
