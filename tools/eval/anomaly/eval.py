@@ -2,7 +2,10 @@
 """tools/eval/anomaly — scores Redline's anomaly candidates against faults injected in the lab.
 
     tools/eval/anomaly/run [--trials N] [--seed S] [--out DIR] [--redline BIN] [--results FILE] ...
-    tools/eval/anomaly/run --score-only DIR [--results FILE]     re-score trials already run
+    tools/eval/anomaly/run --score-only DIR... [--results FILE]  re-score trials already run
+    tools/eval/anomaly/run --score-only DIR... --rerun-pipelines [--redline BIN]
+                                                    same, after running the two pipelines again
+                                                    on their segments (a new ranking, same trials)
     tools/eval/anomaly/run --plan [--trials N] [--seed S]         print the trials, run nothing
 
 Each trial is one `tools/lab/lab run` on tools/lab/topologies/eval.json (services, hosts and the
@@ -44,6 +47,7 @@ import os
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -175,9 +179,18 @@ def run_trial(t, args, hourly, trial_dir):
         lab += ["--fault", t["spec"]]
     elif t["type"] == "load":
         lab += ["--load", t["spec"]]
-    run([LAB, "down", "--id", args.id], log_file, check=False)
+    # No `lab down` first: the id may be another run's fleet (lab run refuses an id that is up,
+    # and tears its own fleet down on exit).
     run(lab, log_file)
+    run_pipelines(t, args, hourly, trial_dir)
+
+
+def run_pipelines(t, args, hourly, trial_dir):
+    """The hourly copy and the anomaly pipeline over a trial's segments, into trial/tables
+    (made afresh), then its candidates into trial/candidates.json."""
+    log_file = os.path.join(trial_dir, "eval.log")
     tables = os.path.join(trial_dir, "tables")
+    shutil.rmtree(tables, ignore_errors=True)
     parts = partitions(os.path.join(trial_dir, "segments"))
     if not parts:
         raise EvalError("trial %d wrote no segments" % t["index"])
@@ -211,7 +224,7 @@ def score_trial(trial_dir):
     truth = json.load(open(os.path.join(trial_dir, "ground-truth", "faults.json")))
     t, cands = doc["trial"], doc["candidates"]
     faults = [e for e in truth["events"] if e["fault"]]
-    s = {"index": t["index"], "type": t["type"], "spec": t.get("spec"), "candidates": len(cands),
+    s = {"index": t["index"], "dir": os.path.abspath(trial_dir), "type": t["type"], "spec": t.get("spec"), "candidates": len(cands),
          "load_seconds": (truth["load_end_unix_ns"] - truth["load_start_unix_ns"]) / 1e9,
          "top": ["%d %s:%s %s" % (c["rank"], c["entity_kind"], c["entity"], c["metric"]) for c in cands[:3]]}
     if t["type"] == "fault":
@@ -232,18 +245,37 @@ def score_trial(trial_dir):
     return s
 
 
+def shown(path):
+    """A path as the results show it: relative to the repository when inside it."""
+    p = os.path.abspath(path)
+    return os.path.relpath(p, ROOT) if p.startswith(ROOT + os.sep) else p
+
+
+def redline_version(binary):
+    try:
+        return subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def summarize(scores, services, args, started, finished):
     lines = []
     faults = [s for s in scores if s["type"] == "fault"]
     quiet = [s for s in scores if s["type"] in ("quiet", "load")]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines += ["# Anomaly evaluation (tools/eval/anomaly)", "",
-              "Run %s: %d trials (%d fault, %d quiet, %d load-change), seed %s, %s s of load per trial "
-              "(fault from %s s), %s s buckets, topology %s, %.0f minutes in all." % (
-                  now, len(scores), len(faults), sum(s["type"] == "quiet" for s in quiet),
-                  sum(s["type"] == "load" for s in quiet), args.seed, args.duration, args.onset, args.bucket_seconds,
-                  os.path.relpath(args.topology, ROOT), (finished - started) / 60),
-              "", "Command: `%s`" % " ".join(["tools/eval/anomaly/run"] + sys.argv[1:]), "",
+    counts = "%d trials (%d fault, %d quiet, %d load-change)" % (
+        len(scores), len(faults), sum(s["type"] == "quiet" for s in quiet), sum(s["type"] == "load" for s in quiet))
+    if args.score_only:
+        head = "Scored %s: %s run earlier under %s (each trial's plan in its candidates.json), %s s buckets%s." % (
+            now, counts, ", ".join(args.score_only), args.bucket_seconds,
+            ", pipelines run again" if args.rerun_pipelines else "")
+    else:
+        head = "Run %s: %s, seed %s, %s s of load per trial (fault from %s s), %s s buckets, topology %s, " \
+               "%.0f minutes in all." % (now, counts, args.seed, args.duration, args.onset, args.bucket_seconds,
+                                         shown(args.topology), (finished - started) / 60)
+    lines += ["# Anomaly evaluation (tools/eval/anomaly)", "", head,
+              "", "Command: `%s`" % " ".join(["tools/eval/anomaly/run"] + sys.argv[1:]),
+              "", "Pipelines: %s (version %s), %s." % (shown(args.redline), redline_version(args.redline), shown(args.anomaly_pipeline)), "",
               "Goals (issue 12): top-1 >= 90 %, top-3 >= 98 % over >= 40 trials with >= 6 fault kinds; "
               "<= 1 false candidate per service per 24 h of quiet or load-change traffic; detection within 2 buckets.",
               "", "| fault kind | trials | top-1 | top-3 | detection delay, median (max) | buckets, median (max) |",
@@ -253,11 +285,11 @@ def summarize(scores, services, args, started, finished):
         return "%d/%d (%.0f %%)" % (n, d, 100.0 * n / d) if d else "-"
 
     def delays(ss):
-        d = sorted(s["delay_s"] for s in ss if "delay_s" in s)
-        b = sorted(s["delay_buckets"] for s in ss if "delay_buckets" in s)
+        d = [s["delay_s"] for s in ss if "delay_s" in s]
+        b = [s["delay_buckets"] for s in ss if "delay_buckets" in s]
         if not d:
             return "-", "-"
-        return "%.0f s (%.0f s)" % (d[len(d) // 2], d[-1]), "%.1f (%.1f)" % (b[len(b) // 2], b[-1])
+        return "%.0f s (%.0f s)" % (statistics.median(d), max(d)), "%.1f (%.1f)" % (statistics.median(b), max(b))
 
     for kind in sorted({s["kind"] for s in faults}):
         ss = [s for s in faults if s["kind"] == kind]
@@ -276,9 +308,14 @@ def summarize(scores, services, args, started, finished):
                   s.get("before_onset", 0) for s in faults),
               "", "## Trials", "", "| # | type | spec | rank of the fault | delay | candidates | top 3 |",
               "|---|---|---|---|---|---|---|"]
+    batches = {os.path.dirname(s["dir"]) for s in scores}
+
+    def label(s):  # trials of several runs: the run's folder too
+        return os.path.relpath(s["dir"], os.path.dirname(min(batches))) if len(batches) > 1 else str(s["index"])
+
     for s in scores:
-        lines.append("| %d | %s | %s | %s | %s | %d | %s |" % (
-            s["index"], s["type"], s["spec"] or "-", s.get("rank") if s.get("rank") is not None else ("miss" if s["type"] == "fault" else "-"),
+        lines.append("| %s | %s | %s | %s | %s | %d | %s |" % (
+            label(s), s["type"], s["spec"] or "-", s.get("rank") if s.get("rank") is not None else ("miss" if s["type"] == "fault" else "-"),
             "%.0f s" % s["delay_s"] if "delay_s" in s else "-", s["candidates"], "; ".join(s["top"]) or "-"))
     return "\n".join(lines) + "\n"
 
@@ -295,9 +332,12 @@ def main():
     ap.add_argument("--collector", help="the redline binary the lab's collectors run (default: --redline)")
     ap.add_argument("--anomaly-pipeline", default=os.path.join(ROOT, "pipelines", "anomaly.yaml"))
     ap.add_argument("--topology", default=TOPOLOGY)
-    ap.add_argument("--id", default="ev", help="lab id (1-8 lower-case letters or digits)")
+    ap.add_argument("--id", default="e%d" % (os.getpid() % 10**6),
+                    help="lab id, 1-8 lower-case letters or digits (default: e + this process id, so that two "
+                         "evaluations never share a fleet)")
     ap.add_argument("--results", default=os.path.join(ROOT, "tools", "eval", "anomaly", "RESULTS.md"))
-    ap.add_argument("--score-only", metavar="DIR", help="score the trials under DIR, run nothing")
+    ap.add_argument("--score-only", metavar="DIR", nargs="+", help="score the trials under each DIR, run no lab")
+    ap.add_argument("--rerun-pipelines", action="store_true", help="with --score-only: run both pipelines again first")
     ap.add_argument("--plan", action="store_true", help="print the trials and exit")
     a = ap.parse_args()
     if not (0 < a.onset < a.duration <= 3600) or 3600 % a.bucket_seconds or a.trials < 1:
@@ -305,8 +345,16 @@ def main():
     topology = json.load(open(a.topology))
     started = time.time()
     if a.score_only:
-        a.out = a.score_only
-        trial_dirs = sorted(glob.glob(os.path.join(a.out, "trial-*")))
+        trial_dirs = sorted(d for out in a.score_only for d in glob.glob(os.path.join(out, "trial-*")))
+        if a.rerun_pipelines:
+            hourly = hourly_copy(a.score_only[0], a.bucket_seconds)
+            for d in trial_dirs:
+                try:
+                    t = json.load(open(os.path.join(d, "candidates.json")))["trial"]
+                    log("pipelines again: %s" % d)
+                    run_pipelines(t, a, hourly, d)
+                except (EvalError, OSError, KeyError) as e:
+                    log("%s: pipelines failed: %s" % (d, e))
     else:
         trials = plan(topology, a.trials, a.seed, a.onset, a.duration)
         if a.plan:
@@ -319,6 +367,12 @@ def main():
             if not os.path.exists(f):
                 sys.exit("eval: %s %s does not exist" % (what, f))
         a.out = a.out or "/tmp/redline-eval-anomaly-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        if not re.match(r"^[a-z0-9]{1,8}$", a.id):
+            sys.exit("eval: --id must be 1-8 lower-case letters or digits")
+        if os.path.exists("/run/redline-lab/" + a.id):
+            sys.exit("eval: lab id '%s' is up (another run's fleet?): pick another --id, or tools/lab/lab down --id %s "
+                     "if it is a leftover of yours" % (a.id, a.id))
+        log("lab id %s" % a.id)
         os.makedirs(a.out, exist_ok=True)
         hourly = hourly_copy(a.out, a.bucket_seconds)
         trial_dirs = []
@@ -347,7 +401,7 @@ def main():
     tmp = a.results + ".tmp"
     open(tmp, "w").write(text)
     os.replace(tmp, a.results)
-    log("results: %s; trials under %s" % (a.results, a.out))
+    log("results: %s; trials under %s" % (a.results, a.out or " ".join(a.score_only)))
 
 
 if __name__ == "__main__":
