@@ -1,0 +1,239 @@
+/// A 128-bit trace id (W3C, B3 left-padded, TTHeader), big-endian halves so that
+/// ordering by `(high, low)` is ordering by the id's bytes.
+public struct TraceID: Hashable, Comparable, Sendable {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// From the 16 raw bytes of a call record; nil when they are all zero (no trace id).
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 16 else { return nil }
+        var h: UInt64 = 0, l: UInt64 = 0
+        for (i, b) in bytes.enumerated() {
+            if i < 8 { h = h << 8 | UInt64(b) } else { l = l << 8 | UInt64(b) }
+        }
+        guard h != 0 || l != 0 else { return nil }
+        high = h
+        low = l
+    }
+
+    /// 32 lower-case hex digits, as W3C writes it.
+    public var hex: String {
+        func h(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return h(high) + h(low)
+    }
+
+    public static func < (a: TraceID, b: TraceID) -> Bool { (a.high, a.low) < (b.high, b.low) }
+}
+
+/// One call as one side saw it: the unit the per-host partials carry to the merge stage,
+/// where observations from every host are joined by trace id (`ChainAssembler`).
+public struct HopObservation: Sendable, Equatable {
+    public enum Side: String, Sendable, Comparable {
+        case client, server
+        public static func < (a: Side, b: Side) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// nil: the request carried no trace id (a caller that does not forward trace context).
+    public var traceID: TraceID?
+    /// The caller's span id from the request (W3C parent-id), 0 if none.
+    public var spanID: UInt64
+    public var caller: String
+    public var callee: String
+    public var side: Side
+    public var host: String
+    public var proto: String
+    /// Corrected wall-clock start, ns since the Unix epoch (UTC).
+    public var startNanos: Int64
+    /// First request byte to first response byte; nil for a request counted without its response.
+    public var durationNanos: Int64?
+    /// `rl_status_class`: 0 unknown, 1 ok, 2 client error, 3 server error.
+    public var statusClass: UInt8
+    public var statusCode: UInt16
+
+    public init(traceID: TraceID?, spanID: UInt64, caller: String, callee: String, side: Side, host: String,
+                proto: String, startNanos: Int64, durationNanos: Int64?, statusClass: UInt8, statusCode: UInt16) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.caller = caller
+        self.callee = callee
+        self.side = side
+        self.host = host
+        self.proto = proto
+        self.startNanos = startNanos
+        self.durationNanos = durationNanos
+        self.statusClass = statusClass
+        self.statusCode = statusCode
+    }
+
+    /// The order partials are stored and merged in: by trace id first, so a merge of sorted
+    /// partials can assemble one trace at a time.
+    public static func storageOrder(_ a: HopObservation, _ b: HopObservation) -> Bool {
+        switch (a.traceID, b.traceID) {
+        case (nil, .some): return false
+        case (.some, nil): return true
+        case let (x?, y?) where x != y: return x < y
+        default: break
+        }
+        return (a.startNanos, a.caller, a.callee, a.side, a.spanID, a.host)
+            < (b.startNanos, b.caller, b.callee, b.side, b.spanID, b.host)
+    }
+}
+
+/// One hop of an assembled chain: a call joined from its client and server observations.
+public struct ChainHop: Sendable, Equatable {
+    public var traceID: TraceID?
+    public var spanID: UInt64
+    /// Index of the hop in its trace, ordered by start (then caller, callee); 0 for untraced hops.
+    public var position: Int
+    /// 1 for a hop whose caller no traced hop called (the chain's entry), parent's depth + 1 below; 0 untraced.
+    public var depth: Int
+    /// Position of the hop that called the caller; nil for entry hops and untraced hops.
+    public var parentPosition: Int?
+    public var caller: String
+    public var callee: String
+    public var proto: String
+    public var startNanos: Int64
+    public var durationNanos: Int64?
+    public var statusClass: UInt8
+    public var statusCode: UInt16
+    /// `client`, `server` or `client,server`: who saw the hop.
+    public var observers: String
+    /// Hosts whose collectors saw it, sorted, comma-separated.
+    public var observerHosts: String
+}
+
+/// One assembled chain: an entry hop and every traced hop below it.
+public struct AssembledChain: Sendable, Equatable {
+    public var traceID: TraceID
+    public var entryService: String
+    /// The services of the chain as a tree: `a>b>(c,d>e)` (`ChainAssembler.path`).
+    public var path: String
+    public var startNanos: Int64
+    /// The entry hop's duration; nil when it was counted without its response.
+    public var durationNanos: Int64?
+    /// A hop of the chain ended in a server error.
+    public var failed: Bool
+    public var hops: Int
+}
+
+/// Joins hop observations from every host into chains. Contract:
+/// - observations with the same trace id, caller, callee and span id are the same hops seen
+///   from both ends: the k-th client observation (by start) pairs with the k-th server one;
+/// - a hop's parent is a hop of the same trace whose callee is the hop's caller and that
+///   started no later (within `clockSlackNanos`); among several, the one whose time span
+///   contains the hop's start, else the latest started. Parents always come earlier in the
+///   trace's order, so a trace assembles into a forest, never a cycle;
+/// - hops without a trace id are never linked to anything (no time-containment guess):
+///   they come out as untraced hops, one per observation, and are counted.
+///
+/// Memory is one trace's observations at a time when the input is in `storageOrder`
+/// (per-host partials are written that way and merged by trace id); the caller holds the
+/// rows it keeps. Depth and path length are bounded (`maxDepth`, `maxPathBytes`).
+public struct ChainAssembler: Sendable {
+    public var clockSlackNanos: Int64
+    public static let maxDepth = 64
+    public static let maxPathBytes = 512
+
+    public init(clockSlackNanos: Int64 = 1_000_000) {
+        self.clockSlackNanos = clockSlackNanos
+    }
+
+    /// The hops and chains of one trace's observations (all with that trace id).
+    public func assemble(trace: [HopObservation]) -> (hops: [ChainHop], chains: [AssembledChain]) {
+        guard let id = trace.first?.traceID else { return ([], []) }
+        // Pair client and server observations of the same hop.
+        struct Ident: Hashable { var caller: String, callee: String, span: UInt64 }
+        var groups: [Ident: (client: [HopObservation], server: [HopObservation])] = [:]
+        for o in trace {
+            let k = Ident(caller: o.caller, callee: o.callee, span: o.spanID)
+            if o.side == .client { groups[k, default: ([], [])].client.append(o) } else { groups[k, default: ([], [])].server.append(o) }
+        }
+        var hops: [ChainHop] = []
+        for (_, g) in groups {
+            let c = g.client.sorted { $0.startNanos < $1.startNanos }
+            let s = g.server.sorted { $0.startNanos < $1.startNanos }
+            for i in 0..<max(c.count, s.count) {
+                let cl = i < c.count ? c[i] : nil, sv = i < s.count ? s[i] : nil
+                // The caller's view is the call as the chain experiences it.
+                let main = cl ?? sv!
+                let observers = [cl.map { _ in "client" }, sv.map { _ in "server" }].compactMap { $0 }.joined(separator: ",")
+                let hosts = Set([cl?.host, sv?.host].compactMap { $0 }).sorted().joined(separator: ",")
+                hops.append(ChainHop(traceID: id, spanID: main.spanID, position: 0, depth: 0, parentPosition: nil,
+                                     caller: main.caller, callee: main.callee, proto: main.proto,
+                                     startNanos: main.startNanos, durationNanos: main.durationNanos ?? sv?.durationNanos,
+                                     statusClass: main.statusClass, statusCode: main.statusCode,
+                                     observers: observers, observerHosts: hosts))
+            }
+        }
+        hops.sort { ($0.startNanos, $0.caller, $0.callee, $0.spanID) < ($1.startNanos, $1.caller, $1.callee, $1.spanID) }
+        var children: [[Int]] = Array(repeating: [], count: hops.count)
+        var roots: [Int] = []
+        for i in hops.indices {
+            hops[i].position = i
+            let h = hops[i]
+            var best: Int?
+            var bestContains = false
+            for j in 0..<i where hops[j].callee == h.caller && hops[j].startNanos <= h.startNanos + clockSlackNanos
+                && hops[j].depth < Self.maxDepth {
+                let p = hops[j]
+                let end = p.startNanos + (p.durationNanos ?? 0)
+                let contains = p.durationNanos != nil && h.startNanos <= end + clockSlackNanos
+                // Hops come in start order: the last candidate is the latest started.
+                if contains { best = j; bestContains = true } else if !bestContains { best = j }
+            }
+            if let p = best {
+                hops[i].parentPosition = p
+                hops[i].depth = hops[p].depth + 1
+                children[p].append(i)
+            } else {
+                hops[i].depth = 1
+                roots.append(i)
+            }
+        }
+        var chains: [AssembledChain] = []
+        for r in roots {
+            var failed = false, count = 0
+            var stack = [r]
+            while let i = stack.popLast() {
+                count += 1
+                if hops[i].statusClass == 3 { failed = true }
+                stack += children[i]
+            }
+            var path = hops[r].caller + ">" + subtree(r, hops, children)
+            if path.utf8.count > Self.maxPathBytes {
+                path = String(decoding: path.utf8.prefix(Self.maxPathBytes), as: UTF8.self) + RouteTemplate.truncated
+            }
+            chains.append(AssembledChain(traceID: id, entryService: hops[r].caller, path: path,
+                                         startNanos: hops[r].startNanos, durationNanos: hops[r].durationNanos,
+                                         failed: failed, hops: count))
+        }
+        return (hops, chains)
+    }
+
+    /// `callee` of hop `i`, then its children's subtrees: one child as `>child`, several as
+    /// `>(a,b)` with identical subtrees written once and sorted, so a chain's path names its
+    /// shape (which services call which), not how often a loop ran.
+    func subtree(_ i: Int, _ hops: [ChainHop], _ children: [[Int]]) -> String {
+        let below = Set(children[i].map { subtree($0, hops, children) }).sorted()
+        switch below.count {
+        case 0: return hops[i].callee
+        case 1: return hops[i].callee + ">" + below[0]
+        default: return hops[i].callee + ">(" + below.joined(separator: ",") + ")"
+        }
+    }
+
+    /// An untraced observation as a hop of its own (nothing joins it to a chain).
+    public static func untraced(_ o: HopObservation) -> ChainHop {
+        ChainHop(traceID: nil, spanID: o.spanID, position: 0, depth: 0, parentPosition: nil, caller: o.caller,
+                 callee: o.callee, proto: o.proto, startNanos: o.startNanos, durationNanos: o.durationNanos,
+                 statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, observerHosts: o.host)
+    }
+}
