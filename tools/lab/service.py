@@ -1,7 +1,23 @@
 #!/usr/bin/env python3
 """A small lab service for Redline's namespace fleet: an HTTP/1.1 server whose
-handler calls the next hop (another HTTP service or Redis), so the lab has real
-caller -> callee chains (A -> B -> redis) for the collector to observe.
+handler calls its downstreams in turn (other HTTP services, Redis servers), so the
+lab has real caller -> callee chains (A -> B -> redis) for the collector to observe.
+
+Downstreams: --next-http [NAME=]HOST:PORT/PATH and --next-redis [NAME=]HOST:PORT, each
+repeatable; every request calls each HTTP downstream, then each Redis one, in the
+order given.
+
+Trace context (W3C traceparent, version 00): a request whose traceparent is missing or
+invalid starts a fresh trace. With --trace forward (the default) every downstream HTTP
+call carries a child traceparent: the same trace id, this request's own (new, random)
+span id as parent id, flags 01 (sampled). With --trace drop (a "legacy" service) the
+downstream calls carry none. Redis calls never carry one.
+
+--chain-log FILE appends one JSON line per handled request (the lab's chain truth):
+  {"service", "trace_id", "span_id", "parent_span_id" (null without a valid incoming
+   traceparent), "trace_forwarded": bool, "callees": [{"service", "kind": "http"|"redis",
+   "address", "traceparent": sent header or null, "status": HTTP status, 1 = Redis OK,
+   0 = failed}], "start_unix_ns", "end_unix_ns", "status"}
 
 Faults are read from a JSON file named by --fault-file on every SIGHUP:
   {"error_rate": 0.1, "delay_ms": 20}
@@ -13,6 +29,9 @@ Standard library only; runs under any python3 >= 3.9.
 import argparse
 import http.client
 import json
+import os
+import re
+import secrets
 import signal
 import socket
 import sys
@@ -54,7 +73,10 @@ class Faults:
 class RedisClient:
     """One RESP connection per thread."""
 
-    def __init__(self, host, port, source):
+    kind = "redis"
+
+    def __init__(self, name, host, port, source):
+        self.name, self.address = name, "%s:%d" % (host, port)
         self.addr = (host, port)
         self.source = source
         self.local = threading.local()
@@ -87,7 +109,10 @@ class RedisClient:
 class HTTPNext:
     """One keep-alive HTTP connection per thread to the next hop."""
 
-    def __init__(self, host, port, path, source):
+    kind = "http"
+
+    def __init__(self, name, host, port, path, source):
+        self.name, self.address = name, "%s:%d" % (host, port)
         self.host, self.port, self.path, self.source = host, port, path, source
         self.local = threading.local()
 
@@ -111,28 +136,52 @@ class HTTPNext:
         return 599
 
 
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+
+
+def parse_downstream(spec, with_path):
+    """[NAME=]HOST:PORT[/PATH] -> (name, host, port, path); NAME defaults to HOST:PORT."""
+    name = ""
+    if "=" in spec.split("/", 1)[0]:
+        name, spec = spec.split("=", 1)
+    hp, _, path = spec.partition("/")
+    h, p = hp.rsplit(":", 1)
+    if with_path and not path:
+        raise SystemExit("service: %r needs a /PATH" % spec)
+    return name or hp, h, int(p), "/" + path
+
+
+class ChainLog:
+    """Appends one JSON line per request; a line is one write() on an O_APPEND file."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if path else None
+
+    def write(self, record):
+        if self.fd is not None:
+            os.write(self.fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--listen", required=True, help="ADDRESS:PORT")
-    ap.add_argument("--next-http", help="HOST:PORT/PATH of the next HTTP hop")
-    ap.add_argument("--next-redis", help="HOST:PORT of a Redis server")
+    ap.add_argument("--next-http", action="append", default=[], help="[NAME=]HOST:PORT/PATH of an HTTP downstream (repeatable)")
+    ap.add_argument("--next-redis", action="append", default=[], help="[NAME=]HOST:PORT of a Redis downstream (repeatable)")
     ap.add_argument("--source", help="source address for outgoing connections (the pod's IP)")
+    ap.add_argument("--trace", choices=("forward", "drop"), default="forward",
+                    help="forward a child traceparent downstream, or drop it (a legacy service)")
+    ap.add_argument("--chain-log", help="append one JSON line per handled request")
     ap.add_argument("--fault-file")
     ap.add_argument("--ready-file", help="written once the socket listens")
     a = ap.parse_args()
 
     faults = Faults(a.fault_file)
     signal.signal(signal.SIGHUP, lambda *_: faults.load())
-    nxt = None
-    if a.next_http:
-        hp, path = a.next_http.split("/", 1)
-        h, p = hp.rsplit(":", 1)
-        nxt = HTTPNext(h, int(p), "/" + path, a.source)
-    redis = None
-    if a.next_redis:
-        h, p = a.next_redis.rsplit(":", 1)
-        redis = RedisClient(h, int(p), a.source)
+    downstreams = [HTTPNext(n, h, p, path, a.source) for n, h, p, path in (parse_downstream(s, True) for s in a.next_http)]
+    downstreams += [RedisClient(n, h, p, a.source) for n, h, p, _ in (parse_downstream(s, False) for s in a.next_redis)]
+    forward = a.trace == "forward"
+    chains = ChainLog(a.chain_log)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -144,20 +193,29 @@ def main():
             pass
 
         def do_GET(self):
+            start = time.time_ns()
+            m = TRACEPARENT.match(self.headers.get("traceparent", "").strip().lower())
+            trace_id, parent = (m.group(1), m.group(2)) if m and m.group(1) != "0" * 32 else (secrets.token_hex(16), None)
+            span_id = secrets.token_hex(8)
+            child = "00-%s-%s-01" % (trace_id, span_id) if forward else None
             fail, delay = faults.decide()
             if delay:
                 time.sleep(delay)
             status = 200
-            try:
-                if nxt is not None:
-                    tp = self.headers.get("traceparent")
-                    s = nxt.call({"traceparent": tp} if tp else {})
-                    if s >= 500:
-                        status = 502
-                if redis is not None:
-                    redis.incr("hits:" + a.name)
-            except Exception:
-                status = 502
+            callees = []
+            for d in downstreams:
+                sent = child if d.kind == "http" else None
+                try:
+                    if d.kind == "http":
+                        s = d.call({"traceparent": child} if child else {})
+                        if s >= 500:
+                            status = 502
+                    else:
+                        d.incr("hits:" + a.name)
+                        s = 1
+                except Exception:
+                    status, s = 502, 0
+                callees.append({"service": d.name, "kind": d.kind, "address": d.address, "traceparent": sent, "status": s})
             if fail:
                 status = 503
             body = (b'{"service": "%s", "status": %d}\n' % (a.name.encode(), status))
@@ -166,6 +224,9 @@ def main():
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            chains.write({"service": a.name, "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
+                          "trace_forwarded": forward, "callees": callees,
+                          "start_unix_ns": start, "end_unix_ns": time.time_ns(), "status": status})
 
     host, port = a.listen.rsplit(":", 1)
     ThreadingHTTPServer.daemon_threads = True
