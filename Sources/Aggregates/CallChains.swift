@@ -173,7 +173,11 @@ public struct ChainAssembler: Sendable {
                                      observers: observers, observerHosts: hosts))
             }
         }
-        hops.sort { ($0.startNanos, $0.caller, $0.callee, $0.spanID) < ($1.startNanos, $1.caller, $1.callee, $1.spanID) }
+        // Every field in the order, so equal starts still sort the same way on every run.
+        hops.sort {
+            ($0.startNanos, $0.caller, $0.callee, $0.spanID, $0.durationNanos ?? -1, $0.observerHosts)
+                < ($1.startNanos, $1.caller, $1.callee, $1.spanID, $1.durationNanos ?? -1, $1.observerHosts)
+        }
         var children: [[Int]] = Array(repeating: [], count: hops.count)
         var roots: [Int] = []
         for i in hops.indices {
@@ -235,5 +239,65 @@ public struct ChainAssembler: Sendable {
         ChainHop(traceID: nil, spanID: o.spanID, position: 0, depth: 0, parentPosition: nil, caller: o.caller,
                  callee: o.callee, proto: o.proto, startNanos: o.startNanos, durationNanos: o.durationNanos,
                  statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, observerHosts: o.host)
+    }
+}
+
+/// Chains of one shape (entry service, path) in one bucket: `chain_paths`' cell.
+public struct ChainPathCell: Mergeable, Equatable {
+    public var chains: UInt64 = 0
+    /// Chains with a hop in status class server error.
+    public var failedChains: UInt64 = 0
+    public var hops: UInt64 = 0
+    /// The entry hop's duration (ns).
+    public var latency: ExponentialHistogram
+
+    public init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
+
+    public mutating func add(_ c: AssembledChain) {
+        chains &+= 1
+        if c.failed { failedChains &+= 1 }
+        hops &+= UInt64(c.hops)
+        if let d = c.durationNanos { latency.record(UInt64(max(0, d))) }
+    }
+
+    public var errorRatio: Double { chains == 0 ? 0 : Double(failedChains) / Double(chains) }
+
+    public mutating func merge(_ o: ChainPathCell) {
+        chains &+= o.chains
+        failedChains &+= o.failedChains
+        hops &+= o.hops
+        latency.merge(o.latency)
+    }
+}
+
+extension ChainAssembler {
+    /// Joins the observations of every host, each array in `HopObservation.storageOrder`,
+    /// one trace id at a time (a k-way merge: only the current trace's observations are held
+    /// besides the output), and hands each trace's hops and chains to `emit`. Untraced
+    /// observations (they sort last) come out as hops of their own, with no chain.
+    public func merge(hosts: [[HopObservation]], emit: ([ChainHop], [AssembledChain]) -> Void) {
+        var heads = [Int](repeating: 0, count: hosts.count)
+        while true {
+            var next: TraceID?
+            var anyUntraced = false
+            for (h, obs) in hosts.enumerated() where heads[h] < obs.count {
+                if let t = obs[heads[h]].traceID { next = next.map { min($0, t) } ?? t } else { anyUntraced = true }
+            }
+            guard let id = next else {
+                if anyUntraced {
+                    for (h, obs) in hosts.enumerated() { emit(obs[heads[h]...].map(Self.untraced), []) }
+                }
+                return
+            }
+            var trace: [HopObservation] = []
+            for (h, obs) in hosts.enumerated() {
+                while heads[h] < obs.count, obs[heads[h]].traceID == id {
+                    trace.append(obs[heads[h]])
+                    heads[h] += 1
+                }
+            }
+            let (hops, chains) = assemble(trace: trace)
+            emit(hops, chains)
+        }
     }
 }

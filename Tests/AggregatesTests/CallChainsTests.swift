@@ -97,3 +97,39 @@ import Testing
         #expect(TraceID(bytes: [UInt8](repeating: 1, count: 15)) == nil)
     }
 }
+
+@Suite struct ChainMergeTests {
+    @Test func theMergeOfSortedHostsEqualsAssemblingEachTraceWhole() {
+        var rng = SplitMix64(state: 3)
+        var byTrace: [TraceID: [HopObservation]] = [:]
+        var untraced: [HopObservation] = []
+        for i in 0..<300 {
+            let t = TraceID(high: 0, low: rng.next() % 40 + 1)
+            let start = Int64(rng.next() % 1_000_000_000)
+            let services = ["a", "b", "c", "d"]
+            let caller = services[Int(rng.next() % 3)]
+            let callee = services[services.firstIndex(of: caller)! + 1]
+            let hop = CallChainsTests.hop(caller, callee, span: rng.next() % 4, start: start, duration: 1_000_000, trace: i % 10 == 0 ? nil : t)
+            if i % 10 == 0 { untraced += hop } else { byTrace[t, default: []] += hop }
+        }
+        // Scatter the observations over three hosts, each sorted as partials are written.
+        var hosts = [[HopObservation]](repeating: [], count: 3)
+        for o in byTrace.values.joined() + untraced { hosts[Int(rng.next() % 3)].append(o) }
+        hosts = hosts.map { $0.sorted(by: HopObservation.storageOrder) }
+        var merged: [ChainHop] = [], chains: [AssembledChain] = []
+        ChainAssembler().merge(hosts: hosts) { merged += $0; chains += $1 }
+        var expected: [ChainHop] = [], expectedChains: [AssembledChain] = []
+        for t in byTrace.keys.sorted() {
+            let r = ChainAssembler().assemble(trace: byTrace[t]!)
+            expected += r.hops
+            expectedChains += r.chains
+        }
+        #expect(merged.filter { $0.traceID != nil } == expected)
+        #expect(chains == expectedChains)
+        #expect(merged.filter { $0.traceID == nil }.count == untraced.count)
+        var cell = ChainPathCell(scale: 4)
+        for c in chains { cell.add(c) }
+        #expect(cell.chains == UInt64(chains.count))
+        #expect(cell.hops == UInt64(expected.count))
+    }
+}
