@@ -150,3 +150,10 @@ public struct Measured<Value: Mergeable & Equatable>: Mergeable, Equatable {
         completeness.merge(o.completeness)
     }
 }
+
+/// A simple count, mergeable.
+public struct Count: Mergeable, Equatable {
+    public var value: UInt64 = 0
+    public init(_ v: UInt64 = 0) { value = v }
+    public mutating func merge(_ other: Count) { value &+= other.value }
+}

@@ -40,7 +40,7 @@ public struct HostProcessor {
     public let metadata: Metadata
     /// Tables the pipeline writes: red_edge, traffic_matrix, tcp_health and tcp_drops are only
     /// aggregated when listed (red_service always is: the run's summary is built from it).
-    public var tables: Set<String> = Set(PipelineTables.all.map(\.name))
+    public var tables: Set<String> = Set(PipelineTables.hourly.map { $0.name })
 
     public init(host: String, files: [String], partition: Partition, bucketSeconds: Int, histogramScale: Int,
                 maxBlockBytes: Int, maxExtrapolationSeconds: Int, metadata: Metadata) {
@@ -338,9 +338,9 @@ struct Aggregation {
     /// Calls' red_edge cells and traffic_matrix call counts, keyed by `cellKey(group, bucket)`
     /// (one word to hash instead of a seven-field key); folded into `agg` by `finish`.
     var edgeCells: [UInt64: REDCell] = [:]
-    var edgeGroups = GroupTable<EdgeKey>()
+    var edgeGroups = GroupTable<RedEdge.Key>()
     var trafficCalls: [UInt64: UInt64] = [:]
-    var trafficGroups = GroupTable<TrafficKey>()
+    var trafficGroups = GroupTable<TrafficMatrix.Key>()
     /// Direct-mapped cache of resolved call shapes (see `CallShape`).
     var shapes: [ShapeEntry?]
 
@@ -425,14 +425,14 @@ struct Aggregation {
             local: local, remote: remote, localDC: localDC, remoteDC: remoteDC, proto: proto,
             serverGroup: serviceGroups.id(ServiceGroup(service: local, proto: proto, observer: ids.server, local: local)),
             clientGroup: serviceGroups.id(ServiceGroup(service: remote, proto: proto, observer: ids.client, local: local)),
-            serverEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
+            serverEdge: edgeGroups.id(RedEdge.Key(bucket: 0, caller: remote, callee: local, callerDC: remoteDC,
                                               calleeDC: localDC, proto: proto, observer: ids.server, peerSource: src)),
-            clientEdge: edgeGroups.id(EdgeKey(bucket: 0, caller: local, callee: remote, callerDC: localDC,
+            clientEdge: edgeGroups.id(RedEdge.Key(bucket: 0, caller: local, callee: remote, callerDC: localDC,
                                               calleeDC: remoteDC, proto: proto, observer: ids.client, peerSource: src)),
-            serverTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: remoteDC, dstDC: localDC, srcService: remote,
+            serverTraffic: trafficGroups.id(TrafficMatrix.Key(bucket: 0, srcDC: remoteDC, dstDC: localDC, srcService: remote,
                                                        dstService: local, l4: l4, observer: ids.destination,
                                                        peerSource: src)),
-            clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
+            clientTraffic: trafficGroups.id(TrafficMatrix.Key(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                                        dstService: remote, l4: l4, observer: ids.source,
                                                        peerSource: src)))
         shapes[slot] = ShapeEntry(shape: shape, resolved: r)
@@ -487,7 +487,7 @@ struct Aggregation {
             // A version-1 record (widened by the segment reader) does not know its payload.
             let layoutV1 = f.flags & UInt32(RL_FLOW_LAYOUT_V1.rawValue) != 0
             if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
-                agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
+                agg.traffic.update(TrafficMatrix.Key(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                               dstService: remote, l4: l4, observer: ids.source, peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
                     $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
@@ -495,7 +495,7 @@ struct Aggregation {
                 }
             }
             if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
-                agg.traffic.update(TrafficKey(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
+                agg.traffic.update(TrafficMatrix.Key(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
                                               dstService: local, l4: l4, observer: ids.destination,
                                               peerSource: e.peerSource),
                                    make: { TrafficCell() }) {
@@ -505,7 +505,7 @@ struct Aggregation {
             }
             let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
             if wantHealth && f.flags & missing != 0 && f.flags & opened != 0 {
-                agg.health.update(HealthKey(bucket: b, service: local, peer: remote, peerSource: e.peerSource),
+                agg.health.update(TCPHealth.Key(bucket: b, service: local, peer: remote, peerSource: e.peerSource),
                                   make: { TCPHealthCell() }) {
                     $0.idOptionMissing &+= 1
                 }
@@ -523,7 +523,7 @@ struct Aggregation {
             let b = bucketStart(bi)
             let n = UInt64(max(e.count, 1))
             if wantHealth {
-                agg.health.update(HealthKey(bucket: b, service: local, peer: remote.service, peerSource: remote.source),
+                agg.health.update(TCPHealth.Key(bucket: b, service: local, peer: remote.service, peerSource: remote.source),
                                   make: { TCPHealthCell() }) { h in
                     switch UInt32(e.kind) {
                     case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
@@ -541,7 +541,7 @@ struct Aggregation {
                 }
             }
             if wantDrops && UInt32(e.kind) == RL_TCP_DROP.rawValue {
-                agg.drops.update(DropKey(bucket: b, service: local, reason: Int32(bitPattern: e.drop_reason)),
+                agg.drops.update(TCPDrops.Key(bucket: b, service: local, reason: Int32(bitPattern: e.drop_reason)),
                                  make: { Count() }) { $0.value &+= n }
             }
         }
@@ -654,7 +654,7 @@ struct Aggregation {
         for (bi, cells) in serviceCells.enumerated() {
             for (g, cell) in cells.enumerated() where cell.requests > 0 {
                 let k = serviceGroups.keys[g]
-                let key = ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto, observer: k.observer)
+                let key = RedService.Key(bucket: bucketStart(bi), service: k.service, proto: k.proto, observer: k.observer)
                 agg.redService.merge(key, cell)
                 let c = ledger.completeness(weight: cell.requests,
                                             Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi)
@@ -707,18 +707,18 @@ struct Aggregation {
             switch c.recordType {
             case Self.callType:
                 let client = c.observer == ids.client
-                let key = ServiceKey(bucket: b, service: client ? NamePool.unknown : c.service, proto: c.proto, observer: c.observer)
+                let key = RedService.Key(bucket: b, service: client ? NamePool.unknown : c.service, proto: c.proto, observer: c.observer)
                 agg.redService.merge(key, REDCell(scale: scale))
                 agg.redServiceCompleteness[key, default: Completeness()].merge(completeness)
                 if wantEdge {
-                    let e = EdgeKey(bucket: b, caller: client ? c.service : NamePool.unknown, callee: client ? NamePool.unknown : c.service,
+                    let e = RedEdge.Key(bucket: b, caller: client ? c.service : NamePool.unknown, callee: client ? NamePool.unknown : c.service,
                                     callerDC: NamePool.unknown, calleeDC: NamePool.unknown, proto: c.proto, observer: c.observer,
                                     peerSource: NamePool.unknown)
                     agg.redEdge.merge(e, REDCell(scale: scale))
                     agg.redEdgeCompleteness[e, default: Completeness()].merge(completeness)
                 }
             case Self.tcpType where wantHealth:
-                let key = HealthKey(bucket: b, service: c.service, peer: NamePool.unknown, peerSource: NamePool.unknown)
+                let key = TCPHealth.Key(bucket: b, service: c.service, peer: NamePool.unknown, peerSource: NamePool.unknown)
                 agg.health.update(key, make: { TCPHealthCell() }) { _ in }
                 agg.healthCompleteness[key, default: Completeness()].merge(completeness)
             default:

@@ -160,12 +160,12 @@ public struct HourlyRun {
         for p in partials { merged.merge(p.rows) }
 
         // Write everything to staging, then commit.
-        let builder = TableBuilder(names: names, bucketSeconds: agg.bucketSeconds)
+        let ranks = NameRanks(names)
         let staging = "\(tableRoot)/.staging/\(spec.name)-\(partition.path.replacingOccurrences(of: "/", with: "-"))"
         try? FileManager.default.removeItem(atPath: staging)
         var tableFiles: [Manifest.TableFile] = []
-        let schemas = PipelineTables.all.filter { agg.tables.contains($0.name) }
-        func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String, scope: String) throws(PipelineError) {
+        let tables = PipelineTables.hourly.filter { agg.tables.contains($0.name) }
+        func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, relative: String, scope: String) throws(PipelineError) {
             let staged = "\(staging)/\(relative)"
             try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
@@ -173,6 +173,8 @@ public struct HourlyRun {
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
             options.fileMode = mode_t(spec.write.fileMode)
+            let schema = T.schema
+            let columns = T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds)
             do {
                 let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
                                               metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
@@ -183,18 +185,16 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
+            tableFiles.append(.init(table: T.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
         for p in partials where mode != .mergeOnly {
-            let cols = builder.columns(p.rows, tables: Set(agg.tables))
-            for s in schemas {
-                try write(s, cols[s.name]!, relative: "partials/\(s.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
+            for t in tables {
+                try write(t, p.rows, relative: "partials/\(t.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
             }
         }
         if spec.stages.contains(.merge) && mode != .partialsOnly {
-            let cols = builder.columns(merged, tables: Set(agg.tables))
-            for s in schemas {
-                try write(s, cols[s.name]!, relative: "\(s.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+            for t in tables {
+                try write(t, merged, relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged")
             }
         }
 
@@ -205,9 +205,9 @@ public struct HourlyRun {
         // merge-only run owns the merged folders only, the partials being its inputs.
         var folders: [String] = []
         if mode != .mergeOnly {
-            for p in partials { folders += schemas.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
+            for p in partials { folders += tables.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
         }
-        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += schemas.map { "\($0.name)/\(partition.path)" } }
+        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += tables.map { "\($0.name)/\(partition.path)" } }
         let removals = Set((Manifest.load(manifestPath)?.tables ?? [])
             .filter { mode != .mergeOnly || $0.scope == "merged" }
             .map { ($0.path as NSString).deletingLastPathComponent })
@@ -225,7 +225,7 @@ public struct HourlyRun {
         // seen from its callers (no collector on its host) shows the client view.
         struct Entry { var requests: UInt64 = 0; var errors: UInt64 = 0; var hist: ExponentialHistogram }
         var views: [String: [String: Entry]] = [:] // "service\0protocol" -> observer -> entry
-        for (k, r) in merged.redService.cells {
+        for (k, r) in merged[RedService.self].cells {
             let key = "\(names.name(k.service))\u{0}\(names.name(k.proto))"
             var e = views[key]?[names.name(k.observer)] ?? Entry(hist: ExponentialHistogram(scale: agg.histogramScale))
             e.requests += r.cell.requests

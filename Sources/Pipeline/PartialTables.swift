@@ -71,171 +71,122 @@ enum PartialTables {
                      names: inout NamePool) throws(PipelineError) -> TableRows {
         var rows = TableRows()
         for (table, path) in files.sorted(by: { $0.key < $1.key }) {
-            guard let schema = PipelineTables.all.first(where: { $0.name == table }) else {
+            guard let t = PipelineTables.hourly.first(where: { $0.name == table }) else {
                 throw .config("unknown table \(table)")
             }
-            let rel = path.hasPrefix(tableRoot + "/") ? String(path.dropFirst(tableRoot.count + 1)) : path
-            let cols: Columns
-            do {
-                let r = try ParquetFileReader(path: path)
-                guard r.schema == schema.parquetSchema else {
-                    throw PipelineError.missingInput("\(rel) does not have the \(table) v\(schema.version) schema")
-                }
-                cols = Columns(try r.readAll(), file: rel)
-            } catch let e as PipelineError {
-                throw e
-            } catch {
-                throw .missingInput("\(rel): \(error)")
-            }
-            let n = cols.rowCount
-            let seconds = try cols.int32(1)
-            if let bad = seconds.first(where: { Int($0) != bucketSeconds }) {
-                throw .missingInput("\(rel): bucket_seconds \(bad), but the pipeline aggregates \(bucketSeconds) s buckets")
-            }
-            let bucket = try cols.int64(0)
-            func ids(_ i: Int) throws(PipelineError) -> [Int32] { try cols.strings(i).map { names.id($0) } }
-            switch table {
-            case "red_service":
-                let (service, proto, observer) = (try ids(2), try ids(3), try ids(4))
-                let red = try cols.red(from: 5)
-                for r in 0..<n {
-                    rows.redService.merge(ServiceKey(bucket: bucket[r], service: service[r], proto: proto[r], observer: observer[r]),
-                                          red[r])
-                }
-            case "red_edge":
-                let (caller, callee, callerDC, calleeDC) = (try ids(2), try ids(3), try ids(4), try ids(5))
-                let (proto, observer, peerSource) = (try ids(6), try ids(7), try ids(8))
-                let red = try cols.red(from: 9)
-                for r in 0..<n {
-                    rows.redEdge.merge(EdgeKey(bucket: bucket[r], caller: caller[r], callee: callee[r], callerDC: callerDC[r],
-                                               calleeDC: calleeDC[r], proto: proto[r], observer: observer[r],
-                                               peerSource: peerSource[r]), red[r])
-                }
-            case "traffic_matrix":
-                let (srcDC, dstDC, src, dst, l4, observer) = (try ids(2), try ids(3), try ids(4), try ids(5), try ids(6), try ids(7))
-                let peerSource = try ids(8)
-                let (bytes, packets, payload) = (try cols.uint64(9), try cols.uint64(10), try cols.optionalInt64(11))
-                let (flows, calls) = (try cols.uint64(12), try cols.uint64(13))
-                let c = try cols.completeness(from: 14)
-                for r in 0..<n {
-                    let cell = TrafficCell(bytes: bytes[r], packets: packets[r], payloadBytes: payload[r], flows: flows[r],
-                                           calls: calls[r])
-                    rows.traffic.merge(TrafficKey(bucket: bucket[r], srcDC: srcDC[r], dstDC: dstDC[r], srcService: src[r],
-                                                  dstService: dst[r], l4: l4[r], observer: observer[r], peerSource: peerSource[r]),
-                                       Row(cell: cell, completeness: c[r]))
-                }
-            case "tcp_health":
-                let (service, peer, peerSource) = (try ids(2), try ids(3), try ids(4))
-                let v = try (5...12).map { (i: Int) throws(PipelineError) in try cols.uint64(i) }
-                let c = try cols.completeness(from: 13)
-                for r in 0..<n {
-                    let cell = TCPHealthCell(retransmits: v[0][r], resetsSent: v[1][r], resetsReceived: v[2][r],
-                                             drops: v[3][r], dropsPolicy: v[4][r], dropsTeardown: v[5][r], dropsOther: v[6][r],
-                                             idOptionMissing: v[7][r])
-                    rows.health.merge(HealthKey(bucket: bucket[r], service: service[r], peer: peer[r], peerSource: peerSource[r]), Row(cell: cell, completeness: c[r]))
-                }
-            case "tcp_drops":
-                // Column 5, drop_class, follows from the reason (DropReasons): not read back.
-                let (service, code, drops) = (try ids(2), try cols.int32(3), try cols.uint64(6))
-                let c = try cols.completeness(from: 7)
-                for r in 0..<n {
-                    rows.drops.merge(DropKey(bucket: bucket[r], service: service[r], reason: code[r]),
-                                     Row(cell: Count(drops[r]), completeness: c[r]))
-                }
-            default:
-                throw .config("unknown table \(table)")
-            }
+            try read(t, path: path, tableRoot: tableRoot, bucketSeconds: bucketSeconds, into: &rows, names: &names)
         }
         return rows
     }
 
-    /// Typed access to the columns of one file; a column of the wrong shape is an input error naming the file.
-    struct Columns {
-        let columns: [ColumnData]
-        let file: String
-
-        init(_ columns: [ColumnData], file: String) {
-            self.columns = columns
-            self.file = file
+    private static func read<T: OutputTable>(_ table: T.Type, path: String, tableRoot: String, bucketSeconds: Int,
+                                             into rows: inout TableRows, names: inout NamePool) throws(PipelineError) {
+        let rel = path.hasPrefix(tableRoot + "/") ? String(path.dropFirst(tableRoot.count + 1)) : path
+        let cols = try PartialColumns(reading: path, as: T.schema, relative: rel)
+        if let bad = try cols.int32(1).first(where: { Int($0) != bucketSeconds }) {
+            throw .missingInput("\(rel): bucket_seconds \(bad), but the pipeline aggregates \(bucketSeconds) s buckets")
         }
+        let read = try T.rows(from: cols, names: &names)
+        rows.update(T.self) { acc in for r in read { acc.merge(r.key, r.row) } }
+    }
+}
 
-        var rowCount: Int { columns.first?.rowCount ?? 0 }
+/// Typed access to the columns of one table file; a column of the wrong shape is an input error
+/// naming the file.
+struct PartialColumns {
+    let columns: [ColumnData]
+    let file: String
 
-        func bad(_ i: Int) -> PipelineError { .missingInput("\(file): column \(i) is not what the schema says") }
-
-        func int64(_ i: Int) throws(PipelineError) -> [Int64] {
-            guard case .int64(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
-            return v
-        }
-
-        /// A count column: int64 on disk, never negative.
-        func uint64(_ i: Int) throws(PipelineError) -> [UInt64] {
-            let v = try int64(i)
-            if let r = v.firstIndex(where: { $0 < 0 }) {
-                throw .missingInput("\(file): row \(r): column \(i) holds \(v[r]), a count cannot be negative")
+    /// Reads the file at `path` (named `relative` in errors), which must have `schema`.
+    init(reading path: String, as schema: TableSchema, relative: String) throws(PipelineError) {
+        do {
+            let r = try ParquetFileReader(path: path)
+            guard r.schema == schema.parquetSchema else {
+                throw Self.wrongSchema(relative, schema)
             }
-            return v.map { UInt64($0) }
+            columns = try r.readAll()
+        } catch let e as PipelineError {
+            throw e
+        } catch {
+            throw .missingInput("\(relative): \(error)")
         }
+        file = relative
+    }
 
-        func int32(_ i: Int) throws(PipelineError) -> [Int32] {
-            guard case .int32(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
-            return v
+    /// The error for a file of another schema (another table or version).
+    static func wrongSchema(_ relative: String, _ schema: TableSchema) -> PipelineError {
+        .missingInput("\(relative) does not have the \(schema.name) v\(schema.version) schema")
+    }
+
+    var rowCount: Int { columns.first?.rowCount ?? 0 }
+
+    func bad(_ i: Int) -> PipelineError { .missingInput("\(file): column \(i) is not what the schema says") }
+
+    func int64(_ i: Int) throws(PipelineError) -> [Int64] {
+        guard case .int64(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
+        return v
+    }
+
+    /// A count column: int64 on disk, never negative.
+    func uint64(_ i: Int) throws(PipelineError) -> [UInt64] {
+        let v = try int64(i)
+        if let r = v.firstIndex(where: { $0 < 0 }) {
+            throw .missingInput("\(file): row \(r): column \(i) holds \(v[r]), a count cannot be negative")
         }
+        return v.map { UInt64($0) }
+    }
 
-        func strings(_ i: Int) throws(PipelineError) -> [String] {
-            guard case .byteArray(let b) = columns[i].values, b.count == rowCount else { throw bad(i) }
-            return b.strings
+    func int32(_ i: Int) throws(PipelineError) -> [Int32] {
+        guard case .int32(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
+        return v
+    }
+
+    func strings(_ i: Int) throws(PipelineError) -> [String] {
+        guard case .byteArray(let b) = columns[i].values, b.count == rowCount else { throw bad(i) }
+        return b.strings
+    }
+
+    /// An optional int64 column, one entry per row (values are stored only for non-null rows).
+    func optionalInt64(_ i: Int) throws(PipelineError) -> [UInt64?] {
+        guard case .int64(let v) = columns[i].values else { throw bad(i) }
+        guard let valid = columns[i].validity else {
+            guard v.count == rowCount else { throw bad(i) }
+            return v.map { UInt64(clamping: $0) }
         }
+        guard valid.count == rowCount, valid.filter({ $0 }).count == v.count else { throw bad(i) }
+        var next = 0
+        return valid.map { ok in
+            guard ok else { return nil }
+            defer { next += 1 }
+            return UInt64(clamping: v[next])
+        }
+    }
 
-        /// An optional int64 column, one entry per row (values are stored only for non-null rows).
-        func optionalInt64(_ i: Int) throws(PipelineError) -> [UInt64?] {
-            guard case .int64(let v) = columns[i].values else { throw bad(i) }
-            guard let valid = columns[i].validity else {
-                guard v.count == rowCount else { throw bad(i) }
-                return v.map { UInt64(clamping: $0) }
+    func completeness(from i: Int) throws(PipelineError) -> [Completeness] {
+        let (observed, lost, shared) = (try uint64(i), try uint64(i + 1), try uint64(i + 2))
+        return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0], shared: shared[$0]) }
+    }
+
+    /// The histogram columns starting at `i` (scale, zero count, offset, counts, sum, min, max;
+    /// the quantiles after them are recomputed from the merged histogram, never read).
+    func histograms(from i: Int) throws(PipelineError) -> [ExponentialHistogram] {
+        let (scale, zero, offset) = (try int32(i), try uint64(i + 1), try int32(i + 2))
+        guard case .int64(let counts) = columns[i + 3].values, let offsets = columns[i + 3].listOffsets,
+              offsets.count == rowCount + 1, offsets.last == counts.count, !counts.contains(where: { $0 < 0 })
+        else { throw bad(i + 3) }
+        let sum = try uint64(i + 4)
+        let (minNs, maxNs) = (try optionalInt64(i + 5), try optionalInt64(i + 6))
+        var out: [ExponentialHistogram] = []
+        out.reserveCapacity(rowCount)
+        for r in 0..<rowCount {
+            do {
+                out.append(try ExponentialHistogram(scale: Int(scale[r]), zeroCount: zero[r], offset: Int(offset[r]),
+                                                    counts: counts[offsets[r]..<offsets[r + 1]].map { UInt64($0) },
+                                                    sum: sum[r], min: minNs[r], max: maxNs[r]))
+            } catch {
+                throw .missingInput("\(file): row \(r): latency histogram: \(error)")
             }
-            guard valid.count == rowCount, valid.filter({ $0 }).count == v.count else { throw bad(i) }
-            var next = 0
-            return valid.map { ok in
-                guard ok else { return nil }
-                defer { next += 1 }
-                return UInt64(clamping: v[next])
-            }
         }
-
-        func completeness(from i: Int) throws(PipelineError) -> [Completeness] {
-            let (observed, lost, shared) = (try uint64(i), try uint64(i + 1), try uint64(i + 2))
-            return (0..<rowCount).map { Completeness(observed: observed[$0], lost: lost[$0], shared: shared[$0]) }
-        }
-
-        /// The RED metric columns starting at `i` (requests … latency_max_ns; quantiles are
-        /// recomputed from the merged histogram, never read), then completeness.
-        func red(from i: Int) throws(PipelineError) -> [Row<REDCell>] {
-            let (requests, errors, clientErrors) = (try uint64(i), try uint64(i + 1), try uint64(i + 2))
-            let (reqBytes, respBytes) = (try uint64(i + 3), try uint64(i + 4))
-            let (scale, zero, offset) = (try int32(i + 5), try uint64(i + 6), try int32(i + 7))
-            guard case .int64(let counts) = columns[i + 8].values, let offsets = columns[i + 8].listOffsets,
-                  offsets.count == rowCount + 1, offsets.last == counts.count, !counts.contains(where: { $0 < 0 })
-            else { throw bad(i + 8) }
-            let sum = try uint64(i + 9)
-            let (minNs, maxNs) = (try optionalInt64(i + 10), try optionalInt64(i + 11))
-            let c = try completeness(from: i + 15)
-            var out: [Row<REDCell>] = []
-            out.reserveCapacity(rowCount)
-            for r in 0..<rowCount {
-                let h: ExponentialHistogram
-                do {
-                    h = try ExponentialHistogram(scale: Int(scale[r]), zeroCount: zero[r], offset: Int(offset[r]),
-                                                 counts: counts[offsets[r]..<offsets[r + 1]].map { UInt64($0) },
-                                                 sum: sum[r], min: minNs[r], max: maxNs[r])
-                } catch {
-                    throw .missingInput("\(file): row \(r): latency histogram: \(error)")
-                }
-                let cell = REDCell(requests: requests[r], errors: errors[r], clientErrors: clientErrors[r],
-                                   requestBytes: reqBytes[r], responseBytes: respBytes[r], latency: h)
-                out.append(Row(cell: cell, completeness: c[r]))
-            }
-            return out
-        }
+        return out
     }
 }

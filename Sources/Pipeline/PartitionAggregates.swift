@@ -3,17 +3,17 @@ import Aggregates
 /// Every table's groups for one host and partition, as the aggregate stage
 /// builds them. Memory is bounded by the number of groups.
 public struct PartitionAggregates: Sendable {
-    public var redService = Accumulator<ServiceKey, REDCell>()
-    public var redEdge = Accumulator<EdgeKey, REDCell>()
-    public var traffic = Accumulator<TrafficKey, TrafficCell>()
-    public var health = Accumulator<HealthKey, TCPHealthCell>()
-    public var drops = Accumulator<DropKey, Count>()
+    public var redService = Accumulator<RedService.Key, REDCell>()
+    public var redEdge = Accumulator<RedEdge.Key, REDCell>()
+    public var traffic = Accumulator<TrafficMatrix.Key, TrafficCell>()
+    public var health = Accumulator<TCPHealth.Key, TCPHealthCell>()
+    public var drops = Accumulator<TCPDrops.Key, Count>()
     /// Each row's completeness: its events and the losses charged to it (LossAttribution.swift).
-    public var redServiceCompleteness: [ServiceKey: Completeness] = [:]
-    public var redEdgeCompleteness: [EdgeKey: Completeness] = [:]
-    public var trafficCompleteness: [TrafficKey: Completeness] = [:]
-    public var healthCompleteness: [HealthKey: Completeness] = [:]
-    public var dropsCompleteness: [DropKey: Completeness] = [:]
+    public var redServiceCompleteness: [RedService.Key: Completeness] = [:]
+    public var redEdgeCompleteness: [RedEdge.Key: Completeness] = [:]
+    public var trafficCompleteness: [TrafficMatrix.Key: Completeness] = [:]
+    public var healthCompleteness: [TCPHealth.Key: Completeness] = [:]
+    public var dropsCompleteness: [TCPDrops.Key: Completeness] = [:]
 
     public init() {}
 
@@ -22,55 +22,19 @@ public struct PartitionAggregates: Sendable {
     }
 }
 
-extension Count: Mergeable {
-    public mutating func merge(_ other: Count) { value &+= other.value }
-}
-
-/// A row's numbers and its completeness. In a partial each row carries its own events and the
-/// losses charged to it; the merge adds them, so a merged row's completeness covers exactly the
-/// hosts that contributed to it (the same rule as the Spark SQL: SUM over partials).
-public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
-    public var cell: Cell
-    public var completeness: Completeness
-
-    public mutating func merge(_ o: Row) {
-        cell.merge(o.cell)
-        completeness.merge(o.completeness)
-    }
-}
-
-/// The rows of each table, ready to write: partial rows carry their host's
-/// bucket completeness; merging adds rows key by key.
-public struct TableRows: Sendable {
-    public var redService = Accumulator<ServiceKey, Row<REDCell>>()
-    public var redEdge = Accumulator<EdgeKey, Row<REDCell>>()
-    public var traffic = Accumulator<TrafficKey, Row<TrafficCell>>()
-    public var health = Accumulator<HealthKey, Row<TCPHealthCell>>()
-    public var drops = Accumulator<DropKey, Row<Count>>()
-
-    public init() {}
-
+extension TableRows {
     /// A host's partial rows, each with its own completeness.
     public init(partial a: PartitionAggregates) {
-        for (k, v) in a.redService.cells { redService.merge(k, Row(cell: v, completeness: a.redServiceCompleteness[k] ?? Completeness())) }
-        for (k, v) in a.redEdge.cells { redEdge.merge(k, Row(cell: v, completeness: a.redEdgeCompleteness[k] ?? Completeness())) }
-        for (k, v) in a.traffic.cells { traffic.merge(k, Row(cell: v, completeness: a.trafficCompleteness[k] ?? Completeness())) }
-        for (k, v) in a.health.cells { health.merge(k, Row(cell: v, completeness: a.healthCompleteness[k] ?? Completeness())) }
-        for (k, v) in a.drops.cells { drops.merge(k, Row(cell: v, completeness: a.dropsCompleteness[k] ?? Completeness())) }
-    }
-
-    /// Adds another set of rows (the merge across hosts).
-    public mutating func merge(_ o: TableRows) {
-        redService.merge(o.redService)
-        redEdge.merge(o.redEdge)
-        traffic.merge(o.traffic)
-        health.merge(o.health)
-        drops.merge(o.drops)
-    }
-
-    public var rowCounts: [String: Int] {
-        ["red_service": redService.groupCount, "red_edge": redEdge.groupCount, "traffic_matrix": traffic.groupCount,
-         "tcp_health": health.groupCount, "tcp_drops": drops.groupCount]
+        self.init()
+        func add<T: OutputTable>(_ t: T.Type, _ cells: Accumulator<T.Key, T.Cell>, _ completeness: [T.Key: Completeness]) {
+            update(t) { rows in
+                for (k, v) in cells.cells { rows.merge(k, Row(cell: v, completeness: completeness[k] ?? Completeness())) }
+            }
+        }
+        add(RedService.self, a.redService, a.redServiceCompleteness)
+        add(RedEdge.self, a.redEdge, a.redEdgeCompleteness)
+        add(TrafficMatrix.self, a.traffic, a.trafficCompleteness)
+        add(TCPHealth.self, a.health, a.healthCompleteness)
+        add(TCPDrops.self, a.drops, a.dropsCompleteness)
     }
 }
-

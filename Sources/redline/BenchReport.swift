@@ -105,8 +105,8 @@ struct BenchReport: ParsableCommand {
                         }
                     }
                 }
-                for (schema, rows) in [(PipelineTables.redService, rs), (PipelineTables.redEdge, re), (PipelineTables.trafficMatrix, tm),
-                                       (PipelineTables.tcpHealth, th), (PipelineTables.tcpDrops, td)] {
+                for (schema, rows) in [(RedService.schema, rs), (RedEdge.schema, re), (TrafficMatrix.schema, tm),
+                                       (TCPHealth.schema, th), (TCPDrops.schema, td)] {
                     let dir = "\(out)/\(schema.name)/\(p.path)"
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                     let w = try schema.makeWriter(path: dir + "/part-00000.parquet")

@@ -46,7 +46,7 @@ struct WriteGolden: ParsableCommand {
 }
 
 /// `redline dev table-schemas --out schemas/tables`: the machine-readable schema of every
-/// table the pipeline writes, from its one declaration (Sources/Pipeline/PipelineTables.swift).
+/// table the pipeline writes, from its one declaration (Sources/Pipeline/Tables, listed in PipelineTables.swift).
 struct TableSchemas: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "table-schemas",
@@ -57,7 +57,7 @@ struct TableSchemas: ParsableCommand {
     var out: String
 
     func run() throws {
-        for t in PipelineTables.all + [DailyTrafficRun.table] {
+        for t in PipelineTables.every.map({ $0.schema }) {
             let path = "\(out)/\(t.name).json"
             try t.json().write(to: URL(fileURLWithPath: path), options: .atomic)
             print(path)

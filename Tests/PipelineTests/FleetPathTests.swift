@@ -147,7 +147,7 @@ struct FleetPathTests {
         let cases: [(String, Data, String)] = [
             ("truncated", good.prefix(good.count / 2), "red_service/\(p)/host=h11/part-00000.parquet"),
             ("another table's file", try Data(contentsOf: root.appendingPathComponent("partials/tcp_drops/\(p)/host=h11/part-00000.parquet")),
-             "does not have the red_service v\(PipelineTables.redService.version) schema"),
+             "does not have the red_service v\(RedService.version) schema"),
         ]
         for (name, bytes, message) in cases {
             try bytes.write(to: target)

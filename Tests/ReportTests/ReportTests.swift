@@ -113,7 +113,7 @@ struct ReportTests {
     static func writeTraffic(root: String, partition: Partition, srcDC: String, dstDC: String, src: String, dst: String) throws {
         let dir = "\(root)/traffic_matrix/\(partition.path)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let w = try PipelineTables.trafficMatrix.makeWriter(path: dir + "/part-00000.parquet")
+        let w = try TrafficMatrix.schema.makeWriter(path: dir + "/part-00000.parquet")
         func s(_ v: String) -> ColumnData { ColumnData(.byteArray(ByteArrays(strings: [v]))) }
         func i(_ v: Int64) -> ColumnData { ColumnData(.int64([v])) }
         try w.write([i(partition.startNanos), ColumnData(.int32([60])), s(srcDC), s(dstDC), s(src), s(dst), s("tcp"), s("source"), s("tcp_option"),
