@@ -122,6 +122,17 @@ public struct AssembledChain: Sendable, Equatable {
     /// A hop of the chain ended in a server error.
     public var failed: Bool
     public var hops: Int
+
+    public init(traceID: TraceID, entryService: String, path: String, startNanos: Int64, durationNanos: Int64?,
+                failed: Bool, hops: Int) {
+        self.traceID = traceID
+        self.entryService = entryService
+        self.path = path
+        self.startNanos = startNanos
+        self.durationNanos = durationNanos
+        self.failed = failed
+        self.hops = hops
+    }
 }
 
 /// Joins hop observations from every host into chains. Contract:
@@ -299,5 +310,15 @@ extension ChainAssembler {
             let (hops, chains) = assemble(trace: trace)
             emit(hops, chains)
         }
+    }
+}
+
+extension TraceID {
+    /// From 32 hex digits (either case); nil otherwise or when all zero.
+    public init?(hex: String) {
+        let u = Array(hex.utf8)
+        guard u.count == 32, let h = UInt64(String(decoding: u[0..<16], as: UTF8.self), radix: 16),
+              let l = UInt64(String(decoding: u[16..<32], as: UTF8.self), radix: 16), h != 0 || l != 0 else { return nil }
+        self.init(high: h, low: l)
     }
 }

@@ -41,6 +41,8 @@ public struct HostProcessor {
     /// Tables the pipeline writes: red_edge, traffic_matrix, tcp_health and tcp_drops are only
     /// aggregated when listed (red_service always is: the run's summary is built from it).
     public var tables: Set<String> = Set(PipelineTables.hourly.map { $0.name })
+    /// Names kept per service in red_route / dns_names (pipeline `aggregate.route_cap`).
+    public var routeCap = 200
 
     public init(host: String, files: [String], partition: Partition, bucketSeconds: Int, histogramScale: Int,
                 maxBlockBytes: Int, maxExtrapolationSeconds: Int, metadata: Metadata) {
@@ -135,6 +137,8 @@ public struct HostProcessor {
         var state = Aggregation(partition: partition, bucketNanos: bucketNanos, histogramScale: histogramScale,
                                 counters: counters, resolver: Resolver(metadata: metadata, cgroups: cgroups),
                                 ids: FixedIDs(&names), tables: tables)
+        state.l7 = L7Aggregation(tables: tables, routeCap: routeCap, histogramScale: histogramScale, names: &names)
+        state.host = host
         for (i, file) in files.enumerated() {
             state.cursor = nil
             var cursorBoot: Timebase.BootID?
@@ -176,7 +180,7 @@ public struct HostProcessor {
                 state.losses[LossPattern(bucket: Int((t.utcNanos - start) / width)), default: 0] &+= estimate
             }
         }
-        return state.finish(warnings: warnings)
+        return state.finish(warnings: warnings, names: &names)
     }
 
     /// Stats counters that mean events were lost before the pipeline saw them (segments written
@@ -343,6 +347,11 @@ struct Aggregation {
     var trafficGroups = GroupTable<TrafficMatrix.Key>()
     /// Direct-mapped cache of resolved call shapes (see `CallShape`).
     var shapes: [ShapeEntry?]
+    /// red_route, dns_names and call_chains (set by `HostProcessor.run`).
+    var l7: L7Aggregation?
+    var host = ""
+    /// The corrected time of the record `bucket` last placed (UTC ns).
+    var lastUTC: Int64 = 0
 
     init(partition: Partition, bucketNanos: Int64, histogramScale: Int, counters: HostCounters, resolver: Resolver,
          ids: FixedIDs, tables: Set<String>) {
@@ -373,6 +382,7 @@ struct Aggregation {
         let u = t.utcNanos
         guard u >= start && u < end else { counters.otherPartition += 1; return nil }
         if u > (watermark ?? .min) { watermark = u }
+        lastUTC = u
         return Int((u - start) / width)
     }
 
@@ -470,6 +480,11 @@ struct Aggregation {
             }
             if wantTraffic {
                 trafficCalls[cellKey(isServer ? r.serverTraffic : r.clientTraffic, bi), default: 0] &+= 1
+            }
+            if l7?.isActive == true {
+                l7!.add(c, caller: isServer ? r.remote : r.local, callee: isServer ? r.local : r.remote, proto: r.proto,
+                        observer: isServer ? ids.server : ids.client, isServer: isServer, bucket: bucketStart(bi),
+                        utcStart: lastUTC, host: host, names: &names, fill: fill)
             }
         }
     }
@@ -641,7 +656,7 @@ struct Aggregation {
 
     /// Folds the dense per-bucket state into the aggregates and gives every row its completeness:
     /// its own events, and its class's losses in proportion (LossAttribution.swift).
-    mutating func finish(warnings: [String]) -> HostProcessor.Outcome {
+    mutating func finish(warnings: [String], names: inout NamePool) -> HostProcessor.Outcome {
         for (bi, cells) in serviceCells.enumerated() {
             for (g, cell) in cells.enumerated() where cell.requests > 0 {
                 let k = serviceGroups.keys[g]
@@ -692,6 +707,14 @@ struct Aggregation {
             agg.dropsCompleteness[k] = ledger.completeness(weight: cell.value, Self.tcpClass(k.service), bucket: index(k.bucket))
         }
         addLossOnlyRows()
+        if var l = l7 {
+            l7 = nil
+            let ledger = self.ledger, start = self.start, width = self.width
+            l.finish(into: &agg, names: &names) { weight, proto, observer, local, bucket in
+                ledger.completeness(weight: weight, Self.callClass(proto: proto, observer: observer, local: local),
+                                    bucket: Int((bucket - start) / width))
+            }
+        }
         return HostProcessor.Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
     }
 

@@ -125,6 +125,8 @@ public struct HourlyRun {
         // Per host: read, correct, enrich, aggregate.
         var names = NamePool()
         var partials: [(host: String, rows: TableRows)] = []
+        /// call_chains' partials: each host's calls that can carry trace context (`ChainAssembler`).
+        var observations: [String: [HopObservation]] = [:]
         var counters: [String: HostCounters] = [:]
         var warnings: [String] = []
         var watermark: Int64?
@@ -136,6 +138,7 @@ public struct HourlyRun {
                                           maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
                                           metadata: metadata)
             processor.tables = Set(agg.tables)
+            processor.routeCap = agg.routeCap
             let outcome = processor.run(names: &names)
             counters[host] = outcome.counters
             warnings += outcome.warnings.map { "host \(host): \($0)" }
@@ -144,12 +147,18 @@ public struct HourlyRun {
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
             partials.append((host, TableRows(partial: outcome.aggregates)))
+            observations[host] = outcome.aggregates.observations
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
             progress?(i + 1, hosts.count, host)
         }
         if mode == .mergeOnly {
             for host in found.files.keys.sorted() {
-                partials.append((host, try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
+                var files = found.files[host]!
+                if let chains = files.removeValue(forKey: CallChainsTable.name) {
+                    observations[host] = try CallChainsTable.observations(reading: chains, tableRoot: tableRoot)
+                }
+                files.removeValue(forKey: ChainPaths.name) // built by the merge, its partials are empty
+                partials.append((host, try PartialTables.read(files, tableRoot: tableRoot,
                                                               bucketSeconds: agg.bucketSeconds, names: &names)))
             }
             counters = found.counters
@@ -158,6 +167,20 @@ public struct HourlyRun {
         }
         var merged = TableRows()
         for p in partials { merged.merge(p.rows) }
+        let wantChains = agg.tables.contains(CallChainsTable.name) || agg.tables.contains(ChainPaths.name)
+        var chainHops: [ChainHop] = []
+        if wantChains && spec.stages.contains(.merge) && mode != .partialsOnly {
+            let built = ChainAssembler().tables(hosts: observations.keys.sorted().map { observations[$0]! },
+                                                bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
+                                                pathCap: agg.routeCap)
+            chainHops = built.hops
+            merged.update(ChainPaths.self) { acc in
+                for p in built.paths {
+                    acc.merge(ChainPaths.Key(bucket: p.bucket, entry: names.id(p.entry), path: names.id(p.path), traced: p.traced ? 1 : 0),
+                              Row(cell: p.cell, completeness: Completeness()))
+                }
+            }
+        }
 
         // Write everything to staging, then commit.
         let ranks = NameRanks(names)
@@ -166,6 +189,10 @@ public struct HourlyRun {
         var tableFiles: [Manifest.TableFile] = []
         let tables = PipelineTables.hourly.filter { agg.tables.contains($0.name) }
         func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, relative: String, scope: String) throws(PipelineError) {
+            try write(T.schema, T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds),
+                      relative: relative, scope: scope)
+        }
+        func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String, scope: String) throws(PipelineError) {
             let staged = "\(staging)/\(relative)"
             try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
@@ -173,8 +200,6 @@ public struct HourlyRun {
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
             options.fileMode = mode_t(spec.write.fileMode)
-            let schema = T.schema
-            let columns = T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds)
             do {
                 let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
                                               metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
@@ -185,16 +210,26 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            tableFiles.append(.init(table: T.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
+            tableFiles.append(.init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope))
         }
+        let writeChains = agg.tables.contains(CallChainsTable.name)
         for p in partials where mode != .mergeOnly {
             for t in tables {
                 try write(t, p.rows, relative: "partials/\(t.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
+            }
+            if writeChains {
+                try write(CallChainsTable.schema,
+                          CallChainsTable.columns(observations: observations[p.host] ?? [], bucketSeconds: agg.bucketSeconds),
+                          relative: "partials/\(CallChainsTable.name)/\(partition.path)/host=\(p.host)/part-00000.parquet", scope: p.host)
             }
         }
         if spec.stages.contains(.merge) && mode != .partialsOnly {
             for t in tables {
                 try write(t, merged, relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+            }
+            if writeChains {
+                try write(CallChainsTable.schema, CallChainsTable.columns(hops: chainHops, bucketSeconds: agg.bucketSeconds),
+                          relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged")
             }
         }
 
@@ -204,10 +239,11 @@ public struct HourlyRun {
         // and this run does not write (hosts no longer inputs, dropped tables) are removed; a
         // merge-only run owns the merged folders only, the partials being its inputs.
         var folders: [String] = []
+        let folderTables = tables.map { $0.name } + (writeChains ? [CallChainsTable.name] : [])
         if mode != .mergeOnly {
-            for p in partials { folders += tables.map { "partials/\($0.name)/\(partition.path)/host=\(p.host)" } }
+            for p in partials { folders += folderTables.map { "partials/\($0)/\(partition.path)/host=\(p.host)" } }
         }
-        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += tables.map { "\($0.name)/\(partition.path)" } }
+        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += folderTables.map { "\($0)/\(partition.path)" } }
         let removals = Set((Manifest.load(manifestPath)?.tables ?? [])
             .filter { mode != .mergeOnly || $0.scope == "merged" }
             .map { ($0.path as NSString).deletingLastPathComponent })
@@ -258,7 +294,7 @@ public struct HourlyRun {
     func definitionFingerprint() -> String {
         let a = spec.aggregate!
         let w = spec.write
-        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
+        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(a.routeCap)|\(spec.correctTime.maxExtrapolationSeconds)|"
             + "\(spec.read.maxBlockBytes)|\(spec.stages.contains(.merge))|\(w.compression)|\(w.zstdLevel)|\(w.rowGroupRows)"
         let crc = text.utf8CString.withUnsafeBufferPointer { ccompression_crc32c(0, $0.baseAddress, $0.count - 1) }
         return String(format: "%08x", crc)

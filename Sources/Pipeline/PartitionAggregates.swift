@@ -8,12 +8,18 @@ public struct PartitionAggregates: Sendable {
     public var traffic = Accumulator<TrafficMatrix.Key, TrafficCell>()
     public var health = Accumulator<TCPHealth.Key, TCPHealthCell>()
     public var drops = Accumulator<TCPDrops.Key, Count>()
+    public var routes = Accumulator<RedRoute.Key, REDCell>()
+    public var dns = Accumulator<DNSNames.Key, REDCell>()
+    /// Calls that can carry trace context, in `HopObservation.storageOrder`: `call_chains`' partial.
+    public var observations: [HopObservation] = []
     /// Each row's completeness: its events and the losses charged to it (LossAttribution.swift).
     public var redServiceCompleteness: [RedService.Key: Completeness] = [:]
     public var redEdgeCompleteness: [RedEdge.Key: Completeness] = [:]
     public var trafficCompleteness: [TrafficMatrix.Key: Completeness] = [:]
     public var healthCompleteness: [TCPHealth.Key: Completeness] = [:]
     public var dropsCompleteness: [TCPDrops.Key: Completeness] = [:]
+    public var routesCompleteness: [RedRoute.Key: Completeness] = [:]
+    public var dnsCompleteness: [DNSNames.Key: Completeness] = [:]
 
     public init() {}
 
@@ -36,5 +42,7 @@ extension TableRows {
         add(TrafficMatrix.self, a.traffic, a.trafficCompleteness)
         add(TCPHealth.self, a.health, a.healthCompleteness)
         add(TCPDrops.self, a.drops, a.dropsCompleteness)
+        add(RedRoute.self, a.routes, a.routesCompleteness)
+        add(DNSNames.self, a.dns, a.dnsCompleteness)
     }
 }

@@ -1,0 +1,134 @@
+import Aggregates
+import CRedlineABI
+
+/// One host's share of issue 14's tables, fed call by call by the aggregation loop: `red_route`
+/// and `dns_names` cells (names capped per service, `NameCap`), and the hop observations
+/// `call_chains` joins across hosts in the merge stage.
+struct L7Aggregation {
+    /// Per (callee service, protocol): the (domain, route) pairs; per client service: the DNS names.
+    struct RouteOwner: Hashable, Comparable, Sendable {
+        var service: Int32, proto: Int32
+        static func < (a: Self, b: Self) -> Bool { (a.service, a.proto) < (b.service, b.proto) }
+    }
+
+    let wantRoutes, wantDNS, wantChains: Bool
+    let scale: Int
+    /// A route row and the local service of the sockets that saw it (the callee on the server
+    /// side, the caller on the client side): completeness is charged per local service's class.
+    struct LocalRouteKey: Hashable { var key: RedRoute.Key; var local: Int32 }
+    var routes: [LocalRouteKey: REDCell] = [:]
+    var dns = Accumulator<DNSNames.Key, REDCell>()
+    var routeCap: NameCap<RouteOwner>
+    var dnsCap: NameCap<Int32>
+    /// Calls of protocols that carry trace context (HTTP/1, Thrift) whose request prefix the
+    /// collector parsed, with or without a trace id.
+    var observations: [HopObservation] = []
+    /// Placeholder and mnemonic name ids, interned once.
+    let none, other, noResponse: Int32
+    /// Templates already computed, by the record's raw route text: calls repeat a few paths.
+    var templates: [String: String] = [:]
+    let http1 = UInt8(RL_L7_HTTP1.rawValue), dnsProto = UInt8(RL_L7_DNS.rawValue), thrift = UInt8(RL_L7_THRIFT.rawValue)
+
+    init(tables: Set<String>, routeCap: Int, histogramScale: Int, names: inout NamePool) {
+        wantRoutes = tables.contains(RedRoute.name)
+        wantDNS = tables.contains(DNSNames.name)
+        wantChains = tables.contains(CallChainsTable.name) || tables.contains(ChainPaths.name)
+        scale = histogramScale
+        self.routeCap = NameCap(limit: routeCap)
+        dnsCap = NameCap(limit: routeCap)
+        none = names.id(RouteTemplate.none)
+        other = names.id(RouteTemplate.other)
+        noResponse = names.id("none")
+    }
+
+    var isActive: Bool { wantRoutes || wantDNS || wantChains }
+
+    /// Adds one call. `callee`/`caller` are service name ids, `observer` the `server`/`client` id,
+    /// `utcStart` the corrected start, `bucket` its bucket start.
+    mutating func add(_ c: rl_l7_call, caller: Int32, callee: Int32, proto: Int32, observer: Int32, isServer: Bool,
+                      bucket: Int64, utcStart: Int64, host: String, names: inout NamePool,
+                      fill: (inout REDCell) -> Void) {
+        let hostText = fixedString(c.host), routeText = fixedString(c.route)
+        if wantRoutes {
+            let domainName: String, routeName: String
+            switch c.l7_proto {
+            case http1:
+                domainName = RouteTemplate.domain(hostText.utf8)
+                let cut = c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0 && routeText.utf8.count >= 79
+                if let t = templates[routeText], !cut {
+                    routeName = t
+                } else {
+                    routeName = RouteTemplate.template(routeText.utf8, truncated: cut)
+                    if !cut && templates.count < routeCap.trackLimit * 4 { templates[routeText] = routeName }
+                }
+            case dnsProto:
+                // Record contract proposed in dns_names.md: the query name in `route`, its type in `host`.
+                domainName = routeText.isEmpty ? RouteTemplate.none : routeText
+                routeName = hostText.isEmpty ? RouteTemplate.none : hostText
+            default:
+                // Redis (and any protocol whose command the collector records there): the command in `route`.
+                domainName = RouteTemplate.none
+                routeName = routeText.isEmpty ? RouteTemplate.none : routeText
+            }
+            let owner = RouteOwner(service: callee, proto: proto)
+            let admitted = routeCap.admit(owner, domainName + "\u{0}" + routeName)
+            let folded = admitted == RouteTemplate.other
+            let key = RedRoute.Key(bucket: bucket, service: callee, proto: proto,
+                                   domain: folded ? other : names.id(domainName), route: folded ? other : names.id(routeName),
+                                   rule: Int32(c.req_rule), observer: observer)
+            fill(&routes[LocalRouteKey(key: key, local: isServer ? callee : caller), default: REDCell(scale: scale)])
+        }
+        if wantDNS && c.l7_proto == dnsProto && !isServer {
+            let queryName = routeText.isEmpty ? RouteTemplate.none : routeText
+            let admitted = dnsCap.admit(caller, queryName)
+            let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
+            let key = DNSNames.Key(bucket: bucket, client: caller,
+                                   queryName: admitted == RouteTemplate.other ? other : names.id(queryName),
+                                   queryType: hostText.isEmpty ? none : names.id(hostText),
+                                   responseCode: unpaired ? noResponse : names.id(RequestNames.dnsResponseCodeName(c.status_code)))
+            dns.update(key, make: { REDCell(scale: scale) }, fill)
+        }
+        if wantChains && (c.l7_proto == http1 || c.l7_proto == thrift) && c.flags & UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) != 0 {
+            let trace = withUnsafeBytes(of: c.trace_id) { TraceID(bytes: $0) }
+            let span = withUnsafeBytes(of: c.span_id) { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+            let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
+            observations.append(HopObservation(
+                traceID: trace, spanID: span, caller: names.name(caller), callee: names.name(callee),
+                side: isServer ? .server : .client, host: host, proto: names.name(proto), startNanos: utcStart,
+                durationNanos: unpaired ? nil : Int64(clamping: c.duration_ns), statusClass: c.status_class,
+                statusCode: c.status_code))
+        }
+    }
+
+    /// Folds every name the caps did not keep into `{other}` (the K most called per owner stay)
+    /// and hands the rows over with their completeness (`completeness(weight, proto, observer,
+    /// local service, bucket start)`); sorts the observations as partials store them.
+    mutating func finish(into agg: inout PartitionAggregates, names: inout NamePool,
+                         completeness: (UInt64, Int32, Int32, Int32, Int64) -> Completeness) {
+        let keptRoutes = routeCap.kept()
+        for (lk, cell) in routes {
+            var k = lk.key
+            let pair = names.name(k.domain) + "\u{0}" + names.name(k.route)
+            if k.domain != other || k.route != other, keptRoutes[RouteOwner(service: k.service, proto: k.proto)]?.contains(pair) != true {
+                k.domain = other
+                k.route = other
+            }
+            agg.routes.merge(k, cell)
+            agg.routesCompleteness[k, default: Completeness()].merge(completeness(cell.requests, k.proto, k.observer, lk.local, k.bucket))
+        }
+        let keptNames = dnsCap.kept()
+        let dnsProtoID = names.id(L7ProtocolName.name(dnsProto)), client = names.id("client")
+        for (k0, cell) in dns.cells {
+            var k = k0
+            if k.queryName != other, keptNames[k.client]?.contains(names.name(k.queryName)) != true { k.queryName = other }
+            agg.dns.merge(k, cell)
+        }
+        for (k, cell) in agg.dns.cells {
+            agg.dnsCompleteness[k] = completeness(cell.requests, dnsProtoID, client, k.client, k.bucket)
+        }
+        routes = [:]
+        dns = Accumulator()
+        agg.observations = observations.sorted(by: HopObservation.storageOrder)
+        observations = []
+    }
+}
