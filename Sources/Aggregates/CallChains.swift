@@ -48,6 +48,11 @@ public struct HopObservation: Sendable, Equatable {
     public var caller: String
     public var callee: String
     public var side: Side
+    /// The client end of the connection, `address:port`: both ends of a call see the same one
+    /// (no NAT between the lab's hosts; in a cluster the client's source is not rewritten
+    /// inside it), so it pairs the two observations of one call even when a side names its
+    /// peer wrongly.
+    public var clientEndpoint: String
     public var host: String
     public var proto: String
     /// Corrected wall-clock start, ns since the Unix epoch (UTC).
@@ -58,13 +63,14 @@ public struct HopObservation: Sendable, Equatable {
     public var statusClass: UInt8
     public var statusCode: UInt16
 
-    public init(traceID: TraceID?, spanID: UInt64, caller: String, callee: String, side: Side, host: String,
-                proto: String, startNanos: Int64, durationNanos: Int64?, statusClass: UInt8, statusCode: UInt16) {
+    public init(traceID: TraceID?, spanID: UInt64, caller: String, callee: String, side: Side, clientEndpoint: String,
+                host: String, proto: String, startNanos: Int64, durationNanos: Int64?, statusClass: UInt8, statusCode: UInt16) {
         self.traceID = traceID
         self.spanID = spanID
         self.caller = caller
         self.callee = callee
         self.side = side
+        self.clientEndpoint = clientEndpoint
         self.host = host
         self.proto = proto
         self.startNanos = startNanos
@@ -82,8 +88,9 @@ public struct HopObservation: Sendable, Equatable {
         case let (x?, y?) where x != y: return x < y
         default: break
         }
-        return (a.startNanos, a.caller, a.callee, a.side, a.spanID, a.host)
-            < (b.startNanos, b.caller, b.callee, b.side, b.spanID, b.host)
+        let x = (a.startNanos, a.caller, a.callee, a.side, a.spanID, a.host)
+        let y = (b.startNanos, b.caller, b.callee, b.side, b.spanID, b.host)
+        return x != y ? x < y : a.clientEndpoint < b.clientEndpoint
     }
 }
 
@@ -108,6 +115,8 @@ public struct ChainHop: Sendable, Equatable {
     public var observers: String
     /// Hosts whose collectors saw it, sorted, comma-separated.
     public var observerHosts: String
+    /// The connection's client end, `address:port`.
+    public var clientEndpoint: String
 }
 
 /// One assembled chain: an entry hop and every traced hop below it.
@@ -136,8 +145,10 @@ public struct AssembledChain: Sendable, Equatable {
 }
 
 /// Joins hop observations from every host into chains. Contract:
-/// - observations with the same trace id, caller, callee and span id are the same hops seen
-///   from both ends: the k-th client observation (by start) pairs with the k-th server one;
+/// - observations with the same trace id, span id and client endpoint are the same calls seen
+///   from both ends: the k-th client observation (by start) pairs with the k-th server one.
+///   Each end names its own service (from its cgroup) more reliably than its peer's, so a
+///   joined hop takes its caller from the client side and its callee from the server side;
 /// - a hop's parent is a hop of the same trace whose callee is the hop's caller and that
 ///   started no later (within `clockSlackNanos`); among several, the one whose time span
 ///   contains the hop's start, else the latest started. Parents always come earlier in the
@@ -161,10 +172,10 @@ public struct ChainAssembler: Sendable {
     public func assemble(trace: [HopObservation]) -> (hops: [ChainHop], chains: [AssembledChain]) {
         guard let id = trace.first?.traceID else { return ([], []) }
         // Pair client and server observations of the same hop.
-        struct Ident: Hashable { var caller: String, callee: String, span: UInt64 }
+        struct Ident: Hashable { var span: UInt64, client: String }
         var groups: [Ident: (client: [HopObservation], server: [HopObservation])] = [:]
         for o in trace {
-            let k = Ident(caller: o.caller, callee: o.callee, span: o.spanID)
+            let k = Ident(span: o.spanID, client: o.clientEndpoint)
             if o.side == .client { groups[k, default: ([], [])].client.append(o) } else { groups[k, default: ([], [])].server.append(o) }
         }
         var hops: [ChainHop] = []
@@ -178,10 +189,10 @@ public struct ChainAssembler: Sendable {
                 let observers = [cl.map { _ in "client" }, sv.map { _ in "server" }].compactMap { $0 }.joined(separator: ",")
                 let hosts = Set([cl?.host, sv?.host].compactMap { $0 }).sorted().joined(separator: ",")
                 hops.append(ChainHop(traceID: id, spanID: main.spanID, position: 0, depth: 0, parentPosition: nil,
-                                     caller: main.caller, callee: main.callee, proto: main.proto,
+                                     caller: main.caller, callee: sv?.callee ?? main.callee, proto: main.proto,
                                      startNanos: main.startNanos, durationNanos: main.durationNanos ?? sv?.durationNanos,
                                      statusClass: main.statusClass, statusCode: main.statusCode,
-                                     observers: observers, observerHosts: hosts))
+                                     observers: observers, observerHosts: hosts, clientEndpoint: main.clientEndpoint))
             }
         }
         // Every field in the order, so equal starts still sort the same way on every run.
@@ -249,7 +260,8 @@ public struct ChainAssembler: Sendable {
     public static func untraced(_ o: HopObservation) -> ChainHop {
         ChainHop(traceID: nil, spanID: o.spanID, position: 0, depth: 0, parentPosition: nil, caller: o.caller,
                  callee: o.callee, proto: o.proto, startNanos: o.startNanos, durationNanos: o.durationNanos,
-                 statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, observerHosts: o.host)
+                 statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, observerHosts: o.host,
+                 clientEndpoint: o.clientEndpoint)
     }
 }
 

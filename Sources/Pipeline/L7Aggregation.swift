@@ -94,10 +94,16 @@ struct L7Aggregation {
             let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             observations.append(HopObservation(
                 traceID: trace, spanID: span, caller: names.name(caller), callee: names.name(callee),
-                side: isServer ? .server : .client, host: host, proto: names.name(proto), startNanos: utcStart,
+                side: isServer ? .server : .client, clientEndpoint: clientEndpoint(c, isServer: isServer), host: host, proto: names.name(proto), startNanos: utcStart,
                 durationNanos: unpaired ? nil : Int64(clamping: c.duration_ns), statusClass: c.status_class,
                 statusCode: c.status_code))
         }
+    }
+
+    /// `address:port` of the connection's client end.
+    func clientEndpoint(_ c: rl_l7_call, isServer: Bool) -> String {
+        let a = isServer ? address(c.raddr) : address(c.laddr)
+        return "\(a):\(isServer ? c.rport : c.lport)"
     }
 
     /// Folds every name the caps did not keep into `{other}` (the K most called per owner stay)

@@ -11,6 +11,7 @@ import Testing
             // The server sees the request a little later and answers a little sooner.
             let skew: Int64 = side == .server ? 50_000 : 0
             return HopObservation(traceID: trace, spanID: span, caller: caller, callee: callee, side: side,
+                                  clientEndpoint: "198.18.1.\(caller.utf8.count):\(40000 + start / 1000 % 20000)",
                                   host: side == .client ? "host-\(caller)" : "host-\(callee)", proto: "http1",
                                   startNanos: start + skew, durationNanos: duration - 2 * skew,
                                   statusClass: status, statusCode: status == 3 ? 503 : 200)

@@ -76,7 +76,8 @@ struct FleetPathTests {
         }
         let m = try Self.redlineRun(l.fleet, ["--merge-only"], in: dir)
         #expect(m.status == 0, "\(m.err)")
-        for table in Support.tables {
+        // Every table, the chain tables' join (call_chains' partials read back as observations) included.
+        for table in PipelineTables.all.map(\.name) {
             #expect(try Self.file(l.fleet, table) == Self.file(l.single, table), "\(table) differs from the single-machine run")
         }
         struct Manifest: Decodable {
@@ -89,7 +90,7 @@ struct FleetPathTests {
         let (single, merged) = (try manifest(l.single), try manifest(l.fleet))
         #expect(merged.hosts == single.hosts && merged.hosts.count == 4, "host counters did not come along with the partials")
         #expect(merged.watermarkUTCNanos == single.watermarkUTCNanos)
-        #expect(merged.inputs.count == 4 * Support.tables.count && merged.inputs.allSatisfy { $0.path.hasPrefix("partials/") })
+        #expect(merged.inputs.count == 4 * PipelineTables.all.count && merged.inputs.allSatisfy { $0.path.hasPrefix("partials/") })
 
         // The comparison can fail: without one host the merge is not the single run's.
         let partial = dir.appendingPathComponent("three-hosts")

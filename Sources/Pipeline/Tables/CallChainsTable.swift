@@ -30,6 +30,7 @@ public enum CallChainsTable {
             TableColumn("status_code", .int32, doc: "Protocol status (HTTP status), 0 if none."),
             TableColumn("observers", .string, doc: "client, server or client,server: whose collectors saw the hop."),
             TableColumn("observer_hosts", .string, doc: "Hosts of those collectors, sorted, comma-separated."),
+            TableColumn("client_endpoint", .string, doc: "address:port of the connection's client end: what pairs the two observations of one call."),
             TableColumn("trace_missing", .boolean, doc: "The call carried no trace id: never linked into a chain."),
         ])
 
@@ -39,7 +40,8 @@ public enum CallChainsTable {
             RowValues(trace: h.traceID, span: h.spanID, position: h.traceID == nil ? nil : h.position,
                       depth: h.traceID == nil ? nil : h.depth, parent: h.parentPosition, caller: h.caller,
                       callee: h.callee, proto: h.proto, start: h.startNanos, duration: h.durationNanos,
-                      statusClass: h.statusClass, statusCode: h.statusCode, observers: h.observers, hosts: h.observerHosts)
+                      statusClass: h.statusClass, statusCode: h.statusCode, observers: h.observers, hosts: h.observerHosts,
+                      client: h.clientEndpoint)
         }, bucketSeconds: bucketSeconds)
     }
 
@@ -48,7 +50,8 @@ public enum CallChainsTable {
         columns(observations.map { o in
             RowValues(trace: o.traceID, span: o.spanID, position: nil, depth: nil, parent: nil, caller: o.caller,
                       callee: o.callee, proto: o.proto, start: o.startNanos, duration: o.durationNanos,
-                      statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, hosts: o.host)
+                      statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, hosts: o.host,
+                      client: o.clientEndpoint)
         }, bucketSeconds: bucketSeconds)
     }
 
@@ -57,7 +60,7 @@ public enum CallChainsTable {
         var caller, callee, proto: String
         var start: Int64, duration: Int64?
         var statusClass: UInt8, statusCode: UInt16
-        var observers, hosts: String
+        var observers, hosts, client: String
     }
 
     static func statusName(_ c: UInt8) -> String {
@@ -98,7 +101,7 @@ public enum CallChainsTable {
             optional(rows.map(\.duration)) { .int64($0) },
             strings { statusName($0.statusClass) },
             ColumnData(.int32(rows.map { Int32($0.statusCode) })),
-            strings(\.observers), strings(\.hosts),
+            strings(\.observers), strings(\.hosts), strings(\.client),
             ColumnData(.boolean(rows.map { $0.trace == nil })),
         ]
     }
@@ -156,11 +159,11 @@ extension CallChainsTable {
         let c = try PartialColumns(reading: path, as: schema, relative: rel)
         let n = c.rowCount
         guard case .byteArray(let traceText) = c.columns[2].values, let traceValid = c.columns[2].validity ?? Optional([Bool](repeating: true, count: n)),
-              traceValid.count == n, case .boolean = c.columns[16].values
+              traceValid.count == n, case .boolean = c.columns[17].values
         else { throw c.bad(2) }
         let spans = try c.strings(3), callers = try c.strings(7), callees = try c.strings(8), protos = try c.strings(9)
         let starts = try c.int64(10), durations = try c.optionalInt64(11), classes = try c.strings(12)
-        let codes = try c.int32(13), sides = try c.strings(14), hosts = try c.strings(15)
+        let codes = try c.int32(13), sides = try c.strings(14), hosts = try c.strings(15), clients = try c.strings(16)
         let traceStrings = traceText.strings
         var next = 0, out: [HopObservation] = []
         out.reserveCapacity(n)
@@ -179,7 +182,7 @@ extension CallChainsTable {
             let status: UInt8 = switch classes[r] { case "ok": 1; case "client_error": 2; case "server_error": 3; default: 0 }
             out.append(HopObservation(
                 traceID: trace, spanID: UInt64(spans[r], radix: 16) ?? 0, caller: callers[r], callee: callees[r], side: side,
-                host: hosts[r], proto: protos[r], startNanos: starts[r], durationNanos: durations[r].map { Int64(clamping: $0) },
+                clientEndpoint: clients[r], host: hosts[r], proto: protos[r], startNanos: starts[r], durationNanos: durations[r].map { Int64(clamping: $0) },
                 statusClass: status, statusCode: UInt16(clamping: codes[r])))
         }
         return out
