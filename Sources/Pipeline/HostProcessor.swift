@@ -22,6 +22,11 @@ public struct HostCounters: Sendable, Equatable, Codable {
     public var unknownRemote: UInt64 = 0
     /// Anchors the timebase rejected.
     public var rejectedAnchors = 0
+    /// The time-correction error bound of the host's aggregated records (schemas/time.md,
+    /// "uncertainty"): the largest `CorrectedTime.uncertaintyNanos` of any of them, so every
+    /// event this host put in a bucket of the partition lies within this many ns of its
+    /// corrected time. Nil when nothing was aggregated.
+    public var maxTimeUncertaintyNanos: UInt64?
 }
 
 /// The read → correct-time → enrich → aggregate stages for one host and one
@@ -322,6 +327,9 @@ struct Aggregation {
     var resolver: Resolver
     /// Latest corrected event time aggregated (UTC ns).
     var watermark: Int64?
+    /// Largest time-correction error bound of a record aggregated (ns); meaningful once
+    /// `watermark` is set.
+    var maxUncertainty: UInt64 = 0
     /// The current file's cursor on its boot's timeline; nil when that boot has no anchors.
     var cursor: Timeline.Cursor?
     let start, end, width: Int64
@@ -383,6 +391,7 @@ struct Aggregation {
         guard u >= start && u < end else { counters.otherPartition += 1; return nil }
         if u > (watermark ?? .min) { watermark = u }
         lastUTC = u
+        maxUncertainty = max(maxUncertainty, t.uncertaintyNanos)
         return Int((u - start) / width)
     }
 
@@ -715,6 +724,7 @@ struct Aggregation {
                                     bucket: Int((bucket - start) / width))
             }
         }
+        counters.maxTimeUncertaintyNanos = watermark == nil ? nil : maxUncertainty
         return HostProcessor.Outcome(aggregates: agg, counters: counters, warnings: warnings, watermark: watermark)
     }
 

@@ -6,7 +6,7 @@ import Segments
 /// wall-clock time, so re-running a partition over the same inputs rewrites it
 /// byte for byte.
 public struct Manifest: Codable, Equatable, Sendable {
-    public static let formatVersion = 2
+    public static let formatVersion = 3
 
     public var manifestVersion: Int
     public var pipeline: String

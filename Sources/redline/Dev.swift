@@ -50,17 +50,26 @@ struct WriteGolden: ParsableCommand {
 struct TableSchemas: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "table-schemas",
-        abstract: "Write schemas/tables/<table>.json for every pipeline table."
+        abstract: "Write schemas/tables/<table>.json for every pipeline table (and, with --sql, their merge SQL)."
     )
 
     @Option(help: "Folder to write the JSON files into.")
     var out: String
+
+    @Option(help: "Folder to write merge_<table>.sql (Spark) and merge_<table>.duckdb.sql into (pipelines/spark).")
+    var sql: String?
 
     func run() throws {
         for t in PipelineTables.everySchema {
             let path = "\(out)/\(t.name).json"
             try t.json().write(to: URL(fileURLWithPath: path), options: .atomic)
             print(path)
+        }
+        if let sql {
+            for (name, text) in MergeSQL.files().sorted(by: { $0.key < $1.key }) {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: "\(sql)/\(name)"), options: .atomic)
+                print("\(sql)/\(name)")
+            }
         }
     }
 }

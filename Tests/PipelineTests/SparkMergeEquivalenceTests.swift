@@ -1,4 +1,5 @@
 import Foundation
+@testable import Pipeline
 import Testing
 import TestSupport
 
@@ -33,7 +34,7 @@ struct SparkMergeEquivalenceTests {
         return String(here[..<here.range(of: "/Tests/PipelineTests/")!.lowerBound])
     }()
     static let partition = "date=2026-01-02/hour=03"
-    static let tables = ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"]
+    static let tables = PipelineTables.hourly.map { $0.name }
     static let samples = packageRoot + "/tools/lab/samples"
 
     struct Report: Decodable {

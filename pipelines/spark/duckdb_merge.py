@@ -1,11 +1,9 @@
 #!/usr/bin/env python3
-"""Runs the Spark SQL merge definitions (merge_<table>.sql) in DuckDB.
+"""Runs the DuckDB spelling of the merge definitions (merge_<table>.duckdb.sql).
 
-The definitions are written in Spark SQL. DuckDB needs a handful of spellings changed, listed
-in DUCKDB_SPELLINGS below (and in README.md); nothing else — the grouping, the window
-functions, the quantile rule and the arithmetic are the same text. Every listed rewrite must
-apply exactly where expected, so an edit of the SQL that the translation no longer covers
-fails here instead of producing a different query.
+Both spellings are generated from the table declarations (Sources/Pipeline/MergeSQL.swift,
+`redline dev table-schemas --sql pipelines/spark`): the grouping, the window functions, the
+quantile rule and the arithmetic are the same; only a few functions are spelled differently.
 
 usage: duckdb_merge.py --tables DIR [--tables DIR ...] --partition date=YYYY-MM-DD/hour=HH
                        [--compare] [--out DIR] [--table NAME ...] [--rel-tol X]
@@ -21,32 +19,6 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run_merge import TABLES, COMPUTED_DOUBLES, MAX_LISTED, MergeError, same  # noqa: E402
-
-# (Spark spelling, DuckDB spelling, how many times it occurs in a RED table's SQL).
-DUCKDB_SPELLINGS = [
-    # posexplode as a lateral join: DuckDB's generate_subscripts is 1-based, positions are 0-based.
-    ("LATERAL VIEW posexplode(p.latency_counts) b AS pos, n",
-     "CROSS JOIN LATERAL (SELECT generate_subscripts(p.latency_counts, 1) - 1 AS pos,"
-     " unnest(p.latency_counts) AS n) b", 1),
-    # Arithmetic right shift: DuckDB's >> on signed integers is arithmetic, like Spark's shiftright.
-    ("shiftright(p.latency_offset + b.pos, p.latency_scale - p.merged_scale)",
-     "((p.latency_offset + b.pos) >> (p.latency_scale - p.merged_scale))", 1),
-    # collect_list(struct(...)) is list(row(...)); map_from_entries and map[key] are the same.
-    ("collect_list(struct(idx, n))", "list(row(idx, n))", 1),
-    # sequence (inclusive) is generate_series; transform is list_transform.
-    ("transform(sequence(first_index, last_index),", "list_transform(generate_series(first_index, last_index),", 1),
-    ("CAST(array() AS ARRAY<BIGINT>)", "CAST([] AS BIGINT[])", 1),
-]
-
-
-def to_duckdb(sql, table):
-    for spark, duck, times in DUCKDB_SPELLINGS:
-        expected = times if table.startswith("red_") else 0
-        if sql.count(spark) != expected:
-            raise MergeError(f"merge_{table}.sql: expected {expected}× {spark!r}, found {sql.count(spark)}")
-        sql = sql.replace(spark, duck)
-    return sql
-
 
 def main(argv):
     p = argparse.ArgumentParser(description="Run the merge SQL in DuckDB.")
@@ -72,8 +44,8 @@ def main(argv):
                 raise MergeError(f"{table}: no partials at {src}")
             con.execute(f"CREATE VIEW partials AS SELECT * FROM read_parquet("
                         f"'{src}/host=*/*.parquet', hive_partitioning = true)")
-            with open(os.path.join(HERE, f"merge_{table}.sql")) as f:
-                sql = to_duckdb(f.read(), table)
+            with open(os.path.join(HERE, f"merge_{table}.duckdb.sql")) as f:
+                sql = f.read()
             swift_path = os.path.join(root, table, a.partition, "part-00000.parquet")
             # DuckDB sums BIGINT into HUGEINT: cast every column back to the merged file's type.
             types = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{swift_path}', hive_partitioning = false)").fetchall()

@@ -1,54 +1,36 @@
--- Merge of the per-host partials of `red_edge` into the merged table
--- (schemas/tables/red_edge.md). Spark SQL; reads the view `partials`: every
--- row of partials/red_edge/date=D/hour=HH/host=*/ (extra columns such as the
--- Hive partition column `host` are ignored). Produces exactly the merged file's
--- columns, in its order, sorted as Redline sorts them (bucket, then key names).
---
--- This is the same rule as the Swift merge (Sources/Pipeline/PartitionAggregates.swift
--- TableRows.merge, Sources/Aggregates): pipelines/spark/README.md and the test
--- Tests/PipelineTests/SparkMergeEquivalenceTests.swift show the two agree.
--- The group key is every non-metric column: bucket_start, bucket_seconds,
--- caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source. The histogram and
--- quantile steps are those of merge_red_service.sql; only the key differs.
+-- Merge of the per-host partials of `red_edge` into the merged table (schemas/tables/red_edge.md),
+-- Spark SQL. Generated from Sources/Pipeline/Tables by
+-- `redline dev table-schemas --sql pipelines/spark` (Sources/Pipeline/MergeSQL.swift says what
+-- it computes); do not edit. Group key: bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source.
 
 WITH
--- 1. Each partial row plus the scale its group's merged histogram will have:
---    the smallest (coarsest) scale among the group's partials. Redline keeps the
---    scale fixed per pipeline, so this only matters when partials written with
---    different `histogram_scale` settings are merged together.
+-- Each partial row plus the scale its group's merged histogram will have: the smallest
+-- (coarsest) scale among the group's partials.
 partial AS (
-  SELECT *,
-         min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc,
-                                               protocol, observer, peer_identity_source)
-           AS merged_scale
+  SELECT *, min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source) AS merged_scale
   FROM partials
 ),
-
--- 2. Everything but the bucket counts: counts add, min of minima, max of maxima.
 totals AS (
   SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
-         sum(requests)           AS requests,
-         sum(errors)             AS errors,
-         sum(client_errors)      AS client_errors,
-         sum(request_bytes)      AS request_bytes,
-         sum(response_bytes)     AS response_bytes,
-         min(merged_scale)       AS latency_scale,
+         sum(requests) AS requests,
+         sum(errors) AS errors,
+         sum(client_errors) AS client_errors,
+         sum(request_bytes) AS request_bytes,
+         sum(response_bytes) AS response_bytes,
+         min(merged_scale) AS latency_scale,
          sum(latency_zero_count) AS latency_zero_count,
-         sum(latency_sum_ns)     AS latency_sum_ns,
-         min(latency_min_ns)     AS latency_min_ns,   -- NULLs (empty histograms) are skipped
-         max(latency_max_ns)     AS latency_max_ns,
-         sum(events_observed)    AS events_observed,
-         sum(events_lost)        AS events_lost,
+         sum(latency_sum_ns) AS latency_sum_ns,
+         min(latency_min_ns) AS latency_min_ns,
+         max(latency_max_ns) AS latency_max_ns,
+         sum(events_observed) AS events_observed,
+         sum(events_lost) AS events_lost,
          sum(events_lost_shared) AS events_lost_shared
   FROM partial
   GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source
 ),
-
--- 3. One row per non-empty histogram bucket of every partial, re-indexed at the
---    merged scale. latency_counts[pos] (0-based) is bucket latency_offset + pos;
---    going from scale s to the coarser scale m, bucket i becomes i >> (s - m)
---    (an arithmetic shift, i.e. floor(i / 2^(s-m)), also for negative i). Counts
---    of buckets that land on the same index add up.
+-- One row per non-empty bucket of every partial, re-indexed at the merged scale:
+-- latency_counts[pos] (0-based) is bucket latency_offset + pos; from scale s to the coarser m,
+-- bucket i becomes i >> (s - m) (arithmetic: floor(i / 2^(s-m)), negative i too).
 buckets AS (
   SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source, idx, sum(n) AS n
   FROM (
@@ -57,72 +39,57 @@ buckets AS (
            b.n
     FROM partial p
     LATERAL VIEW posexplode(p.latency_counts) b AS pos, n
-    WHERE b.n > 0                      -- empty buckets carry nothing (and are trimmed below)
+    WHERE b.n > 0
   ) exploded
   GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source, idx
 ),
 
--- 4. Running count over the buckets in index order, starting from the zero
---    bucket (values of exactly 0 ns), and the rank each quantile looks for:
---    rank = max(1, ceil(q * count)) with count = zero count + all bucket counts.
---    q * count is computed in DOUBLE, as Swift does; a DECIMAL literal (0.99)
---    would be exact and could round differently, hence the casts.
+-- Running count over the buckets in index order, starting from the zero bucket.
 ranked AS (
-  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source,
-         b.idx, b.n,
+  SELECT b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source, b.idx, b.n,
          t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
-                                         b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source
+           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source
                             ORDER BY b.idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_or_below,
          t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee,
-                                         b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source)
-           AS total
+           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.caller, b.callee, b.caller_dc, b.callee_dc, b.protocol, b.observer, b.peer_identity_source) AS total
   FROM buckets b
-  JOIN totals t
-    ON b.bucket_start = t.bucket_start AND b.bucket_seconds = t.bucket_seconds
-   AND b.caller = t.caller AND b.callee = t.callee
-   AND b.caller_dc = t.caller_dc AND b.callee_dc = t.callee_dc
-   AND b.protocol = t.protocol AND b.observer = t.observer
-   AND b.peer_identity_source = t.peer_identity_source
+  JOIN totals t ON b.bucket_start = t.bucket_start AND b.bucket_seconds = t.bucket_seconds AND b.caller = t.caller AND b.callee = t.callee AND b.caller_dc = t.caller_dc AND b.callee_dc = t.callee_dc AND b.protocol = t.protocol AND b.observer = t.observer AND b.peer_identity_source = t.peer_identity_source
 ),
 
--- 5. Per group: the dense index range, the counts by index, and for each
---    quantile the first bucket whose running count reaches the rank.
+-- Per group: the dense index range, the counts by index, and for each quantile the
+-- first bucket whose running count reaches its rank.
 histogram AS (
   SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
-         min(idx)                                AS first_index,
-         max(idx)                                AS last_index,
+         min(idx) AS first_index,
+         max(idx) AS last_index,
          map_from_entries(collect_list(struct(idx, n))) AS count_by_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.5  AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p50_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.9  AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p90_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p99_index,
-         min(total)                              AS total
+         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.5 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p50_ns_index,
+         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.9 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p90_ns_index,
+         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p99_ns_index,
+         min(total) AS total
   FROM ranked
   GROUP BY bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source
 ),
 
--- 6. Both halves side by side. A group whose histograms hold only zeros has no
---    bucket rows, hence the LEFT JOIN; its count is its zero count.
+-- Both halves side by side; a group whose histograms hold only zeros has no bucket rows.
 merged AS (
   SELECT t.*,
-         h.first_index, h.last_index, h.count_by_index, h.p50_index, h.p90_index, h.p99_index,
+         h.first_index, h.last_index, h.count_by_index,
+         h.p50_ns_index, h.p90_ns_index, h.p99_ns_index,
          coalesce(h.total, t.latency_zero_count) AS total,
-         -- 2^(2^-scale): the histogram's base; a bucket's representative value is
-         -- base^(index + 0.5) = 2^(index * 2^-scale) * 2^(0.5 * 2^-scale), computed
-         -- as that product (ExponentialHistogram.quantile) so engines agree to the ulp.
+         -- 2^-scale: a bucket's representative value base^(index + 0.5) is computed as
+         -- 2^(index * 2^-scale) * 2^(0.5 * 2^-scale), as ExponentialHistogram.quantile does.
          power(CAST(2 AS DOUBLE), CAST(-t.latency_scale AS DOUBLE)) AS inv_buckets_per_octave
   FROM totals t
-  LEFT JOIN histogram h
-    ON h.bucket_start = t.bucket_start AND h.bucket_seconds = t.bucket_seconds
-   AND h.caller = t.caller AND h.callee = t.callee
-   AND h.caller_dc = t.caller_dc AND h.callee_dc = t.callee_dc
-   AND h.protocol = t.protocol AND h.observer = t.observer
-   AND h.peer_identity_source = t.peer_identity_source
+  LEFT JOIN histogram h ON h.bucket_start = t.bucket_start AND h.bucket_seconds = t.bucket_seconds AND h.caller = t.caller AND h.callee = t.callee AND h.caller_dc = t.caller_dc AND h.callee_dc = t.callee_dc AND h.protocol = t.protocol AND h.observer = t.observer AND h.peer_identity_source = t.peer_identity_source
 )
 
 SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, protocol, observer, peer_identity_source,
-       requests, errors, client_errors, request_bytes, response_bytes,
+       requests,
+       errors,
+       client_errors,
+       request_bytes,
+       response_bytes,
        latency_scale,
        latency_zero_count,
        -- Trimmed: the offset is the first non-zero bucket; 0 with an empty list.
@@ -132,26 +99,29 @@ SELECT bucket_start, bucket_seconds, caller, callee, caller_dc, callee_dc, proto
        latency_sum_ns,
        latency_min_ns,
        latency_max_ns,
-       -- Quantile q: NULL for an empty histogram; 0 if the rank falls among the
-       -- zeros; else the representative value of the bucket holding the rank,
-       -- clamped to [latency_min_ns, latency_max_ns].
+       -- Quantile 0.5: NULL for an empty histogram; 0 if the rank falls among the zeros; else
+       -- the representative value of the bucket holding the rank, clamped to [min, max].
        CASE WHEN total = 0 THEN NULL
             WHEN greatest(1, ceil(CAST(0.5 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p50_index * inv_buckets_per_octave)
+            ELSE least(greatest(power(CAST(2 AS DOUBLE), p50_ns_index * inv_buckets_per_octave)
                                   * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
                                 CAST(latency_min_ns AS DOUBLE)),
                        CAST(latency_max_ns AS DOUBLE))
        END AS p50_ns,
+       -- Quantile 0.9: NULL for an empty histogram; 0 if the rank falls among the zeros; else
+       -- the representative value of the bucket holding the rank, clamped to [min, max].
        CASE WHEN total = 0 THEN NULL
             WHEN greatest(1, ceil(CAST(0.9 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p90_index * inv_buckets_per_octave)
+            ELSE least(greatest(power(CAST(2 AS DOUBLE), p90_ns_index * inv_buckets_per_octave)
                                   * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
                                 CAST(latency_min_ns AS DOUBLE)),
                        CAST(latency_max_ns AS DOUBLE))
        END AS p90_ns,
+       -- Quantile 0.99: NULL for an empty histogram; 0 if the rank falls among the zeros; else
+       -- the representative value of the bucket holding the rank, clamped to [min, max].
        CASE WHEN total = 0 THEN NULL
             WHEN greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p99_index * inv_buckets_per_octave)
+            ELSE least(greatest(power(CAST(2 AS DOUBLE), p99_ns_index * inv_buckets_per_octave)
                                   * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
                                 CAST(latency_min_ns AS DOUBLE)),
                        CAST(latency_max_ns AS DOUBLE))

@@ -28,7 +28,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TABLES = ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"]
+# Every table with a merge: the SQL files generated from the table declarations (MergeSQL.swift).
+TABLES = sorted(f[len("merge_"):-len(".sql")] for f in os.listdir(HERE)
+                if f.startswith("merge_") and f.endswith(".sql") and not f.endswith(".duckdb.sql"))
 # Columns holding doubles computed from the merged parts; everything else compares exactly.
 COMPUTED_DOUBLES = {"p50_ns", "p90_ns", "p99_ns", "completeness"}
 MAX_LISTED = 20  # differences listed per table; the count is always complete
@@ -105,7 +107,7 @@ def merge(spark, root, partition, table):
         sql = f.read()
     spark.read.parquet(src).createOrReplaceTempView("partials")
     # What went in: rows, hosts and (RED tables) histogram scales of the partials.
-    scales = ", array_sort(collect_set(latency_scale)) AS scales" if table.startswith("red_") else ""
+    scales = ", array_sort(collect_set(latency_scale)) AS scales" if "latency_scale" in spark.table("partials").columns else ""
     inputs = spark.sql(f"SELECT count(*) AS n, count(DISTINCT host) AS hosts{scales} FROM partials").first()
     stats = {"partial_rows": inputs["n"], "partial_hosts": inputs["hosts"]}
     if scales:
