@@ -153,8 +153,8 @@ public struct AssembledChain: Sendable, Equatable {
 ///   started no later (within `clockSlackNanos`); among several, the one whose time span
 ///   contains the hop's start, else the latest started. Parents always come earlier in the
 ///   trace's order, so a trace assembles into a forest, never a cycle;
-/// - hops without a trace id are never linked to anything (no time-containment guess):
-///   they come out as untraced hops, one per observation, and are counted.
+/// - calls without a trace id are paired the same way (span id 0) but never linked to
+///   anything (no time-containment guess): they come out as untraced hops, and are counted.
 ///
 /// Memory is one trace's observations at a time when the input is in `storageOrder`
 /// (per-host partials are written that way and merged by trace id); the caller holds the
@@ -171,30 +171,7 @@ public struct ChainAssembler: Sendable {
     /// The hops and chains of one trace's observations (all with that trace id).
     public func assemble(trace: [HopObservation]) -> (hops: [ChainHop], chains: [AssembledChain]) {
         guard let id = trace.first?.traceID else { return ([], []) }
-        // Pair client and server observations of the same hop.
-        struct Ident: Hashable { var span: UInt64, client: String }
-        var groups: [Ident: (client: [HopObservation], server: [HopObservation])] = [:]
-        for o in trace {
-            let k = Ident(span: o.spanID, client: o.clientEndpoint)
-            if o.side == .client { groups[k, default: ([], [])].client.append(o) } else { groups[k, default: ([], [])].server.append(o) }
-        }
-        var hops: [ChainHop] = []
-        for (_, g) in groups {
-            let c = g.client.sorted { $0.startNanos < $1.startNanos }
-            let s = g.server.sorted { $0.startNanos < $1.startNanos }
-            for i in 0..<max(c.count, s.count) {
-                let cl = i < c.count ? c[i] : nil, sv = i < s.count ? s[i] : nil
-                // The caller's view is the call as the chain experiences it.
-                let main = cl ?? sv!
-                let observers = [cl.map { _ in "client" }, sv.map { _ in "server" }].compactMap { $0 }.joined(separator: ",")
-                let hosts = Set([cl?.host, sv?.host].compactMap { $0 }).sorted().joined(separator: ",")
-                hops.append(ChainHop(traceID: id, spanID: main.spanID, position: 0, depth: 0, parentPosition: nil,
-                                     caller: main.caller, callee: sv?.callee ?? main.callee, proto: main.proto,
-                                     startNanos: main.startNanos, durationNanos: main.durationNanos ?? sv?.durationNanos,
-                                     statusClass: main.statusClass, statusCode: main.statusCode,
-                                     observers: observers, observerHosts: hosts, clientEndpoint: main.clientEndpoint))
-            }
-        }
+        var hops = join(trace)
         // Every field in the order, so equal starts still sort the same way on every run.
         hops.sort {
             ($0.startNanos, $0.caller, $0.callee, $0.spanID, $0.durationNanos ?? -1, $0.observerHosts)
@@ -256,12 +233,36 @@ public struct ChainAssembler: Sendable {
         }
     }
 
-    /// An untraced observation as a hop of its own (nothing joins it to a chain).
-    public static func untraced(_ o: HopObservation) -> ChainHop {
-        ChainHop(traceID: nil, spanID: o.spanID, position: 0, depth: 0, parentPosition: nil, caller: o.caller,
-                 callee: o.callee, proto: o.proto, startNanos: o.startNanos, durationNanos: o.durationNanos,
-                 statusClass: o.statusClass, statusCode: o.statusCode, observers: o.side.rawValue, observerHosts: o.host,
-                 clientEndpoint: o.clientEndpoint)
+    /// Pairs observations of calls (one trace's, or the untraced ones) into hops: the same span
+    /// id (0 when untraced) and client endpoint are one connection's calls seen from both ends;
+    /// the k-th client observation by start pairs with the k-th server one (HTTP/1 and framed
+    /// Thrift answer a connection's requests in order). Hops come out unordered and unlinked.
+    public func join(_ observations: [HopObservation]) -> [ChainHop] {
+        // Pair client and server observations of the same hop.
+        struct Ident: Hashable { var span: UInt64, client: String }
+        var groups: [Ident: (client: [HopObservation], server: [HopObservation])] = [:]
+        for o in observations {
+            let k = Ident(span: o.spanID, client: o.clientEndpoint)
+            if o.side == .client { groups[k, default: ([], [])].client.append(o) } else { groups[k, default: ([], [])].server.append(o) }
+        }
+        var hops: [ChainHop] = []
+        for (_, g) in groups.sorted(by: { ($0.key.client, $0.key.span) < ($1.key.client, $1.key.span) }) {
+            let c = g.client.sorted { $0.startNanos < $1.startNanos }
+            let s = g.server.sorted { $0.startNanos < $1.startNanos }
+            for i in 0..<max(c.count, s.count) {
+                let cl = i < c.count ? c[i] : nil, sv = i < s.count ? s[i] : nil
+                // The caller's view is the call as the chain experiences it.
+                let main = cl ?? sv!
+                let observers = [cl.map { _ in "client" }, sv.map { _ in "server" }].compactMap { $0 }.joined(separator: ",")
+                let hosts = Set([cl?.host, sv?.host].compactMap { $0 }).sorted().joined(separator: ",")
+                hops.append(ChainHop(traceID: main.traceID, spanID: main.spanID, position: 0, depth: 0, parentPosition: nil,
+                                     caller: main.caller, callee: sv?.callee ?? main.callee, proto: main.proto,
+                                     startNanos: main.startNanos, durationNanos: main.durationNanos ?? sv?.durationNanos,
+                                     statusClass: main.statusClass, statusCode: main.statusCode,
+                                     observers: observers, observerHosts: hosts, clientEndpoint: main.clientEndpoint))
+            }
+        }
+        return hops
     }
 }
 
@@ -297,7 +298,7 @@ extension ChainAssembler {
     /// Joins the observations of every host, each array in `HopObservation.storageOrder`,
     /// one trace id at a time (a k-way merge: only the current trace's observations are held
     /// besides the output), and hands each trace's hops and chains to `emit`. Untraced
-    /// observations (they sort last) come out as hops of their own, with no chain.
+    /// observations (they sort last) are paired among themselves and come out last, with no chain.
     public func merge(hosts: [[HopObservation]], emit: ([ChainHop], [AssembledChain]) -> Void) {
         var heads = [Int](repeating: 0, count: hosts.count)
         while true {
@@ -308,7 +309,8 @@ extension ChainAssembler {
             }
             guard let id = next else {
                 if anyUntraced {
-                    for (h, obs) in hosts.enumerated() { emit(obs[heads[h]...].map(Self.untraced), []) }
+                    let rest = hosts.enumerated().flatMap { h, obs in obs[heads[h]...] }
+                    emit(join(rest).sorted { ($0.startNanos, $0.clientEndpoint) < ($1.startNanos, $1.clientEndpoint) }, [])
                 }
                 return
             }

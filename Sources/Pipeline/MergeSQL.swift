@@ -29,7 +29,7 @@ public enum MergeSQL {
     /// Every merged table's SQL file in every dialect: file name → text.
     public static func files() -> [String: String] {
         var out: [String: String] = [:]
-        for t in PipelineTables.hourly {
+        for t in PipelineTables.hourly where !PipelineTables.joinedByTrace.contains(t.name) {
             for d in Dialect.allCases { out[d.fileName(t.name)] = sql(t, dialect: d) }
         }
         return out

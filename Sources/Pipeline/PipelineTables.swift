@@ -17,6 +17,10 @@ public enum PipelineTables {
     /// The hourly tables' schemas, call_chains' included (a join, not an `OutputTable`).
     public static var all: [TableSchema] { hourly.map { $0.schema } + [CallChainsTable.schema] }
 
+    /// Tables the merge stage builds by joining every host's call observations by trace id
+    /// (`ChainAssembler`), not by summing partial rows: they have no merge SQL.
+    public static let joinedByTrace: Set<String> = [CallChainsTable.name, ChainPaths.name]
+
     /// Every table's schema, for `redline dev table-schemas` and the spec tests.
     public static var everySchema: [TableSchema] { every.map { $0.schema } + [CallChainsTable.schema] }
 }

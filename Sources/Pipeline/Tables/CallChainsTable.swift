@@ -109,9 +109,8 @@ public enum CallChainsTable {
 
 extension ChainAssembler {
     /// The merge stage's output for the chain tables: every host's observations joined into
-    /// hops, and chain_paths cells per (bucket start, entry service, path, traced). Untraced
-    /// calls count once per call: the larger of their client-side and server-side counts per
-    /// (bucket, caller, callee), as one end may have no collector.
+    /// hops, and chain_paths cells per (bucket start, entry service, path, traced): untraced
+    /// calls (joined by their connection like traced ones) per (bucket, caller, callee).
     func tables(hosts: [[HopObservation]], bucketSeconds: Int, histogramScale: Int, pathCap: Int)
         -> (hops: [ChainHop], paths: [(bucket: Int64, entry: String, path: String, traced: Bool, cell: ChainPathCell)]) {
         let width = Int64(bucketSeconds) * 1_000_000_000
@@ -120,7 +119,7 @@ extension ChainAssembler {
         var traced: [PathKey: ChainPathCell] = [:]
         var cap = NameCap<String>(limit: pathCap)
         struct EdgeKey: Hashable { var bucket: Int64; var caller: String; var callee: String }
-        var untraced: [EdgeKey: (client: ChainPathCell, server: ChainPathCell)] = [:]
+        var untraced: [EdgeKey: ChainPathCell] = [:]
         var hops: [ChainHop] = []
         merge(hosts: hosts) { traceHops, chains in
             hops += traceHops
@@ -132,9 +131,7 @@ extension ChainAssembler {
                 let k = EdgeKey(bucket: bucket(h.startNanos), caller: h.caller, callee: h.callee)
                 let one = AssembledChain(traceID: TraceID(high: 0, low: 0), entryService: h.caller, path: "", startNanos: h.startNanos,
                                          durationNanos: h.durationNanos, failed: h.statusClass == 3, hops: 1)
-                var e = untraced[k] ?? (ChainPathCell(scale: histogramScale), ChainPathCell(scale: histogramScale))
-                if h.observers == HopObservation.Side.server.rawValue { e.server.add(one) } else { e.client.add(one) }
-                untraced[k] = e
+                untraced[k, default: ChainPathCell(scale: histogramScale)].add(one)
             }
         }
         let kept = cap.kept()
@@ -145,9 +142,7 @@ extension ChainAssembler {
             merged[key, default: ChainPathCell(scale: histogramScale)].merge(cell)
         }
         var paths = merged.map { (bucket: $0.key.bucket, entry: $0.key.entry, path: $0.key.path, traced: true, cell: $0.value) }
-        for (k, e) in untraced {
-            paths.append((k.bucket, k.caller, "\(k.caller)>\(k.callee)", false, e.client.chains >= e.server.chains ? e.client : e.server))
-        }
+        for (k, cell) in untraced { paths.append((k.bucket, k.caller, "\(k.caller)>\(k.callee)", false, cell)) }
         return (hops, paths)
     }
 }
