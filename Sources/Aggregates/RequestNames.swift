@@ -95,6 +95,18 @@ public enum RequestNames {
         return .success(String(decoding: command.map { $0 >= 0x61 && $0 <= 0x7A ? $0 & ~0x20 : $0 }, as: UTF8.self))
     }
 
+    /// A name a call record carries (a DNS name or type, a command the collector read), made safe
+    /// for a table: `{none}` when empty, `{truncated}` when the record says it was cut,
+    /// `{invalid}` for any byte outside printable ASCII or a space (a corrupt or foreign record:
+    /// the collector writes only names its parsers accepted); `lowercase` or upper-cased as asked.
+    public static func recordName(_ bytes: some Collection<UInt8>, truncated: Bool, uppercase: Bool = false) -> String {
+        if bytes.isEmpty { return "{none}" }
+        if truncated { return Reject.truncated.placeholder }
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return Reject.invalid.placeholder }
+        let s = String(decoding: bytes, as: UTF8.self)
+        return uppercase ? s.uppercased() : s.lowercased()
+    }
+
     /// The mnemonic of a DNS QTYPE (RFC 1035, 3596, 2782, 6891, 9460, ...); `TYPE<n>` for others (RFC 3597).
     public static func dnsTypeName(_ type: UInt16) -> String {
         switch type {

@@ -23,8 +23,11 @@ public enum RouteTemplate {
     public static let none = "{none}"
     public static let invalid = "{invalid}"
     public static let truncated = "{truncated}"
-    /// Routes folded away by the per-service cap (`RouteCap`).
+    /// Routes folded away by the per-service cap (`NameCap`).
     public static let other = "{other}"
+
+    /// The whole-name placeholders for unreadable input, which caps never fold.
+    public static let rejects: Set<String> = [none, invalid, truncated, "{oversized}"]
 
     /// The template of `path` (raw bytes of a record's route field, trimmed at its NUL).
     public static func template(_ path: some Collection<UInt8>, truncated cut: Bool = false) -> String {
@@ -108,11 +111,15 @@ public enum RouteTemplate {
 public struct NameCap<Owner: Hashable & Comparable & Sendable>: Sendable {
     public let limit: Int
     public var trackLimit: Int { limit * 8 }
+    /// Names that are always kept and never count against the limit: the few placeholders that
+    /// stand for unreadable input (`{invalid}`, …), so rejects stay visible as their own rows.
+    public let isExempt: @Sendable (String) -> Bool
     private var calls: [Owner: [String: UInt64]] = [:]
 
-    public init(limit: Int) {
+    public init(limit: Int, exempt: @escaping @Sendable (String) -> Bool = { _ in false }) {
         precondition(limit >= 1, "a cap keeps at least one name")
         self.limit = limit
+        isExempt = exempt
     }
 
     /// Counts `n` calls of `name` under `owner` and returns the name to aggregate them
@@ -121,7 +128,7 @@ public struct NameCap<Owner: Hashable & Comparable & Sendable>: Sendable {
     public mutating func admit(_ owner: Owner, _ name: String, _ n: UInt64 = 1) -> String {
         var names = calls.removeValue(forKey: owner) ?? [:]
         defer { calls[owner] = names }
-        if names[name] != nil || names.count < trackLimit {
+        if isExempt(name) || names[name] != nil || names.count < trackLimit {
             names[name, default: 0] &+= n
             return name
         }
@@ -134,9 +141,9 @@ public struct NameCap<Owner: Hashable & Comparable & Sendable>: Sendable {
     public func kept() -> [Owner: Set<String>] {
         var out: [Owner: Set<String>] = [:]
         for (owner, names) in calls {
-            let ranked = names.filter { $0.key != RouteTemplate.other }
+            let ranked = names.filter { $0.key != RouteTemplate.other && !isExempt($0.key) }
                 .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            out[owner] = Set(ranked.prefix(limit).map(\.key))
+            out[owner] = Set(ranked.prefix(limit).map(\.key)).union(names.keys.filter(isExempt))
         }
         return out
     }

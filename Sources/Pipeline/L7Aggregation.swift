@@ -24,9 +24,9 @@ struct L7Aggregation {
     /// collector parsed, with or without a trace id.
     var observations: [HopObservation] = []
     /// Placeholder and mnemonic name ids, interned once.
-    let none, other, noResponse: Int32
-    /// Templates already computed, by the record's raw route text: calls repeat a few paths.
-    var templates: [String: String] = [:]
+    let other, noResponse: Int32
+    /// Templates already computed, by the record's raw route bytes: calls repeat a few paths.
+    var templates: [[UInt8]: String] = [:]
     let http1 = UInt8(RL_L7_HTTP1.rawValue), dnsProto = UInt8(RL_L7_DNS.rawValue), thrift = UInt8(RL_L7_THRIFT.rawValue)
 
     init(tables: Set<String>, routeCap: Int, histogramScale: Int, names: inout NamePool) {
@@ -34,9 +34,11 @@ struct L7Aggregation {
         wantDNS = tables.contains(DNSNames.name)
         wantChains = tables.contains(CallChainsTable.name) || tables.contains(ChainPaths.name)
         scale = histogramScale
-        self.routeCap = NameCap(limit: routeCap)
-        dnsCap = NameCap(limit: routeCap)
-        none = names.id(RouteTemplate.none)
+        // A (domain, route) pair of placeholders only, or a placeholder DNS name, is a reject: kept as its own row.
+        self.routeCap = NameCap(limit: routeCap) { pair in
+            pair.split(separator: "\u{0}", omittingEmptySubsequences: false).allSatisfy { RouteTemplate.rejects.contains(String($0)) }
+        }
+        dnsCap = NameCap(limit: routeCap) { RouteTemplate.rejects.contains($0) }
         other = names.id(RouteTemplate.other)
         noResponse = names.id("none")
     }
@@ -48,27 +50,31 @@ struct L7Aggregation {
     mutating func add(_ c: rl_l7_call, caller: Int32, callee: Int32, proto: Int32, observer: Int32, isServer: Bool,
                       bucket: Int64, utcStart: Int64, host: String, names: inout NamePool,
                       fill: (inout REDCell) -> Void) {
-        let hostText = fixedString(c.host), routeText = fixedString(c.route)
+        // Raw bytes up to the NUL: a record's text is never trusted to be UTF-8 (records-v1.md).
+        let hostBytes = withUnsafeBytes(of: c.host) { b in Array(b.prefix { $0 != 0 }) }
+        let routeBytes = withUnsafeBytes(of: c.route) { b in Array(b.prefix { $0 != 0 }) }
+        let cut = c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0
         if wantRoutes {
             let domainName: String, routeName: String
             switch c.l7_proto {
             case http1:
-                domainName = RouteTemplate.domain(hostText.utf8)
-                let cut = c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0 && routeText.utf8.count >= 79
-                if let t = templates[routeText], !cut {
+                domainName = RouteTemplate.domain(hostBytes)
+                // Only a route that fills the field was cut (the flag also covers the host).
+                let routeCut = cut && routeBytes.count >= MemoryLayout.size(ofValue: c.route) - 1
+                if !routeCut, let t = templates[routeBytes] {
                     routeName = t
                 } else {
-                    routeName = RouteTemplate.template(routeText.utf8, truncated: cut)
-                    if !cut && templates.count < routeCap.trackLimit * 4 { templates[routeText] = routeName }
+                    routeName = RouteTemplate.template(routeBytes, truncated: routeCut)
+                    if !routeCut && templates.count < routeCap.trackLimit * 4 { templates[routeBytes] = routeName }
                 }
             case dnsProto:
                 // Record contract proposed in dns_names.md: the query name in `route`, its type in `host`.
-                domainName = routeText.isEmpty ? RouteTemplate.none : routeText
-                routeName = hostText.isEmpty ? RouteTemplate.none : hostText
+                domainName = RequestNames.recordName(routeBytes, truncated: cut)
+                routeName = RequestNames.recordName(hostBytes, truncated: false, uppercase: true)
             default:
                 // Redis (and any protocol whose command the collector records there): the command in `route`.
                 domainName = RouteTemplate.none
-                routeName = routeText.isEmpty ? RouteTemplate.none : routeText
+                routeName = RequestNames.recordName(routeBytes, truncated: cut, uppercase: true)
             }
             let owner = RouteOwner(service: callee, proto: proto)
             let admitted = routeCap.admit(owner, domainName + "\u{0}" + routeName)
@@ -79,12 +85,13 @@ struct L7Aggregation {
             fill(&routes[LocalRouteKey(key: key, local: isServer ? callee : caller), default: REDCell(scale: scale)])
         }
         if wantDNS && c.l7_proto == dnsProto && !isServer {
-            let queryName = routeText.isEmpty ? RouteTemplate.none : routeText
+            let queryName = RequestNames.recordName(routeBytes, truncated: cut)
+            let queryType = RequestNames.recordName(hostBytes, truncated: false, uppercase: true)
             let admitted = dnsCap.admit(caller, queryName)
             let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             let key = DNSNames.Key(bucket: bucket, client: caller,
                                    queryName: admitted == RouteTemplate.other ? other : names.id(queryName),
-                                   queryType: hostText.isEmpty ? none : names.id(hostText),
+                                   queryType: names.id(queryType),
                                    responseCode: unpaired ? noResponse : names.id(RequestNames.dnsResponseCodeName(c.status_code)))
             dns.update(key, make: { REDCell(scale: scale) }, fill)
         }

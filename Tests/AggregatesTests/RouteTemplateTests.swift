@@ -61,6 +61,14 @@ import Testing
         #expect(!kept.contains(RouteTemplate.other))
     }
 
+    @Test func rejectsAreNeverFolded() {
+        var cap = NameCap<Int>(limit: 1) { RouteTemplate.rejects.contains($0) }
+        cap.admit(1, "/a", 10)
+        cap.admit(1, "/b", 5)
+        cap.admit(1, RouteTemplate.invalid, 1)
+        #expect(cap.kept()[1] == ["/a", RouteTemplate.invalid])
+    }
+
     @Test func theCapDoesNotDependOnArrivalOrder() {
         var a = NameCap<Int>(limit: 2), b = NameCap<Int>(limit: 2)
         let calls: [(String, UInt64)] = [("/x", 5), ("/y", 5), ("/z", 5), ("/w", 1)]
