@@ -22,12 +22,12 @@ public struct TraceID: Hashable, Comparable, Sendable {
     }
 
     /// 32 lower-case hex digits, as W3C writes it.
-    public var hex: String {
-        func h(_ v: UInt64) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
-        }
-        return h(high) + h(low)
+    public var hex: String { Self.hex16(high) + Self.hex16(low) }
+
+    /// 16 lower-case hex digits of a 64-bit id (a span id, half a trace id), leading zeros kept.
+    public static func hex16(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     public static func < (a: TraceID, b: TraceID) -> Bool { (a.high, a.low) < (b.high, b.low) }

@@ -82,17 +82,13 @@ public enum CallChainsTable {
             for r in rows { b.append(f(r)) }
             return ColumnData(.byteArray(b))
         }
-        func hex16(_ v: UInt64) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
-        }
         var traces = ByteArrays()
         for r in rows { if let t = r.trace { traces.append(t.hex) } }
         return [
             ColumnData(.int64(rows.map { $0.start - (($0.start % width) + width) % width })),
             ColumnData(.int32([Int32](repeating: Int32(bucketSeconds), count: rows.count))),
             ColumnData(.byteArray(traces), validity: rows.map { $0.trace != nil }),
-            strings { $0.span == 0 ? "" : hex16($0.span) },
+            strings { $0.span == 0 ? "" : TraceID.hex16($0.span) },
             optional(rows.map { $0.position.map { Int32(clamping: $0) } }) { .int32($0) },
             optional(rows.map { $0.depth.map { Int32(clamping: $0) } }) { .int32($0) },
             optional(rows.map { $0.parent.map { Int32(clamping: $0) } }) { .int32($0) },
