@@ -126,14 +126,14 @@ public struct NameCap<Owner: Hashable & Comparable & Sendable>: Sendable {
     /// under: `name` itself, or `{other}` once the owner tracks `trackLimit` names.
     @discardableResult
     public mutating func admit(_ owner: Owner, _ name: String, _ n: UInt64 = 1) -> String {
-        var names = calls.removeValue(forKey: owner) ?? [:]
-        defer { calls[owner] = names }
-        if isExempt(name) || names[name] != nil || names.count < trackLimit {
-            names[name, default: 0] &+= n
-            return name
+        var admitted = name
+        if let tracked = calls[owner], !isExempt(name), tracked[name] == nil, tracked.count >= trackLimit {
+            admitted = RouteTemplate.other
         }
-        names[RouteTemplate.other, default: 0] &+= n
-        return RouteTemplate.other
+        // In place through the default subscript (no other reference to the owner's names is
+        // alive here), so counting does not copy them.
+        calls[owner, default: [:]][admitted, default: 0] &+= n
+        return admitted
     }
 
     /// The names kept per owner: at most `limit`, the placeholder `{other}` never among them

@@ -25,8 +25,11 @@ struct L7Aggregation {
     var observations: [HopObservation] = []
     /// Placeholder and mnemonic name ids, interned once.
     let other, noResponse: Int32
-    /// Templates already computed, by the record's raw route bytes: calls repeat a few paths.
-    var templates: [[UInt8]: String] = [:]
+    /// A call's red_route names, computed once per distinct record text: calls repeat a few
+    /// hosts and paths, and templating, validation and interning per call cost more than the
+    /// rest of its aggregation. Keyed by protocol, the cut flag and the raw host and route bytes.
+    struct RouteNames { var pair: String; var domain, route: Int32 }
+    var routeNames: [[UInt8]: RouteNames] = [:]
     let http1 = UInt8(RL_L7_HTTP1.rawValue), dnsProto = UInt8(RL_L7_DNS.rawValue), thrift = UInt8(RL_L7_THRIFT.rawValue)
 
     init(tables: Set<String>, routeCap: Int, histogramScale: Int, names: inout NamePool) {
@@ -55,32 +58,19 @@ struct L7Aggregation {
         let routeBytes = withUnsafeBytes(of: c.route) { b in Array(b.prefix { $0 != 0 }) }
         let cut = c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0
         if wantRoutes {
-            let domainName: String, routeName: String
-            switch c.l7_proto {
-            case http1:
-                domainName = RouteTemplate.domain(hostBytes)
-                // Only a route that fills the field was cut (the flag also covers the host).
-                let routeCut = cut && routeBytes.count >= MemoryLayout.size(ofValue: c.route) - 1
-                if !routeCut, let t = templates[routeBytes] {
-                    routeName = t
-                } else {
-                    routeName = RouteTemplate.template(routeBytes, truncated: routeCut)
-                    if !routeCut && templates.count < routeCap.trackLimit * 4 { templates[routeBytes] = routeName }
-                }
-            case dnsProto:
-                // Record contract proposed in dns_names.md: the query name in `route`, its type in `host`.
-                domainName = RequestNames.recordName(routeBytes, truncated: cut)
-                routeName = RequestNames.recordName(hostBytes, truncated: false, uppercase: true)
-            default:
-                // Redis (and any protocol whose command the collector records there): the command in `route`.
-                domainName = RouteTemplate.none
-                routeName = RequestNames.recordName(routeBytes, truncated: cut, uppercase: true)
+            let cacheKey = [c.l7_proto, cut ? 1 : 0] + hostBytes + [0] + routeBytes
+            let resolved: RouteNames
+            if let r = routeNames[cacheKey] {
+                resolved = r
+            } else {
+                resolved = Self.routeNames(c, host: hostBytes, route: routeBytes, cut: cut, names: &names)
+                // Bounded like the cap's tracking: a scan of distinct paths is resolved call by call.
+                if routeNames.count < routeCap.trackLimit * 4 { routeNames[cacheKey] = resolved }
             }
             let owner = RouteOwner(service: callee, proto: proto)
-            let admitted = routeCap.admit(owner, domainName + "\u{0}" + routeName)
-            let folded = admitted == RouteTemplate.other
+            let folded = routeCap.admit(owner, resolved.pair) == RouteTemplate.other
             let key = RedRoute.Key(bucket: bucket, service: callee, proto: proto,
-                                   domain: folded ? other : names.id(domainName), route: folded ? other : names.id(routeName),
+                                   domain: folded ? other : resolved.domain, route: folded ? other : resolved.route,
                                    rule: Int32(c.req_rule), observer: observer)
             fill(&routes[LocalRouteKey(key: key, local: isServer ? callee : caller), default: REDCell(scale: scale)])
         }
@@ -105,6 +95,28 @@ struct L7Aggregation {
                 durationNanos: unpaired ? nil : Int64(clamping: c.duration_ns), statusClass: c.status_class,
                 statusCode: c.status_code))
         }
+    }
+
+    /// The (domain, route) names of a call (red_route.md, "Templating"), interned.
+    static func routeNames(_ c: rl_l7_call, host hostBytes: [UInt8], route routeBytes: [UInt8], cut: Bool,
+                           names: inout NamePool) -> RouteNames {
+        let domainName: String, routeName: String
+        switch UInt32(c.l7_proto) {
+        case RL_L7_HTTP1.rawValue:
+            domainName = RouteTemplate.domain(hostBytes)
+            // Only a route that fills the field was cut (the flag also covers the host).
+            let routeCut = cut && routeBytes.count >= MemoryLayout.size(ofValue: c.route) - 1
+            routeName = RouteTemplate.template(routeBytes, truncated: routeCut)
+        case RL_L7_DNS.rawValue:
+            // Record contract proposed in dns_names.md: the query name in `route`, its type in `host`.
+            domainName = RequestNames.recordName(routeBytes, truncated: cut)
+            routeName = RequestNames.recordName(hostBytes, truncated: false, uppercase: true)
+        default:
+            // Redis (and any protocol whose command the collector records there): the command in `route`.
+            domainName = RouteTemplate.none
+            routeName = RequestNames.recordName(routeBytes, truncated: cut, uppercase: true)
+        }
+        return RouteNames(pair: domainName + "\u{0}" + routeName, domain: names.id(domainName), route: names.id(routeName))
     }
 
     /// `address:port` of the connection's client end.
