@@ -14,15 +14,20 @@ span id as parent id, flags 01 (sampled). With --trace drop (a "legacy" service)
 downstream calls carry none. Redis calls never carry one.
 
 --chain-log FILE appends one JSON line per handled request (the lab's chain truth):
-  {"service", "trace_id", "span_id", "parent_span_id" (null without a valid incoming
-   traceparent), "trace_forwarded": bool, "callees": [{"service", "kind": "http"|"redis",
-   "address", "traceparent": sent header or null, "status": HTTP status, 1 = Redis OK,
-   0 = failed}], "start_unix_ns", "end_unix_ns", "status"}
+  {"service", "method", "path", "trace_id", "span_id", "parent_span_id" (null without a
+   valid incoming traceparent), "trace_forwarded": bool, "callees": [{"service", "kind":
+   "http"|"redis", "address", "request": "GET /path" or "INCR", "traceparent": sent header
+   or null, "status": HTTP status, 1 = Redis OK, 0 = failed}], "start_unix_ns",
+   "end_unix_ns", "status"}
 
 Faults are read from a JSON file named by --fault-file on every SIGHUP:
-  {"error_rate": 0.1, "delay_ms": 20}
+  {"error_rate": 0.1, "delay_ms": 20, "accept_interval_ms": 50}
 error_rate: share of requests answered 503 (decided by a counter, not at random,
 so a run's error count is exact: every round(1/error_rate)-th request fails).
+accept_interval_ms (a connection-pool squeeze, slow accept; 0 = off): the service accepts
+at most one connection per interval and closes each after one response, so every request
+needs an accept; callers' connections wait unaccepted in the listen backlog (5), and once
+it is full their SYNs are dropped and retransmitted.
 
 Standard library only; runs under any python3 >= 3.9.
 """
@@ -47,6 +52,8 @@ class Faults:
         self.error_every = 0
         self.delay = 0.0
         self.counter = 0
+        self.accept_interval = 0.0
+        self.last_accept = 0.0
         self.load()
 
     def load(self):
@@ -61,6 +68,20 @@ class Faults:
         with self.lock:
             self.error_every = round(1 / rate) if rate > 0 else 0
             self.delay = float(cfg.get("delay_ms", 0)) / 1000.0
+            self.accept_interval = float(cfg.get("accept_interval_ms", 0)) / 1000.0
+
+    def pace_accept(self):
+        """Called before each accept (main thread): waits out the squeeze's interval since
+        the last accept, in short steps so that a SIGHUP ending the squeeze takes effect."""
+        while True:
+            wait = self.last_accept + self.accept_interval - time.monotonic()
+            if self.accept_interval <= 0 or wait <= 0:
+                break
+            time.sleep(min(wait, 0.05))
+        self.last_accept = time.monotonic()
+
+    def squeezed(self):
+        return self.accept_interval > 0
 
     def decide(self):
         """Returns (fail, delay_seconds) for the next request."""
@@ -215,23 +236,35 @@ def main():
                         s = 1
                 except Exception:
                     status, s = 502, 0
-                callees.append({"service": d.name, "kind": d.kind, "address": d.address, "traceparent": sent, "status": s})
+                callees.append({"service": d.name, "kind": d.kind, "address": d.address,
+                                "request": "GET " + d.path if d.kind == "http" else "INCR", "traceparent": sent, "status": s})
             if fail:
                 status = 503
             body = (b'{"service": "%s", "status": %d}\n' % (a.name.encode(), status))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            if faults.squeezed():
+                # The pool turns over: every connection serves one request, then makes room.
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
-            chains.write({"service": a.name, "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
+            chains.write({"service": a.name, "method": self.command, "path": self.path, "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
                           "trace_forwarded": forward, "callees": callees,
                           "start_unix_ns": start, "end_unix_ns": time.time_ns(), "status": status})
 
     host, port = a.listen.rsplit(":", 1)
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    srv = ThreadingHTTPServer((host, int(port)), Handler)
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+        # Under a squeeze accept() is paced: the waiting connections stay in the backlog.
+        def get_request(self):
+            faults.pace_accept()
+            return super().get_request()
+
+    srv = Server((host, int(port)), Handler)
     if a.ready_file:
         with open(a.ready_file, "w") as f:
             f.write("ready\n")

@@ -68,6 +68,20 @@ def check(t, path):
             fail(where + ".address", "%s is outside its datacenter's %s" % (a, net))
         return ip
 
+    def name_of(obj, where, pattern, taken, why):
+        name = field(obj, "name", where, str)
+        if not pattern.match(name) or name in taken:
+            fail(where + ".name", "'%s' must be %s" % (name, why))
+        return name
+
+    ids = set()
+
+    def service_id(obj, where):
+        sid = field(obj, "id", where, int)
+        if not 1 <= sid <= 65535 or sid in ids:
+            fail(where + ".id", "must be a unique service id 1..65535")
+        ids.add(sid)
+
     if not isinstance(t, dict) or t.get("version") != 1:
         fail("version", "must be 1")
     field(t, "name", "topology", str)
@@ -97,9 +111,7 @@ def check(t, path):
     hosts = {}
     for i, h in enumerate(field(t, "hosts", "topology", list)):
         w = "hosts[%d]" % i
-        name = field(h, "name", w, str)
-        if not HOST_NAME.match(name) or name in hosts or name in ROUTERS:
-            fail(w + ".name", "'%s' must be unique, 1-8 lower-case letters or digits, not r1/r2" % name)
+        name = name_of(h, w, HOST_NAME, set(hosts) | set(ROUTERS), "unique, 1-8 lower-case letters or digits, not r1/r2")
         dc = field(h, "datacenter", w, str)
         if dc not in nets:
             fail(w + ".datacenter", "unknown datacenter '%s'" % dc)
@@ -109,12 +121,10 @@ def check(t, path):
         used.add(ip)
         hosts[name] = h
 
-    services, ids = {}, set()
+    services = {}
     for i, s in enumerate(field(t, "services", "topology", list)):
         w = "services[%d]" % i
-        name = field(s, "name", w, str)
-        if not SERVICE_NAME.match(name) or name in services:
-            fail(w + ".name", "'%s' must be unique, 1-16 lower-case letters or digits" % name)
+        name = name_of(s, w, SERVICE_NAME, services, "unique, 1-16 lower-case letters or digits")
         kind = field(s, "kind", w, str)
         if kind not in KINDS:
             fail(w + ".kind", "must be one of %s" % ", ".join(KINDS))
@@ -128,10 +138,7 @@ def check(t, path):
         port = field(s, "port", w, int)
         if not 1 <= port <= 65535:
             fail(w + ".port", "must be 1..65535")
-        sid = field(s, "id", w, int)
-        if not 1 <= sid <= 65535 or sid in ids:
-            fail(w + ".id", "must be a unique service id 1..65535")
-        ids.add(sid)
+        service_id(s, w)
         if kind == "http":
             calls = field(s, "calls", w, list, [])
             if field(s, "trace", w, str, "forward") not in ("forward", "drop"):
@@ -157,13 +164,8 @@ def check(t, path):
     clients = {}
     for i, c in enumerate(field(t, "clients", "topology", list)):
         w = "clients[%d]" % i
-        name = field(c, "name", w, str)
-        if not SERVICE_NAME.match(name) or name in clients or name in services:
-            fail(w + ".name", "'%s' must be unique among services and clients" % name)
-        sid = field(c, "id", w, int)
-        if not 1 <= sid <= 65535 or sid in ids:
-            fail(w + ".id", "must be a unique service id 1..65535")
-        ids.add(sid)
+        name = name_of(c, w, SERVICE_NAME, set(clients) | set(services), "unique among services and clients")
+        service_id(c, w)
         clients[name] = c
 
     targets = set()
