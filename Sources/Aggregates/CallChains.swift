@@ -119,14 +119,16 @@ public struct ChainHop: Sendable, Equatable {
     public var clientEndpoint: String
 }
 
-/// One assembled chain: an entry hop and every traced hop below it.
+/// One assembled chain: the calls an entry service made in one trace (its root hops) and every
+/// traced hop below them.
 public struct AssembledChain: Sendable, Equatable {
     public var traceID: TraceID
     public var entryService: String
     /// The services of the chain as a tree: `a>b>(c,d>e)` (`ChainAssembler.path`).
     public var path: String
     public var startNanos: Int64
-    /// The entry hop's duration; nil when it was counted without its response.
+    /// From the entry's first root hop's start to its last one's end; nil when one was counted
+    /// without its response.
     public var durationNanos: Int64?
     /// A hop of the chain ended in a server error.
     public var failed: Bool
@@ -201,22 +203,33 @@ public struct ChainAssembler: Sendable {
                 roots.append(i)
             }
         }
-        var chains: [AssembledChain] = []
+        // One chain per entry service of the trace: its root hops are the calls its request made
+        // (the request itself carried no trace id, so it is not a hop).
+        var entries: [(service: String, roots: [Int])] = []
         for r in roots {
+            if let e = entries.firstIndex(where: { $0.service == hops[r].caller }) { entries[e].roots.append(r) }
+            else { entries.append((hops[r].caller, [r])) }
+        }
+        var chains: [AssembledChain] = []
+        for (entry, rootHops) in entries {
             var failed = false, count = 0
-            var stack = [r]
+            var stack = rootHops
             while let i = stack.popLast() {
                 count += 1
                 if hops[i].statusClass == 3 { failed = true }
                 stack += children[i]
             }
-            var path = hops[r].caller + ">" + subtree(r, hops, children)
+            let below = Set(rootHops.map { subtree($0, hops, children) }).sorted()
+            var path = entry + ">" + (below.count == 1 ? below[0] : "(" + below.joined(separator: ",") + ")")
             if path.utf8.count > Self.maxPathBytes {
                 path = String(decoding: path.utf8.prefix(Self.maxPathBytes), as: UTF8.self) + RouteTemplate.truncated
             }
-            chains.append(AssembledChain(traceID: id, entryService: hops[r].caller, path: path,
-                                         startNanos: hops[r].startNanos, durationNanos: hops[r].durationNanos,
-                                         failed: failed, hops: count))
+            // From the first call the entry made to the end of its last: the chain as its entry saw it.
+            let start = rootHops.map { hops[$0].startNanos }.min()!
+            let ends = rootHops.map { r in hops[r].durationNanos.map { hops[r].startNanos + $0 } }
+            let duration = ends.contains { $0 == nil } ? nil : ends.compactMap { $0 }.max()! - start
+            chains.append(AssembledChain(traceID: id, entryService: entry, path: path, startNanos: start,
+                                         durationNanos: duration, failed: failed, hops: count))
         }
         return (hops, chains)
     }

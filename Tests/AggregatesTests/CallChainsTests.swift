@@ -42,6 +42,19 @@ import Testing
         #expect(chains[0].durationNanos == 50 * ms)
     }
 
+    @Test func anEntryCallingTwoServicesIsOneChain() {
+        let ms: Int64 = 1_000_000
+        var obs = Self.hop("web", "checkout", span: 1, start: 0, duration: 10 * ms)
+        obs += Self.hop("web", "search", span: 1, start: 12 * ms, duration: 5 * ms)
+        obs += Self.hop("search", "inventory", span: 2, start: 13 * ms, duration: 2 * ms)
+        let (hops, chains) = ChainAssembler().assemble(trace: obs)
+        #expect(hops.map(\.depth) == [1, 1, 2])
+        #expect(chains.count == 1)
+        #expect(chains.first?.path == "web>(checkout,search>inventory)")
+        #expect(chains.first?.durationNanos == 17 * ms, "first call's start to the last one's end")
+        #expect(chains.first?.hops == 3)
+    }
+
     @Test func aServiceCalledTwiceChildrenGoToTheCallThatContainsThem() {
         let ms: Int64 = 1_000_000
         var obs = Self.hop("client", "a", span: 1, start: 0, duration: 100 * ms)

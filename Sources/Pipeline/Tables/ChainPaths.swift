@@ -34,7 +34,7 @@ public enum ChainPaths: OutputTable {
     public static var fields: [OutputField<Key, Cell>] {
         [
             .bucket,
-            .name("entry_service", \.entry, doc: "The caller of the chain's entry hop."),
+            .name("entry_service", \.entry, doc: "The service whose calls start the trace (the caller of its root hops); one chain per trace and entry."),
             .name("path", \.path, doc: "The chain's services as a tree, a>b>(c,d); for untraced rows caller>callee."),
             .code("traced", \.traced, doc: "1: chains assembled by trace id; 0: calls that carried no trace id (the chain breaks there)."),
             .count("chains", \.chains, unit: "chains", doc: "Chains of this shape that started in the bucket (untraced rows: such calls)."),
@@ -42,13 +42,13 @@ public enum ChainPaths: OutputTable {
             .count("hops", \.hops, unit: "calls", doc: "Hops of those chains."),
             .histogram(\.latency, quantiles: [0.5, 0.9, 0.99], columns: [
                 TableColumn("latency_scale", .int32, doc: "Scale of the exponential histogram: base 2^(2^-scale)."),
-                TableColumn("latency_zero_count", .int64, unit: "chains", doc: "Entry hops with a duration of 0 ns."),
+                TableColumn("latency_zero_count", .int64, unit: "chains", doc: "Chains with a duration of 0 ns."),
                 TableColumn("latency_offset", .int32, doc: "Bucket index of latency_counts[0]."),
                 TableColumn("latency_counts", .int64, .list(nullable: false, elementNullable: false), unit: "chains",
-                            doc: "Dense bucket counts of the entry hop's duration; bucket i holds durations in (base^i, base^(i+1)] ns."),
-                TableColumn("latency_sum_ns", .int64, unit: "ns", doc: "Sum of entry hop durations."),
-                TableColumn("latency_min_ns", .int64, .optional, unit: "ns", doc: "Smallest entry hop duration; null when none."),
-                TableColumn("latency_max_ns", .int64, .optional, unit: "ns", doc: "Largest entry hop duration; null when none."),
+                            doc: "Dense bucket counts of chain durations (the entry's first call's start to its last call's end); bucket i holds durations in (base^i, base^(i+1)] ns."),
+                TableColumn("latency_sum_ns", .int64, unit: "ns", doc: "Sum of chain durations."),
+                TableColumn("latency_min_ns", .int64, .optional, unit: "ns", doc: "Smallest chain duration; null when none."),
+                TableColumn("latency_max_ns", .int64, .optional, unit: "ns", doc: "Largest chain duration; null when none."),
                 TableColumn("p50_ns", .double, .optional, unit: "ns", doc: "Median chain latency read from the histogram."),
                 TableColumn("p90_ns", .double, .optional, unit: "ns", doc: "90th percentile chain latency read from the histogram."),
                 TableColumn("p99_ns", .double, .optional, unit: "ns", doc: "99th percentile chain latency read from the histogram."),
