@@ -41,9 +41,10 @@ let package = Package(
         .target(name: "Segments", dependencies: ["CRedlineABI", "CCompression"]),
         .target(name: "Timebase", dependencies: ["CRedlineABI"]),
         .target(name: "Parquet", dependencies: ["CCompression"]),
-        .target(name: "Aggregates"),
         .target(name: "YAMLConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Enrichment", dependencies: ["YAMLConfig"]),
+        // Records -> table cells: time correction (Timebase), names (Enrichment), the record ABI.
+        .target(name: "Aggregates", dependencies: ["CRedlineABI", "Timebase", "Enrichment"]),
         .target(
             name: "Collector",
             dependencies: [

@@ -1,3 +1,5 @@
+import CRedlineABI
+
 /// RED for one group: rate (requests), errors, duration (a histogram).
 public struct REDCell: Mergeable, Equatable {
     public var requests: UInt64 = 0
@@ -12,14 +14,16 @@ public struct REDCell: Mergeable, Equatable {
 
     public init(scale: Int) { latency = ExponentialHistogram(scale: scale) }
 
-    public init(requests: UInt64, errors: UInt64, clientErrors: UInt64, requestBytes: UInt64,
-                responseBytes: UInt64, latency: ExponentialHistogram) {
-        self.requests = requests
-        self.errors = errors
-        self.clientErrors = clientErrors
-        self.requestBytes = requestBytes
-        self.responseBytes = responseBytes
-        self.latency = latency
+    /// Counts one call: a request, its status class, its bytes, and its duration unless it is
+    /// unpaired (a request counted without its response carries no latency).
+    @inline(__always)
+    public mutating func add(call c: rl_l7_call) {
+        requests &+= 1
+        if c.status_class == UInt8(RL_STATUS_SERVER_ERROR.rawValue) { errors &+= 1 }
+        if c.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) { clientErrors &+= 1 }
+        requestBytes &+= UInt64(c.req_bytes)
+        responseBytes &+= UInt64(c.resp_bytes)
+        if c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) == 0 { latency.record(c.duration_ns) }
     }
 
     public mutating func merge(_ o: REDCell) {
@@ -78,18 +82,7 @@ public struct TCPHealthCell: Mergeable, Equatable {
     /// Connections where the identity TCP option was expected and missing.
     public var idOptionMissing: UInt64 = 0
 
-    public init(retransmits: UInt64 = 0, resetsSent: UInt64 = 0, resetsReceived: UInt64 = 0,
-                drops: UInt64 = 0, dropsPolicy: UInt64 = 0, dropsTeardown: UInt64 = 0, dropsOther: UInt64 = 0,
-                idOptionMissing: UInt64 = 0) {
-        self.retransmits = retransmits
-        self.resetsSent = resetsSent
-        self.resetsReceived = resetsReceived
-        self.drops = drops
-        self.dropsPolicy = dropsPolicy
-        self.dropsTeardown = dropsTeardown
-        self.dropsOther = dropsOther
-        self.idOptionMissing = idOptionMissing
-    }
+    public init() {}
 
     public mutating func merge(_ o: TCPHealthCell) {
         retransmits &+= o.retransmits
@@ -135,18 +128,21 @@ public struct Completeness: Mergeable, Equatable {
     }
 }
 
-/// A cell with its completeness attached; the form every table row takes.
-public struct Measured<Value: Mergeable & Equatable>: Mergeable, Equatable {
-    public var value: Value
+/// A row's numbers and its completeness: the form every table row takes. In a partial each row
+/// carries its own events and the losses charged to it; the merge adds them, so a merged row's
+/// completeness covers exactly the hosts that contributed to it (the same rule as the merge SQL:
+/// SUM over partials).
+public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
+    public var cell: Cell
     public var completeness: Completeness
 
-    public init(_ value: Value, completeness: Completeness = Completeness()) {
-        self.value = value
+    public init(cell: Cell, completeness: Completeness) {
+        self.cell = cell
         self.completeness = completeness
     }
 
-    public mutating func merge(_ o: Measured) {
-        value.merge(o.value)
+    public mutating func merge(_ o: Row) {
+        cell.merge(o.cell)
         completeness.merge(o.completeness)
     }
 }

@@ -1,5 +1,6 @@
 import Aggregates
 import CCompression
+import Enrichment
 import Foundation
 import Logging
 import Parquet

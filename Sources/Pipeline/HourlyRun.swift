@@ -137,8 +137,12 @@ public struct HourlyRun {
                                           maxBlockBytes: spec.read.maxBlockBytes,
                                           maxExtrapolationSeconds: spec.correctTime.maxExtrapolationSeconds,
                                           metadata: metadata)
-            processor.tables = Set(agg.tables)
-            processor.routeCap = agg.routeCap
+            processor.tables = AggregatedTables(redEdge: agg.tables.contains(RedEdge.name),
+                                                trafficMatrix: agg.tables.contains(TrafficMatrix.name),
+                                                tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
+            let l7 = L7Aggregation(tables: Set(agg.tables), routeCap: agg.routeCap, histogramScale: agg.histogramScale,
+                                   host: host, names: &names)
+            if l7.isActive { processor.callAggregator = l7 }
             let outcome = processor.run(names: &names)
             counters[host] = outcome.counters
             warnings += outcome.warnings.map { "host \(host): \($0)" }
@@ -146,8 +150,12 @@ public struct HourlyRun {
                 warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            partials.append((host, TableRows(partial: outcome.aggregates)))
-            observations[host] = outcome.aggregates.observations
+            var rows = TableRows(partial: outcome.aggregates)
+            if let l7 = outcome.callAggregator as? L7Aggregation {
+                rows.merge(l7.rows)
+                observations[host] = l7.observations
+            }
+            partials.append((host, rows))
             logger.info("host \(host): \(outcome.counters.files) segments, \(outcome.counters.records) records, \(outcome.counters.aggregated) aggregated")
             progress?(i + 1, hosts.count, host)
         }

@@ -1,10 +1,12 @@
 import Aggregates
 import CRedlineABI
+import Enrichment
 
 /// One host's share of issue 14's tables, fed call by call by the aggregation loop: `red_route`
 /// and `dns_names` cells (names capped per service, `NameCap`), and the hop observations
-/// `call_chains` joins across hosts in the merge stage.
-struct L7Aggregation {
+/// `call_chains` joins across hosts in the merge stage. `HostAggregation` feeds it every call of
+/// the partition (`CallAggregator`); the run reads `rows` and `observations` back.
+struct L7Aggregation: CallAggregator {
     /// Per (callee service, protocol): the (domain, route) pairs; per client service: the DNS names.
     struct RouteOwner: Hashable, Comparable, Sendable {
         var service: Int32, proto: Int32
@@ -16,13 +18,18 @@ struct L7Aggregation {
     /// A route row and the local service of the sockets that saw it (the callee on the server
     /// side, the caller on the client side): completeness is charged per local service's class.
     struct LocalRouteKey: Hashable { var key: RedRoute.Key; var local: Int32 }
-    var routes: [LocalRouteKey: REDCell] = [:]
-    var dns = Accumulator<DNSNames.Key, REDCell>()
+    /// Each row's cell, and the ends of one of its calls: every call of a row has the same loss
+    /// class (protocol, observer, local service), which `finish` charges completeness by.
+    var routes: [LocalRouteKey: (cell: REDCell, ends: CallEnds)] = [:]
+    var dns: [DNSNames.Key: (cell: REDCell, ends: CallEnds)] = [:]
     var routeCap: NameCap<RouteOwner>
     var dnsCap: NameCap<Int32>
     /// Calls of protocols that carry trace context (HTTP/1, Thrift) whose request prefix the
     /// collector parsed, with or without a trace id.
     var observations: [HopObservation] = []
+    /// red_route and dns_names rows with their completeness, filled by `finish`.
+    var rows = TableRows()
+    let host: String
     /// Placeholder and mnemonic name ids, interned once.
     let other, noResponse: Int32
     /// A call's red_route names, computed once per distinct record text: calls repeat a few
@@ -32,7 +39,8 @@ struct L7Aggregation {
     var routeNames: [[UInt8]: RouteNames] = [:]
     let http1 = UInt8(RL_L7_HTTP1.rawValue), dnsProto = UInt8(RL_L7_DNS.rawValue), thrift = UInt8(RL_L7_THRIFT.rawValue)
 
-    init(tables: Set<String>, routeCap: Int, histogramScale: Int, names: inout NamePool) {
+    init(tables: Set<String>, routeCap: Int, histogramScale: Int, host: String, names: inout NamePool) {
+        self.host = host
         wantRoutes = tables.contains(RedRoute.name)
         wantDNS = tables.contains(DNSNames.name)
         wantChains = tables.contains(CallChainsTable.name) || tables.contains(ChainPaths.name)
@@ -48,11 +56,11 @@ struct L7Aggregation {
 
     var isActive: Bool { wantRoutes || wantDNS || wantChains }
 
-    /// Adds one call. `callee`/`caller` are service name ids, `observer` the `server`/`client` id,
-    /// `utcStart` the corrected start, `bucket` its bucket start.
-    mutating func add(_ c: rl_l7_call, caller: Int32, callee: Int32, proto: Int32, observer: Int32, isServer: Bool,
-                      bucket: Int64, utcStart: Int64, host: String, names: inout NamePool,
-                      fill: (inout REDCell) -> Void) {
+    /// Adds one call (`CallAggregator`).
+    mutating func add(_ c: rl_l7_call, _ ends: CallEnds, names: inout NamePool) {
+        let (caller, callee, proto, observer, isServer) = (ends.caller, ends.callee, ends.proto, ends.observer, ends.isServer)
+        let bucket = ends.bucketStart, utcStart = ends.utcNanos
+        func fill(_ cell: inout REDCell) { cell.add(call: c) }
         // Raw bytes up to the NUL: a record's text is never trusted to be UTF-8 (records-v1.md).
         let hostBytes = withUnsafeBytes(of: c.host) { b in Array(b.prefix { $0 != 0 }) }
         let routeBytes = withUnsafeBytes(of: c.route) { b in Array(b.prefix { $0 != 0 }) }
@@ -72,7 +80,7 @@ struct L7Aggregation {
             let key = RedRoute.Key(bucket: bucket, service: callee, proto: proto,
                                    domain: folded ? other : resolved.domain, route: folded ? other : resolved.route,
                                    rule: Int32(c.req_rule), observer: observer)
-            fill(&routes[LocalRouteKey(key: key, local: isServer ? callee : caller), default: REDCell(scale: scale)])
+            fill(&routes[LocalRouteKey(key: key, local: ends.local), default: (REDCell(scale: scale), ends)].cell)
         }
         if wantDNS && c.l7_proto == dnsProto && !isServer {
             let queryName = RequestNames.recordName(routeBytes, truncated: cut)
@@ -83,7 +91,7 @@ struct L7Aggregation {
                                    queryName: admitted == RouteTemplate.other ? other : names.id(queryName),
                                    queryType: names.id(queryType),
                                    responseCode: unpaired ? noResponse : names.id(RequestNames.dnsResponseCodeName(c.status_code)))
-            dns.update(key, make: { REDCell(scale: scale) }, fill)
+            fill(&dns[key, default: (REDCell(scale: scale), ends)].cell)
         }
         if wantChains && (c.l7_proto == http1 || c.l7_proto == thrift) && c.flags & UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) != 0 {
             let trace = withUnsafeBytes(of: c.trace_id) { TraceID(bytes: $0) }
@@ -91,7 +99,7 @@ struct L7Aggregation {
             let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             observations.append(HopObservation(
                 traceID: trace, spanID: span, caller: names.name(caller), callee: names.name(callee),
-                side: isServer ? .server : .client, clientEndpoint: clientEndpoint(c, isServer: isServer), host: host, proto: names.name(proto), startNanos: utcStart,
+                side: isServer ? .server : .client, clientEndpoint: clientEndpoint(c, isServer: isServer), host: self.host, proto: names.name(proto), startNanos: utcStart,
                 durationNanos: unpaired ? nil : Int64(clamping: c.duration_ns), statusClass: c.status_class,
                 statusCode: c.status_code))
         }
@@ -121,39 +129,37 @@ struct L7Aggregation {
 
     /// `address:port` of the connection's client end.
     func clientEndpoint(_ c: rl_l7_call, isServer: Bool) -> String {
-        let a = isServer ? address(c.raddr) : address(c.laddr)
+        let a = isServer ? withUnsafeBytes(of: c.raddr) { NetworkAddress(bytes: $0) } : withUnsafeBytes(of: c.laddr) { NetworkAddress(bytes: $0) }
         return "\(a):\(isServer ? c.rport : c.lport)"
     }
 
     /// Folds every name the caps did not keep into `{other}` (the K most called per owner stay)
     /// and hands the rows over with their completeness (`completeness(weight, proto, observer,
     /// local service, bucket start)`); sorts the observations as partials store them.
-    mutating func finish(into agg: inout PartitionAggregates, names: inout NamePool,
-                         completeness: (UInt64, Int32, Int32, Int32, Int64) -> Completeness) {
+    mutating func finish(names: inout NamePool,
+                         completeness: (_ weight: UInt64, _ ends: CallEnds, _ bucketStart: Int64) -> Completeness) {
         let keptRoutes = routeCap.kept()
-        for (lk, cell) in routes {
+        var routeRows = Accumulator<RedRoute.Key, Row<REDCell>>()
+        for (lk, row) in routes {
             var k = lk.key
             let pair = names.name(k.domain) + "\u{0}" + names.name(k.route)
             if k.domain != other || k.route != other, keptRoutes[RouteOwner(service: k.service, proto: k.proto)]?.contains(pair) != true {
                 k.domain = other
                 k.route = other
             }
-            agg.routes.merge(k, cell)
-            agg.routesCompleteness[k, default: Completeness()].merge(completeness(cell.requests, k.proto, k.observer, lk.local, k.bucket))
+            routeRows.merge(k, Row(cell: row.cell, completeness: completeness(row.cell.requests, row.ends, k.bucket)))
         }
         let keptNames = dnsCap.kept()
-        let dnsProtoID = names.id(L7ProtocolName.name(dnsProto)), client = names.id("client")
-        for (k0, cell) in dns.cells {
+        var dnsRows = Accumulator<DNSNames.Key, Row<REDCell>>()
+        for (k0, row) in dns {
             var k = k0
             if k.queryName != other, keptNames[k.client]?.contains(names.name(k.queryName)) != true { k.queryName = other }
-            agg.dns.merge(k, cell)
+            dnsRows.merge(k, Row(cell: row.cell, completeness: completeness(row.cell.requests, row.ends, k.bucket)))
         }
-        for (k, cell) in agg.dns.cells {
-            agg.dnsCompleteness[k] = completeness(cell.requests, dnsProtoID, client, k.client, k.bucket)
-        }
+        rows.update(RedRoute.self) { $0.merge(routeRows) }
+        rows.update(DNSNames.self) { $0.merge(dnsRows) }
         routes = [:]
-        dns = Accumulator()
-        agg.observations = observations.sorted(by: HopObservation.storageOrder)
-        observations = []
+        dns = [:]
+        observations.sort(by: HopObservation.storageOrder)
     }
 }

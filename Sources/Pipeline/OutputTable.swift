@@ -1,4 +1,5 @@
 import Aggregates
+import Enrichment
 import Parquet
 
 /// One output table, declared once (recipe: schemas/tables/README.md, "Adding a table").
@@ -24,20 +25,14 @@ public protocol OutputTable {
     static var version: Int { get }
     /// One sentence: what a row is.
     static var doc: String { get }
-    /// The fields in file order: key fields (`bucket`, `name`, `code`, `derived`) first, then the
-    /// metric fields. Every key property must appear as a field, so keys and rows correspond
-    /// one to one.
+    /// The fields in file order: usually the key fields (`bucket`, `name`, `code`, `derived`)
+    /// first, then the metric fields (`count`, `optionalCount`, `histogram`, `completeness`;
+    /// a table computed from merged tables may use the unmerged `double`, `text`, `int64`,
+    /// `int32`). Every key property must appear as a field, so keys and rows correspond one to
+    /// one.
     static var fields: [OutputField<Key, Cell>] { get }
     /// The cell a new group starts from (all counts zero).
     static func emptyCell(histogramScale: Int) -> Cell
-}
-
-/// A table's group key: a bucket and name ids (`NamePool`) or codes. `init()` is the all-zero
-/// key that reading a partial file fills field by field.
-public protocol TableKey: Hashable, Comparable, Sendable {
-    init()
-    /// Bucket start, UTC ns.
-    var bucket: Int64 { get set }
 }
 
 extension OutputTable {
@@ -115,6 +110,13 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         case histogram(WritableKeyPath<Cell, ExponentialHistogram>, quantiles: [Double])
         /// The row's completeness counters and ratio (`Row.completeness`).
         case completeness
+        /// bucket_start alone (the key's bucket), or bucket_seconds alone: for a table whose
+        /// columns put something between them.
+        case bucketStart, bucketSeconds
+        /// A value of the cell written and read as is, not merged: for tables a stage computes
+        /// from merged tables (no partials, no merge SQL).
+        case value(write: ([(key: Key, row: Row<Cell>)]) -> ColumnData,
+                   read: (PartialColumns, Int, inout [Row<Cell>]) throws(PipelineError) -> Void)
     }
 
     init(_ columns: [TableColumn], _ kind: Kind) {
@@ -177,11 +179,61 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         ], .completeness)
     }
 
+    /// bucket_start alone (the key's bucket).
+    public static var bucketStart: Self { Self([bucket.columns[0]], .bucketStart) }
+
+    /// bucket_seconds alone.
+    public static var bucketSeconds: Self { Self([bucket.columns[1]], .bucketSeconds) }
+
+    /// A double of the cell, not merged.
+    public static func double(_ column: String, _ cell: WritableKeyPath<Cell, Double>, unit: String? = nil,
+                              doc: String) -> Self {
+        Self([TableColumn(column, .double, unit: unit, doc: doc)],
+             .value(write: { rows in ColumnData(.double(rows.map { $0.row.cell[keyPath: cell] })) },
+                    read: { c, i, rows throws(PipelineError) in
+                        for (r, v) in try c.doubles(i).enumerated() { rows[r].cell[keyPath: cell] = v }
+                    }))
+    }
+
+    /// A string of the cell, written as is (not interned), not merged.
+    public static func text(_ column: String, _ cell: WritableKeyPath<Cell, String>, doc: String) -> Self {
+        Self([TableColumn(column, .string, doc: doc)],
+             .value(write: { rows in
+                        var b = ByteArrays()
+                        for r in rows { b.append(r.row.cell[keyPath: cell]) }
+                        return ColumnData(.byteArray(b))
+                    },
+                    read: { c, i, rows throws(PipelineError) in
+                        for (r, v) in try c.strings(i).enumerated() { rows[r].cell[keyPath: cell] = v }
+                    }))
+    }
+
+    /// An int64 of the cell (`type` .int64 or .timestampNanos), not merged.
+    public static func int64(_ column: String, _ cell: WritableKeyPath<Cell, Int64>, type: ValueType = .int64,
+                             unit: String? = nil, doc: String) -> Self {
+        precondition(type == .int64 || type == .timestampNanos, "an int64 field is int64 or timestamp_ns")
+        return Self([TableColumn(column, type, unit: unit, doc: doc)],
+                    .value(write: { rows in ColumnData(.int64(rows.map { $0.row.cell[keyPath: cell] })) },
+                           read: { c, i, rows throws(PipelineError) in
+                               for (r, v) in try c.int64(i).enumerated() { rows[r].cell[keyPath: cell] = v }
+                           }))
+    }
+
+    /// An int32 of the cell, not merged.
+    public static func int32(_ column: String, _ cell: WritableKeyPath<Cell, Int32>, unit: String? = nil,
+                             doc: String) -> Self {
+        Self([TableColumn(column, .int32, unit: unit, doc: doc)],
+             .value(write: { rows in ColumnData(.int32(rows.map { $0.row.cell[keyPath: cell] })) },
+                    read: { c, i, rows throws(PipelineError) in
+                        for (r, v) in try c.int32(i).enumerated() { rows[r].cell[keyPath: cell] = v }
+                    }))
+    }
+
     /// True for the fields that form the group key (and the SQL's GROUP BY).
     var isKey: Bool {
         switch kind {
-        case .bucket, .name, .code, .derived: true
-        case .count, .optionalCount, .histogram, .completeness: false
+        case .bucket, .bucketStart, .bucketSeconds, .name, .code, .derived: true
+        case .count, .optionalCount, .histogram, .completeness, .value: false
         }
     }
 
@@ -240,6 +292,12 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         case .completeness:
             return [int64s(\.completeness.observed), int64s(\.completeness.lost), int64s(\.completeness.shared),
                     ColumnData(.double(rows.map(\.row.completeness.ratio)))]
+        case .bucketStart:
+            return [ColumnData(.int64(rows.map(\.key.bucket)))]
+        case .bucketSeconds:
+            return [ColumnData(.int32([Int32](repeating: bucketSeconds, count: rows.count)))]
+        case .value(let write, _):
+            return [write(rows)]
         }
     }
 
@@ -262,6 +320,12 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
             for (r, h) in try c.histograms(from: i).enumerated() { rows[r].cell[keyPath: f] = h }
         case .completeness:
             for (r, v) in try c.completeness(from: i).enumerated() { rows[r].completeness = v }
+        case .bucketStart:
+            for (r, b) in try c.int64(i).enumerated() { keys[r].bucket = b }
+        case .bucketSeconds:
+            break
+        case .value(_, let read):
+            try read(c, i, &rows)
         }
     }
 }
@@ -280,24 +344,6 @@ public struct NameRanks: Sendable {
     }
 
     subscript(_ id: Int32) -> Int64 { ranks[Int(id)] }
-}
-
-/// A row's numbers and its completeness. In a partial each row carries its own events and the
-/// losses charged to it; the merge adds them, so a merged row's completeness covers exactly the
-/// hosts that contributed to it (the same rule as the merge SQL: SUM over partials).
-public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
-    public var cell: Cell
-    public var completeness: Completeness
-
-    public init(cell: Cell, completeness: Completeness) {
-        self.cell = cell
-        self.completeness = completeness
-    }
-
-    public mutating func merge(_ o: Row) {
-        cell.merge(o.cell)
-        completeness.merge(o.completeness)
-    }
 }
 
 /// The rows of every table of a run, by table: partial rows carry their host's completeness;
@@ -331,20 +377,15 @@ public struct TableRows: Sendable {
             }
         }
     }
-
-    /// Rows per table name, for tables that have any.
-    public var rowCounts: [String: Int] { tables.mapValues(\.count) }
 }
 
 /// One table's rows behind `TableRows`' type erasure.
 protocol AnyTableRows: Sendable {
-    var count: Int { get }
     mutating func merge(_ other: any AnyTableRows)
 }
 
 struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
-    var count: Int { rows.groupCount }
     mutating func merge(_ other: any AnyTableRows) {
         if let o = other as? Self { rows.merge(o.rows) }
     }

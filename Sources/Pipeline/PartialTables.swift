@@ -83,7 +83,8 @@ enum PartialTables {
                                              into rows: inout TableRows, names: inout NamePool) throws(PipelineError) {
         let rel = path.hasPrefix(tableRoot + "/") ? String(path.dropFirst(tableRoot.count + 1)) : path
         let cols = try PartialColumns(reading: path, as: T.schema, relative: rel)
-        if let bad = try cols.int32(1).first(where: { Int($0) != bucketSeconds }) {
+        let seconds = T.schema.columns.firstIndex { $0.name == "bucket_seconds" } ?? 1
+        if let bad = try cols.int32(seconds).first(where: { Int($0) != bucketSeconds }) {
             throw .missingInput("\(rel): bucket_seconds \(bad), but the pipeline aggregates \(bucketSeconds) s buckets")
         }
         let read = try T.rows(from: cols, names: &names)
@@ -138,6 +139,11 @@ struct PartialColumns {
 
     func int32(_ i: Int) throws(PipelineError) -> [Int32] {
         guard case .int32(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
+        return v
+    }
+
+    func doubles(_ i: Int) throws(PipelineError) -> [Double] {
+        guard case .double(let v) = columns[i].values, columns[i].validity == nil, v.count == rowCount else { throw bad(i) }
         return v
     }
 

@@ -76,12 +76,11 @@ public struct PipelineSpec: Sendable, Equatable {
         /// Distinct (domain, route) pairs per service and DNS names per client kept per partition
         /// in red_route / dns_names (and paths per entry service in chain_paths); the rest is `{other}`.
         public var routeCap: Int = 200
-        public static let allTables = ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops",
-                                       "red_route", "dns_names", "call_chains", "chain_paths"]
+        public static var allTables: [String] { PipelineTables.hourly.map { $0.name } + [CallChainsTable.name] }
     }
 
     public struct RollupParameters: Sendable, Equatable {
-        public var table: String = "traffic_matrix"
+        public var table: String = TrafficMatrix.name
         public var bucketSeconds: Int = 86_400
     }
 
@@ -255,7 +254,7 @@ public struct PipelineSpec: Sendable, Equatable {
             var p = RollupParameters()
             if let t = n["table"] {
                 p.table = try t.string()
-                guard p.table == "traffic_matrix" else { throw t.fail("only traffic_matrix can be rolled up") }
+                guard p.table == TrafficMatrix.name else { throw t.fail("only \(TrafficMatrix.name) can be rolled up") }
             }
             p.bucketSeconds = try int("bucket_seconds", 3600...86_400, 86_400)
             if let b = n["bucket_seconds"], 86_400 % p.bucketSeconds != 0 { throw b.fail("must divide 86400") }

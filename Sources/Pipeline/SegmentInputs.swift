@@ -16,48 +16,20 @@ public struct InputSegment: Sendable, Equatable, Codable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { (a.host, a.path) < (b.host, b.path) }
 }
 
-/// Finds the segments that can hold events of a partition.
-///
-/// A collector files a segment under the hour its window *started* in; with
-/// the window at most an hour and records flushed late, events of hour H sit
-/// in the folders of H−1, H and H+1. All three are read and every record is
-/// placed by its corrected time, so each event counts in exactly one partition.
+/// A partition's input segments: which files (`SegmentDiscovery`) and their fingerprints.
 public enum SegmentInputs {
+    /// The segment files of the hosts `hostGlobs` select that can hold events of `partition`,
+    /// by host (`SegmentDiscovery.files`).
     public static func discover(root: String, hostGlobs: [String], partition: Partition) throws(PipelineError)
         -> [String: [String]] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw .missingInput("segment root \(root) does not exist or is not a folder")
-        }
-        let hostDirs: [String]
         do {
-            hostDirs = try FileManager.default.contentsOfDirectory(atPath: root)
-                .filter { $0.hasPrefix("host=") }
-                .filter { d in hostGlobs.contains { Glob.matches($0, String(d.dropFirst(5))) } }
-                .sorted()
-        } catch {
-            throw .io("cannot list \(root): \(error.localizedDescription)")
-        }
-        var hours: [Partition] = []
-        for p in partition.hours {
-            hours.append(Partition.hour(containing: p.startNanos - 3_600_000_000_000))
-            hours.append(p)
-            hours.append(Partition.hour(containing: p.endNanos))
-        }
-        let hourPaths = Array(Set(hours.map(\.path))).sorted()
-        var out: [String: [String]] = [:]
-        for hd in hostDirs {
-            var files: [String] = []
-            for hp in hourPaths {
-                let dir = "\(root)/\(hd)/\(hp)"
-                guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
-                for n in names where n.hasSuffix(SegmentFormat.sealedSuffix) || n.hasSuffix(SegmentFormat.openSuffix) {
-                    files.append("\(dir)/\(n)")
-                }
+            return try SegmentDiscovery.files(root: root, startNanos: partition.startNanos, endNanos: partition.endNanos) { host in
+                hostGlobs.contains { Glob.matches($0, host) }
             }
-            if !files.isEmpty { out[String(hd.dropFirst(5))] = files.sorted() }
+        } catch {
+            if case .noRoot = error { throw .missingInput(error.description) }
+            throw .io(error.description)
         }
-        return out
     }
 
     /// Size and CRC32C of each file, for the manifest.

@@ -11,7 +11,7 @@ import Pipeline
 struct ReportLoader {
     let root: String
     let selection: ReportSelection
-    static let hourlyTables = ["red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"]
+    static var hourlyTables: [String] { PipelineTables.hourly.map { $0.name } }
     static let anomalyTable = "anomaly_candidates"
     static let topPairsShown = 20
 

@@ -1,3 +1,4 @@
+import Aggregates
 import ArgumentParser
 import Foundation
 import Parquet

@@ -1,4 +1,4 @@
-import Aggregates
+@testable import Aggregates
 import Foundation
 import Parquet
 @testable import Pipeline

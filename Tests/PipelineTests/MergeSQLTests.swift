@@ -9,7 +9,7 @@ import Testing
 struct MergeSQLTests {
     static let dir = packageRoot.appendingPathComponent("pipelines/spark")
 
-    @Test("every committed merge_<table>.sql and .duckdb.sql is what the declarations generate",
+    @Test("every committed merge_<table>.sql and fragment is what the declarations generate",
           arguments: MergeSQL.files().keys.sorted())
     func committedFileIsCurrent(_ name: String) throws {
         let committed = try String(contentsOf: Self.dir.appendingPathComponent(name), encoding: .utf8)
@@ -20,17 +20,21 @@ struct MergeSQLTests {
     @Test("no merge SQL is left over from a table that is gone")
     func noStaleFiles() throws {
         let present = try FileManager.default.contentsOfDirectory(atPath: Self.dir.path)
-            .filter { $0.hasPrefix("merge_") && $0.hasSuffix(".sql") }
+            .filter { ($0.hasPrefix("merge_") || $0.hasPrefix("fragment_")) && $0.hasSuffix(".sql") }
         #expect(Set(present) == Set(MergeSQL.files().keys))
     }
 
-    @Test("the histogram merge and quantile rule are written once: every RED table's query has them, counter tables none")
-    func histogramStepsOnlyWhereAHistogramIs() {
+    @Test("the histogram merge, the quantile rule and the completeness ratio are written once, in fragments the tables include")
+    func stepsWrittenOnce() {
+        let files = MergeSQL.files()
         for t in PipelineTables.hourly where !PipelineTables.joinedByTrace.contains(t.name) {
-            let sql = MergeSQL.files()[MergeSQL.Dialect.spark.fileName(t.name)]!
+            let sql = files[MergeSQL.fileName(t.name)]!
             let hasHistogram = t.schema.columns.contains { $0.name == "latency_counts" }
-            #expect(sql.contains("posexplode") == hasHistogram, "\(t.name)")
-            #expect(sql.components(separatedBy: "CASE WHEN total = 0").count - 1 == (hasHistogram ? 3 : 0), "\(t.name)")
+            #expect(sql.contains("-- include: fragment_histogram_latency_counts.sql") == hasHistogram, "\(t.name)")
+            #expect(sql.contains("-- include: fragment_completeness.sql"), "\(t.name)")
+            #expect(!sql.contains("posexplode") && !sql.contains("CASE WHEN events_observed"), "\(t.name) repeats a fragment")
         }
+        let histogram = files["fragment_histogram_latency_counts.sql"] ?? ""
+        #expect(histogram.components(separatedBy: "power(").count - 1 == 4, "one quantile value expression")
     }
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Runs the DuckDB spelling of the merge definitions (merge_<table>.duckdb.sql).
+"""Runs the Spark SQL merge definitions (merge_<table>.sql, generated from the table
+declarations by Sources/Pipeline/MergeSQL.swift) in DuckDB.
 
-Both spellings are generated from the table declarations (Sources/Pipeline/MergeSQL.swift,
-`redline dev table-schemas --sql pipelines/spark`): the grouping, the window functions, the
-quantile rule and the arithmetic are the same; only a few functions are spelled differently.
+The definitions are written in Spark SQL. DuckDB needs a handful of spellings changed, listed
+in DUCKDB_SPELLINGS below (and in README.md); nothing else — the grouping, the window
+functions, the quantile rule and the arithmetic are the same text. Every listed rewrite must
+apply exactly where expected, so an edit of the SQL that the translation no longer covers
+fails here instead of producing a different query.
 
 usage: duckdb_merge.py --tables DIR [--tables DIR ...] --partition date=YYYY-MM-DD/hour=HH
                        [--compare] [--out DIR] [--table NAME ...] [--rel-tol X]
@@ -18,7 +21,40 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run_merge import TABLES, COMPUTED_DOUBLES, MAX_LISTED, MergeError, same  # noqa: E402
+from run_merge import TABLES, COMPUTED_DOUBLES, MAX_LISTED, MergeError, merge_sql, same  # noqa: E402
+
+# (Spark spelling, DuckDB spelling, how many times it occurs in the SQL of a table with a
+# latency histogram; 0 elsewhere, except where the count is given as a pair (histogram, other)).
+DUCKDB_SPELLINGS = [
+    # posexplode as a lateral join: DuckDB's generate_subscripts is 1-based, positions are 0-based.
+    ("LATERAL VIEW posexplode(p.latency_counts) b AS pos, n",
+     "CROSS JOIN LATERAL (SELECT generate_subscripts(p.latency_counts, 1) - 1 AS pos,"
+     " unnest(p.latency_counts) AS n) b", 1),
+    # Arithmetic right shift: DuckDB's >> on signed integers is arithmetic, like Spark's shiftright.
+    ("shiftright(p.latency_offset + b.pos, p.latency_scale - t.latency_scale)",
+     "((p.latency_offset + b.pos) >> (p.latency_scale - t.latency_scale))", 1),
+    # collect_list(struct(...)) is list(row(...)); map_from_entries and map[key] are the same.
+    ("collect_list(struct(idx, n))", "list(row(idx, n))", 1),
+    # sequence (inclusive) is generate_series; transform is list_transform.
+    ("transform(sequence(d.first_index, d.last_index),", "list_transform(generate_series(d.first_index, d.last_index),", 1),
+    ("CAST(array() AS ARRAY<BIGINT>)", "CAST([] AS BIGINT[])", 1),
+    # An inline table is a parenthesised VALUES list.
+    ("SELECT * FROM VALUES ", "SELECT * FROM (VALUES ", 1),
+    ("\n    AS levels(q, name)", ") AS levels(q, name)", 1),
+    # The group key: struct(a, b) names its fields after the columns, like struct_pack(a, b).
+    ("struct(", "struct_pack(", (1, 1)),
+]
+
+
+def to_duckdb(sql, table):
+    histogram = "latency_counts" in sql
+    for spark, duck, times in DUCKDB_SPELLINGS:
+        expected = times[0 if histogram else 1] if isinstance(times, tuple) else (times if histogram else 0)
+        if sql.count(spark) != expected:
+            raise MergeError(f"merge_{table}.sql: expected {expected}× {spark!r}, found {sql.count(spark)}")
+        sql = sql.replace(spark, duck)
+    return sql
+
 
 def main(argv):
     p = argparse.ArgumentParser(description="Run the merge SQL in DuckDB.")
@@ -44,8 +80,7 @@ def main(argv):
                 raise MergeError(f"{table}: no partials at {src}")
             con.execute(f"CREATE VIEW partials AS SELECT * FROM read_parquet("
                         f"'{src}/host=*/*.parquet', hive_partitioning = true)")
-            with open(os.path.join(HERE, f"merge_{table}.duckdb.sql")) as f:
-                sql = f.read()
+            sql = to_duckdb(merge_sql(table), table)
             swift_path = os.path.join(root, table, a.partition, "part-00000.parquet")
             # DuckDB sums BIGINT into HUGEINT: cast every column back to the merged file's type.
             types = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{swift_path}', hive_partitioning = false)").fetchall()

@@ -1,137 +1,33 @@
--- Merge of the per-host partials of `dns_names` into the merged table (schemas/tables/dns_names.md),
--- Spark SQL. Generated from Sources/Pipeline/Tables by
--- `redline dev table-schemas --sql pipelines/spark` (Sources/Pipeline/MergeSQL.swift says what
--- it computes); do not edit. Group key: bucket_start, bucket_seconds, client_service, query_name, query_type, response_code.
+-- Merge of the per-host partials of `dns_names` (schemas/tables/dns_names.md), Spark SQL.
+-- Generated from Sources/Pipeline/Tables by `redline dev table-schemas --sql pipelines/spark`
+-- (Sources/Pipeline/MergeSQL.swift says what it computes); do not edit.
 
 WITH
--- Each partial row plus the scale its group's merged histogram will have: the smallest
--- (coarsest) scale among the group's partials.
 partial AS (
-  SELECT *, min(latency_scale) OVER (PARTITION BY bucket_start, bucket_seconds, client_service, query_name, query_type, response_code) AS merged_scale
+  SELECT *, struct(bucket_start, bucket_seconds, client_service, query_name, query_type, response_code) AS k
   FROM partials
 ),
 totals AS (
-  SELECT bucket_start, bucket_seconds, client_service, query_name, query_type, response_code,
-         sum(requests) AS requests,
-         sum(errors) AS errors,
-         sum(client_errors) AS client_errors,
-         sum(request_bytes) AS request_bytes,
-         sum(response_bytes) AS response_bytes,
-         min(merged_scale) AS latency_scale,
-         sum(latency_zero_count) AS latency_zero_count,
-         sum(latency_sum_ns) AS latency_sum_ns,
-         min(latency_min_ns) AS latency_min_ns,
+  SELECT k,
+         sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors,
+         sum(request_bytes) AS request_bytes, sum(response_bytes) AS response_bytes,
+         min(latency_scale) AS latency_scale, sum(latency_zero_count) AS latency_zero_count,
+         sum(latency_sum_ns) AS latency_sum_ns, min(latency_min_ns) AS latency_min_ns,
          max(latency_max_ns) AS latency_max_ns,
-         sum(events_observed) AS events_observed,
-         sum(events_lost) AS events_lost,
-         sum(events_lost_shared) AS events_lost_shared
+         sum(events_observed) AS events_observed, sum(events_lost) AS events_lost, sum(events_lost_shared) AS events_lost_shared
   FROM partial
-  GROUP BY bucket_start, bucket_seconds, client_service, query_name, query_type, response_code
+  GROUP BY k
 ),
--- One row per non-empty bucket of every partial, re-indexed at the merged scale:
--- latency_counts[pos] (0-based) is bucket latency_offset + pos; from scale s to the coarser m,
--- bucket i becomes i >> (s - m) (arithmetic: floor(i / 2^(s-m)), negative i too).
-buckets AS (
-  SELECT bucket_start, bucket_seconds, client_service, query_name, query_type, response_code, idx, sum(n) AS n
-  FROM (
-    SELECT p.bucket_start, p.bucket_seconds, p.client_service, p.query_name, p.query_type, p.response_code,
-           shiftright(p.latency_offset + b.pos, p.latency_scale - p.merged_scale) AS idx,
-           b.n
-    FROM partial p
-    LATERAL VIEW posexplode(p.latency_counts) b AS pos, n
-    WHERE b.n > 0
-  ) exploded
-  GROUP BY bucket_start, bucket_seconds, client_service, query_name, query_type, response_code, idx
-),
+-- include: fragment_histogram_latency_counts.sql
+-- include: fragment_completeness.sql
 
--- Running count over the buckets in index order, starting from the zero bucket.
-ranked AS (
-  SELECT b.bucket_start, b.bucket_seconds, b.client_service, b.query_name, b.query_type, b.response_code, b.idx, b.n,
-         t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.client_service, b.query_name, b.query_type, b.response_code
-                            ORDER BY b.idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_or_below,
-         t.latency_zero_count
-           + sum(b.n) OVER (PARTITION BY b.bucket_start, b.bucket_seconds, b.client_service, b.query_name, b.query_type, b.response_code) AS total
-  FROM buckets b
-  JOIN totals t ON b.bucket_start = t.bucket_start AND b.bucket_seconds = t.bucket_seconds AND b.client_service = t.client_service AND b.query_name = t.query_name AND b.query_type = t.query_type AND b.response_code = t.response_code
-),
-
--- Per group: the dense index range, the counts by index, and for each quantile the
--- first bucket whose running count reaches its rank.
-histogram AS (
-  SELECT bucket_start, bucket_seconds, client_service, query_name, query_type, response_code,
-         min(idx) AS first_index,
-         max(idx) AS last_index,
-         map_from_entries(collect_list(struct(idx, n))) AS count_by_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.5 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p50_ns_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.9 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p90_ns_index,
-         min(CASE WHEN at_or_below >= greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) THEN idx END) AS p99_ns_index,
-         min(total) AS total
-  FROM ranked
-  GROUP BY bucket_start, bucket_seconds, client_service, query_name, query_type, response_code
-),
-
--- Both halves side by side; a group whose histograms hold only zeros has no bucket rows.
-merged AS (
-  SELECT t.*,
-         h.first_index, h.last_index, h.count_by_index,
-         h.p50_ns_index, h.p90_ns_index, h.p99_ns_index,
-         coalesce(h.total, t.latency_zero_count) AS total,
-         -- 2^-scale: a bucket's representative value base^(index + 0.5) is computed as
-         -- 2^(index * 2^-scale) * 2^(0.5 * 2^-scale), as ExponentialHistogram.quantile does.
-         power(CAST(2 AS DOUBLE), CAST(-t.latency_scale AS DOUBLE)) AS inv_buckets_per_octave
-  FROM totals t
-  LEFT JOIN histogram h ON h.bucket_start = t.bucket_start AND h.bucket_seconds = t.bucket_seconds AND h.client_service = t.client_service AND h.query_name = t.query_name AND h.query_type = t.query_type AND h.response_code = t.response_code
-)
-
-SELECT bucket_start, bucket_seconds, client_service, query_name, query_type, response_code,
-       requests,
-       errors,
-       client_errors,
-       request_bytes,
-       response_bytes,
-       latency_scale,
-       latency_zero_count,
-       -- Trimmed: the offset is the first non-zero bucket; 0 with an empty list.
-       coalesce(first_index, 0) AS latency_offset,
-       coalesce(transform(sequence(first_index, last_index), i -> coalesce(count_by_index[i], CAST(0 AS BIGINT))),
-                CAST(array() AS ARRAY<BIGINT>)) AS latency_counts,
-       latency_sum_ns,
-       latency_min_ns,
-       latency_max_ns,
-       -- Quantile 0.5: NULL for an empty histogram; 0 if the rank falls among the zeros; else
-       -- the representative value of the bucket holding the rank, clamped to [min, max].
-       CASE WHEN total = 0 THEN NULL
-            WHEN greatest(1, ceil(CAST(0.5 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p50_ns_index * inv_buckets_per_octave)
-                                  * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
-                                CAST(latency_min_ns AS DOUBLE)),
-                       CAST(latency_max_ns AS DOUBLE))
-       END AS p50_ns,
-       -- Quantile 0.9: NULL for an empty histogram; 0 if the rank falls among the zeros; else
-       -- the representative value of the bucket holding the rank, clamped to [min, max].
-       CASE WHEN total = 0 THEN NULL
-            WHEN greatest(1, ceil(CAST(0.9 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p90_ns_index * inv_buckets_per_octave)
-                                  * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
-                                CAST(latency_min_ns AS DOUBLE)),
-                       CAST(latency_max_ns AS DOUBLE))
-       END AS p90_ns,
-       -- Quantile 0.99: NULL for an empty histogram; 0 if the rank falls among the zeros; else
-       -- the representative value of the bucket holding the rank, clamped to [min, max].
-       CASE WHEN total = 0 THEN NULL
-            WHEN greatest(1, ceil(CAST(0.99 AS DOUBLE) * CAST(total AS DOUBLE))) <= latency_zero_count THEN CAST(0 AS DOUBLE)
-            ELSE least(greatest(power(CAST(2 AS DOUBLE), p99_ns_index * inv_buckets_per_octave)
-                                  * power(CAST(2 AS DOUBLE), CAST(0.5 AS DOUBLE) * inv_buckets_per_octave),
-                                CAST(latency_min_ns AS DOUBLE)),
-                       CAST(latency_max_ns AS DOUBLE))
-       END AS p99_ns,
-       events_observed,
-       events_lost,
-       events_lost_shared,
-       -- Share of events not lost, over the host-buckets behind the row; 1 when none.
-       CASE WHEN events_observed + events_lost = 0 THEN CAST(1 AS DOUBLE)
-            ELSE CAST(events_observed AS DOUBLE) / CAST(events_observed + events_lost AS DOUBLE)
-       END AS completeness
-FROM merged
+SELECT c.k.bucket_start AS bucket_start, c.k.bucket_seconds AS bucket_seconds,
+       c.k.client_service AS client_service, c.k.query_name AS query_name, c.k.query_type AS query_type,
+       c.k.response_code AS response_code, requests, errors, client_errors, request_bytes, response_bytes,
+       latency_scale, latency_zero_count, latency_offset, latency_counts, latency_sum_ns, latency_min_ns,
+       latency_max_ns, p50_ns, p90_ns, p99_ns, events_observed, events_lost, events_lost_shared,
+       completeness
+FROM completed c
+JOIN histogram_columns hc ON hc.k = c.k
+JOIN quantiles q ON q.k = c.k
 ORDER BY bucket_start, bucket_seconds, client_service, query_name, query_type, response_code

@@ -1,27 +1,23 @@
--- Merge of the per-host partials of `tcp_drops` into the merged table (schemas/tables/tcp_drops.md),
--- Spark SQL. Generated from Sources/Pipeline/Tables by
--- `redline dev table-schemas --sql pipelines/spark` (Sources/Pipeline/MergeSQL.swift says what
--- it computes); do not edit. Group key: bucket_start, bucket_seconds, service, reason_code, reason, drop_class.
+-- Merge of the per-host partials of `tcp_drops` (schemas/tables/tcp_drops.md), Spark SQL.
+-- Generated from Sources/Pipeline/Tables by `redline dev table-schemas --sql pipelines/spark`
+-- (Sources/Pipeline/MergeSQL.swift says what it computes); do not edit.
 
 WITH
-totals AS (
-  SELECT bucket_start, bucket_seconds, service, reason_code, reason, drop_class,
-         sum(drops) AS drops,
-         sum(events_observed) AS events_observed,
-         sum(events_lost) AS events_lost,
-         sum(events_lost_shared) AS events_lost_shared
+partial AS (
+  SELECT *, struct(bucket_start, bucket_seconds, service, reason_code, reason, drop_class) AS k
   FROM partials
-  GROUP BY bucket_start, bucket_seconds, service, reason_code, reason, drop_class
-)
+),
+totals AS (
+  SELECT k,
+         sum(drops) AS drops,
+         sum(events_observed) AS events_observed, sum(events_lost) AS events_lost, sum(events_lost_shared) AS events_lost_shared
+  FROM partial
+  GROUP BY k
+),
+-- include: fragment_completeness.sql
 
-SELECT bucket_start, bucket_seconds, service, reason_code, reason, drop_class,
-       drops,
-       events_observed,
-       events_lost,
-       events_lost_shared,
-       -- Share of events not lost, over the host-buckets behind the row; 1 when none.
-       CASE WHEN events_observed + events_lost = 0 THEN CAST(1 AS DOUBLE)
-            ELSE CAST(events_observed AS DOUBLE) / CAST(events_observed + events_lost AS DOUBLE)
-       END AS completeness
-FROM totals
+SELECT c.k.bucket_start AS bucket_start, c.k.bucket_seconds AS bucket_seconds, c.k.service AS service,
+       c.k.reason_code AS reason_code, c.k.reason AS reason, c.k.drop_class AS drop_class, drops,
+       events_observed, events_lost, events_lost_shared, completeness
+FROM completed c
 ORDER BY bucket_start, bucket_seconds, service, reason_code, reason, drop_class

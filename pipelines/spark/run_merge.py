@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Every table with a merge: the SQL files generated from the table declarations (MergeSQL.swift).
 TABLES = sorted(f[len("merge_"):-len(".sql")] for f in os.listdir(HERE)
-                if f.startswith("merge_") and f.endswith(".sql") and not f.endswith(".duckdb.sql"))
+                if f.startswith("merge_") and f.endswith(".sql"))
 # Columns holding doubles computed from the merged parts; everything else compares exactly.
 COMPUTED_DOUBLES = {"p50_ns", "p90_ns", "p99_ns", "completeness"}
 MAX_LISTED = 20  # differences listed per table; the count is always complete
@@ -38,6 +38,20 @@ MAX_LISTED = 20  # differences listed per table; the count is always complete
 
 class MergeError(Exception):
     """A failure that stops the run: exit 2 with this message."""
+
+
+def merge_sql(table):
+    """merge_<table>.sql with each `-- include: FILE` line replaced by that file of this folder."""
+    with open(os.path.join(HERE, f"merge_{table}.sql")) as f:
+        lines = f.read().split("\n")
+    out = []
+    for line in lines:
+        if line.startswith("-- include: "):
+            with open(os.path.join(HERE, line[len("-- include: "):].strip())) as g:
+                out.append(g.read().rstrip("\n"))
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def parse_args(argv):
@@ -103,8 +117,7 @@ def merge(spark, root, partition, table):
     src = os.path.join(root, "partials", table, partition)
     if not os.path.isdir(src):
         raise MergeError(f"{table}: no partials at {src}")
-    with open(os.path.join(HERE, f"merge_{table}.sql")) as f:
-        sql = f.read()
+    sql = merge_sql(table)
     spark.read.parquet(src).createOrReplaceTempView("partials")
     # What went in: rows, hosts and (RED tables) histogram scales of the partials.
     scales = ", array_sort(collect_set(latency_scale)) AS scales" if "latency_scale" in spark.table("partials").columns else ""

@@ -4,31 +4,7 @@ import Aggregates
 public enum RedService: OutputTable {
     public typealias Cell = REDCell
 
-    public struct Key: TableKey {
-        public var bucket: Int64 = 0
-        public var service: Int32 = 0
-        public var proto: Int32 = 0
-        public var observer: Int32 = 0
-
-        public init() {}
-
-        public init(bucket: Int64, service: Int32, proto: Int32, observer: Int32) {
-            self.bucket = bucket
-            self.service = service
-            self.proto = proto
-            self.observer = observer
-        }
-
-        public static func < (a: Self, b: Self) -> Bool {
-            (a.bucket, a.service, a.proto, a.observer) < (b.bucket, b.service, b.proto, b.observer)
-        }
-
-        /// Two packed words instead of four fields: fewer SipHash rounds per lookup.
-        public func hash(into h: inout Hasher) {
-            h.combine(bucket)
-            h.combine(packed(service, proto) ^ UInt64(UInt32(bitPattern: observer)) &* 0x9E37_79B9_7F4A_7C15)
-        }
-    }
+    public typealias Key = ServiceKey
 
     public static let name = "red_service"
     public static let version = 2
@@ -44,10 +20,4 @@ public enum RedService: OutputTable {
     }
 
     public static func emptyCell(histogramScale: Int) -> Cell { REDCell(scale: histogramScale) }
-}
-
-/// Two ids in one word, for hashing (equality still compares every field).
-@inline(__always)
-func packed(_ a: Int32, _ b: Int32) -> UInt64 {
-    UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
 }

@@ -4,22 +4,7 @@ import Aggregates
 public enum TCPDrops: OutputTable {
     public typealias Cell = Count
 
-    public struct Key: TableKey {
-        public var bucket: Int64 = 0
-        public var service: Int32 = 0
-        /// The kernel's `enum skb_drop_reason` value.
-        public var reason: Int32 = 0
-
-        public init() {}
-
-        public init(bucket: Int64, service: Int32, reason: Int32) {
-            self.bucket = bucket
-            self.service = service
-            self.reason = reason
-        }
-
-        public static func < (a: Self, b: Self) -> Bool { (a.bucket, a.service, a.reason) < (b.bucket, b.service, b.reason) }
-    }
+    public typealias Key = DropKey
 
     public static let name = "tcp_drops"
     public static let version = 3

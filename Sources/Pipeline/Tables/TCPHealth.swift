@@ -5,26 +5,7 @@ import Aggregates
 public enum TCPHealth: OutputTable {
     public typealias Cell = TCPHealthCell
 
-    public struct Key: TableKey {
-        public var bucket: Int64 = 0
-        public var service: Int32 = 0
-        public var peer: Int32 = 0
-        /// Where `peer` was named from: the id of a `PeerIdentitySource` name.
-        public var peerSource: Int32 = 0
-
-        public init() {}
-
-        public init(bucket: Int64, service: Int32, peer: Int32, peerSource: Int32) {
-            self.bucket = bucket
-            self.service = service
-            self.peer = peer
-            self.peerSource = peerSource
-        }
-
-        public static func < (a: Self, b: Self) -> Bool {
-            (a.bucket, a.service, a.peer, a.peerSource) < (b.bucket, b.service, b.peer, b.peerSource)
-        }
-    }
+    public typealias Key = HealthKey
 
     public static let name = "tcp_health"
     public static let version = 4

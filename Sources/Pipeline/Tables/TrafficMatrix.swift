@@ -5,45 +5,7 @@ import Aggregates
 public enum TrafficMatrix: OutputTable {
     public typealias Cell = TrafficCell
 
-    public struct Key: TableKey {
-        public var bucket: Int64 = 0
-        public var srcDC: Int32 = 0
-        public var dstDC: Int32 = 0
-        public var srcService: Int32 = 0
-        public var dstService: Int32 = 0
-        public var l4: Int32 = 0
-        public var observer: Int32 = 0
-        /// Where the observer's peer (dst for `source`, src for `destination`) was named from:
-        /// the id of a `PeerIdentitySource` name.
-        public var peerSource: Int32 = 0
-
-        public init() {}
-
-        public init(bucket: Int64, srcDC: Int32, dstDC: Int32, srcService: Int32, dstService: Int32, l4: Int32,
-                    observer: Int32, peerSource: Int32) {
-            self.bucket = bucket
-            self.srcDC = srcDC
-            self.dstDC = dstDC
-            self.srcService = srcService
-            self.dstService = dstService
-            self.l4 = l4
-            self.observer = observer
-            self.peerSource = peerSource
-        }
-
-        public static func < (a: Self, b: Self) -> Bool {
-            let x = (a.bucket, a.srcDC, a.dstDC, a.srcService, a.dstService, a.l4)
-            let y = (b.bucket, b.srcDC, b.dstDC, b.srcService, b.dstService, b.l4)
-            return x != y ? x < y : (a.observer, a.peerSource) < (b.observer, b.peerSource)
-        }
-
-        /// Three packed words instead of eight fields: fewer SipHash rounds per lookup.
-        public func hash(into h: inout Hasher) {
-            h.combine(bucket)
-            h.combine(packed(srcService, dstService) ^ UInt64(UInt32(bitPattern: peerSource)) &* 0xC2B2_AE3D_27D4_EB4F)
-            h.combine(packed(srcDC, dstDC) ^ packed(l4, observer) &* 0x9E37_79B9_7F4A_7C15)
-        }
-    }
+    public typealias Key = TrafficKey
 
     public static let name = "traffic_matrix"
     public static let version = 4

@@ -1,5 +1,5 @@
-import Aggregates
 import CRedlineABI
+import Enrichment
 
 /// What a row's events are, for charging losses: rows inherit the loss rate of the class their
 /// events belong to (schemas/tables/README.md, "Completeness"). Name ids are `NamePool` ids;
