@@ -12,9 +12,10 @@ import Parquet
 /// order: bucket first, then every key field in column order (names by their text, codes by
 /// their decimal text), so a file's bytes depend only on its contents.
 ///
-/// How records become cells is the table's cell type's business (`Mergeable`, in
-/// Sources/Aggregates): partial rows of several hosts merge by `Cell.merge`, the rule the
-/// generated SQL repeats column by column.
+/// Records become cells in Sources/Aggregates (`HostAggregation` for the built-in tables, e.g.
+/// `REDCell.add(call:)`; a `CallAggregator` for tables filled from calls elsewhere); partial rows
+/// of several hosts merge by `Cell.merge` (`Mergeable`), the rule the generated SQL repeats
+/// column by column.
 public protocol OutputTable {
     associatedtype Key: TableKey
     associatedtype Cell: Mergeable & Equatable
