@@ -1,3 +1,4 @@
+import Aggregates
 import Collector
 import Enrichment
 import Foundation
@@ -24,6 +25,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case rules
     /// Metadata snapshots: every input goes to the pods (JSON), services and datacenters (YAML) loaders.
     case metadata
+    /// Names read from captured prefixes and call records (red_route, dns_names): a DNS question,
+    /// a RESP command, a path's template (whole and cut), a Host, a record's name field.
+    case requestNames = "request-names"
 
     /// Feeds `data` to the target's parser(s).
     public func run(_ data: UnsafeRawBufferPointer) {
@@ -49,6 +53,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? PodSnapshot.parse(json: Data(data), file: "pods.json")
             _ = try? ServiceMap.parse(yaml: Self.text(data), file: "services.yaml")
             _ = try? DatacenterTable.parse(yaml: Self.text(data), file: "datacenters.yaml")
+        case .requestNames:
+            let bytes = Array(data)
+            _ = RequestNames.dnsQuestion(bytes)
+            _ = RequestNames.redisCommand(bytes)
+            _ = RouteTemplate.template(bytes, truncated: false)
+            _ = RouteTemplate.template(bytes, truncated: true)
+            _ = RouteTemplate.domain(bytes)
+            _ = RequestNames.recordName(bytes, truncated: false, uppercase: true)
         }
     }
 

@@ -156,17 +156,22 @@ extension PartitionAggregates {
 }
 
 extension OutputTable {
-    /// Cells and completeness with the name fields of every key mapped through `map`.
-    static func renamed(_ cells: Accumulator<Key, Cell>, _ completeness: [Key: Completeness], _ map: [Int32])
-        -> (Accumulator<Key, Cell>, [Key: Completeness]) {
+    /// A function mapping the name fields of a key through `map`.
+    static func keyRenaming(_ map: [Int32]) -> (Key) -> Key {
         let paths = fields.compactMap { f -> WritableKeyPath<Key, Int32>? in
             if case .name(let p) = f.kind { p } else { nil }
         }
-        func rename(_ key: Key) -> Key {
+        return { key in
             var k = key
             for p in paths { k[keyPath: p] = map[Int(k[keyPath: p])] }
             return k
         }
+    }
+
+    /// Cells and completeness with the name fields of every key mapped through `map`.
+    static func renamed(_ cells: Accumulator<Key, Cell>, _ completeness: [Key: Completeness], _ map: [Int32])
+        -> (Accumulator<Key, Cell>, [Key: Completeness]) {
+        let rename = keyRenaming(map)
         var out = Accumulator<Key, Cell>()
         for (k, c) in cells.cells { out.merge(rename(k), c) }
         var outCompleteness: [Key: Completeness] = [:]

@@ -132,9 +132,15 @@ public struct HourlyRun {
         try? FileManager.default.removeItem(atPath: staging)
         var tableFiles: [Manifest.TableFile] = []
         let tables = PipelineTables.hourly.filter { agg.tables.contains($0.name) }
+        let writeChains = agg.tables.contains(CallChainsTable.name)
         /// Writes one table file to staging (names and ranks of the pool the rows' ids are from).
         func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, names: NamePool, ranks: NameRanks, relative: String,
                                    scope: String) throws(PipelineError) -> Manifest.TableFile {
+            try write(T.schema, T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds),
+                      relative: relative, scope: scope)
+        }
+        func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String,
+                   scope: String) throws(PipelineError) -> Manifest.TableFile {
             let staged = "\(staging)/\(relative)"
             try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
@@ -142,8 +148,6 @@ public struct HourlyRun {
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
             options.fileMode = mode_t(spec.write.fileMode)
-            let schema = T.schema
-            let columns = T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds)
             do {
                 let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
                                               metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
@@ -154,7 +158,7 @@ public struct HourlyRun {
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            return .init(table: T.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope)
+            return .init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope)
         }
 
         // Per host, on up to `jobs` threads: read, correct, enrich, aggregate into the host's own
@@ -163,12 +167,16 @@ public struct HourlyRun {
         var names = NamePool()
         var partialHosts: [String] = []
         var merged = TableRows()
+        /// call_chains' partials: each host's calls that can carry trace context (`ChainAssembler`).
+        var observations: [String: [HopObservation]] = [:]
         var counters: [String: HostCounters] = [:]
         var warnings: [String] = []
         var watermark: Int64?
         let hosts = byHost.keys.sorted()
         struct HostResult {
             var outcome: HostProcessor.Outcome
+            var rows: TableRows
+            var observations: [HopObservation]?
             var names: NamePool
             var files: [Manifest.TableFile]
         }
@@ -183,15 +191,29 @@ public struct HourlyRun {
                                                 trafficMatrix: agg.tables.contains(TrafficMatrix.name),
                                                 tcpHealth: agg.tables.contains(TCPHealth.name), tcpDrops: agg.tables.contains(TCPDrops.name))
             var own = NamePool()
+            let l7 = L7Aggregation(tables: Set(agg.tables), routeCap: agg.routeCap, histogramScale: agg.histogramScale,
+                                   host: host, names: &own)
+            if l7.isActive { processor.callAggregator = l7 }
             let outcome = processor.run(names: &own)
-            let rows = TableRows(partial: outcome.aggregates)
+            var rows = TableRows(partial: outcome.aggregates)
+            var hops: [HopObservation]?
+            if let l7 = outcome.callAggregator as? L7Aggregation {
+                rows.merge(l7.rows)
+                hops = l7.observations
+            }
             let ranks = NameRanks(own)
             var files: [Manifest.TableFile] = []
             for t in tables {
                 files.append(try write(t, rows, names: own, ranks: ranks,
                                        relative: "partials/\(t.name)/\(partition.path)/host=\(host)/part-00000.parquet", scope: host))
             }
-            return HostResult(outcome: outcome, names: own, files: files)
+            if writeChains {
+                files.append(try write(CallChainsTable.schema,
+                                       CallChainsTable.columns(observations: hops ?? [], bucketSeconds: agg.bucketSeconds),
+                                       relative: "partials/\(CallChainsTable.name)/\(partition.path)/host=\(host)/part-00000.parquet",
+                                       scope: host))
+            }
+            return HostResult(outcome: outcome, rows: rows, observations: hops, names: own, files: files)
         } fold: { i, result throws(PipelineError) in
             let host = hosts[i], outcome = result.outcome
             counters[host] = outcome.counters
@@ -200,7 +222,8 @@ public struct HourlyRun {
                 warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            merged.merge(TableRows(partial: outcome.aggregates.renamed(names.translation(of: result.names))))
+            merged.merge(result.rows.renamed(names.translation(of: result.names)))
+            if let hops = result.observations { observations[host] = hops }
             tableFiles += result.files
             partialHosts.append(host)
             if !ifChanged {
@@ -212,12 +235,30 @@ public struct HourlyRun {
         }
         if mode == .mergeOnly {
             for host in found.files.keys.sorted() {
-                merged.merge(try PartialTables.read(found.files[host]!, tableRoot: tableRoot,
-                                                    bucketSeconds: agg.bucketSeconds, names: &names))
+                var files = found.files[host]!
+                if let chains = files.removeValue(forKey: CallChainsTable.name) {
+                    observations[host] = try CallChainsTable.observations(reading: chains, tableRoot: tableRoot)
+                }
+                files.removeValue(forKey: ChainPaths.name) // built by the merge, its partials are empty
+                merged.merge(try PartialTables.read(files, tableRoot: tableRoot, bucketSeconds: agg.bucketSeconds, names: &names))
             }
             counters = found.counters
             warnings += found.warnings
             watermark = found.watermark
+        }
+        let wantChains = agg.tables.contains(CallChainsTable.name) || agg.tables.contains(ChainPaths.name)
+        var chainHops: [ChainHop] = []
+        if wantChains && spec.stages.contains(.merge) && mode != .partialsOnly {
+            let built = ChainAssembler().tables(hosts: observations.keys.sorted().map { observations[$0]! },
+                                                bucketSeconds: agg.bucketSeconds, histogramScale: agg.histogramScale,
+                                                pathCap: agg.routeCap)
+            chainHops = built.hops
+            merged.update(ChainPaths.self) { acc in
+                for p in built.paths {
+                    acc.merge(ChainPaths.Key(bucket: p.bucket, entry: names.id(p.entry), path: names.id(p.path), traced: p.traced ? 1 : 0),
+                              Row(cell: p.cell, completeness: Completeness()))
+                }
+            }
         }
 
         // The merged tables to staging, then commit.
@@ -227,6 +268,10 @@ public struct HourlyRun {
                 tableFiles.append(try write(t, merged, names: names, ranks: ranks,
                                             relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
             }
+            if writeChains {
+                tableFiles.append(try write(CallChainsTable.schema, CallChainsTable.columns(hops: chainHops, bucketSeconds: agg.bucketSeconds),
+                                            relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
+            }
         }
 
         // The units of publication (schemas/pipeline-v1.md, "Commit"): each merged table's
@@ -235,10 +280,11 @@ public struct HourlyRun {
         // and this run does not write (hosts no longer inputs, dropped tables) are removed; a
         // merge-only run owns the merged folders only, the partials being its inputs.
         var folders: [String] = []
+        let folderTables = tables.map { $0.name } + (writeChains ? [CallChainsTable.name] : [])
         if mode != .mergeOnly {
-            for host in partialHosts { folders += tables.map { "partials/\($0.name)/\(partition.path)/host=\(host)" } }
+            for host in partialHosts { folders += folderTables.map { "partials/\($0)/\(partition.path)/host=\(host)" } }
         }
-        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += tables.map { "\($0.name)/\(partition.path)" } }
+        if spec.stages.contains(.merge) && mode != .partialsOnly { folders += folderTables.map { "\($0)/\(partition.path)" } }
         let removals = Set((Manifest.load(manifestPath)?.tables ?? [])
             .filter { mode != .mergeOnly || $0.scope == "merged" }
             .map { ($0.path as NSString).deletingLastPathComponent })
@@ -289,7 +335,7 @@ public struct HourlyRun {
     func definitionFingerprint() -> String {
         let a = spec.aggregate!
         let w = spec.write
-        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(spec.correctTime.maxExtrapolationSeconds)|"
+        let text = "\(spec.name)|\(hostGlobs ?? spec.hosts)|\(a.bucketSeconds)|\(a.histogramScale)|\(a.tables)|\(a.routeCap)|\(spec.correctTime.maxExtrapolationSeconds)|"
             + "\(spec.read.maxBlockBytes)|\(spec.stages.contains(.merge))|\(w.compression)|\(w.zstdLevel)|\(w.rowGroupRows)"
         let crc = text.utf8CString.withUnsafeBufferPointer { ccompression_crc32c(0, $0.baseAddress, $0.count - 1) }
         return String(format: "%08x", crc)

@@ -25,7 +25,7 @@ public enum MergeSQL {
     /// Every merge file and fragment: file name → text.
     public static func files() -> [String: String] {
         var out = [completenessFragment: completeness()]
-        for t in PipelineTables.hourly {
+        for t in PipelineTables.hourly where !PipelineTables.joinedByTrace.contains(t.name) {
             let (sql, fragments) = query(t)
             out[fileName(t.name)] = sql
             out.merge(fragments) { a, b in

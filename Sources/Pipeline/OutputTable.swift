@@ -367,6 +367,14 @@ public struct TableRows: Sendable {
         tables[T.name] = box
     }
 
+    /// The same rows with every name id `i` of their keys replaced by `map[i]` (a host's own
+    /// name pool translated into the run's, `NamePool.translation(of:)`).
+    public func renamed(_ map: [Int32]) -> TableRows {
+        var out = TableRows()
+        out.tables = tables.mapValues { $0.renamed(map) }
+        return out
+    }
+
     /// Adds another set of rows (the merge across hosts).
     public mutating func merge(_ other: TableRows) {
         for (name, theirs) in other.tables {
@@ -383,11 +391,18 @@ public struct TableRows: Sendable {
 /// One table's rows behind `TableRows`' type erasure.
 protocol AnyTableRows: Sendable {
     mutating func merge(_ other: any AnyTableRows)
+    func renamed(_ map: [Int32]) -> any AnyTableRows
 }
 
 struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
     mutating func merge(_ other: any AnyTableRows) {
         if let o = other as? Self { rows.merge(o.rows) }
+    }
+    func renamed(_ map: [Int32]) -> any AnyTableRows {
+        let rename = T.keyRenaming(map)
+        var out = Self()
+        for (k, r) in rows.cells { out.rows.merge(rename(k), r) }
+        return out
     }
 }

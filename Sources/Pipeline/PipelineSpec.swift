@@ -79,7 +79,10 @@ public struct PipelineSpec: Sendable, Equatable {
         public var bucketSeconds: Int = 60
         public var histogramScale: Int = 4
         public var tables: [String] = AggregateParameters.allTables
-        public static var allTables: [String] { PipelineTables.hourly.map { $0.name } }
+        /// Distinct (domain, route) pairs per service and DNS names per client kept per partition
+        /// in red_route / dns_names (and paths per entry service in chain_paths); the rest is `{other}`.
+        public var routeCap: Int = 200
+        public static var allTables: [String] { PipelineTables.hourly.map { $0.name } + [CallChainsTable.name] }
     }
 
     public struct RollupParameters: Sendable, Equatable {
@@ -232,13 +235,14 @@ public struct PipelineSpec: Sendable, Equatable {
             try n.requireKeys(in: ["stage"])
             return .enrich
         case "aggregate":
-            try n.requireKeys(in: ["stage", "bucket_seconds", "histogram_scale", "tables"])
+            try n.requireKeys(in: ["stage", "bucket_seconds", "histogram_scale", "tables", "route_cap"])
             var p = AggregateParameters()
             p.bucketSeconds = try int("bucket_seconds", 1...3600, 60)
             if let b = n["bucket_seconds"], 3600 % p.bucketSeconds != 0 {
                 throw b.fail("must divide 3600 so buckets never straddle an hour partition")
             }
             p.histogramScale = try int("histogram_scale", -4...8, 4)
+            p.routeCap = try int("route_cap", 1...100_000, 200)
             if let t = n["tables"] {
                 p.tables = try t.sequence().map { (x: YAMLNode) throws(ConfigError) in
                     let name = try x.string()

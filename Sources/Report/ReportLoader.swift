@@ -12,6 +12,10 @@ struct ReportLoader {
     let root: String
     let selection: ReportSelection
     static var hourlyTables: [String] { PipelineTables.hourly.map { $0.name } }
+    /// The hourly tables whose rows carry `completeness` (chain_paths, built by a join, does not).
+    static var completenessTables: [String] {
+        PipelineTables.hourly.filter { $0.schema.columns.contains { $0.name == "completeness" } }.map { $0.name }
+    }
     static let anomalyTable = "anomaly_candidates"
     static let topPairsShown = 20
 
@@ -83,6 +87,10 @@ struct ReportLoader {
         let health = try tcpHealth(byTable["tcp_health"]!, track: track)
         let drops = try dropReasons(byTable["tcp_drops"]!, track: track)
         let (anomalies, problem) = try anomalyCandidates(hours)
+        // Tables no section reads (red_route, dns_names) still say how complete their rows are.
+        for t in Self.completenessTables where !["traffic_matrix", "red_service", "red_edge", "tcp_health", "tcp_drops"].contains(t) {
+            for path in byTable[t] ?? [] { try track(try TableFile(path: path), t) }
+        }
 
         return ReportData(
             selection: selection, slots: slots,
@@ -90,7 +98,7 @@ struct ReportLoader {
             topPairs: Array((dailyPairs ?? traffic.pairs).filter { $0.srcDC != $0.dstDC }.prefix(Self.topPairsShown)),
             shares: traffic.shares, services: services, nodes: nodes, edges: edges, health: health,
             dropReasons: drops, anomalies: anomalies, anomalyProblem: problem,
-            tables: Self.hourlyTables.map { completeness[$0] ?? TableCompleteness(table: $0) },
+            tables: Self.completenessTables.map { completeness[$0] ?? TableCompleteness(table: $0) },
             partitions: partitions,
             quantileError: ExponentialHistogram(scale: scale).relativeError)
     }

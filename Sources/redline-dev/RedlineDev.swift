@@ -63,7 +63,7 @@ struct TableSchemas: ParsableCommand {
     var sql: String?
 
     func run() throws {
-        for t in PipelineTables.every.map({ $0.schema }) {
+        for t in PipelineTables.everySchema {
             let path = "\(out)/\(t.name).json"
             try t.json().write(to: URL(fileURLWithPath: path), options: .atomic)
             print(path)

@@ -31,7 +31,11 @@ import TestSupport
 struct SparkMergeEquivalenceTests {
     static let packageRoot = Prerequisites.packageRoot
     static let partition = "date=2026-01-02/hour=03"
-    static let tables = PipelineTables.hourly.map { $0.name }
+    static let tables = PipelineTables.hourly.map { $0.name }.filter { !PipelineTables.joinedByTrace.contains($0) }
+    /// Tables the samples give no rows: they hold no DNS call (the lab's captures have no resolver
+    /// traffic). Their merge still runs and must equal Swift's (both empty); the rows that make the
+    /// comparison bite come from red_route, whose SQL the same generator writes.
+    static let emptyInSamples: Set<String> = ["dns_names"]
     static let samples = packageRoot + "/tools/lab/samples"
 
     struct Report: Decodable {
@@ -174,6 +178,10 @@ struct SparkMergeEquivalenceTests {
                 #expect(e.difference_count == 0,
                         "\(table) (\(root.lastPathComponent)): \(e.difference_count) differences: \(e.differences)")
                 #expect(e.spark_rows == e.swift_rows)
+                if Self.emptyInSamples.contains(table) {
+                    #expect(e.swift_rows == 0, "\(table) now has sample rows: drop it from emptyInSamples")
+                    continue
+                }
                 #expect((e.swift_rows ?? 0) > 0, "\(table) (\(root.lastPathComponent)) has no rows to compare")
                 #expect(e.partial_hosts == 4)
                 // Rows of several hosts shared keys: the merge combined partials, not just copied them.

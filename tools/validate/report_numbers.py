@@ -200,7 +200,7 @@ def main():
     out["drop-reasons"] = {"key": ["reason", "reason_code"], "rows": rows(con, files(a.tables, "tcp_drops", part),
         "SELECT reason, reason_code, sum(drops) AS drops FROM t GROUP BY ALL")}
     comp = []
-    for table in ("red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops"):
+    for table in ("red_service", "red_edge", "traffic_matrix", "tcp_health", "tcp_drops", "red_route", "dns_names"):
         fs = files(a.tables, table, part)
         r = rows(con, fs, "SELECT count(*) AS rows, coalesce(min(completeness), 1.0) AS min_completeness, "
                           "count(*) FILTER (WHERE completeness < 1) AS rows_incomplete FROM t")
