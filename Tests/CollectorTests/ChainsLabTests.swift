@@ -68,8 +68,9 @@ struct ChainsLabTests {
         let dir = try makeScratchDirectory("redline-chains").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redline = try builtProduct("redline")
-        _ = try shell([Prerequisites.packageRoot + "/tools/lab/lab", "down", "--id", "tc1"], allowFailure: true)
-        _ = try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tc1", "--topology", Prerequisites.packageRoot + "/tools/lab/topologies/eval.json",
+        // Its own lab id: suites run in parallel, and CollectorLabTests' runs use tc1 (tc2, tb1 are taken too).
+        _ = try shell([Prerequisites.packageRoot + "/tools/lab/lab", "down", "--id", "tk1"], allowFailure: true)
+        _ = try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tk1", "--topology", Prerequisites.packageRoot + "/tools/lab/topologies/eval.json",
                     "--duration", "15",
                     "--out", dir, "--redline", redline])
         let partition = try Lab.pipeline(dir, redline: redline)
