@@ -226,7 +226,7 @@ struct CollectorLabTests {
         return out
     }
 
-    @Test("rootBPF netns lab: pipelined clients (16 per write, every other HTTP request a 404) are counted through the collector within 0.5 % of redis' commandstats and wrk, errors included")
+    @Test("rootBPF netns lab: pipelined clients (16 per write, every other HTTP request a 404) are counted through the collector within 0.5 % of redis' commandstats and of wrk (plus the batches in flight at wrk's stop), errors included")
     func labPipelinedCountsMatch() throws {
         let dir = try makeScratchDirectory("redline-lab").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -239,10 +239,19 @@ struct CollectorLabTests {
             let o = Double(observed ?? 0)
             #expect(expected > 0 && abs(o - expected) / expected <= 0.005, "\(what): observed \(o), truth \(expected)")
         }
+        // wrk's count is the client's: when its time is up it stops reading, so the last batch each
+        // connection wrote (4 connections x 16 requests, half of them 404s) may have been served,
+        // and seen by Redline, without wrk counting it. nginx served at least what wrk counted
+        // and at most that plus the batches in flight; a CI run under load saw 864 vs wrk's 852.
+        func withinClientCut(_ observed: UInt64?, _ counted: Double, inFlight: Double, _ what: String) {
+            let o = Double(observed ?? 0)
+            #expect(counted > 0 && o >= counted * 0.995 && o <= counted * 1.005 + inFlight,
+                    "\(what): observed \(o), wrk counted \(counted), at most \(inFlight) more in flight at its stop")
+        }
         // Lab service ids: catalog 102 (nginx, wrk's pipelined GETs), cache 104 (redis).
-        within(calls[102]?.calls, field("catalog", "requests"), "catalog (nginx) vs wrk")
+        withinClientCut(calls[102]?.calls, field("catalog", "requests"), inFlight: 4 * 16, "catalog (nginx) vs wrk")
         // wrk counts every other response a non-2xx/3xx: the 404s.
-        within(calls[102]?.clientErrors, field("catalog", "non_2xx_3xx"), "catalog 404s vs wrk")
+        withinClientCut(calls[102]?.clientErrors, field("catalog", "non_2xx_3xx"), inFlight: 4 * 8, "catalog 404s vs wrk")
         // What redis executed during the load, plus the INFO that read it (seen, not counted by redis).
         within(calls[104]?.calls, field("cache", "server_commands") + 1, "cache vs redis' INFO commandstats")
 
