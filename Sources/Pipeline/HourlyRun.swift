@@ -194,13 +194,16 @@ public struct HourlyRun {
             let l7 = L7Aggregation(tables: Set(agg.tables), routeCap: agg.routeCap, histogramScale: agg.histogramScale,
                                    host: host, names: &own)
             if l7.isActive { processor.callAggregator = l7 }
-            let outcome = processor.run(names: &own)
+            var outcome = processor.run(names: &own)
             var rows = TableRows(partial: outcome.aggregates)
             var hops: [HopObservation]?
             if let l7 = outcome.callAggregator as? L7Aggregation {
                 rows.merge(l7.rows)
                 hops = l7.observations
             }
+            // The rows live on in `rows` and `hops` only: a host waiting to be folded holds one copy.
+            outcome.aggregates = PartitionAggregates()
+            outcome.callAggregator = nil
             let ranks = NameRanks(own)
             var files: [Manifest.TableFile] = []
             for t in tables {
