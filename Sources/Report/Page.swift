@@ -323,10 +323,10 @@ struct Page {
             return none("none: there is no anomaly_candidates table for the selection.")
         }
         guard !rows.isEmpty else { return none("none: anomaly_candidates has no rows in the selection.") }
-        var t = DataTable("anomalies", caption: "anomaly candidates, highest score first", [("rank", "rank", true), ("bucket_start", "bucket (UTC)", false), ("service", "service", false),
+        var t = DataTable("anomalies", caption: "anomaly candidates by rank (1 = most likely cause in its hour)", [("rank", "rank", true), ("bucket_start", "bucket (UTC)", false), ("service", "service", false),
             ("metric", "metric", false), ("score", "score", true), ("evidence", "evidence", false)])
-        for (i, r) in rows.prefix(50).enumerated() {
-            t.add([.int(Int64(i + 1), String(i + 1)), .text(Fmt.time(r.bucketStart)), .text(r.service), .text(r.metric), .real(r.score, Fmt.fixed(r.score, 2)), .text(r.evidence)])
+        for r in rows.prefix(50) {
+            t.add([.int(Int64(r.rank), String(r.rank)), .text(Fmt.time(r.bucketStart)), .text(r.service), .text(r.metric), .real(r.score, Fmt.fixed(r.score, 2)), .text(r.evidence)])
         }
         return "<p class=\"note\">From <code>anomaly_candidates</code>: \(rows.count) candidate\(rows.count == 1 ? "" : "s")\(rows.count > 50 ? ", the first 50 shown" : "").</p>\n" + t.html(openUpTo: 50)
     }

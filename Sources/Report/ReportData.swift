@@ -149,13 +149,16 @@ public struct DropReasonRow: Sendable, Equatable {
 /// | column | type | meaning |
 /// |---|---|---|
 /// | `bucket_start` | timestamp_ns | start of the bucket the candidate is about |
+/// | `rank` | int32 | 1 = most likely cause in its partition; a candidate another explains ranks below it |
 /// | `service` | string | the service (for an edge: the callee) |
 /// | `metric` | string | what moved (`error_ratio`, `p99`, `requests`, …) |
-/// | `score` | double | rank score, higher first |
+/// | `score` | double | how far off the metric is (a candidate explained by another may score higher) |
 /// | `evidence` | string | why, in words a person reads (baseline, observed, related edges) |
 public struct AnomalyRow: Sendable, Equatable {
-    public static let requiredColumns = ["bucket_start", "service", "metric", "score", "evidence"]
+    public static let requiredColumns = ["bucket_start", "rank", "service", "metric", "score", "evidence"]
     public var bucketStart: Int64
+    /// The candidate's rank in its partition (the ranking over the call graph, not the score order).
+    public var rank: Int32
     public var service, metric: String
     public var score: Double
     public var evidence: String

@@ -307,13 +307,16 @@ struct ReportLoader {
             }
             guard f.rows > 0 else { continue }
             let bucket = try f.int64s("bucket_start"), service = try f.strings("service"), metric = try f.strings("metric")
-            let score = try f.doubles("score"), evidence = try f.strings("evidence")
+            let score = try f.doubles("score"), evidence = try f.strings("evidence"), rank = try f.int32s("rank")
             for r in 0..<f.rows where bucket[r] >= selection.startNanos && bucket[r] < selection.endNanos {
-                rows.append(AnomalyRow(bucketStart: bucket[r], service: service[r], metric: metric[r], score: score[r], evidence: evidence[r]))
+                rows.append(AnomalyRow(bucketStart: bucket[r], rank: rank[r], service: service[r], metric: metric[r],
+                                       score: score[r], evidence: evidence[r]))
             }
         }
+        // The table's ranking, not the score: a cause can score lower than the symptom it explains
+        // (schemas/tables/anomaly_candidates.md). Over several hours each hour's rank 1 comes first.
         rows.sort { a, b in
-            a.score != b.score ? a.score > b.score
+            a.rank != b.rank ? a.rank < b.rank
                 : (a.bucketStart, a.service, a.metric, a.evidence) < (b.bucketStart, b.service, b.metric, b.evidence)
         }
         return (rows, nil)

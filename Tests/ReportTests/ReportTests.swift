@@ -155,6 +155,7 @@ struct ReportTests {
             switch c {
             case "bucket_start": ParquetField(c, .timestampNanos)
             case "score": ParquetField(c, .double)
+            case "rank": ParquetField(c, .int32)
             default: ParquetField(c, .string)
             }
         }
@@ -163,13 +164,16 @@ struct ReportTests {
             switch c {
             case "bucket_start": ColumnData(.int64((0..<rows).map { partition.startNanos + Int64($0) * 60_000_000_000 }))
             case "score": ColumnData(.double((0..<rows).map { Double($0) + 0.5 }))
+            // Ranks that disagree with the scores: row 1 is the cause (rank 1) yet scores in the
+            // middle, as a root cause below the symptom it explains can.
+            case "rank": ColumnData(.int32((0..<rows).map { Int32(($0 + rows - 1) % rows + 1) }))
             default: ColumnData(.byteArray(ByteArrays(strings: (0..<rows).map { "\(c)-\($0)" })))
             }
         })
         try w.close()
     }
 
-    @Test("anomaly candidates: none without the table, none when empty, rows ranked by score when present, a reason when columns lack")
+    @Test("anomaly candidates: none without the table, none when empty, rows in the table's rank order (not by score), a reason when columns lack")
     func anomalies() throws {
         let root = Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -182,14 +186,15 @@ struct ReportTests {
 
         try Self.writeAnomalies(root: root, partition: p, columns: AnomalyRow.requiredColumns + ["extra"], rows: 3)
         let d = try TrafficReport.data(tables: root, selection: .hour(p))
-        #expect(d.anomalies?.map(\.score) == [2.5, 1.5, 0.5])
-        #expect(d.anomalies?.first?.service == "service-2" && d.anomalies?.first?.evidence == "evidence-2")
+        #expect(d.anomalies?.map(\.rank) == [1, 2, 3])
+        #expect(d.anomalies?.map(\.score) == [1.5, 2.5, 0.5], "not in the table's rank order")
+        #expect(d.anomalies?.first?.service == "service-1" && d.anomalies?.first?.evidence == "evidence-1")
         let html = Page(d).html()
-        #expect(html.contains("data-table=\"anomalies\"") && html.contains("evidence-2"))
+        #expect(html.contains("data-table=\"anomalies\"") && html.contains("evidence-1"))
 
         try Self.writeAnomalies(root: root, partition: p, columns: ["bucket_start", "service", "score"], rows: 1)
         let h2 = try TrafficReport.html(tables: root, selection: .hour(p))
-        #expect(h2.contains("lacks the columns metric, evidence"))
+        #expect(h2.contains("lacks the columns rank, metric, evidence"))
     }
 
     @Test("formatting: shares below 100 % never read as 100 %, tiny ones as <0.01 % (escaped on the page)")
