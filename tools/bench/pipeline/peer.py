@@ -245,13 +245,18 @@ def cmd_report(tsv, results, *meta):
     run_line = (f"The whole run took **{total_s / 60:.1f} min** ({phase_line})." if total_s is not None else "")
     calls = int(info.get("calls", "0"))
     default = int(info.get("default_calls", "0"))
-    calls_line = (f"CALLS = {calls:,} at 1× (the script's default: the largest round number of calls at which the whole "
-                  f"run, 100× included, fitted about 25 minutes on an idle 2-core VM when it was measured on a small "
-                  f"run and extrapolated; the issue's ratios are at 1× and 10×, the 100× input is for the memory curve)"
+    calls_line = (f"CALLS = {calls:,} at 1×, the script's default, chosen so that the whole run fits about "
+                  f"25 minutes on an idle 2-core VM (a 1 M-call run of the script, measured on 2026-11-30 and "
+                  f"extrapolated; the duration above says whether it did). The issue's ratios are at 1× and 10×; "
+                  f"the 100× input ({100 * calls:,} calls) is there for the memory curve"
                   if calls == default else f"CALLS = {calls:,} at 1×, given on the command line (the default is {default:,})")
+    asked = info.get("rounds_asked", rounds)
+    if rounds != asked:
+        calls_line += (f". Rounds: {rounds} of the {asked} asked; the next would not have fitted the run's "
+                       f"{info.get('budget_min', '25')}-minute budget")
     disk_line = f"Peak disk use of the run's inputs and outputs: {int(info.get('peak_disk_kb', '0')) / 1024 / 1024:.1f} GiB"
     loads = [float(info.get(k, "0").split()[0]) for k in ("load_before", "load_after")]
-    load_note = (f"load average (1, 5, 15 min) before: {info.get('load_before')}; after: {info.get('load_after')}. "
+    load_note = (f"Load average (1, 5, 15 min) before: {info.get('load_before')}; after: {info.get('load_after')}. "
                  + ("The machine was busy (a 1-minute load above 1 on 2 cores): wall times, and above all the "
                     "`--jobs 2` speed-up, are understated; compare CPU seconds and ratios within the run."
                     if max(loads) > 1.0 else "The machine was idle at the start and at the end of the run."))
