@@ -162,6 +162,8 @@ struct BenchPipeline: Sendable {
                 state.finish(h, r)
             }
         }
+        // Hosts start in order, so a host that never started comes after a failed one, whose
+        // error this throws first.
         return try state.results.map { try $0!.get() }
     }
 
