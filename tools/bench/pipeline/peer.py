@@ -307,10 +307,14 @@ def readme_line(readme, info, ratios, jobs, mem, worst, tables, order):
         text += ("; peak RSS of one job " + " / ".join(f"{kb / 1024:.0f}" for _, kb in mem) + " MiB at "
                  + " / ".join(size for size, _ in mem)
                  + f" ({worst:.2f}×, goal ≤ 1.2: {'met' if worst <= 1.2 else '**MISSED**'})")
-    bytes_lines = [b.split(": ", 1)[1].split(" (")[0] for b in info.get("bytes", "").splitlines()
-                   if b.startswith("- benchmark input") and "bytes per call" in b]
-    if bytes_lines:
-        text += "; on disk " + " → ".join(bytes_lines) + (" (records v1 → v2)" if len(bytes_lines) > 1 else " (records v1)")
+    # "- benchmark input 1×, records v1: 67.4 bytes per call (…)" → ("records v1", "67.4")
+    per_call = [(b.split(", ", 1)[1].split(":")[0].split(" (")[0], b.split(": ", 1)[1].split(" bytes per call")[0])
+                for b in info.get("bytes", "").splitlines() if b.startswith("- benchmark input") and "bytes per call" in b]
+    lab = [b.split(": ", 1)[1].split(" bytes per call")[0] for b in info.get("bytes", "").splitlines()
+           if b.startswith("- lab capture") and "bytes per call" in b]
+    if per_call:
+        text += ("; bytes on disk per call " + " → ".join(f"{n} ({r})" for r, n in per_call)
+                 + (f" on this input, {lab[0]} (records v1) on the lab capture" if lab else ""))
     text += (". Rows cross-checked group by group against DuckDB, `--jobs 2` byte-identical; floor, profile "
              "and conditions in `tools/bench/pipeline/RESULTS.md`.")
     if "MISMATCH" in info.get("checks", "") or "differs" in info.get("checks", ""):
