@@ -12,6 +12,7 @@ protocol, observer, peer identity source are columns): it reads Parquet and grou
 goes to bucket ceil(log2(d) * 16) - 1, so bucket i holds (2^(i/16), 2^((i+1)/16)]; an exact power
 of two 2^n gives log2 = n exactly and lands in bucket 16n - 1, as in Redline's IndexMapping.
 """
+import re
 import sys
 import time
 
@@ -240,6 +241,8 @@ def cmd_report(tsv, results, *meta):
     for line in open(info["generation"]) if "generation" in info else []:
         size, calls, parquet, wall, cpus, seg, total = line.split()
         calls, wall, cpus, seg, total = int(calls), float(wall), float(cpus), int(seg), int(total)
+        if size == "1x" and parquet == "yes":
+            info["pq_per_call"] = f"~{(total - seg) / calls:.0f}"
         gen_lines.append(f"- {size}: {calls:,} calls, {'segments + metadata + Parquet' if parquet == 'yes' else 'segments + metadata, no Parquet'}"
                          f" ({total / 1e9:.2f} GB, {seg / calls:.1f} bytes of segment per call) in {wall:.1f} s wall, "
                          f"{cpus:.1f} CPU-s: **{calls / wall / 1e6:.2f} M calls/s**, {total / wall / 1e9 * 60:.1f} GB/min")
@@ -275,6 +278,9 @@ def cmd_report(tsv, results, *meta):
            .replace("@FLOOR@", "\n".join(floor_lines)))
     for k, v in info.items():
         doc = doc.replace(f"@{k.upper()}@", v)
+    unfilled = sorted(set(re.findall(r"@[A-Z0-9_]+@", doc)))
+    if unfilled:
+        print(f"warning: {results}: no value for {', '.join(unfilled)}", file=sys.stderr)
     open(results, "w").write(doc)
     print("\n\n".join(sections))
     print("\n".join(ratio_lines + jobs_lines + [rss_line] + floor_lines + gen_lines + [run_line, disk_line]))
