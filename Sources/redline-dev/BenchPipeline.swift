@@ -16,15 +16,18 @@ import RedlineBase
 ///   or periodic at the window's start, every 10 s, seal at its end), a cgroup mapping per local
 ///   pod, event/drop counters every 10 s, and `N / (hosts · 60)` l7_call records per minute.
 /// - `DIR/metadata/`: `services.yaml` (service ids) and `datacenters.yaml` (two datacenters).
-/// - `DIR/calls.parquet`: the same calls, one row each, already time-corrected and enriched
-///   (bucket, callee service name, protocol name, observer), so a SQL engine only aggregates.
+/// - `DIR/calls/part-HH.parquet` (unless `--no-parquet`): the same calls, one row each, one file
+///   per host, already time-corrected and enriched (bucket, callee service name, protocol name,
+///   observer, red_edge's keys), so a SQL engine only aggregates.
+///
+/// Hosts are generated on parallel threads (`--threads`); the output does not depend on it.
 ///
 /// Group structure (red_service): `services` callees × 3 protocols × 2 observers × 60 buckets.
 /// Each host runs the services `s` with `s % hosts == h`; a call is seen on the callee's host
 /// (observer server) or the caller's host (observer client), never both, so every call is one
 /// row in both inputs. Each host's clock has its own REALTIME − MONOTONIC offset, constant over
 /// the hour, so correction is exact and the Parquet's bucket equals the pipeline's.
-struct BenchPipeline: ParsableCommand {
+struct BenchPipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-pipeline",
         abstract: "Write the pipeline benchmark's input: one hour of l7_call segments, metadata, and the same calls as Parquet."
@@ -48,6 +51,39 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Seed of the deterministic generator.")
     var seed: UInt64 = 1
 
+    @Flag(inversion: .prefixedNo, help: "Write calls/ (the calls as Parquet, for the SQL side); the 100× input needs none.")
+    var parquet = true
+
+    @Option(help: "Hosts generated at once (default: the CPU count); the bytes written do not depend on it.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard calls > 0, (1...64).contains(hosts), (1...200).contains(services), services >= hosts, threads > 0 else {
+            throw ValidationError("need calls > 0, 1 ≤ hosts ≤ 64, hosts ≤ services ≤ 200, threads > 0")
+        }
+        guard (out == nil) != (scan == nil) else { throw ValidationError("give exactly one of --out and --scan") }
+        if let out, FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) exists") }
+    }
+
+    func run() throws {
+        try BenchPipeline(calls: calls, hosts: hosts, services: services, out: out, scan: scan, seed: seed,
+                          parquet: parquet, threads: threads).run()
+    }
+}
+
+/// The generator and scanner behind `BenchPipelineCommand`, on plain copies of its options: the
+/// generator reads them per call, and an `@Option`'s getter (a generic enum copy) took a fifth
+/// of its time.
+struct BenchPipeline: Sendable {
+    let calls: Int
+    let hosts: Int
+    let services: Int
+    let out: String?
+    let scan: String?
+    let seed: UInt64
+    let parquet: Bool
+    let threads: Int
+
     /// 2026-01-02T03:00:00Z: the partition the benchmark runs.
     static let hourStart: Int64 = 1_767_322_800_000_000_000
     static let partition = "date=2026-01-02/hour=03"
@@ -56,14 +92,6 @@ struct BenchPipeline: ParsableCommand {
     static let protocols: [(id: UInt8, name: String)] = [(1, "http1"), (2, "redis"), (4, "mysql")]
     /// Callees each service calls (and callers each service has): a small fixed fan-out.
     static let fanOut = 4
-
-    func validate() throws {
-        guard calls > 0, (1...64).contains(hosts), (1...200).contains(services), services >= hosts else {
-            throw ValidationError("need calls > 0, 1 ≤ hosts ≤ 64, hosts ≤ services ≤ 200")
-        }
-        guard (out == nil) != (scan == nil) else { throw ValidationError("give exactly one of --out and --scan") }
-        if let out, FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) exists") }
-    }
 
     func run() throws {
         if let scan { return try scanSegments(root: scan) }
@@ -93,90 +121,162 @@ struct BenchPipeline: ParsableCommand {
         let fm = FileManager.default
         try fm.createDirectory(atPath: out + "/metadata", withIntermediateDirectories: true)
         try writeMetadata(out: out)
+        if parquet { try fm.createDirectory(atPath: out + "/calls", withIntermediateDirectories: true) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let names = Names(services: services)
+        // Hosts are independent (each has its own generator state, segments and Parquet file),
+        // so they are generated on parallel threads and the bytes do not depend on `threads`.
+        let results = try Self.eachHost(count: hosts, threads: threads) { h in try generateHost(h, out: out, names: names) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        var groups = [Bool](repeating: false, count: Self.groupSlots)
+        for r in results { for (i, seen) in r.groups.enumerated() where seen { groups[i] = true } }
+        let written = results.reduce(0) { $0 + $1.calls }
+        let parquetNote = parquet ? "calls/ \(results.reduce(0) { $0 + $1.parquetBytes }) bytes of Parquet" : "no Parquet"
+        print("partition \(Self.partition): \(written) calls in \(results.reduce(0) { $0 + $1.segments }) segments from \(hosts) hosts; "
+              + "\(groups.filter { $0 }.count) red_service groups; \(parquetNote); "
+              + String(format: "generated in %.2f s on %d threads (%.2f M calls/s)", seconds, min(threads, hosts), Double(written) / seconds / 1e6))
+    }
+
+    /// What one host's generation wrote.
+    struct HostOutput: Sendable {
+        var segments = 0
+        var calls = 0
+        var parquetBytes = 0
+        /// Which red_service groups (``groupSlot``) the host's calls fall into.
+        var groups = [Bool](repeating: false, count: BenchPipeline.groupSlots)
+    }
+
+    /// Slots of ``groupSlot``: minute × service id (< 256) × protocol (< 4) × observer.
+    static let groupSlots = 60 * 256 * 4 * 2
+    static func groupSlot(minute m: Int, callee: Int, protoIndex: Int, server: Bool) -> Int {
+        ((m * 256 + callee) * 4 + protoIndex) * 2 + (server ? 1 : 0)
+    }
+
+    /// Runs `work(h)` for h in 0..<count on up to `threads` threads and returns the results in
+    /// host order; the first error (in host order) is rethrown once all threads are done.
+    static func eachHost<T: Sendable>(count: Int, threads: Int, _ work: @escaping @Sendable (Int) throws -> T) throws -> [T] {
+        let state = EachHostState<T>(count: count)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, count))) { _ in
+            while let h = state.next() {
+                let r = Result { try work(h) }
+                state.finish(h, r)
+            }
+        }
+        // Hosts start in order, so a host that never started comes after a failed one, whose
+        // error this throws first.
+        return try state.results.map { try $0!.get() }
+    }
+
+    /// `eachHost`'s shared state; its lock orders every access.
+    final class EachHostState<T: Sendable>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var started = 0
+        private let count: Int
+        private(set) var results: [Result<T, any Error>?]
+        init(count: Int) {
+            self.count = count
+            results = Array(repeating: nil, count: count)
+        }
+        func next() -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            // After a failure no further host starts.
+            guard started < count, !results.contains(where: { if case .failure = $0 { true } else { false } }) else { return nil }
+            started += 1
+            return started - 1
+        }
+        func finish(_ h: Int, _ r: Result<T, any Error>) {
+            lock.lock()
+            results[h] = r
+            lock.unlock()
+        }
+    }
+
+    /// One host's hour: its 60 sealed one-minute segments and, with `parquet`, its calls as
+    /// `calls/part-HH.parquet`.
+    private func generateHost(_ h: Int, out: String, names: Names) throws -> HostOutput {
         var options = WriterOptions()
         // The input is a fixture, not a crash test: page cache is enough, and fsyncs of gigabytes
         // would only slow the generator down.
         options.durable = false
-
-        let parquetTemp = out + "/calls.parquet.tmp"
         var popts = ParquetWriterOptions()
         popts.compression = .zstd
         popts.zstdLevel = 1
         popts.rowGroupRows = 1 << 20
-        let pw = try ParquetFileWriter(path: parquetTemp, schema: Self.parquetSchema, options: popts)
+        let parquetPath = out + String(format: "/calls/part-%02d.parquet", h)
+        let pw = parquet ? try ParquetFileWriter(path: parquetPath + ".tmp", schema: Self.parquetSchema, options: popts) : nil
         var batch = Batch()
+        var result = HostOutput()
 
-        let names = Names(services: services)
-        var groups = Set<Int>()
-        var segments = 0
-        var written = 0
         let perSegment = calls / (hosts * 60), extra = calls % (hosts * 60)
-        for h in 0..<hosts {
-            var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(h))
-            let local = (1...services).filter { $0 % hosts == h % hosts }
-            // Each host's boot: its own monotonic origin, hence its own REALTIME − MONOTONIC offset.
-            let mono0 = UInt64(3_600_000_000_000) + UInt64(h) * 987_654_321_987
-            let offset = Self.hourStart - Int64(mono0)
-            func mono(_ wall: Int64) -> UInt64 { UInt64(wall - offset) }
-            let bootBytes = (0..<16).map { UInt8(truncatingIfNeeded: (h + 1) * 31 + $0 * 7) }
-            for m in 0..<60 {
-                let segStart = Self.hourStart + Int64(m) * Self.minute
-                let header = SegmentHeader(hostID: String(format: "bench-%02d", h), bootID: BootID(bytes: bootBytes),
-                                           windowStartNs: segStart, windowEndNs: segStart + Self.minute,
-                                           openedMonotonicNs: mono(segStart))
-                let w = try SegmentWriter(root: out + "/segments", header: header, sequence: 0, options: options)
-                try w.append(anchor(mono(segStart + 1000), offset: offset, rng: &rng,
-                                    reason: m == 0 ? RL_ANCHOR_START : RL_ANCHOR_PERIODIC))
-                for s in local {
-                    for pod in 0..<2 {
-                        var g = rl_cgroup_mapping()
-                        g.ts_ns = mono(segStart + 2000)
-                        g.cgroup_id = cgroup(service: s, pod: pod)
-                        g.service_id = UInt32(s)
-                        let uid = String(format: "%08x-4b5a-6978-8796-%012x", s, pod)
-                        SyntheticSegments.setString(&g.pod_uid, uid)
-                        SyntheticSegments.setString(&g.container_id, String(repeating: String(format: "%02x", s * 2 + pod), count: 32))
-                        SyntheticSegments.setString(&g.path, "/kubepods.slice/kubepods-pod\(uid.prefix(8)).slice/cri-containerd-\(pod).scope")
-                        try w.append(g)
-                    }
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(h))
+        let local = (1...services).filter { $0 % hosts == h % hosts }
+        // Each host's boot: its own monotonic origin, hence its own REALTIME − MONOTONIC offset.
+        let mono0 = UInt64(3_600_000_000_000) + UInt64(h) * 987_654_321_987
+        let offset = Self.hourStart - Int64(mono0)
+        func mono(_ wall: Int64) -> UInt64 { UInt64(wall - offset) }
+        let bootBytes = (0..<16).map { UInt8(truncatingIfNeeded: (h + 1) * 31 + $0 * 7) }
+        for m in 0..<60 {
+            let segStart = Self.hourStart + Int64(m) * Self.minute
+            let header = SegmentHeader(hostID: String(format: "bench-%02d", h), bootID: BootID(bytes: bootBytes),
+                                       windowStartNs: segStart, windowEndNs: segStart + Self.minute,
+                                       openedMonotonicNs: mono(segStart))
+            let w = try SegmentWriter(root: out + "/segments", header: header, sequence: 0, options: options)
+            try w.append(anchor(mono(segStart + 1000), offset: offset, rng: &rng,
+                                reason: m == 0 ? RL_ANCHOR_START : RL_ANCHOR_PERIODIC))
+            for s in local {
+                for pod in 0..<2 {
+                    var g = rl_cgroup_mapping()
+                    g.ts_ns = mono(segStart + 2000)
+                    g.cgroup_id = cgroup(service: s, pod: pod)
+                    g.service_id = UInt32(s)
+                    let uid = String(format: "%08x-4b5a-6978-8796-%012x", s, pod)
+                    SyntheticSegments.setString(&g.pod_uid, uid)
+                    SyntheticSegments.setString(&g.container_id, String(repeating: String(format: "%02x", s * 2 + pod), count: 32))
+                    SyntheticSegments.setString(&g.path, "/kubepods.slice/kubepods-pod\(uid.prefix(8)).slice/cri-containerd-\(pod).scope")
+                    try w.append(g)
                 }
-                let n = perSegment + (h * 60 + m < extra ? 1 : 0)
-                // Calls start in [segStart + 10 µs, segEnd − 10 µs): inside the minute's bucket.
-                let span = Self.minute - 20_000
-                var nextTick = 1, emitted: UInt64 = 0
-                for i in 0..<n {
-                    let wall = segStart + 10_000 + Int64((Double(i) + 0.5) / Double(n) * Double(span))
-                    while nextTick < 6 && wall >= segStart + Int64(nextTick) * 10_000_000_000 {
-                        try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset,
-                                 emitted: &emitted, rng: &rng)
-                        nextTick += 1
-                    }
-                    let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
-                    try w.append(c.record)
-                    emitted += 1
-                    batch.append(bucket: segStart, start: wall, c, names: names,
-                                 callerDC: datacenter(c.caller), calleeDC: datacenter(c.callee))
-                    groups.insert(((m * 256 + c.callee) * 4 + Int(c.protoIndex)) * 2 + (c.server ? 1 : 0))
-                    if batch.count == popts.rowGroupRows { try pw.write(batch.columns()); batch = Batch() }
-                }
-                while nextTick < 6 {
-                    try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset, emitted: &emitted, rng: &rng)
+            }
+            let n = perSegment + (h * 60 + m < extra ? 1 : 0)
+            // Calls start in [segStart + 10 µs, segEnd − 10 µs): inside the minute's bucket.
+            let span = Self.minute - 20_000
+            var nextTick = 1, emitted: UInt64 = 0
+            for i in 0..<n {
+                let wall = segStart + 10_000 + Int64((Double(i) + 0.5) / Double(n) * Double(span))
+                while nextTick < 6 && wall >= segStart + Int64(nextTick) * 10_000_000_000 {
+                    try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset,
+                             emitted: &emitted, rng: &rng)
                     nextTick += 1
                 }
-                try tick(w, at: mono(segStart + Self.minute - 1000), offset: offset, emitted: &emitted, rng: &rng, seal: true)
-                try w.seal()
-                segments += 1
-                written += n
+                let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
+                try w.append(c.record)
+                emitted += 1
+                result.groups[Self.groupSlot(minute: m, callee: c.callee, protoIndex: c.protoIndex, server: c.server)] = true
+                if let pw {
+                    batch.append(bucket: segStart, start: wall, c, names: names,
+                                 callerDC: datacenter(c.caller), calleeDC: datacenter(c.callee))
+                    if batch.count == popts.rowGroupRows { try pw.write(batch.columns()); batch = Batch() }
+                }
             }
+            while nextTick < 6 {
+                try tick(w, at: mono(segStart + Int64(nextTick) * 10_000_000_000), offset: offset, emitted: &emitted, rng: &rng)
+                nextTick += 1
+            }
+            try tick(w, at: mono(segStart + Self.minute - 1000), offset: offset, emitted: &emitted, rng: &rng, seal: true)
+            try w.seal()
+            result.segments += 1
+            result.calls += n
         }
-        if batch.count > 0 { try pw.write(batch.columns()) }
-        try pw.close()
-        // Renamed only when complete (no fsync: a scratch fixture, regenerated when in doubt).
-        guard rename(parquetTemp, out + "/calls.parquet") == 0 else {
-            throw ValidationError("rename \(parquetTemp): \(String(cString: strerror(errno)))")
+        if let pw {
+            if batch.count > 0 { try pw.write(batch.columns()) }
+            try pw.close()
+            // Renamed only when complete (no fsync: a scratch fixture, regenerated when in doubt).
+            guard rename(parquetPath + ".tmp", parquetPath) == 0 else {
+                throw ValidationError("rename \(parquetPath).tmp: \(String(cString: strerror(errno)))")
+            }
+            result.parquetBytes = Int(pw.bytesWritten)
         }
-        print("partition \(Self.partition): \(written) calls in \(segments) segments from \(hosts) hosts; "
-              + "\(groups.count) red_service groups; calls.parquet \(pw.bytesWritten) bytes")
+        return result
     }
 
     /// One call's record and what the Parquet row needs.
@@ -356,20 +456,28 @@ struct BenchPipeline: ParsableCommand {
         var count: Int { start.count }
 
         mutating func append(bucket b: Int64, start t: Int64, _ c: Call, names: Names, callerDC cd: Int, calleeDC ed: Int) {
-            caller.append(bytes: names.services[c.caller])
-            callee.append(bytes: names.services[c.callee])
-            callerDC.append(bytes: names.datacenters[cd])
-            calleeDC.append(bytes: names.datacenters[ed])
-            peerSource.append(bytes: names.tcpOption)
+            Self.add(&caller, names.services[c.caller])
+            Self.add(&callee, names.services[c.callee])
+            Self.add(&callerDC, names.datacenters[cd])
+            Self.add(&calleeDC, names.datacenters[ed])
+            Self.add(&peerSource, names.tcpOption)
             start.append(t)
             bucket.append(b)
-            service.append(bytes: names.services[c.callee])
-            proto.append(bytes: names.protocols[c.protoIndex])
-            observer.append(bytes: c.server ? names.server : names.client)
+            Self.add(&service, names.services[c.callee])
+            Self.add(&proto, names.protocols[c.protoIndex])
+            Self.add(&observer, c.server ? names.server : names.client)
             status.append(Int32(c.record.status_class))
             duration.append(Int64(c.record.duration_ns))
             req.append(Int64(c.record.req_bytes))
             resp.append(Int64(c.record.resp_bytes))
+        }
+
+        /// `ByteArrays.append(bytes:)` is generic across the module boundary (unspecialised, a
+        /// metadata lookup per call); appending the array's bytes here is specialised.
+        @inline(__always)
+        static func add(_ column: inout ByteArrays, _ value: [UInt8]) {
+            column.bytes.append(contentsOf: value)
+            column.offsets.append(column.bytes.count)
         }
 
         func columns() -> [ColumnData] {
