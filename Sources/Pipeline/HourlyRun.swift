@@ -225,7 +225,7 @@ public struct HourlyRun {
                 warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            merged.merge(result.rows.renamed(names.translation(of: result.names)))
+            merged.merge(result.rows, renaming: names.translation(of: result.names))
             if let hops = result.observations { observations[host] = hops }
             tableFiles += result.files
             partialHosts.append(host)
