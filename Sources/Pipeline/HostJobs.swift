@@ -3,7 +3,8 @@ import Enrichment
 import Foundation
 
 /// Runs one piece of work per host on up to `jobs` threads and hands the results to the calling
-/// thread in host order (`redline run --jobs`).
+/// thread in host order (`redline run --jobs`); the merge stage runs its merged tables through it
+/// the same way, one table per piece of work.
 ///
 /// Hosts are independent until the merge, so each worker runs a whole host (its own name pool,
 /// its own partial files); the caller folds the results in host order, which makes the run's

@@ -264,16 +264,22 @@ public struct HourlyRun {
             }
         }
 
-        // The merged tables to staging, then commit.
+        // The merged tables to staging, then commit. The tables are independent of each other:
+        // each is built and written on one of up to `jobs` threads (the merge's serial tail
+        // would otherwise be the largest table after the next), their files listed in table
+        // order. The first failure stops the others; every writer removes its own temp file.
         let ranks = NameRanks(names)
         if spec.stages.contains(.merge) && mode != .partialsOnly {
-            for t in tables {
-                tableFiles.append(try write(t, merged, names: names, ranks: ranks,
-                                            relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
-            }
-            if writeChains {
-                tableFiles.append(try write(CallChainsTable.schema, CallChainsTable.columns(hops: chainHops, bucketSeconds: agg.bucketSeconds),
-                                            relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
+            let rows = merged, hops = chainHops
+            try HostJobs<Manifest.TableFile>(count: tables.count + (writeChains ? 1 : 0), jobs: jobs).run { i throws(PipelineError) in
+                guard i < tables.count else {
+                    return try write(CallChainsTable.schema, CallChainsTable.columns(hops: hops, bucketSeconds: agg.bucketSeconds),
+                                     relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+                }
+                return try write(tables[i], rows, names: names, ranks: ranks,
+                                 relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged")
+            } fold: { _, file in
+                tableFiles.append(file)
             }
         }
 

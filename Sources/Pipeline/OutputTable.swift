@@ -281,27 +281,45 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         }
     }
 
-    /// The columns of a histogram field (`histogram(_:quantiles:columns:)`), one pass per column
-    /// over concrete histograms, the dense counts of all rows into one list column.
+    /// The columns of a histogram field (`histogram(_:quantiles:columns:)`), all in one pass
+    /// over the rows: each histogram is taken once (a property or method of a histogram of
+    /// another module reached through a pointer copies the whole histogram first), the dense
+    /// counts of all rows go into one list column.
     static func histogramColumns(_ h: [UnsafePointer<ExponentialHistogram>], quantiles: [Double]) -> [ColumnData] {
-        func optionals<T>(_ values: [T?], _ make: ([T]) -> ColumnValues) -> ColumnData {
-            ColumnData(make(values.compactMap { $0 }), validity: values.map { $0 != nil })
+        var scales: [Int32] = [], zeros: [Int64] = [], offsets: [Int32] = [], sums: [Int64] = []
+        var counts: [Int64] = [], listOffsets: [Int] = [0]
+        var mins: [Int64] = [], maxs: [Int64] = [], hasMin: [Bool] = [], hasMax: [Bool] = []
+        var quantileValues = [[Double]](repeating: [], count: quantiles.count)
+        var quantileValid = [[Bool]](repeating: [], count: quantiles.count)
+        scales.reserveCapacity(h.count)
+        zeros.reserveCapacity(h.count)
+        offsets.reserveCapacity(h.count)
+        sums.reserveCapacity(h.count)
+        listOffsets.reserveCapacity(h.count + 1)
+        hasMin.reserveCapacity(h.count)
+        hasMax.reserveCapacity(h.count)
+        for p in h {
+            let x = p.pointee
+            scales.append(Int32(x.scale))
+            zeros.append(Int64(clamping: x.zeroCount))
+            offsets.append(Int32(x.counts.isEmpty ? 0 : x.offset))
+            sums.append(Int64(clamping: x.sum))
+            x.counts.withUnsafeBufferPointer { for c in $0 { counts.append(Int64(clamping: c)) } }
+            listOffsets.append(counts.count)
+            if let lo = x.min { mins.append(Int64(clamping: lo)) }
+            if let hi = x.max { maxs.append(Int64(clamping: hi)) }
+            hasMin.append(x.min != nil)
+            hasMax.append(x.max != nil)
+            for (j, q) in quantiles.enumerated() {
+                let v = x.quantile(q)
+                if let v { quantileValues[j].append(v) }
+                quantileValid[j].append(v != nil)
+            }
         }
-        var counts: [Int64] = [], offsets: [Int] = [0]
-        counts.reserveCapacity(h.reduce(0) { $0 + $1.pointee.counts.count })
-        offsets.reserveCapacity(h.count + 1)
-        for x in h {
-            x.pointee.counts.withUnsafeBufferPointer { for c in $0 { counts.append(Int64(clamping: c)) } }
-            offsets.append(counts.count)
-        }
-        return [ColumnData(.int32(h.map { Int32($0.pointee.scale) })),
-                ColumnData(.int64(h.map { Int64(clamping: $0.pointee.zeroCount) })),
-                ColumnData(.int32(h.map { Int32($0.pointee.counts.isEmpty ? 0 : $0.pointee.offset) })),
-                ColumnData(.int64(counts), listOffsets: offsets),
-                ColumnData(.int64(h.map { Int64(clamping: $0.pointee.sum) })),
-                optionals(h.map { $0.pointee.min.map { Int64(clamping: $0) } }) { .int64($0) },
-                optionals(h.map { $0.pointee.max.map { Int64(clamping: $0) } }) { .int64($0) }]
-            + quantiles.map { q in optionals(h.map { $0.pointee.quantile(q) }) { .double($0) } }
+        return [ColumnData(.int32(scales)), ColumnData(.int64(zeros)), ColumnData(.int32(offsets)),
+                ColumnData(.int64(counts), listOffsets: listOffsets), ColumnData(.int64(sums)),
+                ColumnData(.int64(mins), validity: hasMin), ColumnData(.int64(maxs), validity: hasMax)]
+            + quantiles.indices.map { ColumnData(.double(quantileValues[$0]), validity: quantileValid[$0]) }
     }
 
     func read(_ c: PartialColumns, _ i: Int, _ keys: inout [Key], _ rows: inout [Row<Cell>],
