@@ -135,8 +135,9 @@ public struct HourlyRun {
         let writeChains = agg.tables.contains(CallChainsTable.name)
         /// Writes one table file to staging (names and ranks of the pool the rows' ids are from).
         func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, names: NamePool, ranks: NameRanks, relative: String,
-                                   scope: String) throws(PipelineError) -> Manifest.TableFile {
-            try write(T.schema, T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds),
+                                   scope: String, threads: Int = 1) throws(PipelineError) -> Manifest.TableFile {
+            try write(T.schema, T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds,
+                                          threads: threads),
                       relative: relative, scope: scope)
         }
         func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String,
@@ -265,9 +266,10 @@ public struct HourlyRun {
         }
 
         // The merged tables to staging, then commit. The tables are independent of each other:
-        // each is built and written on one of up to `jobs` threads (the merge's serial tail
-        // would otherwise be the largest table after the next), their files listed in table
-        // order. The first failure stops the others; every writer removes its own temp file.
+        // each is built and written on one of up to `jobs` threads, a large table's columns
+        // again on up to `jobs` threads (else the largest table alone would be the merge's
+        // serial tail), their files listed in table order. The first failure stops the others;
+        // every writer removes its own temp file.
         let ranks = NameRanks(names)
         if spec.stages.contains(.merge) && mode != .partialsOnly {
             let rows = merged, hops = chainHops
@@ -277,7 +279,7 @@ public struct HourlyRun {
                                      relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged")
                 }
                 return try write(tables[i], rows, names: names, ranks: ranks,
-                                 relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged")
+                                 relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged", threads: jobs)
             } fold: { _, file in
                 tableFiles.append(file)
             }

@@ -34,11 +34,12 @@ public protocol OutputTable {
     static var fields: [OutputField<Key, Cell>] { get }
     /// The cell a new group starts from (all counts zero).
     static func emptyCell(histogramScale: Int) -> Cell
-    /// The columns of a file holding `rows`, in schema order. Implemented once, in the extension
-    /// below; a requirement so that a run's call through `any OutputTable.Type` reaches code
-    /// compiled for the table's own key and cell types, not the unspecialised generic form.
+    /// The columns of a file holding `rows`, in schema order, built on up to `threads` threads
+    /// (each a range of the file's rows). Implemented once, in the extension below; a
+    /// requirement so that a run's call through `any OutputTable.Type` reaches code compiled for
+    /// the table's own key and cell types, not the unspecialised generic form.
     static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
-                        bucketSeconds: Int) -> [ColumnData]
+                        bucketSeconds: Int, threads: Int) -> [ColumnData]
 }
 
 extension OutputTable {
@@ -47,15 +48,37 @@ extension OutputTable {
         TableSchema(name: name, version: version, doc: doc, columns: fields.flatMap(\.columns))
     }
 
-    /// The columns of a file holding `rows`, in schema order.
+    /// The columns of a file holding `rows`, in schema order, built on this thread.
     public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
                                bucketSeconds: Int) -> [ColumnData] {
+        columns(rows, names: names, ranks: ranks, bucketSeconds: bucketSeconds, threads: 1)
+    }
+
+    public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
+                               bucketSeconds: Int, threads: Int) -> [ColumnData] {
         let fields = fields
         let file = FileRows(rows, order: fields.compactMap(\.order), ranks: ranks)
-        var out: [ColumnData] = []
-        out.reserveCapacity(fields.reduce(0) { $0 + $1.columns.count })
-        for f in fields { out += f.write(file, names, Int32(bucketSeconds)) }
-        return out
+        func build(_ rows: FileRows<Key, Cell>) -> [ColumnData] {
+            var out: [ColumnData] = []
+            out.reserveCapacity(fields.reduce(0) { $0 + $1.columns.count })
+            for f in fields { out += f.write(rows, names, Int32(bucketSeconds)) }
+            return out
+        }
+        // Below a few thousand rows a thread costs more than it saves.
+        let pieces = min(max(threads, 1), max(file.count / 8192, 1))
+        guard pieces > 1 else { return build(file) }
+        let bounds = (0...pieces).map { file.count * $0 / pieces }
+        var parts: [[ColumnData]] = []
+        do {
+            try HostJobs<[ColumnData]>(count: pieces, jobs: pieces).run { i throws(PipelineError) in
+                build(file.rows(bounds[i]..<bounds[i + 1]))
+            } fold: { _, part in
+                parts.append(part)
+            }
+        } catch {
+            preconditionFailure("building columns throws nothing: \(error)")
+        }
+        return parts[0].indices.map { c in ColumnData(concatenating: parts.map { $0[c] }) }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
@@ -364,6 +387,17 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
     private let positions: [Int]
 
     var count: Int { keys.count }
+
+    private init(keys: [Key], stored: [Row<Cell>], positions: [Int]) {
+        self.keys = keys
+        self.stored = stored
+        self.positions = positions
+    }
+
+    /// The file's rows `range` (the rows themselves shared, not copied).
+    func rows(_ range: Range<Int>) -> Self {
+        Self(keys: Array(keys[range]), stored: stored, positions: Array(positions[range]))
+    }
 
     /// `order`: the order fields' values for given keys (`OutputField.order`), after the bucket.
     init(_ rows: Accumulator<Key, Row<Cell>>, order: [(_ keys: [Key], _ ranks: NameRanks) -> [Int64]],

@@ -63,4 +63,36 @@ struct OutputTableTests {
         guard case .int32(let seconds) = columns[2].values else { Issue.record("bucket_seconds is not int32"); return }
         #expect(seconds == [60, 60, 60])
     }
+
+    @Test("columns built on several threads, each a range of the rows, equal the columns built on one")
+    func columnsOnSeveralThreads() {
+        var names = NamePool()
+        let services = (0..<40).map { names.id("svc-\($0)") }
+        var edges = Accumulator<EdgeKey, Row<REDCell>>()
+        var traffic = Accumulator<TrafficKey, Row<TrafficCell>>()
+        for i in 0..<30_000 {
+            let bucket = Int64(i % 60) * 60_000_000_000
+            let (a, b) = (services[i % 40], services[(i / 60) % 40])
+            var cell = REDCell(scale: 4)
+            cell.requests = UInt64(i % 7)
+            // Every 5th row without latencies: null min, max and quantiles in the middle of a range.
+            if i % 5 != 0 { for d in 0..<UInt64(i % 9 + 1) { cell.latency.record(1000 + d * UInt64(i)) } }
+            edges.merge(EdgeKey(bucket: bucket, caller: a, callee: b, callerDC: 0, calleeDC: 0, proto: services[i % 3],
+                                observer: Int32(i / 2400), peerSource: 0),
+                        Row(cell: cell, completeness: Completeness(observed: UInt64(i), lost: UInt64(i % 3), shared: 0)))
+            let payload: UInt64? = i % 11 == 0 ? nil : UInt64(i)
+            traffic.merge(TrafficKey(bucket: bucket, srcDC: 0, dstDC: 0, srcService: a, dstService: b, l4: 0,
+                                     observer: Int32(i / 2400), peerSource: 0),
+                          Row(cell: TrafficCell(bytes: UInt64(i), packets: 1, payloadBytes: payload, flows: 1, calls: 0),
+                              completeness: Completeness()))
+        }
+        #expect(edges.groupCount == 30_000 && traffic.groupCount == 30_000)
+        let ranks = NameRanks(names)
+        for threads in [2, 3] {
+            #expect(RedEdge.columns(edges, names: names, ranks: ranks, bucketSeconds: 60, threads: threads)
+                == RedEdge.columns(edges, names: names, ranks: ranks, bucketSeconds: 60), "red_edge, \(threads) threads")
+            #expect(TrafficMatrix.columns(traffic, names: names, ranks: ranks, bucketSeconds: 60, threads: threads)
+                == TrafficMatrix.columns(traffic, names: names, ranks: ranks, bucketSeconds: 60), "traffic_matrix, \(threads) threads")
+        }
+    }
 }
