@@ -98,46 +98,6 @@ public struct ColumnData: Sendable, Equatable {
         return values.count
     }
 
-    /// The rows of `parts`, one after the other: the column a single batch of all their rows
-    /// would be. The parts are of one column (same value type, same shape).
-    public init(concatenating parts: [ColumnData]) {
-        precondition(!parts.isEmpty, "nothing to concatenate")
-        var values = parts[0].values
-        for p in parts.dropFirst() {
-            switch (values, p.values) {
-            case (.boolean(var a), .boolean(let b)): a += b; values = .boolean(a)
-            case (.int32(var a), .int32(let b)): a += b; values = .int32(a)
-            case (.int64(var a), .int64(let b)): a += b; values = .int64(a)
-            case (.double(var a), .double(let b)): a += b; values = .double(a)
-            case (.byteArray(var a), .byteArray(let b)):
-                let base = a.bytes.count
-                a.bytes += b.bytes
-                a.offsets += b.offsets.dropFirst().map { $0 + base }
-                values = .byteArray(a)
-            case (.fixedLenByteArray(let w, var a), .fixedLenByteArray(let v, let b)) where v == w:
-                a += b
-                values = .fixedLenByteArray(width: w, bytes: a)
-            default: preconditionFailure("parts of different value types")
-            }
-        }
-        /// Per-row (or per-slot) flags of every part, all present when no part has any.
-        func flags(_ flags: (ColumnData) -> [Bool]?, count: (ColumnData) -> Int) -> [Bool]? {
-            guard parts.contains(where: { flags($0) != nil }) else { return nil }
-            return parts.flatMap { flags($0) ?? [Bool](repeating: true, count: count($0)) }
-        }
-        var listOffsets: [Int]?
-        if parts[0].listOffsets != nil {
-            var offsets = [0]
-            for p in parts {
-                let o = p.listOffsets!, base = offsets.last!
-                offsets += o.dropFirst().map { $0 + base }
-            }
-            listOffsets = offsets
-        }
-        self.init(values, validity: flags(\.validity, count: \.rowCount), listOffsets: listOffsets,
-                  elementValidity: flags(\.elementValidity) { $0.listOffsets?.last ?? 0 })
-    }
-
     /// Checks that counts agree with each other and with the field's shape and type.
     func validate(against field: ParquetField) throws(ParquetError) {
         let name = field.name

@@ -34,12 +34,15 @@ public protocol OutputTable {
     static var fields: [OutputField<Key, Cell>] { get }
     /// The cell a new group starts from (all counts zero).
     static func emptyCell(histogramScale: Int) -> Cell
-    /// The columns of a file holding `rows`, in schema order, built on up to `threads` threads
-    /// (each a range of the file's rows). Implemented once, in the extension below; a
-    /// requirement so that a run's call through `any OutputTable.Type` reaches code compiled for
-    /// the table's own key and cell types, not the unspecialised generic form.
-    static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
-                        bucketSeconds: Int, threads: Int) -> [ColumnData]
+    /// The columns of a file holding `rows`, in schema order, a range of the file's rows at a
+    /// time (`ranges(rowCount)`, consecutive from 0): each range's columns are built on one of
+    /// up to `threads` threads and handed to `write` in order, with at most `threads` ranges
+    /// built and not yet written. Implemented once, in the extension below; a requirement so
+    /// that a run's call through `any OutputTable.Type` reaches code compiled for the table's
+    /// own key and cell types, not the unspecialised generic form.
+    static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
+                        threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
+                        write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError)
 }
 
 extension OutputTable {
@@ -51,34 +54,38 @@ extension OutputTable {
     /// The columns of a file holding `rows`, in schema order, built on this thread.
     public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
                                bucketSeconds: Int) -> [ColumnData] {
-        columns(rows, names: names, ranks: ranks, bucketSeconds: bucketSeconds, threads: 1)
+        var all: [ColumnData] = []
+        do {
+            try columns(rows, names: names, ranks: ranks, bucketSeconds: bucketSeconds, threads: 1,
+                        ranges: { [0..<$0] }, write: { all = $0 })
+        } catch {
+            preconditionFailure("collecting columns throws nothing: \(error)")
+        }
+        return all
     }
 
-    public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
-                               bucketSeconds: Int, threads: Int) -> [ColumnData] {
+    public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
+                               threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
+                               write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError) {
         let fields = fields
         let file = FileRows(rows, order: fields.compactMap(\.order), ranks: ranks)
-        func build(_ rows: FileRows<Key, Cell>) -> [ColumnData] {
+        let parts = ranges(file.count)
+        func build(_ part: Int) -> [ColumnData] {
+            let rows = parts.count == 1 ? file : file.rows(parts[part])
             var out: [ColumnData] = []
             out.reserveCapacity(fields.reduce(0) { $0 + $1.columns.count })
             for f in fields { out += f.write(rows, names, Int32(bucketSeconds)) }
             return out
         }
-        // Below a few thousand rows a thread costs more than it saves.
-        let pieces = min(max(threads, 1), max(file.count / 8192, 1))
-        guard pieces > 1 else { return build(file) }
-        let bounds = (0...pieces).map { file.count * $0 / pieces }
-        var parts: [[ColumnData]] = []
-        do {
-            try HostJobs<[ColumnData]>(count: pieces, jobs: pieces).run { i throws(PipelineError) in
-                build(file.rows(bounds[i]..<bounds[i + 1]))
-            } fold: { _, part in
-                parts.append(part)
-            }
-        } catch {
-            preconditionFailure("building columns throws nothing: \(error)")
+        guard threads > 1 && parts.count > 1 else {
+            for i in parts.indices { try write(build(i)) }
+            return
         }
-        return parts[0].indices.map { c in ColumnData(concatenating: parts.map { $0[c] }) }
+        try HostJobs<[ColumnData]>(count: parts.count, jobs: threads).run { i throws(PipelineError) in
+            build(i)
+        } fold: { _, columns throws(PipelineError) in
+            try write(columns)
+        }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
