@@ -140,7 +140,7 @@ public struct HourlyRun {
                                    scope: String, threads: Int = 1) throws(PipelineError) -> Manifest.TableFile {
             try write(T.schema, relative: relative, scope: scope) { file, append throws(PipelineError) in
                 try T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds, threads: threads,
-                              ranges: { file.batchRanges(rows: $0, preferredRows: 16_384) }, write: append)
+                              ranges: { file.batchRanges(rows: $0, preferredRows: 4096) }, write: append)
             }
         }
         func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String,

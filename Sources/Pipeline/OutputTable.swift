@@ -321,6 +321,8 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         var mins: [Int64] = [], maxs: [Int64] = [], hasMin: [Bool] = [], hasMax: [Bool] = []
         var quantileValues = [[Double]](repeating: [], count: quantiles.count)
         var quantileValid = [[Bool]](repeating: [], count: quantiles.count)
+        // The dense counts are most of a table's bytes: sized once, not grown by doubling.
+        counts.reserveCapacity(h.reduce(0) { $0 + $1.pointee.counts.count })
         scales.reserveCapacity(h.count)
         zeros.reserveCapacity(h.count)
         offsets.reserveCapacity(h.count)
