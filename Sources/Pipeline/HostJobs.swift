@@ -3,7 +3,8 @@ import Enrichment
 import Foundation
 
 /// Runs one piece of work per host on up to `jobs` threads and hands the results to the calling
-/// thread in host order (`redline run --jobs`).
+/// thread in host order (`redline run --jobs`); the merge stage runs its merged tables through it
+/// the same way, one table per piece of work.
 ///
 /// Hosts are independent until the merge, so each worker runs a whole host (its own name pool,
 /// its own partial files); the caller folds the results in host order, which makes the run's
@@ -142,41 +143,28 @@ extension NamePool {
     }
 }
 
-extension PartitionAggregates {
-    /// The same groups with every name id `i` of their keys replaced by `map[i]`.
-    func renamed(_ map: [Int32]) -> PartitionAggregates {
-        var out = PartitionAggregates()
-        (out.redService, out.redServiceCompleteness) = RedService.renamed(redService, redServiceCompleteness, map)
-        (out.redEdge, out.redEdgeCompleteness) = RedEdge.renamed(redEdge, redEdgeCompleteness, map)
-        (out.traffic, out.trafficCompleteness) = TrafficMatrix.renamed(traffic, trafficCompleteness, map)
-        (out.health, out.healthCompleteness) = TCPHealth.renamed(health, healthCompleteness, map)
-        (out.drops, out.dropsCompleteness) = TCPDrops.renamed(drops, dropsCompleteness, map)
-        return out
-    }
-}
-
 extension OutputTable {
-    /// A function mapping the name fields of a key through `map`.
+    /// A function mapping the name fields of a key through `map`: each name id is read and
+    /// written at its byte offset in the key (a key path per field and key would cost more
+    /// than the merge it serves).
     static func keyRenaming(_ map: [Int32]) -> (Key) -> Key {
         let paths = fields.compactMap { f -> WritableKeyPath<Key, Int32>? in
             if case .name(let p) = f.kind { p } else { nil }
         }
+        let offsets = paths.compactMap { MemoryLayout<Key>.offset(of: $0) }
+        guard offsets.count == paths.count else {
+            return { key in
+                var k = key
+                for p in paths { k[keyPath: p] = map[Int(k[keyPath: p])] }
+                return k
+            }
+        }
         return { key in
             var k = key
-            for p in paths { k[keyPath: p] = map[Int(k[keyPath: p])] }
+            withUnsafeMutableBytes(of: &k) { raw in
+                for o in offsets { raw.storeBytes(of: map[Int(raw.load(fromByteOffset: o, as: Int32.self))], toByteOffset: o, as: Int32.self) }
+            }
             return k
         }
-    }
-
-    /// Cells and completeness with the name fields of every key mapped through `map`.
-    static func renamed(_ cells: Accumulator<Key, Cell>, _ completeness: [Key: Completeness], _ map: [Int32])
-        -> (Accumulator<Key, Cell>, [Key: Completeness]) {
-        let rename = keyRenaming(map)
-        var out = Accumulator<Key, Cell>()
-        for (k, c) in cells.cells { out.merge(rename(k), c) }
-        var outCompleteness: [Key: Completeness] = [:]
-        outCompleteness.reserveCapacity(completeness.count)
-        for (k, c) in completeness { outCompleteness[rename(k)] = c }
-        return (out, outCompleteness)
     }
 }

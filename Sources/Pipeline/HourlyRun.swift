@@ -133,14 +133,25 @@ public struct HourlyRun {
         var tableFiles: [Manifest.TableFile] = []
         let tables = PipelineTables.hourly.filter { agg.tables.contains($0.name) }
         let writeChains = agg.tables.contains(CallChainsTable.name)
-        /// Writes one table file to staging (names and ranks of the pool the rows' ids are from).
+        /// Writes one table file to staging (names and ranks of the pool the rows' ids are from),
+        /// its columns built a range of rows at a time on up to `threads` threads, so that the
+        /// file's whole columns are never held at once.
         func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, names: NamePool, ranks: NameRanks, relative: String,
-                                   scope: String) throws(PipelineError) -> Manifest.TableFile {
-            try write(T.schema, T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds),
-                      relative: relative, scope: scope)
+                                   scope: String, threads: Int = 1) throws(PipelineError) -> Manifest.TableFile {
+            try write(T.schema, relative: relative, scope: scope) { file, append throws(PipelineError) in
+                try T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds, threads: threads,
+                              ranges: { file.batchRanges(rows: $0, preferredRows: 4096) }, write: append)
+            }
         }
         func write(_ schema: TableSchema, _ columns: [ColumnData], relative: String,
                    scope: String) throws(PipelineError) -> Manifest.TableFile {
+            try write(schema, relative: relative, scope: scope) { _, append throws(PipelineError) in try append(columns) }
+        }
+        /// Writes one file to staging: `fill` hands its batches of columns to `append`, in order.
+        /// A failure anywhere drops the writer unclosed, which removes its temp file.
+        func write(_ schema: TableSchema, relative: String, scope: String,
+                   _ fill: (_ file: ParquetFileWriter, _ append: ([ColumnData]) throws(PipelineError) -> Void)
+                       throws(PipelineError) -> Void) throws(PipelineError) -> Manifest.TableFile {
             let staged = "\(staging)/\(relative)"
             try makeParent(staged, mode: mode_t(spec.write.dirMode))
             var options = ParquetWriterOptions()
@@ -148,17 +159,22 @@ public struct HourlyRun {
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
             options.fileMode = mode_t(spec.write.fileMode)
+            let w: ParquetFileWriter
             do {
-                let w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
-                                              metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
-                                                                                  ("redline.partition", partition.path),
-                                                                                  ("redline.scope", scope)])
-                try w.write(columns)
-                try w.close()
+                w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
+                                          metadata: schema.keyValueMetadata + [("redline.version", RedlineVersion.current),
+                                                                              ("redline.partition", partition.path),
+                                                                              ("redline.scope", scope)])
             } catch {
                 throw .output("writing \(relative): \(error)")
             }
-            return .init(table: schema.name, path: relative, rows: columns.first?.rowCount ?? 0, scope: scope)
+            var rows = 0
+            try fill(w) { columns throws(PipelineError) in
+                do { try w.write(columns) } catch { throw .output("writing \(relative): \(error)") }
+                rows += columns.first?.rowCount ?? 0
+            }
+            do { try w.close() } catch { throw .output("writing \(relative): \(error)") }
+            return .init(table: schema.name, path: relative, rows: rows, scope: scope)
         }
 
         // Per host, on up to `jobs` threads: read, correct, enrich, aggregate into the host's own
@@ -225,7 +241,7 @@ public struct HourlyRun {
                 warnings.append("host \(host): \(outcome.counters.uncorrectable) records could not be placed in time (no clock anchors in reach)")
             }
             if let w = outcome.watermark { watermark = max(watermark ?? w, w) }
-            merged.merge(result.rows.renamed(names.translation(of: result.names)))
+            merged.merge(result.rows, renaming: names.translation(of: result.names))
             if let hops = result.observations { observations[host] = hops }
             tableFiles += result.files
             partialHosts.append(host)
@@ -264,16 +280,24 @@ public struct HourlyRun {
             }
         }
 
-        // The merged tables to staging, then commit.
+        // The merged tables to staging, then commit. The tables are independent of each other:
+        // each is built and written on one of up to `jobs` threads, a large table's columns
+        // again on up to `jobs` threads, range by range while its file takes the ranges done
+        // (else the largest table alone would be the merge's serial tail), their files listed
+        // in table order. The first failure stops the others;
+        // every writer removes its own temp file.
         let ranks = NameRanks(names)
         if spec.stages.contains(.merge) && mode != .partialsOnly {
-            for t in tables {
-                tableFiles.append(try write(t, merged, names: names, ranks: ranks,
-                                            relative: "\(t.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
-            }
-            if writeChains {
-                tableFiles.append(try write(CallChainsTable.schema, CallChainsTable.columns(hops: chainHops, bucketSeconds: agg.bucketSeconds),
-                                            relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
+            let rows = merged, hops = chainHops
+            try HostJobs<Manifest.TableFile>(count: tables.count + (writeChains ? 1 : 0), jobs: jobs).run { i throws(PipelineError) in
+                guard i < tables.count else {
+                    return try write(CallChainsTable.schema, CallChainsTable.columns(hops: hops, bucketSeconds: agg.bucketSeconds),
+                                     relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+                }
+                return try write(tables[i], rows, names: names, ranks: ranks,
+                                 relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged", threads: jobs)
+            } fold: { _, file in
+                tableFiles.append(file)
             }
         }
 

@@ -34,6 +34,15 @@ public protocol OutputTable {
     static var fields: [OutputField<Key, Cell>] { get }
     /// The cell a new group starts from (all counts zero).
     static func emptyCell(histogramScale: Int) -> Cell
+    /// The columns of a file holding `rows`, in schema order, a range of the file's rows at a
+    /// time (`ranges(rowCount)`, consecutive from 0): each range's columns are built on one of
+    /// up to `threads` threads and handed to `write` in order, with at most `threads` ranges
+    /// built and not yet written. Implemented once, in the extension below; a requirement so
+    /// that a run's call through `any OutputTable.Type` reaches code compiled for the table's
+    /// own key and cell types, not the unspecialised generic form.
+    static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
+                        threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
+                        write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError)
 }
 
 extension OutputTable {
@@ -42,30 +51,41 @@ extension OutputTable {
         TableSchema(name: name, version: version, doc: doc, columns: fields.flatMap(\.columns))
     }
 
-    /// The table's rows sorted for writing (see `OutputTable`).
-    static func sortedRows(_ rows: Accumulator<Key, Row<Cell>>, ranks: NameRanks) -> [(key: Key, row: Row<Cell>)] {
-        let orderFields = fields.compactMap(\.order)
-        let width = orderFields.count + 1
-        let entries = Array(rows.cells)
-        var order = [Int64](repeating: 0, count: entries.count * width)
-        for (i, e) in entries.enumerated() {
-            order[i * width] = e.key.bucket
-            for (j, f) in orderFields.enumerated() { order[i * width + j + 1] = f(e.key, ranks) }
-        }
-        let sortedIndices = entries.indices.sorted { a, b in
-            for j in 0..<width where order[a * width + j] != order[b * width + j] {
-                return order[a * width + j] < order[b * width + j]
-            }
-            return false
-        }
-        return sortedIndices.map { (key: entries[$0].key, row: entries[$0].value) }
-    }
-
-    /// The columns of a file holding `rows`, in schema order.
+    /// The columns of a file holding `rows`, in schema order, built on this thread.
     public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks,
                                bucketSeconds: Int) -> [ColumnData] {
-        let sorted = sortedRows(rows, ranks: ranks)
-        return fields.flatMap { $0.write(sorted, names, Int32(bucketSeconds)) }
+        var all: [ColumnData] = []
+        do {
+            try columns(rows, names: names, ranks: ranks, bucketSeconds: bucketSeconds, threads: 1,
+                        ranges: { [0..<$0] }, write: { all = $0 })
+        } catch {
+            preconditionFailure("collecting columns throws nothing: \(error)")
+        }
+        return all
+    }
+
+    public static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
+                               threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
+                               write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError) {
+        let fields = fields
+        let file = FileRows(rows, order: fields.compactMap(\.order), ranks: ranks)
+        let parts = ranges(file.count)
+        func build(_ part: Int) -> [ColumnData] {
+            let rows = parts.count == 1 ? file : file.rows(parts[part])
+            var out: [ColumnData] = []
+            out.reserveCapacity(fields.reduce(0) { $0 + $1.columns.count })
+            for f in fields { out += f.write(rows, names, Int32(bucketSeconds)) }
+            return out
+        }
+        guard threads > 1 && parts.count > 1 else {
+            for i in parts.indices { try write(build(i)) }
+            return
+        }
+        try HostJobs<[ColumnData]>(count: parts.count, jobs: threads).run { i throws(PipelineError) in
+            build(i)
+        } fold: { _, columns throws(PipelineError) in
+            try write(columns)
+        }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
@@ -116,7 +136,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         case bucketStart, bucketSeconds
         /// A value of the cell written and read as is, not merged: for tables a stage computes
         /// from merged tables (no partials, no merge SQL).
-        case value(write: ([(key: Key, row: Row<Cell>)]) -> ColumnData,
+        case value(write: (FileRows<Key, Cell>) -> ColumnData,
                    read: (PartialColumns, Int, inout [Row<Cell>]) throws(PipelineError) -> Void)
     }
 
@@ -190,7 +210,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
     public static func double(_ column: String, _ cell: WritableKeyPath<Cell, Double>, unit: String? = nil,
                               doc: String) -> Self {
         Self([TableColumn(column, .double, unit: unit, doc: doc)],
-             .value(write: { rows in ColumnData(.double(rows.map { $0.row.cell[keyPath: cell] })) },
+             .value(write: { file in ColumnData(.double(file.cells(cell))) },
                     read: { c, i, rows throws(PipelineError) in
                         for (r, v) in try c.doubles(i).enumerated() { rows[r].cell[keyPath: cell] = v }
                     }))
@@ -199,11 +219,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
     /// A string of the cell, written as is (not interned), not merged.
     public static func text(_ column: String, _ cell: WritableKeyPath<Cell, String>, doc: String) -> Self {
         Self([TableColumn(column, .string, doc: doc)],
-             .value(write: { rows in
-                        var b = ByteArrays()
-                        for r in rows { b.append(r.row.cell[keyPath: cell]) }
-                        return ColumnData(.byteArray(b))
-                    },
+             .value(write: { file in ColumnData(.byteArray(ByteArrays(strings: file.cells(cell)))) },
                     read: { c, i, rows throws(PipelineError) in
                         for (r, v) in try c.strings(i).enumerated() { rows[r].cell[keyPath: cell] = v }
                     }))
@@ -214,7 +230,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
                              unit: String? = nil, doc: String) -> Self {
         precondition(type == .int64 || type == .timestampNanos, "an int64 field is int64 or timestamp_ns")
         return Self([TableColumn(column, type, unit: unit, doc: doc)],
-                    .value(write: { rows in ColumnData(.int64(rows.map { $0.row.cell[keyPath: cell] })) },
+                    .value(write: { file in ColumnData(.int64(file.cells(cell))) },
                            read: { c, i, rows throws(PipelineError) in
                                for (r, v) in try c.int64(i).enumerated() { rows[r].cell[keyPath: cell] = v }
                            }))
@@ -224,7 +240,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
     public static func int32(_ column: String, _ cell: WritableKeyPath<Cell, Int32>, unit: String? = nil,
                              doc: String) -> Self {
         Self([TableColumn(column, .int32, unit: unit, doc: doc)],
-             .value(write: { rows in ColumnData(.int32(rows.map { $0.row.cell[keyPath: cell] })) },
+             .value(write: { file in ColumnData(.int32(file.cells(cell))) },
                     read: { c, i, rows throws(PipelineError) in
                         for (r, v) in try c.int32(i).enumerated() { rows[r].cell[keyPath: cell] = v }
                     }))
@@ -238,11 +254,12 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         }
     }
 
-    /// The field's place in the row order, after the bucket; nil when it adds nothing to it.
-    var order: ((Key, NameRanks) -> Int64)? {
+    /// The field's place in the row order, after the bucket, for each of `keys`; nil when it
+    /// adds nothing to it.
+    var order: ((_ keys: [Key], _ ranks: NameRanks) -> [Int64])? {
         switch kind {
-        case .name(let k): { key, ranks in ranks[key[keyPath: k]] }
-        case .code(let k): { key, _ in Self.textOrder(key[keyPath: k]) }
+        case .name(let k): { keys, ranks in gather(k, of: keys).map { ranks[$0] } }
+        case .code(let k): { keys, _ in gather(k, of: keys).map(Self.textOrder) }
         default: nil
         }
     }
@@ -251,55 +268,90 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
     /// negatives ("-…") first, by magnitude, then the others ascending.
     static func textOrder(_ x: Int32) -> Int64 { x < 0 ? Int64(x.magnitude) - (1 << 40) : Int64(x) }
 
-    func write(_ rows: [(key: Key, row: Row<Cell>)], _ names: NamePool, _ bucketSeconds: Int32) -> [ColumnData] {
-        func int64s(_ f: (Row<Cell>) -> UInt64) -> ColumnData { ColumnData(.int64(rows.map { Int64(clamping: f($0.row)) })) }
-        func strings(_ f: (Key) -> String) -> ColumnData {
+    /// The field's columns for the rows of one file.
+    func write(_ file: FileRows<Key, Cell>, _ names: NamePool, _ bucketSeconds: Int32) -> [ColumnData] {
+        func strings(_ ids: [Int32]) -> ColumnData {
             var b = ByteArrays()
-            for r in rows { b.append(f(r.key)) }
+            b.offsets.reserveCapacity(ids.count + 1)
+            for id in ids { b.append(names.name(id)) }
             return ColumnData(.byteArray(b))
         }
         func optionals<T>(_ values: [T?], _ make: ([T]) -> ColumnValues) -> ColumnData {
             ColumnData(make(values.compactMap { $0 }), validity: values.map { $0 != nil })
         }
+        func counts(_ values: [UInt64]) -> ColumnData { ColumnData(.int64(values.map { Int64(clamping: $0) })) }
+        let seconds = { ColumnData(.int32([Int32](repeating: bucketSeconds, count: file.count))) }
         switch kind {
         case .bucket:
-            return [ColumnData(.int64(rows.map(\.key.bucket))),
-                    ColumnData(.int32([Int32](repeating: bucketSeconds, count: rows.count)))]
+            return [ColumnData(.int64(file.keys.map(\.bucket))), seconds()]
         case .name(let k):
-            return [strings { names.name($0[keyPath: k]) }]
+            return [strings(gather(k, of: file.keys))]
         case .code(let k):
-            return [ColumnData(.int32(rows.map { $0.key[keyPath: k] }))]
+            return [ColumnData(.int32(gather(k, of: file.keys)))]
         case .derived(let text):
-            return [strings(text)]
+            var b = ByteArrays()
+            for k in file.keys { b.append(text(k)) }
+            return [ColumnData(.byteArray(b))]
         case .count(let c):
-            return [int64s { $0.cell[keyPath: c] }]
+            return [counts(file.cells(c))]
         case .optionalCount(let c):
-            return [optionals(rows.map { $0.row.cell[keyPath: c].map { Int64(clamping: $0) } }) { .int64($0) }]
+            return [optionals(file.cells(c).map { $0.map { Int64(clamping: $0) } }) { .int64($0) }]
         case let .histogram(c, quantiles):
-            let h = rows.map { $0.row.cell[keyPath: c] }
-            var counts: [Int64] = [], offsets = [0]
-            for x in h {
-                counts += x.counts.map { Int64(clamping: $0) }
-                offsets.append(counts.count)
-            }
-            return [ColumnData(.int32(h.map { Int32($0.scale) })),
-                    ColumnData(.int64(h.map { Int64(clamping: $0.zeroCount) })),
-                    ColumnData(.int32(h.map { Int32($0.counts.isEmpty ? 0 : $0.offset) })),
-                    ColumnData(.int64(counts), listOffsets: offsets),
-                    ColumnData(.int64(h.map { Int64(clamping: $0.sum) })),
-                    optionals(h.map { $0.min.map { Int64(clamping: $0) } }) { .int64($0) },
-                    optionals(h.map { $0.max.map { Int64(clamping: $0) } }) { .int64($0) }]
-                + quantiles.map { q in optionals(h.map { $0.quantile(q) }) { .double($0) } }
+            return file.withCells(c) { Self.histogramColumns($0, quantiles: quantiles) }
         case .completeness:
-            return [int64s(\.completeness.observed), int64s(\.completeness.lost), int64s(\.completeness.shared),
-                    ColumnData(.double(rows.map(\.row.completeness.ratio)))]
+            let c = file.rows(\.completeness)
+            return [counts(c.map(\.observed)), counts(c.map(\.lost)), counts(c.map(\.shared)),
+                    ColumnData(.double(c.map(\.ratio)))]
         case .bucketStart:
-            return [ColumnData(.int64(rows.map(\.key.bucket)))]
+            return [ColumnData(.int64(file.keys.map(\.bucket)))]
         case .bucketSeconds:
-            return [ColumnData(.int32([Int32](repeating: bucketSeconds, count: rows.count)))]
+            return [seconds()]
         case .value(let write, _):
-            return [write(rows)]
+            return [write(file)]
         }
+    }
+
+    /// The columns of a histogram field (`histogram(_:quantiles:columns:)`), all in one pass
+    /// over the rows: each histogram is taken once (a property or method of a histogram of
+    /// another module reached through a pointer copies the whole histogram first), the dense
+    /// counts of all rows go into one list column.
+    static func histogramColumns(_ h: [UnsafePointer<ExponentialHistogram>], quantiles: [Double]) -> [ColumnData] {
+        var scales: [Int32] = [], zeros: [Int64] = [], offsets: [Int32] = [], sums: [Int64] = []
+        var counts: [Int64] = [], listOffsets: [Int] = [0]
+        var mins: [Int64] = [], maxs: [Int64] = [], hasMin: [Bool] = [], hasMax: [Bool] = []
+        var quantileValues = [[Double]](repeating: [], count: quantiles.count)
+        var quantileValid = [[Bool]](repeating: [], count: quantiles.count)
+        // The dense counts are most of a table's bytes: sized once, not grown by doubling.
+        counts.reserveCapacity(h.reduce(0) { $0 + $1.pointee.counts.count })
+        scales.reserveCapacity(h.count)
+        zeros.reserveCapacity(h.count)
+        offsets.reserveCapacity(h.count)
+        sums.reserveCapacity(h.count)
+        listOffsets.reserveCapacity(h.count + 1)
+        hasMin.reserveCapacity(h.count)
+        hasMax.reserveCapacity(h.count)
+        for p in h {
+            let x = p.pointee
+            scales.append(Int32(x.scale))
+            zeros.append(Int64(clamping: x.zeroCount))
+            offsets.append(Int32(x.counts.isEmpty ? 0 : x.offset))
+            sums.append(Int64(clamping: x.sum))
+            x.counts.withUnsafeBufferPointer { for c in $0 { counts.append(Int64(clamping: c)) } }
+            listOffsets.append(counts.count)
+            if let lo = x.min { mins.append(Int64(clamping: lo)) }
+            if let hi = x.max { maxs.append(Int64(clamping: hi)) }
+            hasMin.append(x.min != nil)
+            hasMax.append(x.max != nil)
+            for (j, q) in quantiles.enumerated() {
+                let v = x.quantile(q)
+                if let v { quantileValues[j].append(v) }
+                quantileValid[j].append(v != nil)
+            }
+        }
+        return [ColumnData(.int32(scales)), ColumnData(.int64(zeros)), ColumnData(.int32(offsets)),
+                ColumnData(.int64(counts), listOffsets: listOffsets), ColumnData(.int64(sums)),
+                ColumnData(.int64(mins), validity: hasMin), ColumnData(.int64(maxs), validity: hasMax)]
+            + quantiles.indices.map { ColumnData(.double(quantileValues[$0]), validity: quantileValid[$0]) }
     }
 
     func read(_ c: PartialColumns, _ i: Int, _ keys: inout [Key], _ rows: inout [Row<Cell>],
@@ -328,6 +380,96 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         case .value(_, let read):
             try read(c, i, &rows)
         }
+    }
+}
+
+/// The rows of one file in file order (`OutputTable`: bucket, then every key field in column
+/// order), read column by column: the keys sorted, the rows copied once out of the accumulator
+/// into one block and left there, `positions` giving the file's order of them. Each column then
+/// reads its property of every row from that block; no row is copied again.
+struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
+    /// The keys, in file order.
+    let keys: [Key]
+    /// The rows, in the accumulator's order.
+    private let stored: [Row<Cell>]
+    /// `stored[positions[i]]` is the file's row i.
+    private let positions: [Int]
+
+    var count: Int { keys.count }
+
+    private init(keys: [Key], stored: [Row<Cell>], positions: [Int]) {
+        self.keys = keys
+        self.stored = stored
+        self.positions = positions
+    }
+
+    /// The file's rows `range` (the rows themselves shared, not copied).
+    func rows(_ range: Range<Int>) -> Self {
+        Self(keys: Array(keys[range]), stored: stored, positions: Array(positions[range]))
+    }
+
+    /// `order`: the order fields' values for given keys (`OutputField.order`), after the bucket.
+    init(_ rows: Accumulator<Key, Row<Cell>>, order: [(_ keys: [Key], _ ranks: NameRanks) -> [Int64]],
+         ranks: NameRanks) {
+        let cells = rows.cells
+        var keys: [Key] = [], stored: [Row<Cell>] = []
+        keys.reserveCapacity(cells.count)
+        stored.reserveCapacity(cells.count)
+        for (k, r) in cells {
+            keys.append(k)
+            stored.append(r)
+        }
+        // Each row's sort words side by side, so that a comparison reads adjacent memory.
+        let width = order.count + 1
+        var words = [Int64](repeating: 0, count: keys.count * width)
+        for (i, k) in keys.enumerated() { words[i * width] = k.bucket }
+        for (j, f) in order.enumerated() {
+            for (i, v) in f(keys, ranks).enumerated() { words[i * width + j + 1] = v }
+        }
+        let positions = words.withUnsafeBufferPointer { w in
+            keys.indices.sorted { a, b in
+                for j in 0..<width where w[a * width + j] != w[b * width + j] { return w[a * width + j] < w[b * width + j] }
+                return false
+            }
+        }
+        self.keys = positions.map { keys[$0] }
+        self.stored = stored
+        self.positions = positions
+    }
+
+    /// Property `path` of every row's cell, in file order.
+    func cells<Value>(_ path: KeyPath<Cell, Value>) -> [Value] { rows((\Row<Cell>.cell).appending(path: path)) }
+
+    /// `body` with a pointer to property `path` of every row's cell, in file order: the values
+    /// read where they are (a histogram's counts are neither copied nor retained per row).
+    func withCells<Value, Result>(_ path: KeyPath<Cell, Value>,
+                                  _ body: (_ values: [UnsafePointer<Value>]) -> Result) -> Result {
+        guard let offset = MemoryLayout<Row<Cell>>.offset(of: (\Row<Cell>.cell).appending(path: path)) else {
+            let copies = cells(path)
+            return copies.withUnsafeBufferPointer { b in body(b.indices.map { b.baseAddress! + $0 }) }
+        }
+        let stride = MemoryLayout<Row<Cell>>.stride
+        return stored.withUnsafeBytes { raw in
+            body(positions.map { (raw.baseAddress! + $0 * stride + offset).assumingMemoryBound(to: Value.self) })
+        }
+    }
+
+    /// Property `path` of every row, in file order.
+    func rows<Value>(_ path: KeyPath<Row<Cell>, Value>) -> [Value] { gather(path, of: stored, at: positions) }
+}
+
+/// `elements[i][keyPath: path]` for every `i` of `indices` (of every element when nil). A stored
+/// property is read at its byte offset: projecting a key path per element costs more than all
+/// the rest of building a column.
+@inline(__always)
+func gather<Root, Value>(_ path: KeyPath<Root, Value>, of elements: [Root], at indices: [Int]? = nil) -> [Value] {
+    guard let offset = MemoryLayout<Root>.offset(of: path) else {
+        return indices.map { $0.map { elements[$0][keyPath: path] } } ?? elements.map { $0[keyPath: path] }
+    }
+    let stride = MemoryLayout<Root>.stride
+    return elements.withUnsafeBytes { raw in
+        guard let indices else { return (0..<elements.count).map { raw.load(fromByteOffset: $0 * stride + offset, as: Value.self) } }
+        return indices.map { raw.load(fromByteOffset: $0 * stride + offset, as: Value.self) }
     }
 }
 
@@ -367,12 +509,15 @@ public struct TableRows: Sendable {
         tables[T.name] = box
     }
 
-    /// The same rows with every name id `i` of their keys replaced by `map[i]` (a host's own
-    /// name pool translated into the run's, `NamePool.translation(of:)`).
-    public func renamed(_ map: [Int32]) -> TableRows {
-        var out = TableRows()
-        out.tables = tables.mapValues { $0.renamed(map) }
-        return out
+    /// Adds a host's rows whose name ids are of the host's own pool, each id `i` read as
+    /// `map[i]` (the run's id of the same name, `NamePool.translation(of:)`): the fold of a host
+    /// into the merge, in one pass, without a renamed copy of its rows.
+    public mutating func merge(_ other: TableRows, renaming map: [Int32]) {
+        for (name, theirs) in other.tables {
+            var mine = tables.removeValue(forKey: name) ?? theirs.empty
+            mine.merge(theirs, renaming: map)
+            tables[name] = mine
+        }
     }
 
     /// Adds another set of rows (the merge across hosts).
@@ -390,19 +535,31 @@ public struct TableRows: Sendable {
 
 /// One table's rows behind `TableRows`' type erasure.
 protocol AnyTableRows: Sendable {
+    /// No rows, of the same table.
+    var empty: any AnyTableRows { get }
     mutating func merge(_ other: any AnyTableRows)
-    func renamed(_ map: [Int32]) -> any AnyTableRows
+    mutating func merge(_ other: any AnyTableRows, renaming map: [Int32])
 }
 
 struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
+    var empty: any AnyTableRows { Self() }
     mutating func merge(_ other: any AnyTableRows) {
         if let o = other as? Self { rows.merge(o.rows) }
     }
-    func renamed(_ map: [Int32]) -> any AnyTableRows {
+    mutating func merge(_ other: any AnyTableRows, renaming map: [Int32]) {
+        guard let o = other as? Self else { return }
         let rename = T.keyRenaming(map)
-        var out = Self()
-        for (k, r) in rows.cells { out.rows.merge(rename(k), r) }
-        return out
+        for (k, r) in o.rows.cells { rows.add(rename(k), r) }
+    }
+}
+
+extension Accumulator {
+    /// `merge(_:_:)` compiled here, for each table's key and cell types: the generic form in
+    /// Aggregates is not inlinable, and hashing through it costs more than the merge.
+    @inline(__always)
+    mutating func add(_ key: Key, _ cell: Cell) {
+        var isNew = false
+        update(key, make: { isNew = true; return cell }) { if !isNew { $0.merge(cell) } }
     }
 }

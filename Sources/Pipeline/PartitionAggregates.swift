@@ -6,7 +6,7 @@ extension TableRows {
         self.init()
         func add<T: OutputTable>(_ t: T.Type, _ cells: Accumulator<T.Key, T.Cell>, _ completeness: [T.Key: Completeness]) {
             update(t) { rows in
-                for (k, v) in cells.cells { rows.merge(k, Row(cell: v, completeness: completeness[k] ?? Completeness())) }
+                for (k, v) in cells.cells { rows.add(k, Row(cell: v, completeness: completeness[k] ?? Completeness())) }
             }
         }
         add(RedService.self, a.redService, a.redServiceCompleteness)

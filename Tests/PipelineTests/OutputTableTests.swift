@@ -63,4 +63,63 @@ struct OutputTableTests {
         guard case .int32(let seconds) = columns[2].values else { Issue.record("bucket_seconds is not int32"); return }
         #expect(seconds == [60, 60, 60])
     }
+
+    @Test("a file written range by range, the ranges built on several threads, is byte-identical to one written in one batch")
+    func columnsRangeByRange() throws {
+        var names = NamePool()
+        let services = (0..<40).map { names.id("svc-\($0)") }
+        var edges = Accumulator<EdgeKey, Row<REDCell>>()
+        var traffic = Accumulator<TrafficKey, Row<TrafficCell>>()
+        for i in 0..<30_000 {
+            let bucket = Int64(i % 60) * 60_000_000_000
+            let (a, b) = (services[i % 40], services[(i / 60) % 40])
+            var cell = REDCell(scale: 4)
+            cell.requests = UInt64(i % 7)
+            // Every 5th row without latencies: null min, max and quantiles in the middle of a range.
+            if i % 5 != 0 { for d in 0..<UInt64(i % 9 + 1) { cell.latency.record(1000 + d * UInt64(i)) } }
+            edges.merge(EdgeKey(bucket: bucket, caller: a, callee: b, callerDC: 0, calleeDC: 0, proto: services[i % 3],
+                                observer: Int32(i / 2400), peerSource: 0),
+                        Row(cell: cell, completeness: Completeness(observed: UInt64(i), lost: UInt64(i % 3), shared: 0)))
+            let payload: UInt64? = i % 11 == 0 ? nil : UInt64(i)
+            traffic.merge(TrafficKey(bucket: bucket, srcDC: 0, dstDC: 0, srcService: a, dstService: b, l4: 0,
+                                     observer: Int32(i / 2400), peerSource: 0),
+                          Row(cell: TrafficCell(bytes: UInt64(i), packets: 1, payloadBytes: payload, flows: 1, calls: 0),
+                              completeness: Completeness()))
+        }
+        #expect(edges.groupCount == 30_000 && traffic.groupCount == 30_000)
+        let ranks = NameRanks(names)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("redline-ranges-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        /// The file of `T`'s rows: in one batch (threads 0), else range by range on `threads` threads.
+        func file<T: OutputTable>(_ table: T.Type, _ rows: Accumulator<T.Key, Row<T.Cell>>, threads: Int,
+                                  rowGroupRows: Int = 1 << 20) throws -> Data {
+            let path = dir.appendingPathComponent("\(T.name)-\(threads)-\(rowGroupRows).parquet").path
+            var options = ParquetWriterOptions()
+            options.rowGroupRows = rowGroupRows
+            let w = try ParquetFileWriter(path: path, schema: T.schema.parquetSchema, options: options)
+            if threads == 0 {
+                try w.write(T.columns(rows, names: names, ranks: ranks, bucketSeconds: 60))
+            } else {
+                var batches = 0
+                try T.columns(rows, names: names, ranks: ranks, bucketSeconds: 60, threads: threads,
+                              ranges: { w.batchRanges(rows: $0, preferredRows: 4096 * 2) }) { columns throws(PipelineError) in
+                    do { try w.write(columns) } catch { throw .output("\(error)") }
+                    batches += 1
+                }
+                #expect(batches == (rowGroupRows < rows.groupCount ? 1 : 4), "\(T.name): \(batches) batches")
+            }
+            try w.close()
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        for threads in [1, 3] {
+            #expect(try file(RedEdge.self, edges, threads: threads) == file(RedEdge.self, edges, threads: 0),
+                    "red_edge, \(threads) threads")
+            #expect(try file(TrafficMatrix.self, traffic, threads: threads) == file(TrafficMatrix.self, traffic, threads: 0),
+                    "traffic_matrix, \(threads) threads")
+        }
+        // Rows spanning row groups: one range (ranges would shift where the writer cuts its slices).
+        #expect(try file(RedEdge.self, edges, threads: 3, rowGroupRows: 10_000)
+            == file(RedEdge.self, edges, threads: 0, rowGroupRows: 10_000))
+    }
 }

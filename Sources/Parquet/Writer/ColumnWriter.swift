@@ -15,7 +15,9 @@ final class ColumnChunkWriter {
     private var dataPages = PageSink()
     private let dictionaryBody = ByteBuffer(capacity: 1 << 12)
     private var dictionarySink = PageSink()
-    private let body = ByteBuffer(capacity: 1 << 20)
+    /// A page's body before compression; grown to the largest page this column cuts, not
+    /// preallocated at the page size (most columns of a table file have small pages).
+    private let body = ByteBuffer()
     private(set) var numLevels: Int64 = 0
     private(set) var nullCount: Int64 = 0
     private var pagesByEncoding: [Encoding: Int32] = [:]

@@ -123,6 +123,19 @@ public final class ParquetFileWriter {
         }
     }
 
+    /// Row ranges, about `preferredRows` each, to hand to `write` one after the other for the
+    /// next `rows` rows, so that a caller builds and holds one range's columns at a time: the
+    /// file is byte-identical to one `write` of all the rows. That holds when every range but
+    /// the last is a whole number of the slices `write` cuts, starting on a slice boundary, and
+    /// the rows do not reach the end of the row group (where a slice is cut short); otherwise
+    /// the answer is one range.
+    public func batchRanges(rows: Int, preferredRows: Int) -> [Range<Int>] {
+        let step = preferredRows / Self.sliceRows * Self.sliceRows
+        guard step > 0, rows > step, rowsInGroup % Self.sliceRows == 0, rowsInGroup + rows <= options.rowGroupRows
+        else { return [0..<rows] }
+        return stride(from: 0, to: rows, by: step).map { $0..<min(rows, $0 + step) }
+    }
+
     /// Convenience for one-column-per-array callers.
     public func write(_ batch: ColumnData...) throws(ParquetError) { try write(batch) }
 
