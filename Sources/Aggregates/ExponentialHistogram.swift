@@ -73,8 +73,20 @@ public struct ExponentialHistogram: Sendable, Equatable {
     /// Lower (exclusive) bound of bucket `index`: `base^index`.
     public func lowerBound(ofBucket index: Int) -> Double { mapping.lowerBound(index) }
 
-    /// Records one value.
-    public mutating func record(_ value: UInt64) { record(value, times: 1) }
+    /// Records one value (`record(value, times: 1)`, on the per-call path).
+    @inline(__always)
+    public mutating func record(_ value: UInt64) {
+        count &+= 1
+        let (s, o) = sum.addingReportingOverflow(value)
+        sum = o ? .max : s
+        if let m = min { if value < m { min = value } } else { min = value }
+        if let m = max { if value > m { max = value } } else { max = value }
+        if value == 0 {
+            zeroCount &+= 1
+            return
+        }
+        add(index: mapping.index(of: Double(value)), 1)
+    }
 
     /// Records `value` `n` times.
     public mutating func record(_ value: UInt64, times n: UInt64) {
@@ -92,6 +104,11 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     private mutating func add(index i: Int, _ n: UInt64) {
+        let k = i &- offset
+        if k >= 0 && k < counts.count {
+            counts[k] &+= n
+            return
+        }
         if counts.isEmpty {
             offset = i
             counts = [n]
