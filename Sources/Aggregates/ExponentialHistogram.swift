@@ -11,7 +11,9 @@ import Foundation
 /// SUM(count)`; `merge(_:)` still handles differing scales by downscaling to the
 /// coarser one, as the OpenTelemetry merge rules do.
 ///
-/// Buckets are dense from `offset`: `counts[k]` is bucket `offset + k`. The
+/// Buckets are dense from `offset`: `counts[k]` is bucket `offset + k`. Counts are kept as
+/// 32-bit words, with a second array of high words only once a count needs one: a histogram
+/// takes half the memory of 64-bit counts while its counts fit. The
 /// relative error of a quantile read from the histogram is at most
 /// `2^(2^-s / 2) - 1` (the half-width of a bucket, geometrically); at the
 /// default scale 4 that is 2.19 %.
@@ -25,7 +27,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var zeroCount: UInt64 = 0
     /// Index of `counts[0]`; meaningless while `counts` is empty.
     public private(set) var offset: Int = 0
-    public private(set) var counts: [UInt64] = []
+    /// The low 32 bits of each bucket's count, and the high 32 bits (empty while every count
+    /// fits in 32 bits; then as long as `low`).
+    private var low: [UInt32] = []
+    private var high: [UInt32] = []
     /// Number of recorded values, zero included.
     public private(set) var count: UInt64 = 0
     /// Sum of recorded values (saturates rather than overflows).
@@ -53,7 +58,8 @@ public struct ExponentialHistogram: Sendable, Equatable {
         self.init(scale: scale)
         self.zeroCount = zeroCount
         self.offset = offset
-        self.counts = counts
+        low = counts.map { UInt32(truncatingIfNeeded: $0) }
+        if counts.contains(where: { $0 > UInt32.max }) { high = counts.map { UInt32(truncatingIfNeeded: $0 >> 32) } }
         var total = zeroCount
         for c in counts {
             let (t, o) = total.addingReportingOverflow(c)
@@ -66,6 +72,18 @@ public struct ExponentialHistogram: Sendable, Equatable {
         self.max = total == 0 ? nil : max
         trim()
     }
+
+    /// Bucket counts from `offset` (a new array: for reading a histogram out).
+    public var counts: [UInt64] {
+        high.isEmpty ? low.map { UInt64($0) } : zip(low, high).map { UInt64($1) << 32 | UInt64($0) }
+    }
+
+    /// Number of dense buckets (`counts.count`).
+    public var bucketCount: Int { low.count }
+
+    /// The count of bucket `offset + k`, `k` in `0..<bucketCount`.
+    @inline(__always)
+    public func count(atPosition k: Int) -> UInt64 { high.isEmpty ? UInt64(low[k]) : UInt64(high[k]) << 32 | UInt64(low[k]) }
 
     /// The bucket index a positive value maps to at this histogram's scale.
     public func index(of value: UInt64) -> Int { mapping.index(of: Double(value)) }
@@ -105,22 +123,34 @@ public struct ExponentialHistogram: Sendable, Equatable {
 
     private mutating func add(index i: Int, _ n: UInt64) {
         let k = i &- offset
-        if k >= 0 && k < counts.count {
-            counts[k] &+= n
+        if k >= 0 && k < low.count {
+            add(position: k, n)
             return
         }
-        if counts.isEmpty {
+        if low.isEmpty {
             offset = i
-            counts = [n]
-            return
-        }
-        if i < offset {
-            counts.insert(contentsOf: repeatElement(0, count: offset - i), at: 0)
+            low = [0]
+        } else if i < offset {
+            low.insert(contentsOf: repeatElement(0, count: offset - i), at: 0)
+            if !high.isEmpty { high.insert(contentsOf: repeatElement(0, count: offset - i), at: 0) }
             offset = i
-        } else if i >= offset + counts.count {
-            counts.append(contentsOf: repeatElement(0, count: i - offset - counts.count + 1))
+        } else {
+            low.append(contentsOf: repeatElement(0, count: i - offset - low.count + 1))
+            if !high.isEmpty { high.append(contentsOf: repeatElement(0, count: low.count - high.count)) }
         }
-        counts[i - offset] &+= n
+        add(position: i - offset, n)
+    }
+
+    /// `counts[k] &+= n` on the split words: the low word's carry and n's high word go to the
+    /// high word, which exists from the first count that needs it.
+    @inline(__always)
+    private mutating func add(position k: Int, _ n: UInt64) {
+        let (sum, carried) = low[k].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
+        low[k] = sum
+        let carry = UInt32(truncatingIfNeeded: n >> 32) &+ (carried ? 1 : 0)
+        guard carry != 0 else { return }
+        if high.isEmpty { high = [UInt32](repeating: 0, count: low.count) }
+        high[k] &+= carry
     }
 
     /// Adds `other` into this histogram. If the scales differ, both are brought
@@ -134,7 +164,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
         sum = ov ? .max : s
         if let m = o.min { min = Swift.min(min ?? m, m) }
         if let m = o.max { max = Swift.max(max ?? m, m) }
-        for (k, c) in o.counts.enumerated() where c > 0 { add(index: o.offset + k, c) }
+        for k in 0..<o.bucketCount {
+            let c = o.count(atPosition: k)
+            if c > 0 { add(index: o.offset + k, c) }
+        }
     }
 
     /// The same histogram at a coarser scale: bucket `i` becomes `i >> (scale - newScale)`.
@@ -148,7 +181,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
         h.min = min
         h.max = max
         let shift = scale - newScale
-        for (k, c) in counts.enumerated() where c > 0 { h.add(index: (offset + k) >> shift, c) }
+        for k in 0..<bucketCount {
+            let c = count(atPosition: k)
+            if c > 0 { h.add(index: (offset + k) >> shift, c) }
+        }
         return h
     }
 
@@ -166,8 +202,8 @@ public struct ExponentialHistogram: Sendable, Equatable {
         let rank = Swift.max(1, UInt64((clampedQ * Double(count)).rounded(.up)))
         if rank <= zeroCount { return 0 }
         var cumulative = zeroCount
-        for (k, c) in counts.enumerated() {
-            cumulative &+= c
+        for k in 0..<bucketCount {
+            cumulative &+= count(atPosition: k)
             if cumulative >= rank {
                 let mid = mapping.lowerBound(offset + k) * mapping.sqrtBase
                 return Swift.min(Swift.max(mid, Double(lo)), Double(hi))
@@ -181,15 +217,16 @@ public struct ExponentialHistogram: Sendable, Equatable {
 
     /// Drops zero buckets at both ends so equal histograms have equal parts.
     private mutating func trim() {
-        guard let first = counts.firstIndex(where: { $0 > 0 }),
-              let last = counts.lastIndex(where: { $0 > 0 })
-        else {
-            counts = []
+        let used = (0..<bucketCount).filter { count(atPosition: $0) > 0 }
+        guard let first = used.first, let last = used.last else {
+            low = []
+            high = []
             offset = 0
             return
         }
-        if first > 0 || last < counts.count - 1 {
-            counts = Array(counts[first...last])
+        if first > 0 || last < bucketCount - 1 {
+            low = Array(low[first...last])
+            if !high.isEmpty { high = Array(high[first...last]) }
             offset += first
         }
     }
