@@ -644,11 +644,11 @@ struct BucketCells<Cell> {
 
     subscript(group: Int, bucket: Int) -> Cell { cells[index(group: group, bucket: bucket)] }
 
-    /// Makes room for group ids below `count`, half as many again beyond, so a host's groups
-    /// are laid out anew a few times only.
+    /// Makes room for group ids below `count`, a quarter more beyond, so a host's groups are
+    /// laid out anew a few times only.
     mutating func reserve(groups count: Int) {
         guard count > groups else { return }
-        let room = max(count, groups + groups / 2, 16)
+        let room = max(count, groups + groups / 4, 16)
         var grown: [Cell] = []
         grown.reserveCapacity(room * buckets)
         for b in 0..<buckets {
