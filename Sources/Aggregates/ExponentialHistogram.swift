@@ -12,8 +12,9 @@ import Foundation
 /// coarser one, as the OpenTelemetry merge rules do.
 ///
 /// Buckets are dense from `offset`: `counts[k]` is bucket `offset + k`. Counts are kept as
-/// 32-bit words, with a second array of high words only once a count needs one: a histogram
-/// takes half the memory of 64-bit counts while its counts fit. The
+/// 32-bit words in one array, with the high words appended only once a count needs one: a
+/// histogram takes half the memory of 64-bit counts while its counts fit, and copying one
+/// retains a single array. The
 /// relative error of a quantile read from the histogram is at most
 /// `2^(2^-s / 2) - 1` (the half-width of a bucket, geometrically); at the
 /// default scale 4 that is 2.19 %.
@@ -27,10 +28,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var zeroCount: UInt64 = 0
     /// Index of `counts[0]`; meaningless while `counts` is empty.
     public private(set) var offset: Int = 0
-    /// The low 32 bits of each bucket's count, and the high 32 bits (empty while every count
-    /// fits in 32 bits; then as long as `low`).
-    private var low: [UInt32] = []
-    private var high: [UInt32] = []
+    /// The low 32 bits of each bucket's count, followed by the high 32 bits of each once
+    /// `wide` (from the first count that needed them on).
+    private var words: [UInt32] = []
+    private var wide = false
     /// Number of recorded values, zero included.
     public private(set) var count: UInt64 = 0
     /// Sum of recorded values (saturates rather than overflows).
@@ -39,7 +40,8 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var min: UInt64?
     public private(set) var max: UInt64?
 
-    private let mapping: IndexMapping
+    /// One of the immortal shared mappings (`IndexMapping.shared`), so not reference-counted.
+    private unowned(unsafe) let mapping: IndexMapping
 
     /// An empty histogram. `scale` must lie in `scaleRange`.
     public init(scale: Int = ExponentialHistogram.defaultScale) {
@@ -58,8 +60,11 @@ public struct ExponentialHistogram: Sendable, Equatable {
         self.init(scale: scale)
         self.zeroCount = zeroCount
         self.offset = offset
-        low = counts.map { UInt32(truncatingIfNeeded: $0) }
-        if counts.contains(where: { $0 > UInt32.max }) { high = counts.map { UInt32(truncatingIfNeeded: $0 >> 32) } }
+        words = counts.map { UInt32(truncatingIfNeeded: $0) }
+        if counts.contains(where: { $0 > UInt32.max }) {
+            words += counts.map { UInt32(truncatingIfNeeded: $0 >> 32) }
+            wide = true
+        }
         var total = zeroCount
         for c in counts {
             let (t, o) = total.addingReportingOverflow(c)
@@ -74,16 +79,16 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     /// Bucket counts from `offset` (a new array: for reading a histogram out).
-    public var counts: [UInt64] {
-        high.isEmpty ? low.map { UInt64($0) } : zip(low, high).map { UInt64($1) << 32 | UInt64($0) }
-    }
+    public var counts: [UInt64] { (0..<bucketCount).map { count(atPosition: $0) } }
 
     /// Number of dense buckets (`counts.count`).
-    public var bucketCount: Int { low.count }
+    public var bucketCount: Int { wide ? words.count / 2 : words.count }
 
     /// The count of bucket `offset + k`, `k` in `0..<bucketCount`.
     @inline(__always)
-    public func count(atPosition k: Int) -> UInt64 { high.isEmpty ? UInt64(low[k]) : UInt64(high[k]) << 32 | UInt64(low[k]) }
+    public func count(atPosition k: Int) -> UInt64 {
+        wide ? UInt64(words[words.count / 2 + k]) << 32 | UInt64(words[k]) : UInt64(words[k])
+    }
 
     /// The bucket index a positive value maps to at this histogram's scale.
     public func index(of value: UInt64) -> Int { mapping.index(of: Double(value)) }
@@ -103,7 +108,14 @@ public struct ExponentialHistogram: Sendable, Equatable {
             zeroCount &+= 1
             return
         }
-        add(index: mapping.index(of: Double(value)), 1)
+        let i = mapping.index(of: Double(value))
+        // Inline for the common case: a bucket inside the range whose count stays in 32 bits.
+        let k = i &- offset
+        if !wide && k >= 0 && k < words.count && words[k] < .max {
+            words[k] &+= 1
+            return
+        }
+        add(index: i, 1)
     }
 
     /// Records `value` `n` times.
@@ -123,34 +135,55 @@ public struct ExponentialHistogram: Sendable, Equatable {
 
     private mutating func add(index i: Int, _ n: UInt64) {
         let k = i &- offset
-        if k >= 0 && k < low.count {
+        let buckets = bucketCount
+        if k >= 0 && k < buckets {
             add(position: k, n)
             return
         }
-        if low.isEmpty {
+        if buckets == 0 {
             offset = i
-            low = [0]
+            words = [0]
+            wide = false
         } else if i < offset {
-            low.insert(contentsOf: repeatElement(0, count: offset - i), at: 0)
-            if !high.isEmpty { high.insert(contentsOf: repeatElement(0, count: offset - i), at: 0) }
+            widen(before: offset - i, after: 0)
             offset = i
         } else {
-            low.append(contentsOf: repeatElement(0, count: i - offset - low.count + 1))
-            if !high.isEmpty { high.append(contentsOf: repeatElement(0, count: low.count - high.count)) }
+            widen(before: 0, after: i - offset - buckets + 1)
         }
         add(position: i - offset, n)
+    }
+
+    /// Adds empty buckets before and after the dense range (in both halves once `wide`).
+    private mutating func widen(before: Int, after: Int) {
+        guard wide else {
+            if before > 0 { words.insert(contentsOf: repeatElement(0, count: before), at: 0) }
+            if after > 0 { words.append(contentsOf: repeatElement(0, count: after)) }
+            return
+        }
+        let n = bucketCount
+        var grown: [UInt32] = []
+        grown.reserveCapacity(2 * (before + n + after))
+        for half in 0..<2 {
+            grown.append(contentsOf: repeatElement(0, count: before))
+            grown.append(contentsOf: words[half * n..<(half + 1) * n])
+            grown.append(contentsOf: repeatElement(0, count: after))
+        }
+        words = grown
     }
 
     /// `counts[k] &+= n` on the split words: the low word's carry and n's high word go to the
     /// high word, which exists from the first count that needs it.
     @inline(__always)
     private mutating func add(position k: Int, _ n: UInt64) {
-        let (sum, carried) = low[k].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
-        low[k] = sum
+        let (sum, carried) = words[k].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
+        words[k] = sum
         let carry = UInt32(truncatingIfNeeded: n >> 32) &+ (carried ? 1 : 0)
         guard carry != 0 else { return }
-        if high.isEmpty { high = [UInt32](repeating: 0, count: low.count) }
-        high[k] &+= carry
+        if !wide {
+            words.append(contentsOf: repeatElement(0, count: words.count))
+            wide = true
+        }
+        words[words.count / 2 + k] &+= carry
     }
 
     /// Adds `other` into this histogram. If the scales differ, both are brought
@@ -219,14 +252,14 @@ public struct ExponentialHistogram: Sendable, Equatable {
     private mutating func trim() {
         let used = (0..<bucketCount).filter { count(atPosition: $0) > 0 }
         guard let first = used.first, let last = used.last else {
-            low = []
-            high = []
+            words = []
+            wide = false
             offset = 0
             return
         }
-        if first > 0 || last < bucketCount - 1 {
-            low = Array(low[first...last])
-            if !high.isEmpty { high = Array(high[first...last]) }
+        let n = bucketCount
+        if first > 0 || last < n - 1 {
+            words = wide ? Array(words[first...last]) + Array(words[n + first...n + last]) : Array(words[first...last])
             offset += first
         }
     }
