@@ -79,7 +79,11 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     /// Bucket counts from `offset` (a new array: for reading a histogram out).
-    public var counts: [UInt64] { (0..<bucketCount).map { count(atPosition: $0) } }
+    public var counts: [UInt64] {
+        guard wide else { return words.map { UInt64($0) } }
+        let n = bucketCount
+        return (0..<n).map { UInt64(words[n + $0]) << 32 | UInt64(words[$0]) }
+    }
 
     /// Number of dense buckets (`counts.count`).
     public var bucketCount: Int { wide ? words.count / 2 : words.count }
