@@ -11,7 +11,10 @@ import Foundation
 /// SUM(count)`; `merge(_:)` still handles differing scales by downscaling to the
 /// coarser one, as the OpenTelemetry merge rules do.
 ///
-/// Buckets are dense from `offset`: `counts[k]` is bucket `offset + k`. The
+/// Buckets are dense from `offset`: `counts[k]` is bucket `offset + k`. Counts are kept as
+/// 32-bit words in one array, with the high words appended only once a count needs one: a
+/// histogram takes half the memory of 64-bit counts while its counts fit, and copying one
+/// retains a single array. The
 /// relative error of a quantile read from the histogram is at most
 /// `2^(2^-s / 2) - 1` (the half-width of a bucket, geometrically); at the
 /// default scale 4 that is 2.19 %.
@@ -25,7 +28,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var zeroCount: UInt64 = 0
     /// Index of `counts[0]`; meaningless while `counts` is empty.
     public private(set) var offset: Int = 0
-    public private(set) var counts: [UInt64] = []
+    /// The low 32 bits of each bucket's count, followed by the high 32 bits of each once
+    /// `wide` (from the first count that needed them on).
+    private var words: [UInt32] = []
+    private var wide = false
     /// Number of recorded values, zero included.
     public private(set) var count: UInt64 = 0
     /// Sum of recorded values (saturates rather than overflows).
@@ -34,7 +40,8 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var min: UInt64?
     public private(set) var max: UInt64?
 
-    private let mapping: IndexMapping
+    /// One of the immortal shared mappings (`IndexMapping.shared`), so not reference-counted.
+    private unowned(unsafe) let mapping: IndexMapping
 
     /// An empty histogram. `scale` must lie in `scaleRange`.
     public init(scale: Int = ExponentialHistogram.defaultScale) {
@@ -53,7 +60,11 @@ public struct ExponentialHistogram: Sendable, Equatable {
         self.init(scale: scale)
         self.zeroCount = zeroCount
         self.offset = offset
-        self.counts = counts
+        words = counts.map { UInt32(truncatingIfNeeded: $0) }
+        if counts.contains(where: { $0 > UInt32.max }) {
+            words += counts.map { UInt32(truncatingIfNeeded: $0 >> 32) }
+            wide = true
+        }
         var total = zeroCount
         for c in counts {
             let (t, o) = total.addingReportingOverflow(c)
@@ -67,14 +78,49 @@ public struct ExponentialHistogram: Sendable, Equatable {
         trim()
     }
 
+    /// Bucket counts from `offset` (a new array: for reading a histogram out).
+    public var counts: [UInt64] {
+        guard wide else { return words.map { UInt64($0) } }
+        let n = bucketCount
+        return (0..<n).map { UInt64(words[n + $0]) << 32 | UInt64(words[$0]) }
+    }
+
+    /// Number of dense buckets (`counts.count`).
+    public var bucketCount: Int { wide ? words.count / 2 : words.count }
+
+    /// The count of bucket `offset + k`, `k` in `0..<bucketCount`.
+    @inline(__always)
+    public func count(atPosition k: Int) -> UInt64 {
+        wide ? UInt64(words[words.count / 2 + k]) << 32 | UInt64(words[k]) : UInt64(words[k])
+    }
+
     /// The bucket index a positive value maps to at this histogram's scale.
     public func index(of value: UInt64) -> Int { mapping.index(of: Double(value)) }
 
     /// Lower (exclusive) bound of bucket `index`: `base^index`.
     public func lowerBound(ofBucket index: Int) -> Double { mapping.lowerBound(index) }
 
-    /// Records one value.
-    public mutating func record(_ value: UInt64) { record(value, times: 1) }
+    /// Records one value (`record(value, times: 1)`, on the per-call path).
+    @inline(__always)
+    public mutating func record(_ value: UInt64) {
+        count &+= 1
+        let (s, o) = sum.addingReportingOverflow(value)
+        sum = o ? .max : s
+        if let m = min { if value < m { min = value } } else { min = value }
+        if let m = max { if value > m { max = value } } else { max = value }
+        if value == 0 {
+            zeroCount &+= 1
+            return
+        }
+        let i = mapping.index(of: Double(value))
+        // Inline for the common case: a bucket inside the range whose count stays in 32 bits.
+        let k = i &- offset
+        if !wide && k >= 0 && k < words.count && words[k] < .max {
+            words[k] &+= 1
+            return
+        }
+        add(index: i, 1)
+    }
 
     /// Records `value` `n` times.
     public mutating func record(_ value: UInt64, times n: UInt64) {
@@ -92,18 +138,56 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     private mutating func add(index i: Int, _ n: UInt64) {
-        if counts.isEmpty {
-            offset = i
-            counts = [n]
+        let k = i &- offset
+        let buckets = bucketCount
+        if k >= 0 && k < buckets {
+            add(position: k, n)
             return
         }
-        if i < offset {
-            counts.insert(contentsOf: repeatElement(0, count: offset - i), at: 0)
+        if buckets == 0 {
             offset = i
-        } else if i >= offset + counts.count {
-            counts.append(contentsOf: repeatElement(0, count: i - offset - counts.count + 1))
+            words = [0]
+            wide = false
+        } else if i < offset {
+            widen(before: offset - i, after: 0)
+            offset = i
+        } else {
+            widen(before: 0, after: i - offset - buckets + 1)
         }
-        counts[i - offset] &+= n
+        add(position: i - offset, n)
+    }
+
+    /// Adds empty buckets before and after the dense range (in both halves once `wide`).
+    private mutating func widen(before: Int, after: Int) {
+        guard wide else {
+            if before > 0 { words.insert(contentsOf: repeatElement(0, count: before), at: 0) }
+            if after > 0 { words.append(contentsOf: repeatElement(0, count: after)) }
+            return
+        }
+        let n = bucketCount
+        var grown: [UInt32] = []
+        grown.reserveCapacity(2 * (before + n + after))
+        for half in 0..<2 {
+            grown.append(contentsOf: repeatElement(0, count: before))
+            grown.append(contentsOf: words[half * n..<(half + 1) * n])
+            grown.append(contentsOf: repeatElement(0, count: after))
+        }
+        words = grown
+    }
+
+    /// `counts[k] &+= n` on the split words: the low word's carry and n's high word go to the
+    /// high word, which exists from the first count that needs it.
+    @inline(__always)
+    private mutating func add(position k: Int, _ n: UInt64) {
+        let (sum, carried) = words[k].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
+        words[k] = sum
+        let carry = UInt32(truncatingIfNeeded: n >> 32) &+ (carried ? 1 : 0)
+        guard carry != 0 else { return }
+        if !wide {
+            words.append(contentsOf: repeatElement(0, count: words.count))
+            wide = true
+        }
+        words[words.count / 2 + k] &+= carry
     }
 
     /// Adds `other` into this histogram. If the scales differ, both are brought
@@ -117,7 +201,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
         sum = ov ? .max : s
         if let m = o.min { min = Swift.min(min ?? m, m) }
         if let m = o.max { max = Swift.max(max ?? m, m) }
-        for (k, c) in o.counts.enumerated() where c > 0 { add(index: o.offset + k, c) }
+        for k in 0..<o.bucketCount {
+            let c = o.count(atPosition: k)
+            if c > 0 { add(index: o.offset + k, c) }
+        }
     }
 
     /// The same histogram at a coarser scale: bucket `i` becomes `i >> (scale - newScale)`.
@@ -131,7 +218,10 @@ public struct ExponentialHistogram: Sendable, Equatable {
         h.min = min
         h.max = max
         let shift = scale - newScale
-        for (k, c) in counts.enumerated() where c > 0 { h.add(index: (offset + k) >> shift, c) }
+        for k in 0..<bucketCount {
+            let c = count(atPosition: k)
+            if c > 0 { h.add(index: (offset + k) >> shift, c) }
+        }
         return h
     }
 
@@ -149,8 +239,8 @@ public struct ExponentialHistogram: Sendable, Equatable {
         let rank = Swift.max(1, UInt64((clampedQ * Double(count)).rounded(.up)))
         if rank <= zeroCount { return 0 }
         var cumulative = zeroCount
-        for (k, c) in counts.enumerated() {
-            cumulative &+= c
+        for k in 0..<bucketCount {
+            cumulative &+= count(atPosition: k)
             if cumulative >= rank {
                 let mid = mapping.lowerBound(offset + k) * mapping.sqrtBase
                 return Swift.min(Swift.max(mid, Double(lo)), Double(hi))
@@ -164,15 +254,16 @@ public struct ExponentialHistogram: Sendable, Equatable {
 
     /// Drops zero buckets at both ends so equal histograms have equal parts.
     private mutating func trim() {
-        guard let first = counts.firstIndex(where: { $0 > 0 }),
-              let last = counts.lastIndex(where: { $0 > 0 })
-        else {
-            counts = []
+        let used = (0..<bucketCount).filter { count(atPosition: $0) > 0 }
+        guard let first = used.first, let last = used.last else {
+            words = []
+            wide = false
             offset = 0
             return
         }
-        if first > 0 || last < counts.count - 1 {
-            counts = Array(counts[first...last])
+        let n = bucketCount
+        if first > 0 || last < n - 1 {
+            words = wide ? Array(words[first...last]) + Array(words[n + first...n + last]) : Array(words[first...last])
             offset += first
         }
     }

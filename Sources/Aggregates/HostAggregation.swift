@@ -107,18 +107,24 @@ public struct HostAggregation {
     /// Observed events and charged losses per class and bucket (calls' observed counts are
     /// taken from their cells by `finish`).
     var ledger = ClassLedger()
-    /// red_service cells per bucket, indexed by a dense group id (`serviceGroups`); folded into
+    /// red_service cells by bucket and dense group id (`serviceGroups`); folded into
     /// `agg.redService` by `finish`. Cells with no request are padding.
-    var serviceCells: [[REDCell]]
+    var serviceCells: BucketCells<REDCell>
+    let bucketCount: Int
     var serviceGroups = GroupTable<ServiceGroup>()
-    /// Calls' red_edge cells and traffic_matrix call counts, keyed by `cellKey(group, bucket)`
-    /// (one word to hash instead of a seven-field key); folded into `agg` by `finish`.
-    var edgeCells: [UInt64: REDCell] = [:]
+    /// Calls' red_edge cells and traffic_matrix call counts, as `serviceCells` (by `edgeGroups`
+    /// / `trafficGroups` id), only for the tables written; folded into `agg` by `finish`.
+    var edgeCells: BucketCells<REDCell>
     var edgeGroups = GroupTable<EdgeKey>()
-    var trafficCalls: [UInt64: UInt64] = [:]
+    var trafficCalls: BucketCells<UInt64>
     var trafficGroups = GroupTable<TrafficKey>()
-    /// Direct-mapped cache of resolved call shapes (see `CallShape`).
-    var shapes: [ShapeEntry?]
+    /// Direct-mapped cache of resolved call shapes (see `CallShape`): a slot holds 1 + the
+    /// index of its entry in `shapeEntries` (0: empty), so the table a call hashes into stays
+    /// small enough for the cache and the entries, a few thousand, lie together.
+    var shapes: [Int32]
+    var shapeEntries: [ShapeEntry] = []
+    /// Each shape's entry: a shape evicted from its slot by another comes back to its entry.
+    var shapeIndex: [CallShape: Int32] = [:]
 
     /// Aggregates events in [`startNanos`, `endNanos`) UTC into buckets of `bucketNanos`
     /// aligned on `startNanos`, latencies into histograms of `histogramScale`.
@@ -134,9 +140,11 @@ public struct HostAggregation {
         wantTraffic = tables.trafficMatrix
         wantHealth = tables.tcpHealth
         wantDrops = tables.tcpDrops
-        let buckets = Int((end - start + width - 1) / width)
-        serviceCells = [[REDCell]](repeating: [], count: buckets)
-        shapes = [ShapeEntry?](repeating: nil, count: CallShape.slots)
+        bucketCount = Int((end - start + width - 1) / width)
+        serviceCells = BucketCells(buckets: bucketCount, empty: REDCell(scale: histogramScale))
+        edgeCells = BucketCells(buckets: bucketCount, empty: REDCell(scale: histogramScale))
+        trafficCalls = BucketCells(buckets: bucketCount, empty: 0)
+        shapes = [Int32](repeating: 0, count: CallShape.slots)
     }
 
     /// Corrects a monotonic time and returns its bucket number in the partition, or nil (counted).
@@ -183,9 +191,6 @@ public struct HostAggregation {
         if remote == NamePool.unknown { counters.unknownRemote += 1 }
     }
 
-    @inline(__always)
-    func cellKey(_ group: Int32, _ bucket: Int) -> UInt64 { UInt64(UInt32(bitPattern: group)) << 32 | UInt64(bucket) }
-
     /// A call's enrichment, from the shape cache or resolved (and cached) on a miss.
     @inline(__always)
     mutating func resolved(_ c: rl_l7_call, laddr: NetworkAddress, raddr: NetworkAddress,
@@ -193,7 +198,12 @@ public struct HostAggregation {
         let shape = CallShape(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
                               raddr: raddr, laddr: laddr, l7: c.l7_proto, l4: c.l4_proto)
         let slot = shape.slot
-        if let hit = shapes[slot], hit.shape == shape { return hit.resolved }
+        let entry = Int(shapes[slot]) - 1
+        if entry >= 0 && shapeEntries[entry].shape == shape { return shapeEntries[entry].resolved }
+        if let known = shapeIndex[shape] {
+            shapes[slot] = known + 1
+            return shapeEntries[Int(known)].resolved
+        }
         let e = resolve(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
                         laddr: laddr, raddr: raddr, names: &names)
         let (local, remote, localDC, remoteDC, src) = (e.local, e.remote, e.localDC, e.remoteDC, e.peerSource)
@@ -214,37 +224,74 @@ public struct HostAggregation {
             clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                                        dstService: remote, l4: l4, observer: ids.source,
                                                        peerSource: src)))
-        shapes[slot] = ShapeEntry(shape: shape, resolved: r)
+        shapeIndex[shape] = Int32(shapeEntries.count)
+        shapes[slot] = Int32(shapeEntries.count + 1)
+        shapeEntries.append(ShapeEntry(shape: shape, resolved: r))
+        // Every group's cells exist from its first call on: the per-call path only indexes.
+        serviceCells.reserve(groups: serviceGroups.keys.count)
+        if wantEdge { edgeCells.reserve(groups: edgeGroups.keys.count) }
+        if wantTraffic { trafficCalls.reserve(groups: trafficGroups.keys.count) }
         return r
     }
 
+    /// One block of calls. Where the cursor gives the block one offset
+    /// (`Timeline.Cursor.blockCorrection`), each call's time is corrected by one addition and
+    /// the block's largest uncertainty taken from two of its calls; otherwise call by call.
+    /// Both give the same results.
     public mutating func calls(_ calls: UnsafeBufferPointer<rl_l7_call>, names: inout NamePool) {
-        let server = UInt8(RL_SIDE_SERVER.rawValue)
+        guard !calls.isEmpty else { return }
+        // Checked once per block: comparing the existential with nil per call copies it.
+        let aggregateCalls = callAggregator != nil
+        var first = UInt64.max, last: UInt64 = 0
         for c in calls {
-            guard let bi = bucket(c.start_ns) else { continue }
-            counters.aggregated += 1
-            let laddr = address(c.laddr), raddr = address(c.raddr)
-            let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
-            countUnknowns(local: r.local, remote: r.remote)
-            let isServer = c.side == server
-            let g = Int(isServer ? r.serverGroup : r.clientGroup)
-            if serviceCells[bi].count <= g {
-                serviceCells[bi].append(contentsOf: repeatElement(REDCell(scale: scale), count: g + 1 - serviceCells[bi].count))
+            first = min(first, c.start_ns)
+            last = max(last, c.start_ns)
+        }
+        guard let block = cursor?.blockCorrection(first: first, last: last) else {
+            for c in calls {
+                guard let bi = bucket(c.start_ns) else { continue }
+                add(c, bucket: bi, aggregateCalls: aggregateCalls, names: &names)
             }
-            serviceCells[bi][g].add(call: c)
-            if wantEdge {
-                let key = cellKey(isServer ? r.serverEdge : r.clientEdge, bi), empty = REDCell(scale: scale)
-                edgeCells[key, default: empty].add(call: c)
-            }
-            if wantTraffic {
-                trafficCalls[cellKey(isServer ? r.serverTraffic : r.clientTraffic, bi), default: 0] &+= 1
-            }
-            if callAggregator != nil {
-                let ends = CallEnds(caller: isServer ? r.remote : r.local, callee: isServer ? r.local : r.remote, proto: r.proto,
-                                    observer: isServer ? ids.server : ids.client, local: r.local, isServer: isServer,
-                                    bucketStart: bucketStart(bi), utcNanos: lastUTC)
-                callAggregator!.add(c, ends, names: &names)
-            }
+            return
+        }
+        let offset = block.offsetNanos, peak = block.peakNanos
+        // Of the calls in the partition: the latest time, and the two that bound the
+        // uncertainty (0 and .max: none; the block's times are above 0 and below 2^62).
+        var below: UInt64 = 0, above = UInt64.max, latest = Int64.min
+        for c in calls {
+            let t = c.start_ns
+            let u = Int64(bitPattern: t) &+ offset
+            guard u >= start && u < end else { counters.otherPartition += 1; continue }
+            if t <= peak { below = max(below, t) } else { above = min(above, t) }
+            latest = max(latest, u)
+            lastUTC = u
+            add(c, bucket: Int((u - start) / width), aggregateCalls: aggregateCalls, names: &names)
+        }
+        guard latest > .min else { return }
+        if latest > (watermark ?? .min) { watermark = latest }
+        maxUncertainty = max(maxUncertainty, block.maxUncertaintyNanos(highestAtOrBelowPeak: below > 0 ? below : nil,
+                                                                       lowestAbovePeak: above < .max ? above : nil))
+    }
+
+    /// Adds one call of the partition, corrected into bucket `bi` (its UTC time in `lastUTC`).
+    @inline(__always)
+    mutating func add(_ c: rl_l7_call, bucket bi: Int, aggregateCalls: Bool, names: inout NamePool) {
+        counters.aggregated += 1
+        let laddr = address(c.laddr), raddr = address(c.raddr)
+        let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
+        countUnknowns(local: r.local, remote: r.remote)
+        let isServer = c.side == UInt8(RL_SIDE_SERVER.rawValue)
+        let g = Int(isServer ? r.serverGroup : r.clientGroup)
+        serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: c)
+        if wantEdge { edgeCells.cells[edgeCells.index(group: Int(isServer ? r.serverEdge : r.clientEdge), bucket: bi)].add(call: c) }
+        if wantTraffic {
+            trafficCalls.cells[trafficCalls.index(group: Int(isServer ? r.serverTraffic : r.clientTraffic), bucket: bi)] &+= 1
+        }
+        if aggregateCalls {
+            let ends = CallEnds(caller: isServer ? r.remote : r.local, callee: isServer ? r.local : r.remote, proto: r.proto,
+                                observer: isServer ? ids.server : ids.client, local: r.local, isServer: isServer,
+                                bucketStart: bucketStart(bi), utcNanos: lastUTC)
+            callAggregator!.add(c, ends, names: &names)
         }
     }
 
@@ -434,18 +481,19 @@ public struct HostAggregation {
     /// rows, the counters and the latest corrected event time aggregated (UTC ns, nil if none).
     public mutating func finish(names: inout NamePool)
         -> (aggregates: PartitionAggregates, counters: AggregationCounters, watermark: Int64?) {
-        for (bi, cells) in serviceCells.enumerated() {
-            for (g, cell) in cells.enumerated() where cell.requests > 0 {
-                let k = serviceGroups.keys[g]
+        let groups = serviceGroups.keys.count
+        for bi in 0..<bucketCount {
+            for g in 0..<groups where serviceCells[g, bi].requests > 0 {
+                let k = serviceGroups.keys[g], cell = serviceCells[g, bi]
                 ledger.observed[.init(cls: Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi),
                                 default: 0] &+= cell.requests
             }
         }
         ledger.charge(losses)
         losses = [:]
-        for (bi, cells) in serviceCells.enumerated() {
-            for (g, cell) in cells.enumerated() where cell.requests > 0 {
-                let k = serviceGroups.keys[g]
+        for bi in 0..<bucketCount {
+            for g in 0..<groups where serviceCells[g, bi].requests > 0 {
+                let k = serviceGroups.keys[g], cell = serviceCells[g, bi]
                 let key = ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto, observer: k.observer)
                 agg.redService.merge(key, cell)
                 let c = ledger.completeness(weight: cell.requests,
@@ -453,24 +501,29 @@ public struct HostAggregation {
                 agg.redServiceCompleteness[key, default: Completeness()].merge(c)
             }
         }
-        serviceCells = []
-        for (key, cell) in edgeCells {
-            var k = edgeGroups.keys[Int(key >> 32)]
-            let bi = Int(key & 0xFFFF_FFFF)
-            k.bucket = bucketStart(bi)
-            agg.redEdge.merge(k, cell)
-            let local = k.observer == ids.server ? k.callee : k.caller
-            agg.redEdgeCompleteness[k, default: Completeness()].merge(
-                ledger.completeness(weight: cell.requests, Self.callClass(proto: k.proto, observer: k.observer, local: local), bucket: bi))
+        serviceCells = BucketCells(buckets: 0, empty: serviceCells.empty)
+        for bi in 0..<bucketCount {
+            for g in 0..<(wantEdge ? edgeGroups.keys.count : 0) where edgeCells[g, bi].requests > 0 {
+                let cell = edgeCells[g, bi]
+                var k = edgeGroups.keys[g]
+                k.bucket = bucketStart(bi)
+                agg.redEdge.merge(k, cell)
+                let local = k.observer == ids.server ? k.callee : k.caller
+                agg.redEdgeCompleteness[k, default: Completeness()].merge(
+                    ledger.completeness(weight: cell.requests, Self.callClass(proto: k.proto, observer: k.observer, local: local), bucket: bi))
+            }
         }
-        edgeCells = [:]
+        edgeCells = BucketCells(buckets: 0, empty: edgeCells.empty)
         // Flow deltas may have filled the same traffic rows; calls add to them.
-        for (key, calls) in trafficCalls {
-            var k = trafficGroups.keys[Int(key >> 32)]
-            k.bucket = bucketStart(Int(key & 0xFFFF_FFFF))
-            agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
+        for bi in 0..<bucketCount {
+            for g in 0..<(wantTraffic ? trafficGroups.keys.count : 0) where trafficCalls[g, bi] > 0 {
+                let calls = trafficCalls[g, bi]
+                var k = trafficGroups.keys[g]
+                k.bucket = bucketStart(bi)
+                agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
+            }
         }
-        trafficCalls = [:]
+        trafficCalls = BucketCells(buckets: 0, empty: 0)
         func index(_ bucket: Int64) -> Int { Int((bucket - start) / width) }
         for (k, cell) in agg.traffic.cells {
             let local = k.observer == ids.source ? k.srcService : k.dstService
@@ -531,7 +584,7 @@ public struct HostAggregation {
 
 /// The fields of a call its enrichment depends on: calls repeat a few thousand shapes, so
 /// enrichment is resolved once per shape instead of by five dictionary lookups per call.
-struct CallShape: Equatable {
+struct CallShape: Hashable {
     var cgroup: UInt64
     var localService: UInt32
     var peerService: UInt32
@@ -569,6 +622,42 @@ struct ResolvedShape {
     var serverGroup, clientGroup: Int32
     var serverEdge, clientEdge: Int32
     var serverTraffic, clientTraffic: Int32
+}
+
+/// One table's cells of one host by bucket and dense group id, a bucket's cells together: a
+/// block's calls mostly share a bucket, so they touch few cache lines. Room for a new group is
+/// made when its id is given (`reserve`), so adding a call only indexes.
+struct BucketCells<Cell> {
+    var cells: [Cell] = []
+    /// Cells per bucket (group ids below it have their cells).
+    private(set) var groups = 0
+    let buckets: Int
+    let empty: Cell
+
+    init(buckets: Int, empty: Cell) {
+        self.buckets = buckets
+        self.empty = empty
+    }
+
+    @inline(__always)
+    func index(group: Int, bucket: Int) -> Int { bucket * groups + group }
+
+    subscript(group: Int, bucket: Int) -> Cell { cells[index(group: group, bucket: bucket)] }
+
+    /// Makes room for group ids below `count`, a quarter more beyond, so a host's groups are
+    /// laid out anew a few times only.
+    mutating func reserve(groups count: Int) {
+        guard count > groups else { return }
+        let room = max(count, groups + groups / 4, 16)
+        var grown: [Cell] = []
+        grown.reserveCapacity(room * buckets)
+        for b in 0..<buckets {
+            grown.append(contentsOf: cells[b * groups..<(b + 1) * groups])
+            grown.append(contentsOf: repeatElement(empty, count: room - groups))
+        }
+        cells = grown
+        groups = room
+    }
 }
 
 /// Dense ids for group keys, in first-seen order.

@@ -250,8 +250,86 @@ public struct Timeline: Sendable {
             if case .success = result { index = timeline.pieceIndex(t) }
             return result
         }
-    }
 
+        /// One correction for a whole block of times `first...last` (the smallest and largest
+        /// monotonic times of its records), or nil where per-time correction is needed: the block
+        /// straddles pieces, or its piece's offset changes within it (a drift between its anchors,
+        /// a discontinuity). Where it is given, every time `t` of the block corrects to
+        /// `t + offsetNanos`, exactly as ``correct(monotonicNanos:)`` would, and
+        /// ``BlockCorrection/maxUncertaintyNanos(highestAtOrBelowPeak:lowestAbovePeak:)`` gives the
+        /// largest uncertainty of any chosen set of the block's times from two of them.
+        public mutating func blockCorrection(first: UInt64, last: UInt64) -> BlockCorrection? {
+            guard first <= last, first > 0, let cover = timeline.coverage, cover.contains(first), cover.contains(last)
+            else { return nil }
+            let p = pieces[index]
+            if !(first >= p.start && first < p.end) { index = timeline.pieceIndex(first) }
+            let piece = pieces[index]
+            guard last < piece.end else { return nil }
+            // A constant estimate: one anchor's offset, or two anchors' equal offsets.
+            switch piece.kind {
+            case .extrapolateBefore, .extrapolateAfter: break
+            case .interpolate: guard piece.a.offset == piece.b.offset else { return nil }
+            case .discontinuity: return nil
+            }
+            let offset = piece.a.offset
+            let limit: Int64 = 1 << 61
+            // Far from saturation everywhere in the block (then the bound below is exact), and
+            // above the monotonicity floor at its first time (hence at every later one).
+            guard offset.magnitude < limit, last < 1 << 62,
+                  Int64(first) + offset >= piece.floor else { return nil }
+            let peak: UInt64
+            switch piece.kind {
+            case .extrapolateAfter:
+                // The bound is the cone from the one anchor, growing with time.
+                guard piece.cone(piece.a.uncertainty, last - piece.a.mono) < limit else { return nil }
+                peak = .max
+            case .extrapolateBefore:
+                // The cone shrinks towards the anchor: the earliest time has the largest bound.
+                guard piece.cone(piece.a.uncertainty, piece.a.mono - first) < limit else { return nil }
+                peak = 0
+            default:
+                // Equal offsets: the bound is min(cone from a, cone from b), the first growing and the
+                // second shrinking with time, so it rises up to the last time where a's cone is the
+                // narrower and falls after it.
+                func wa(_ t: UInt64) -> Int64 { piece.cone(piece.a.uncertainty, t - piece.a.mono) }
+                func wb(_ t: UInt64) -> Int64 { piece.cone(piece.b.uncertainty, piece.b.mono - t) }
+                guard wa(last) < limit, wb(first) < limit else { return nil }
+                if wa(last) <= wb(last) {
+                    peak = last
+                } else if wa(first) > wb(first) {
+                    peak = first - 1
+                } else {
+                    var lo = first, hi = last  // wa(lo) <= wb(lo), wa(hi) > wb(hi)
+                    while hi - lo > 1 {
+                        let mid = lo + (hi - lo) / 2
+                        if wa(mid) <= wb(mid) { lo = mid } else { hi = mid }
+                    }
+                    peak = lo
+                }
+            }
+            return BlockCorrection(offsetNanos: offset, peakNanos: peak, piece: piece)
+        }
+    }
+}
+
+/// A block's correction (``Timeline/Cursor/blockCorrection(first:last:)``): one offset, and
+/// the shape of the uncertainty over the block — rising (not strictly) up to `peakNanos`,
+/// falling after it — so the largest uncertainty of any set of its times is at the set's
+/// highest time at or below the peak or at its lowest time above it.
+public struct BlockCorrection: Sendable {
+    /// UTC − monotonic, ns, for every time of the block.
+    public let offsetNanos: Int64
+    public let peakNanos: UInt64
+    let piece: Piece
+
+    /// The largest uncertainty of a set of the block's times, given its highest time at or
+    /// below `peakNanos` and its lowest time above it (nil where it has none); 0 for no time.
+    public func maxUncertaintyNanos(highestAtOrBelowPeak below: UInt64?, lowestAbovePeak above: UInt64?) -> UInt64 {
+        max(below.map { piece.correct($0).uncertaintyNanos } ?? 0, above.map { piece.correct($0).uncertaintyNanos } ?? 0)
+    }
+}
+
+extension Timeline {
     /// Index of the piece containing `t`; `t` must lie within coverage.
     func pieceIndex(_ t: UInt64) -> Int {
         var lo = 0, hi = pieces.count - 1

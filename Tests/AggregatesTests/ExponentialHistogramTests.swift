@@ -100,6 +100,35 @@ import Testing
         }
     }
 
+    /// Counts are 32-bit words until one needs more: counts past 2^32, carries, sums that wrap
+    /// as UInt64 does, and buckets added on either side after the high words exist, all as a
+    /// plain UInt64 count per bucket would have them.
+    @Test func countsPastThirtyTwoBitsAreExact() {
+        var rng = SplitMix64(seed: 32)
+        for _ in 0..<200 {
+            var h = ExponentialHistogram(scale: 2)
+            var expected: [Int: UInt64] = [:]
+            for _ in 0..<Int.random(in: 1...40, using: &rng) {
+                let value = UInt64.random(in: 1...1 << 40, using: &rng)
+                let n: UInt64 = switch Int.random(in: 0..<4, using: &rng) {
+                case 0: UInt64(UInt32.max) - UInt64.random(in: 0...2, using: &rng)
+                case 1: UInt64.random(in: 1...UInt64.max, using: &rng)
+                default: UInt64.random(in: 1...3, using: &rng)
+                }
+                h.record(value, times: n)
+                expected[h.index(of: value), default: 0] &+= n
+            }
+            var other = ExponentialHistogram(scale: 2)
+            other.record(UInt64.random(in: 1...1 << 50, using: &rng), times: UInt64(UInt32.max) + 2)
+            h.merge(other)
+            expected[other.offset, default: 0] &+= UInt64(UInt32.max) + 2
+            let first = expected.keys.min()!, last = expected.keys.max()!
+            #expect(h.offset == first)
+            #expect(h.counts == (first...last).map { expected[$0] ?? 0 })
+            #expect(h.counts.indices.allSatisfy { h.count(atPosition: $0) == h.counts[$0] })
+        }
+    }
+
     @Test func emptyHistogramHasNoQuantile() {
         #expect(ExponentialHistogram().quantile(0.5) == nil)
         var h = ExponentialHistogram()
