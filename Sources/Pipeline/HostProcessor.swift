@@ -147,7 +147,9 @@ public struct HostProcessor {
             state.callAggregator = l7
         } else {
             state.callAggregator = callAggregator
-            pass2Options.decompressTypes = Set(RecordType.allCases).subtracting([.callDetail])
+            // Undecoded in pass 1 too when it is lazy; a full pass 1 (the rerun) needs a full
+            // pass 2, so both stop at the same block whatever is damaged.
+            if lazyPass1 { pass2Options.decompressTypes = Set(RecordType.allCases).subtracting([.callDetail]) }
         }
         // Call blocks waiting for details they name (records-v2.md, "Joining a call to its
         // detail"), in file order, each with the largest `detail_seq` it holds.
