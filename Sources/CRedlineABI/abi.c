@@ -4,7 +4,8 @@
 #include <stddef.h>
 
 _Static_assert(offsetof(struct rl_flow_delta, tx_bytes) == 80, "rl_flow_delta.tx_bytes");
-_Static_assert(offsetof(struct rl_l7_call, trace_id) == 88, "rl_l7_call.trace_id");
+_Static_assert(offsetof(struct rl_l7_call, detail_seq) == 88, "rl_l7_call.detail_seq");
+_Static_assert(offsetof(struct rl_call_detail, route) == 80, "rl_call_detail.route");
 _Static_assert(offsetof(struct rl_tcp_event, drop_reason) == 56, "rl_tcp_event.drop_reason");
 _Static_assert(offsetof(struct rl_cgroup_mapping, path) == 136, "rl_cgroup_mapping.path");
 
@@ -19,6 +20,7 @@ unsigned int credline_record_size(unsigned int type)
 	case RL_REC_STATS: return sizeof(struct rl_stats);
 	case RL_REC_CGROUP_MAP: return sizeof(struct rl_cgroup_mapping);
 	case RL_REC_LOSS: return sizeof(struct rl_loss);
+	case RL_REC_CALL_DETAIL: return sizeof(struct rl_call_detail);
 	default: return 0;
 	}
 }
@@ -34,6 +36,7 @@ unsigned int credline_record_version(unsigned int type)
 	case RL_REC_STATS: return RL_REC_STATS_VERSION;
 	case RL_REC_CGROUP_MAP: return RL_REC_CGROUP_MAP_VERSION;
 	case RL_REC_LOSS: return RL_REC_LOSS_VERSION;
+	case RL_REC_CALL_DETAIL: return RL_REC_CALL_DETAIL_VERSION;
 	default: return 0;
 	}
 }

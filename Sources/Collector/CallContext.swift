@@ -1,19 +1,25 @@
 import CRedlineABI
 
-/// Fills a call record's collector-side fields (trace id, span id, host,
-/// route, flags) from the request prefix the kernel captured. The prefix
-/// itself is dropped here: raw payload never reaches a segment.
+/// Builds a call's detail record (trace id, span id, host, route) from the request prefix the
+/// kernel captured, and sets the call's flags to match. The prefix itself is dropped here: raw
+/// payload never reaches a segment.
 public enum CallContext {
-    public static func fill(_ call: inout rl_l7_call, prefix: [UInt8]) {
+    /// The detail of `call` parsed from `prefix`, or nil when its protocol has no prefix parser
+    /// or the prefix yielded no string (the call then has no detail, schemas/records-v2.md).
+    /// Sets `prefix_captured`, the trace source and `truncated` in `call.flags`.
+    public static func detail(for call: inout rl_l7_call, prefix: [UInt8]) -> rl_call_detail? {
         let ctx: RequestContext
         switch UInt32(call.l7_proto) {
         case RL_L7_THRIFT.rawValue: ctx = RequestPrefixParser.ttheader(prefix)
         case RL_L7_HTTP1.rawValue: ctx = RequestPrefixParser.http(prefix)
-        default: return
+        default: return nil
         }
+        var detail = rl_call_detail()
+        var filled = false
         var flags = UInt32(call.flags) | RL_CALL_PREFIX_CAPTURED.rawValue
         if let t = ctx.traceID, t.count == 16 {
-            withUnsafeMutableBytes(of: &call.trace_id) { for i in 0..<16 { $0[i] = t[i] } }
+            withUnsafeMutableBytes(of: &detail.trace_id) { for i in 0..<16 { $0[i] = t[i] } }
+            filled = true
             switch ctx.traceSource {
             case .w3c?: flags |= RL_CALL_TRACE_W3C.rawValue
             case .b3?: flags |= RL_CALL_TRACE_B3.rawValue
@@ -22,12 +28,20 @@ public enum CallContext {
             }
         }
         if let s = ctx.spanID, s.count == 8 {
-            withUnsafeMutableBytes(of: &call.span_id) { for i in 0..<8 { $0[i] = s[i] } }
+            withUnsafeMutableBytes(of: &detail.span_id) { for i in 0..<8 { $0[i] = s[i] } }
+            filled = true
         }
         var truncated = false
-        if let h = ctx.host { truncated = CollectorRuntime.copy(h, into: &call.host) || truncated }
-        if let r = ctx.route { truncated = CollectorRuntime.copy(r, into: &call.route) || truncated }
+        if let h = ctx.host, !h.isEmpty {
+            truncated = CollectorRuntime.copy(h, into: &detail.host) || truncated
+            filled = true
+        }
+        if let r = ctx.route, !r.isEmpty {
+            truncated = CollectorRuntime.copy(r, into: &detail.route) || truncated
+            filled = true
+        }
         if truncated { flags |= RL_CALL_TRUNCATED.rawValue }
         call.flags = UInt8(truncatingIfNeeded: flags)
+        return filled ? detail : nil
     }
 }

@@ -26,8 +26,9 @@ struct CollectorHealth {
     var rules: RuleSet?
 
     /// Record kinds with per-kind event counters: the kinds the kernel emits into the ring
-    /// and the collector writes beside them (loss records summarise the losses these count).
-    static let countedKinds: [RecordType] = RecordType.allCases.filter { $0 != .loss }
+    /// and the collector writes beside them (loss records summarise the losses these count;
+    /// call details are part of their calls, which are counted).
+    static let countedKinds: [RecordType] = RecordType.allCases.filter { $0 != .loss && $0 != .callDetail }
 
     var samples: [MetricsTextfile.Sample] {
         var samples: [MetricsTextfile.Sample] = []

@@ -296,11 +296,12 @@ public final class CollectorRuntime {
             case .call(var c, let prefix):
                 read[Int(RL_REC_L7_CALL.rawValue)] &+= 1
                 noteCgroup(c.cgroup_id)
+                var detail: rl_call_detail?
                 if let prefix, !prefix.isEmpty {
-                    CallContext.fill(&c, prefix: prefix)
+                    detail = CallContext.detail(for: &c, prefix: prefix)
                     prefixesParsed &+= 1
                 }
-                try sink.append(c)
+                try sink.append(call: c, detail: detail)
             case .tcpEvent(let e):
                 read[Int(RL_REC_TCP_EVENT.rawValue)] &+= 1
                 noteCgroup(e.cgroup_id)

@@ -78,6 +78,17 @@ public final class SegmentSink {
         }
     }
 
+    /// Appends one call and its detail, if it has one: the detail gets the open segment's next
+    /// `seq` (`SegmentWriter.append(call:detail:)`), so a call and its detail always land in the
+    /// same segment and the numbering restarts with every segment (schemas/records-v2.md).
+    public func append(call: rl_l7_call, detail: rl_call_detail?) throws {
+        try guarded {
+            try ensureOpen()
+            try writer!.append(call: call, detail: detail)
+            if Int(writer!.bytesWritten) >= maxSegmentBytes { try rotate(sameWindow: true) }
+        }
+    }
+
     /// Appends one record.
     public func append<T: ABIRecord>(_ record: T) throws {
         try withUnsafeBytes(of: record) { try append(type: T.recordType, records: $0) }

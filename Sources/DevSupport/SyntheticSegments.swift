@@ -30,9 +30,11 @@ public enum SyntheticSegments {
         }
     }
 
-    /// The record types of segments written before the loss record existed (types 1–6): the
-    /// golden fixture and the demo samples declare exactly these, and carry their losses as
-    /// stats counters, so they keep testing the reader's path for such segments.
+    /// The record types the golden fixture and the demo samples are written with: every type
+    /// but the loss record, so they carry their losses as stats counters and keep testing the
+    /// reader's path for segments from before it. The committed files predate records v2 too
+    /// (their calls are l7_call version 1, no call_detail); the generator writes today's
+    /// layouts, which readers normalise them to (schemas/records-v2.md).
     public static var legacyRecordTypes: [RecordTypeVersion] {
         RecordTypeVersion.current.filter { $0.recordType != .loss }
     }
@@ -59,9 +61,10 @@ public enum SyntheticSegments {
                          local: (198, 18, 0, 10), remote: (198, 18, 1, 20), lport: 40000, rport: 80)
             c.status_code = i == 0 ? 200 : 503
             c.status_class = UInt8(i == 0 ? RL_STATUS_OK.rawValue : RL_STATUS_SERVER_ERROR.rawValue)
-            setString(&c.host, "api.golden")
-            setString(&c.route, i == 0 ? "/v1/items" : "/v1/orders")
-            try w.append(c)
+            var d = rl_call_detail()
+            setString(&d.host, "api.golden")
+            setString(&d.route, i == 0 ? "/v1/items" : "/v1/orders")
+            try w.append(call: c, detail: d)
         }
         var e = rl_tcp_event()
         e.ts_ns = t0 + 3_000_000
@@ -187,6 +190,7 @@ public enum SyntheticSegments {
                 c.req_bytes = UInt32(40 + rng.below(400))
                 c.resp_bytes = UInt32(20 + rng.below(4000))
                 let failed = rng.below(100) < 2
+                var detail: rl_call_detail?
                 if isHTTP {
                     // The web host also calls an HTTP API (198.18.1.30, service 30) besides Redis.
                     setAddress(&c.raddr, (198, 18, 1, 30))
@@ -198,17 +202,19 @@ public enum SyntheticSegments {
                     c.req_rule = 1
                     c.resp_rule = 2
                     c.flags = UInt8(RL_CALL_PREFIX_CAPTURED.rawValue | RL_CALL_TRACE_W3C.rawValue)
-                    withUnsafeMutableBytes(of: &c.trace_id) { b in for i in 0..<16 { b[i] = UInt8(truncatingIfNeeded: rng.next()) } }
-                    withUnsafeMutableBytes(of: &c.span_id) { b in for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: rng.next()) } }
-                    setString(&c.host, "api.dc1.lab")
-                    setString(&c.route, routes[Int(rng.below(UInt64(routes.count)))])
+                    var d = rl_call_detail()
+                    withUnsafeMutableBytes(of: &d.trace_id) { b in for i in 0..<16 { b[i] = UInt8(truncatingIfNeeded: rng.next()) } }
+                    withUnsafeMutableBytes(of: &d.span_id) { b in for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: rng.next()) } }
+                    setString(&d.host, "api.dc1.lab")
+                    setString(&d.route, routes[Int(rng.below(UInt64(routes.count)))])
+                    detail = d
                 } else {
                     c.l7_proto = UInt8(RL_L7_REDIS.rawValue)
                     c.status_class = UInt8(failed ? RL_STATUS_SERVER_ERROR.rawValue : RL_STATUS_OK.rawValue)
                     c.req_rule = 10
                     c.resp_rule = failed ? 12 : 11
                 }
-                try w.append(c)
+                try w.append(call: c, detail: detail)
             }
             if rng.below(4) == 0 {
                 var e = rl_tcp_event()

@@ -134,17 +134,40 @@ public struct HostProcessor {
             warnings.append("host \(host): \(counters.rejectedAnchors) clock anchors rejected (see redline inspect --time)")
         }
 
-        // Pass 2: aggregate (Sources/Aggregates/HostAggregation.swift).
+        // Pass 2: aggregate (Sources/Aggregates/HostAggregation.swift). Call details are only
+        // read when a table needs names; otherwise their blocks are checked, not decompressed.
         let enrichment = EnrichmentCache(metadata: metadata, cgroups: cgroups, names: &names)
         var state = HostAggregation(startNanos: partition.startNanos, endNanos: partition.endNanos, bucketNanos: bucketNanos,
                                     histogramScale: histogramScale, enrichment: enrichment, tables: tables, names: &names)
-        state.callAggregator = callAggregator
+        var pass2Options = readerOptions
+        var join: CallDetailJoin?
+        if var l7 = callAggregator as? L7Aggregation {
+            join = CallDetailJoin()
+            l7.details = join
+            state.callAggregator = l7
+        } else {
+            state.callAggregator = callAggregator
+            // Undecoded in pass 1 too when it is lazy; a full pass 1 (the rerun) needs a full
+            // pass 2, so both stop at the same block whatever is damaged.
+            if lazyPass1 { pass2Options.decompressTypes = Set(RecordType.allCases).subtracting([.callDetail]) }
+        }
+        // Call blocks waiting for details they name (records-v2.md, "Joining a call to its
+        // detail"), in file order, each with the largest `detail_seq` it holds.
+        var held: [(calls: [rl_l7_call], lastSeq: UInt32)] = []
+        func release(all: Bool) {
+            guard let join else { return }
+            while let first = held.first, all || first.lastSeq <= join.highestSeq {
+                first.calls.withUnsafeBufferPointer { state.calls($0, names: &names) }
+                join.forget(through: first.lastSeq)
+                held.removeFirst()
+            }
+        }
         var checksums: [(crc: UInt32, bytes: UInt64)?] = []
         for (i, file) in files.enumerated() {
             state.cursor = nil
             var cursorBoot: BootID?
             var fileBlocks = 0, fileRecords: UInt64 = 0, lastKernelNs: UInt64?
-            let result = scan(file, options: readerOptions, checksum: true) { info, reader, boot in
+            let result = scan(file, options: pass2Options, checksum: true) { info, reader, boot in
                 fileBlocks += 1
                 fileRecords += UInt64(info.recordCount)
                 lastKernelNs = max(lastKernelNs ?? 0, info.maxKernelNs)
@@ -156,7 +179,26 @@ public struct HostProcessor {
                 }
                 switch info.recordType {
                 case .l7Call:
-                    _ = reader.withRecords(as: rl_l7_call.self) { state.calls($0, names: &names) }
+                    guard let join else {
+                        _ = reader.withRecords(as: rl_l7_call.self) { state.calls($0, names: &names) }
+                        break
+                    }
+                    // A version-1 block brings its calls' details along.
+                    _ = reader.withCallDetails { join.add($0) }
+                    _ = reader.withRecords(as: rl_l7_call.self) { calls in
+                        let lastSeq = calls.reduce(0) { max($0, $1.detail_seq) }
+                        if held.isEmpty && lastSeq <= join.highestSeq {
+                            state.calls(calls, names: &names)
+                            join.forget(through: lastSeq)
+                        } else {
+                            held.append((Array(calls), lastSeq))
+                        }
+                    }
+                case .callDetail:
+                    if let join {
+                        _ = reader.withCallDetails { join.add($0) }
+                        release(all: false)
+                    }
                 case .flowDelta:
                     _ = reader.withRecords(as: rl_flow_delta.self) { state.flows($0, names: &names) }
                 case .tcpEvent:
@@ -169,6 +211,10 @@ public struct HostProcessor {
                     break
                 }
             }
+            // The segment ended (sealed, open or damaged): calls whose details never came are
+            // counted without names; numbering starts afresh in the next segment.
+            release(all: true)
+            join?.reset()
             if lazyPass1 && fileBlocks < pass1Blocks[i] { return nil }
             checksums.append(result.checksum)
             // A damaged file lost what followed the damage: an estimate (its average block)

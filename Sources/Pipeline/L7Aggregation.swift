@@ -38,6 +38,9 @@ struct L7Aggregation: CallAggregator {
     struct RouteNames { var pair: String; var domain, route: Int32 }
     var routeNames: [[UInt8]: RouteNames] = [:]
     let http1 = UInt8(RL_L7_HTTP1.rawValue), dnsProto = UInt8(RL_L7_DNS.rawValue), thrift = UInt8(RL_L7_THRIFT.rawValue)
+    /// The details of the segment being read, which `HostProcessor` fills before it hands over
+    /// the calls that name them (records-v2.md); nil reads every call as having no names.
+    var details: CallDetailJoin?
 
     init(tables: Set<String>, routeCap: Int, histogramScale: Int, host: String, names: inout NamePool) {
         self.host = host
@@ -61,9 +64,12 @@ struct L7Aggregation: CallAggregator {
         let (caller, callee, proto, observer, isServer) = (ends.caller, ends.callee, ends.proto, ends.observer, ends.isServer)
         let bucket = ends.bucketStart, utcStart = ends.utcNanos
         func fill(_ cell: inout REDCell) { cell.add(call: c) }
-        // Raw bytes up to the NUL: a record's text is never trusted to be UTF-8 (records-v1.md).
-        let hostBytes = withUnsafeBytes(of: c.host) { b in Array(b.prefix { $0 != 0 }) }
-        let routeBytes = withUnsafeBytes(of: c.route) { b in Array(b.prefix { $0 != 0 }) }
+        // A call without a detail (none written, or lost with a damaged block) has empty names
+        // and no trace: it is counted under the placeholders (records-v2.md).
+        let d = details?.detail(c.detail_seq) ?? rl_call_detail()
+        // Raw bytes up to the NUL: a record's text is never trusted to be UTF-8 (records-v2.md).
+        let hostBytes = withUnsafeBytes(of: d.host) { b in Array(b.prefix { $0 != 0 }) }
+        let routeBytes = withUnsafeBytes(of: d.route) { b in Array(b.prefix { $0 != 0 }) }
         let cut = c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0
         if wantRoutes {
             let cacheKey = [c.l7_proto, cut ? 1 : 0] + hostBytes + [0] + routeBytes
@@ -94,8 +100,8 @@ struct L7Aggregation: CallAggregator {
             fill(&dns[key, default: (REDCell(scale: scale), ends)].cell)
         }
         if wantChains && (c.l7_proto == http1 || c.l7_proto == thrift) && c.flags & UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) != 0 {
-            let trace = withUnsafeBytes(of: c.trace_id) { TraceID(bytes: $0) }
-            let span = withUnsafeBytes(of: c.span_id) { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+            let trace = withUnsafeBytes(of: d.trace_id) { TraceID(bytes: $0) }
+            let span = withUnsafeBytes(of: d.span_id) { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
             let unpaired = c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) != 0
             observations.append(HopObservation(
                 traceID: trace, spanID: span, caller: names.name(caller), callee: names.name(callee),
@@ -113,7 +119,7 @@ struct L7Aggregation: CallAggregator {
         case RL_L7_HTTP1.rawValue:
             domainName = RouteTemplate.domain(hostBytes)
             // Only a route that fills the field was cut (the flag also covers the host).
-            let routeCut = cut && routeBytes.count >= MemoryLayout.size(ofValue: c.route) - 1
+            let routeCut = cut && routeBytes.count >= MemoryLayout.size(ofValue: rl_call_detail().route) - 1
             routeName = RouteTemplate.template(routeBytes, truncated: routeCut)
         case RL_L7_DNS.rawValue:
             // Record contract proposed in dns_names.md: the query name in `route`, its type in `host`.

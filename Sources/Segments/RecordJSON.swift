@@ -46,6 +46,10 @@ public enum RecordJSON {
             o.int("resp_bytes", r.resp_bytes)
             o.int("local_service", r.local_service)
             o.int("peer_service", r.peer_service)
+            o.int("detail_seq", r.detail_seq)
+        case .callDetail:
+            let r = record.loadUnaligned(as: rl_call_detail.self)
+            o.int("seq", r.seq)
             o.string("trace_id", hex(r.trace_id))
             o.string("span_id", hex(r.span_id))
             o.string("host", cString(r.host))
@@ -98,6 +102,28 @@ public enum RecordJSON {
             o.string("path", cString(r.path))
         }
         return o.finish()
+    }
+
+    /// The JSON objects of the current block of `reader`, in record order. A version-1 call
+    /// block reads as the version-2 records it is normalised to: each call followed by its
+    /// synthesised detail, if it has one (schemas/records-v2.md).
+    public static func renderCurrentBlock(of reader: SegmentReader) -> [String] {
+        guard let info = reader.currentBlock, let base = reader.currentRawRecords.baseAddress else { return [] }
+        let size = info.recordType.recordSize
+        var lines: [String] = []
+        lines.reserveCapacity(Int(info.recordCount))
+        let details = reader.withCallDetails { d in info.recordType == .l7Call ? Array(d) : [] } ?? []
+        var next = 0
+        for i in 0..<Int(info.recordCount) {
+            let record = base + i * size
+            lines.append(render(type: info.recordType, record: record))
+            if next < details.count, record.loadUnaligned(as: rl_l7_call.self).detail_seq == details[next].seq {
+                var d = details[next]
+                lines.append(withUnsafeBytes(of: &d) { render(type: .callDetail, record: $0.baseAddress!) })
+                next += 1
+            }
+        }
+        return lines
     }
 
     private static func endpoints<A>(_ o: inout JSONObject, _ laddr: A, _ raddr: A, _ lport: UInt16, _ rport: UInt16,

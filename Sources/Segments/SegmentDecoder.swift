@@ -25,6 +25,8 @@ public struct ReaderOptions: Sendable {
     /// damage is a payload that passes its CRC yet does not decompress (a writer defect, not
     /// media damage), which only a full reader finds. Callers that need identical damage
     /// detection across readers must compare valid block counts (`HostProcessor` does).
+    /// Version-1 call blocks hold both kinds of record: they are decoded when either `.l7Call`
+    /// or `.callDetail` is in the set, and their details synthesised only when `.callDetail` is.
     public var decompressTypes: Set<RecordType>? = nil
 
     public init() {}
@@ -93,7 +95,14 @@ public final class SegmentDecoder {
     public private(set) var currentBlock: BlockInfo?
     /// The footer, once read and verified.
     public private(set) var footer: SegmentFooter?
-    private var recordTypeVersions: [UInt16] = Array(repeating: 0, count: 8)
+    private var recordTypeVersions: [UInt16] = Array(repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
+    // Details synthesised from the current version-1 call block (`withCallDetails`), 16-byte aligned.
+    private var details: UnsafeMutableRawPointer
+    private var detailsCapacity = 0
+    private var detailsCount = 0
+    /// Version-1 calls of this segment in earlier blocks: a version-1 call's detail `seq` is its
+    /// ordinal in the segment (from 1), whether or not earlier blocks were decoded.
+    private var v1CallsBefore: UInt32 = 0
 
     public init(source: String, options: ReaderOptions = ReaderOptions()) {
         self.source = source
@@ -102,11 +111,13 @@ public final class SegmentDecoder {
         input = .allocate(byteCount: inputCapacity, alignment: 16)
         outputCapacity = 0
         output = .allocate(byteCount: 16, alignment: 16)
+        details = .allocate(byteCount: 16, alignment: 16)
     }
 
     deinit {
         input.deallocate()
         output.deallocate()
+        details.deallocate()
     }
 
     /// File offset of the first byte not yet consumed: after the last complete item returned.
@@ -184,6 +195,7 @@ public final class SegmentDecoder {
         case .blocks:
             currentBlock = nil
             outputCount = 0
+            detailsCount = 0
             let available = end - start
             guard available >= 4 else {
                 bytesWanted = 4 - available
@@ -288,7 +300,7 @@ public final class SegmentDecoder {
             throw fail(.invalidHeader(path: source, offset: 56, reason: "empty host id"))
         }
         var types: [RecordTypeVersion] = []
-        var versions = [UInt16](repeating: 0, count: 8)
+        var versions = [UInt16](repeating: 0, count: Int(RL_REC_TYPE_MAX.rawValue))
         for i in 0..<typeCount {
             let at = SegmentFormat.headerFixedLength + SegmentFormat.typeEntryLength * i
             let raw = p.le(at, UInt16.self)
@@ -305,6 +317,12 @@ public final class SegmentDecoder {
             }
             versions[Int(raw)] = version
             types.append(RecordTypeVersion(type, version: version))
+        }
+        // A version-1 call carries its strings; details next to it would collide with the ones
+        // the decoder synthesises (records-v2.md, "Reading version-1 segments").
+        if versions[Int(RecordType.l7Call.rawValue)] == 1 && versions[Int(RecordType.callDetail.rawValue)] != 0 {
+            throw fail(.invalidHeader(path: source, offset: UInt64(SegmentFormat.headerFixedLength),
+                                      reason: "l7_call version 1 declared together with call_detail"))
         }
         let hostBytes = UnsafeRawBufferPointer(start: p + hostAt, count: hostLength)
         guard let host = String(validating: hostBytes, as: UTF8.self) else {
@@ -379,20 +397,27 @@ public final class SegmentDecoder {
                                            count: UInt64(count), recordSize: UInt64(storedSize)))
         }
         outputCount = 0
-        if options.decompress && options.decompressTypes?.contains(type) != false {
-            let widened = count * type.recordSize
-            if outputCapacity < widened {
+        let v1Calls = type == .l7Call && storedSize != type.recordSize
+        let wanted = options.decompressTypes.map { $0.contains(type) || (v1Calls && $0.contains(.callDetail)) } ?? true
+        if options.decompress && wanted {
+            let normalised = count * type.recordSize
+            if outputCapacity < max(raw, normalised) {
                 output.deallocate()
-                outputCapacity = max(widened, 64 << 10)
+                outputCapacity = max(raw, normalised, 64 << 10)
                 output = .allocate(byteCount: outputCapacity, alignment: 16)
             }
             let n = ccompression_lz4_decompress(p + hl, Int32(compressed), output, Int32(raw))
             guard n == Int32(raw) else {
                 throw fail(.decompressionFailed(path: source, offset: at + UInt64(hl), block: Int(sequence)))
             }
-            if storedSize != type.recordSize { widenFlowDeltasV1(count: count) }
-            outputCount = widened
+            if v1Calls {
+                splitCallsV1(count: count, keepDetails: options.decompressTypes?.contains(.callDetail) != false)
+            } else if storedSize != type.recordSize {
+                widenFlowDeltasV1(count: count)
+            }
+            outputCount = normalised
         }
+        if v1Calls { v1CallsBefore &+= UInt32(count) }
         let info = BlockInfo(sequence: sequence, offset: at, recordType: type, recordVersion: version,
                              recordCount: UInt32(count), rawLength: UInt32(raw), compressedLength: UInt32(compressed),
                              minKernelNs: p.le(24, UInt64.self), maxKernelNs: p.le(32, UInt64.self))
@@ -415,6 +440,54 @@ public final class SegmentDecoder {
             let flags = dst.loadUnaligned(fromByteOffset: flagsOffset, as: UInt32.self) | UInt32(RL_FLOW_LAYOUT_V1.rawValue)
             dst.storeBytes(of: flags, toByteOffset: flagsOffset, as: UInt32.self)
         }
+    }
+
+    /// Splits `count` version-1 calls, packed at the start of `output`, in place into version-2
+    /// calls and (with `keepDetails`) their details in `details`, first record first (each
+    /// slim call lands at or before its old place, after its strings were copied out). A call
+    /// whose strings are all zero gets no detail (`detail_seq` 0); the others the `seq` of
+    /// their ordinal in the segment (records-v2.md, "Reading version-1 segments").
+    private func splitCallsV1(count: Int, keepDetails: Bool) {
+        let old = MemoryLayout<rl_l7_call_v1>.size, new = RecordType.l7Call.recordSize
+        let detailSize = RecordType.callDetail.recordSize
+        let prefix = CallLayout.prefixSize, strings = CallLayout.stringsSize
+        if keepDetails && detailsCapacity < count * detailSize {
+            details.deallocate()
+            detailsCapacity = max(count * detailSize, 64 << 10)
+            details = .allocate(byteCount: detailsCapacity, alignment: 16)
+        }
+        var kept = 0
+        for i in 0..<count {
+            let src = output + i * old
+            var seq: UInt32 = 0
+            if !CallLayout.isEmpty(strings: src + prefix) {
+                seq = v1CallsBefore &+ UInt32(i + 1)
+                if keepDetails {
+                    let d = details + kept * detailSize
+                    d.storeBytes(of: seq, toByteOffset: 0, as: UInt32.self)
+                    d.storeBytes(of: 0, toByteOffset: 4, as: UInt32.self)
+                    (d + CallLayout.detailStringsOffset).copyMemory(from: src + prefix, byteCount: strings)
+                    kept += 1
+                }
+            }
+            let dst = output + i * new
+            dst.copyMemory(from: src, byteCount: prefix) // dst == src for the first record: a memmove
+            dst.storeBytes(of: seq, toByteOffset: prefix, as: UInt32.self)
+            dst.storeBytes(of: 0, toByteOffset: prefix + 4, as: UInt32.self)
+        }
+        detailsCount = kept * detailSize
+    }
+
+    /// Calls `body` with the call details the current block carries, without copying: a
+    /// call_detail block's records, or those synthesised from a version-1 call block (when
+    /// `.callDetail` is decoded). Nil (and `body` is not called) for any other block. The buffer is
+    /// only valid inside `body`.
+    public func withCallDetails<R>(_ body: (UnsafeBufferPointer<rl_call_detail>) throws -> R) rethrows -> R? {
+        guard let info = currentBlock else { return nil }
+        if info.recordType == .callDetail { return try withRecords(as: rl_call_detail.self, body) }
+        guard info.recordType == .l7Call && info.recordVersion == 1 else { return nil }
+        let typed = UnsafeRawPointer(details).assumingMemoryBound(to: rl_call_detail.self)
+        return try body(UnsafeBufferPointer(start: typed, count: detailsCount / MemoryLayout<rl_call_detail>.stride))
     }
 
     /// The current block's records as raw bytes (`recordCount × recordSize`), 16-byte aligned.

@@ -1,4 +1,5 @@
 import CCompression
+import CRedlineABI
 import RedlineBase
 import Glibc
 
@@ -144,6 +145,9 @@ public final class SegmentReader {
     /// File offset just past the last complete item read (header, block or footer+trailer).
     public var consumedOffset: UInt64 { decoder.consumedOffset }
 
+    /// The block `nextBlock()` returned last; nil before the first and after the footer.
+    public var currentBlock: BlockInfo? { decoder.currentBlock }
+
     /// The current block's records as raw bytes; valid until the next `nextBlock()`.
     public var currentRawRecords: UnsafeRawBufferPointer { decoder.currentRawRecords }
 
@@ -152,6 +156,12 @@ public final class SegmentReader {
     @inlinable
     public func withRecords<T: ABIRecord, R>(as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R? {
         try decoderForInlining.withRecords(as: type, body)
+    }
+
+    /// Calls `body` with the call details the current block carries (a call_detail block, or a
+    /// version-1 call block's synthesised details: `SegmentDecoder.withCallDetails`).
+    public func withCallDetails<R>(_ body: (UnsafeBufferPointer<rl_call_detail>) throws -> R) rethrows -> R? {
+        try decoder.withCallDetails(body)
     }
 
     @usableFromInline var decoderForInlining: SegmentDecoder { decoder }

@@ -1,5 +1,6 @@
 import RedlineBase
 import CCompression
+import CRedlineABI
 import Glibc
 
 /// Settings of a `SegmentWriter`.
@@ -51,10 +52,15 @@ public final class SegmentWriter {
     @exclusivity(unchecked) public private(set) var isSealed = false
 
     @exclusivity(unchecked) private var fd: Int32
-    /// Raw record type values are below this (the ABI's `enum rl_record_type`: 1…7).
-    private static let slots = 8
+    /// Raw record type values are below this (the ABI's `RL_REC_TYPE_MAX`).
+    private static let slots = Int(RL_REC_TYPE_MAX.rawValue)
     /// Layout version per raw record type as the header declares it; 0 = not declared.
     private let versions: [UInt16]
+    /// Record size per raw record type at the declared version; 0 = not declared.
+    private let sizes: [Int]
+    /// The `seq` of the last call detail written (`append(call:detail:)`); details count from 1
+    /// in every segment.
+    public private(set) var lastDetailSeq: UInt32 = 0
     /// The block being filled, per raw record type, updated in place through the pointer (no
     /// copy out of and back into an array, no exclusivity check) on every append.
     private let pending: UnsafeMutablePointer<PendingBlock>
@@ -86,19 +92,29 @@ public final class SegmentWriter {
         guard hostBytes >= 1 && hostBytes <= 255 else {
             throw .invalidArgument(path: finalPath, offset: 0, reason: "host id must be 1…255 bytes, got \(hostBytes)")
         }
-        // The writer stores this build's ABI structs, so it can only declare this build's layouts.
+        // The writer stores this build's ABI structs, so it declares this build's layouts; and
+        // l7_call version 1 (`struct rl_l7_call_v1`), so tests and benchmarks can write the same
+        // calls in both layouts. A v1 call carries its strings, so such a segment has no details.
         let raw = header.recordTypes.map(\.recordType.rawValue)
+        let v1Calls = header.recordTypes.contains(RecordTypeVersion(.l7Call, version: 1))
         guard raw == raw.sorted(), Set(raw).count == raw.count,
-              header.recordTypes.allSatisfy({ $0.version == $0.recordType.currentVersion }) else {
+              header.recordTypes.allSatisfy({ $0.version == $0.recordType.currentVersion
+                  || ($0.recordType == .l7Call && $0.version == 1) }),
+              !(v1Calls && raw.contains(RecordType.callDetail.rawValue)) else {
             throw .invalidArgument(path: finalPath, offset: 0,
-                                   reason: "the record type table must list types once, ascending, at this build's layout versions")
+                                   reason: "the record type table must list types once, ascending, at this build's layout versions (or l7_call version 1 without call_detail)")
         }
         self.finalPath = finalPath
         openPath = finalPath + ".open"
         self.header = header
         var versions = [UInt16](repeating: 0, count: Self.slots)
-        for entry in header.recordTypes { versions[Int(entry.recordType.rawValue)] = entry.version }
+        var sizes = [Int](repeating: 0, count: Self.slots)
+        for entry in header.recordTypes {
+            versions[Int(entry.recordType.rawValue)] = entry.version
+            sizes[Int(entry.recordType.rawValue)] = entry.recordType.recordSize(version: entry.version)!
+        }
         self.versions = versions
+        self.sizes = sizes
         self.options = options
         outCapacity = SegmentFormat.blockHeaderLength + Int(ccompression_lz4_bound(Int32(options.blockRawBytes))) + 8
         try io(POSIXFile.makeDirectories(POSIXFile.directory(of: finalPath), mode: options.directoryMode))
@@ -169,20 +185,67 @@ public final class SegmentWriter {
         try appendRaw(type: T.recordType, records: UnsafeRawBufferPointer(records))
     }
 
+    /// Appends one call and, when it has one, its detail (schemas/records-v2.md): the detail gets
+    /// the segment's next `seq` and the call's kernel time span, the call that `seq` as its
+    /// `detail_seq` (0 without a detail; `call.detail_seq` and `detail.seq` as given are
+    /// ignored). In a segment that declares l7_call version 1 the two are written as one
+    /// `rl_l7_call_v1` instead. Returns the `seq` given, 0 for none (and for version 1).
+    @discardableResult
+    public func append(call: rl_l7_call, detail: rl_call_detail?) throws(SegmentError) -> UInt32 {
+        var c = call
+        c.pad = 0
+        if versions[Int(RecordType.l7Call.rawValue)] == 1 {
+            var old = rl_l7_call_v1()
+            withUnsafeMutableBytes(of: &old) { v1 in
+                withUnsafeBytes(of: &c) { v1.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<CallLayout.prefixSize])) }
+                if var d = detail {
+                    withUnsafeBytes(of: &d) { d in
+                        UnsafeMutableRawBufferPointer(rebasing: v1[CallLayout.prefixSize...])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: d[CallLayout.detailStringsOffset...]))
+                    }
+                }
+            }
+            try append(old)
+            return 0
+        }
+        guard var d = detail else {
+            c.detail_seq = 0
+            try append(c)
+            return 0
+        }
+        guard versions[Int(RecordType.callDetail.rawValue)] != 0 else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "the header does not declare call_detail")
+        }
+        // The detail first: if a write fails (a full disk) nothing of the call is written, or
+        // only its detail, which no call names; its seq is never given out again either way.
+        let seq = lastDetailSeq + 1
+        c.detail_seq = seq
+        d.seq = seq
+        d.pad = 0
+        let span = withUnsafeBytes(of: &c) { RecordType.l7Call.kernelTimeSpan(of: $0.baseAddress!) }
+        try withUnsafeBytes(of: &d) { (b) throws(SegmentError) in try appendRaw(type: .callDetail, records: b, span: span) }
+        lastDetailSeq = seq
+        try append(c)
+        return seq
+    }
+
     /// Appends whole records of `type` given as raw bytes (e.g. straight from the ring buffer);
-    /// `records.count` must be a multiple of the type's record size.
-    public func appendRaw(type: RecordType, records: UnsafeRawBufferPointer) throws(SegmentError) {
-        let size = type.recordSize
+    /// `records.count` must be a multiple of the type's record size at the declared version.
+    /// `span`, when given, is every record's kernel time span instead of its own
+    /// (`RecordType.kernelTimeSpan`): call details take their call's.
+    public func appendRaw(type: RecordType, records: UnsafeRawBufferPointer,
+                          span given: (low: UInt64, high: UInt64)? = nil) throws(SegmentError) {
+        let size = sizes[Int(type.rawValue)]
         guard !isSealed, fd >= 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "append after seal")
+        }
+        guard size != 0 else {
+            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "the header does not declare \(type)")
         }
         // One whole record (the common call) needs no division.
         guard records.count == size || records.count % size == 0 else {
             throw .invalidArgument(path: openPath, offset: bytesWritten,
                                    reason: "\(records.count) bytes are not whole \(type) records of \(size) bytes")
-        }
-        guard versions[Int(type.rawValue)] != 0 else {
-            throw .invalidArgument(path: openPath, offset: bytesWritten, reason: "the header does not declare \(type)")
         }
         guard let src = records.baseAddress else { return }
         let slot = Int(type.rawValue)
@@ -195,7 +258,7 @@ public final class SegmentWriter {
         var at = 0
         while at < records.count {
             let record = src + at
-            let span = type.kernelTimeSpan(of: record)
+            let span = given ?? type.kernelTimeSpan(of: record)
             if block.pointee.count > 0 && (block.pointee.used + size > block.pointee.capacity
                 || (span.low > block.pointee.firstNs && span.low - block.pointee.firstNs > options.maxBlockAgeNs)) {
                 try cut(slot)

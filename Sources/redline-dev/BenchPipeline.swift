@@ -51,6 +51,9 @@ struct BenchPipelineCommand: ParsableCommand {
     @Option(help: "Seed of the deterministic generator.")
     var seed: UInt64 = 1
 
+    @Option(help: "Call record layout of the segments: v2 (slim calls + call details) or v1 (240-byte calls).")
+    var records = BenchPipeline.Records.v2
+
     @Flag(inversion: .prefixedNo, help: "Write calls/ (the calls as Parquet, for the SQL side); the 100× input needs none.")
     var parquet = true
 
@@ -67,7 +70,7 @@ struct BenchPipelineCommand: ParsableCommand {
 
     func run() throws {
         try BenchPipeline(calls: calls, hosts: hosts, services: services, out: out, scan: scan, seed: seed,
-                          parquet: parquet, threads: threads).run()
+                          parquet: parquet, threads: threads, records: records).run()
     }
 }
 
@@ -83,6 +86,12 @@ struct BenchPipeline: Sendable {
     let seed: UInt64
     let parquet: Bool
     let threads: Int
+    let records: Records
+
+    /// The call layout the segments are written in (schemas/records-v2.md): v2, slim calls and
+    /// call_detail records, as collectors write them; v1, 240-byte calls with the strings inline,
+    /// as before records v2. The same calls either way, so the two can be compared.
+    enum Records: String, ExpressibleByArgument, CaseIterable, Sendable { case v1, v2 }
 
     /// 2026-01-02T03:00:00Z: the partition the benchmark runs.
     static let hourStart: Int64 = 1_767_322_800_000_000_000
@@ -98,15 +107,18 @@ struct BenchPipeline: Sendable {
         try generate(out: out!)
     }
 
-    /// Reads every `.rls` file under `root` the way the pipeline's aggregation pass does (every
-    /// block CRC-checked and decompressed) and touches every call's start and duration.
+    /// Reads every `.rls` file under `root` the way the pipeline's aggregation pass does for the
+    /// RED tables (every block CRC-checked; every block but call details decompressed, as no
+    /// table of them needs names) and touches every call's start and duration.
     private func scanSegments(root: String) throws {
         guard let walker = FileManager.default.enumerator(atPath: root) else { throw ValidationError("cannot list \(root)") }
         let files = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(SegmentFormat.sealedSuffix) }.sorted()
         var calls = 0
         var sum: UInt64 = 0
         for f in files {
-            let reader = try SegmentReader(path: root + "/" + f)
+            var options = ReaderOptions()
+            options.decompressTypes = Set(RecordType.allCases).subtracting([.callDetail])
+            let reader = try SegmentReader(path: root + "/" + f, options: options)
             while try reader.nextBlock() != nil {
                 _ = reader.withRecords(as: rl_l7_call.self) { cs in
                     calls += cs.count
@@ -220,7 +232,7 @@ struct BenchPipeline: Sendable {
             let segStart = Self.hourStart + Int64(m) * Self.minute
             let header = SegmentHeader(hostID: String(format: "bench-%02d", h), bootID: BootID(bytes: bootBytes),
                                        windowStartNs: segStart, windowEndNs: segStart + Self.minute,
-                                       openedMonotonicNs: mono(segStart))
+                                       openedMonotonicNs: mono(segStart), recordTypes: recordTypes)
             let w = try SegmentWriter(root: out + "/segments", header: header, sequence: 0, options: options)
             try w.append(anchor(mono(segStart + 1000), offset: offset, rng: &rng,
                                 reason: m == 0 ? RL_ANCHOR_START : RL_ANCHOR_PERIODIC))
@@ -249,7 +261,7 @@ struct BenchPipeline: Sendable {
                     nextTick += 1
                 }
                 let c = makeCall(local: local, mono: mono(wall), names: names, rng: &rng)
-                try w.append(c.record)
+                try w.append(call: c.record, detail: c.detail)
                 emitted += 1
                 result.groups[Self.groupSlot(minute: m, callee: c.callee, protoIndex: c.protoIndex, server: c.server)] = true
                 if let pw {
@@ -279,9 +291,21 @@ struct BenchPipeline: Sendable {
         return result
     }
 
+    /// The segments' record types: today's, or with l7_call version 1 (and no call_detail).
+    private var recordTypes: [RecordTypeVersion] {
+        switch records {
+        case .v2: RecordTypeVersion.current
+        case .v1: RecordTypeVersion.current.compactMap {
+            $0.recordType == .callDetail ? nil : $0.recordType == .l7Call ? RecordTypeVersion(.l7Call, version: 1) : $0
+        }
+        }
+    }
+
     /// One call's record and what the Parquet row needs.
     struct Call {
         var record: rl_l7_call
+        /// Its strings (HTTP calls), written as a call_detail (v2) or inline (v1).
+        var detail: rl_call_detail?
         /// Index of the callee and of the caller in ``Names`` (their service ids).
         var callee: Int
         var caller: Int
@@ -330,18 +354,21 @@ struct BenchPipeline: Sendable {
         c.resp_bytes = UInt32(60 + rng.below(pi == 0 ? 16000 : 2000))
         c.req_rule = UInt16(1 + pi * 2)
         c.resp_rule = UInt16(2 + pi * 2)
+        var detail: rl_call_detail?
         if pi == 0 {
             c.status_code = cls == RL_STATUS_SERVER_ERROR ? 503 : cls == RL_STATUS_CLIENT_ERROR ? 404 : 200
             c.flags = UInt8(RL_CALL_PREFIX_CAPTURED.rawValue | RL_CALL_TRACE_W3C.rawValue)
-            withUnsafeMutableBytes(of: &c.trace_id) { b in
+            var dt = rl_call_detail()
+            withUnsafeMutableBytes(of: &dt.trace_id) { b in
                 b.storeBytes(of: rng.next(), toByteOffset: 0, as: UInt64.self)
                 b.storeBytes(of: rng.next(), toByteOffset: 8, as: UInt64.self)
             }
-            withUnsafeMutableBytes(of: &c.span_id) { $0.storeBytes(of: rng.next(), as: UInt64.self) }
-            c.host = names.hostTemplates[callee].host
-            c.route = names.routeTemplates[Int(rng.below(UInt64(Self.routes.count)))].route
+            withUnsafeMutableBytes(of: &dt.span_id) { $0.storeBytes(of: rng.next(), as: UInt64.self) }
+            dt.host = names.hostTemplates[callee].host
+            dt.route = names.routeTemplates[Int(rng.below(UInt64(Self.routes.count)))].route
+            detail = dt
         }
-        return Call(record: c, callee: callee, caller: server ? peer : me, protoIndex: pi, server: server)
+        return Call(record: c, detail: detail, callee: callee, caller: server ? peer : me, protoIndex: pi, server: server)
     }
 
     static let routes = ["/v1/items", "/v1/orders", "/v1/users/profile", "/api/cart/checkout", "/healthz", "/v2/search"]
@@ -424,9 +451,9 @@ struct BenchPipeline: Sendable {
     /// Names as bytes, made once: formatting strings per call would dominate the generator.
     struct Names {
         var services: [[UInt8]]
-        /// A call per service with its `host` field filled, and one per route with `route` filled.
-        var hostTemplates: [rl_l7_call]
-        var routeTemplates: [rl_l7_call]
+        /// A detail per service with its `host` field filled, and one per route with `route` filled.
+        var hostTemplates: [rl_call_detail]
+        var routeTemplates: [rl_call_detail]
         var protocols: [[UInt8]] = BenchPipeline.protocols.map { Array($0.name.utf8) }
         var server = Array("server".utf8), client = Array("client".utf8)
         var datacenters = [Array("dc1".utf8), Array("dc2".utf8)]
@@ -436,12 +463,12 @@ struct BenchPipeline: Sendable {
         init(services n: Int) {
             services = (0...n).map { Array(BenchPipeline.serviceName($0).utf8) }
             hostTemplates = (0...n).map { s in
-                var c = rl_l7_call()
+                var c = rl_call_detail()
                 SyntheticSegments.setString(&c.host, "\(BenchPipeline.serviceName(s)).svc.cluster.local")
                 return c
             }
             routeTemplates = BenchPipeline.routes.map { r in
-                var c = rl_l7_call()
+                var c = rl_call_detail()
                 SyntheticSegments.setString(&c.route, r)
                 return c
             }

@@ -66,13 +66,13 @@ struct BenchSegments: ParsableCommand {
             for _ in 0..<repeats { _ = try readSegment(segment) }
             return
         }
-        let (flows, calls) = makeRecords(records)
-        defer { flows.deallocate(); calls.deallocate() }
+        let (flows, calls, details) = makeRecords(records)
+        defer { flows.deallocate(); calls.deallocate(); details.deallocate() }
         var options = WriterOptions()
         // The peers do not fsync; neither does this measurement (seal's fsyncs are a disk cost).
         options.durable = false
         if profile == .write {
-            for _ in 0..<repeats { _ = try writeSegment(segment, flows, calls, options) }
+            for _ in 0..<repeats { _ = try writeSegment(segment, flows, calls, details, options) }
             return
         }
 
@@ -86,7 +86,7 @@ struct BenchSegments: ParsableCommand {
         // (a shared VM) hits all sides alike; the best round of each is kept.
         for round in 0..<repeats {
             var t = monotonicSeconds()
-            let w = try writeSegment(segment, flows, calls, options)
+            let w = try writeSegment(segment, flows, calls, details, options)
             best.segmentWrite = min(best.segmentWrite, monotonicSeconds() - t)
             bufferBytes = w.bufferBytes
 
@@ -175,7 +175,7 @@ struct BenchSegments: ParsableCommand {
             + "costs an in-memory library does not pay; a floor above 1.20× is why such a goal is missed. "
             + "This VM is shared (2 vCPUs, other builds running): the page-cache costs vary most between runs.\n"
         let summary = """
-            records: \(records) (\(flows.count) flow_delta × \(MemoryLayout<rl_flow_delta>.size) B, \(calls.count) l7_call × \(MemoryLayout<rl_l7_call>.size) B); raw \(rawBytes) bytes in \(raw.count) blocks
+            records: \(records) (\(flows.count) flow_delta × \(MemoryLayout<rl_flow_delta>.size) B, \(calls.count) l7_call × \(MemoryLayout<rl_l7_call>.size) B + call_detail × \(MemoryLayout<rl_call_detail>.size) B); raw \(rawBytes) bytes in \(raw.count) blocks
             segment: \(segmentBytes) bytes (ratio \(String(format: "%.2f", Double(rawBytes) / Double(segmentBytes)))); liblz4 blocks: \(raw.totalCompressedBytes) bytes
             lz4 CLI files: matched \(lz4Bytes["matched"] ?? 0) bytes, defaults \(lz4Bytes["default"] ?? 0) bytes
             writer buffer memory: \(bufferBytes) bytes (one 256 KiB block per record type in use + one compression buffer)
@@ -228,9 +228,11 @@ struct BenchSegments: ParsableCommand {
         }
     }
 
-    /// Writes the segment as the collector would: one record at a time, 4 flow deltas per call.
+    /// Writes the segment as the collector would: one record at a time, 4 flow deltas per call,
+    /// each call with its detail.
     private func writeSegment(_ path: String, _ flows: UnsafeMutableBufferPointer<rl_flow_delta>,
-                              _ calls: UnsafeMutableBufferPointer<rl_l7_call>, _ options: WriterOptions) throws -> SegmentWriter {
+                              _ calls: UnsafeMutableBufferPointer<rl_l7_call>, _ details: UnsafeMutableBufferPointer<rl_call_detail>,
+                              _ options: WriterOptions) throws -> SegmentWriter {
         try? FileManager.default.removeItem(atPath: path)
         let w = try SegmentWriter(finalPath: path, header: header(), options: options)
         var f = 0
@@ -241,7 +243,7 @@ struct BenchSegments: ParsableCommand {
                 f += 1
             }
             if c < calls.count {
-                try w.append(calls[c])
+                try w.append(call: calls[c], detail: details[c])
                 c += 1
             }
         }
@@ -259,6 +261,7 @@ struct BenchSegments: ParsableCommand {
             n += Int(block.recordCount)
             _ = reader.withRecords(as: rl_flow_delta.self) { for r in $0 { sum &+= r.tx_bytes } }
             _ = reader.withRecords(as: rl_l7_call.self) { for r in $0 { sum &+= r.duration_ns } }
+            _ = reader.withRecords(as: rl_call_detail.self) { for r in $0 { sum &+= UInt64(r.seq) } }
         }
         return (n, sum)
     }
@@ -271,10 +274,13 @@ struct BenchSegments: ParsableCommand {
 
     /// Realistic-looking records: a few hundred connections, counters and times that move the way
     /// a busy host's do (so compression sees real structure, not repeated bytes).
-    private func makeRecords(_ n: Int) -> (UnsafeMutableBufferPointer<rl_flow_delta>, UnsafeMutableBufferPointer<rl_l7_call>) {
+    /// Every call has a detail (trace context, host, route), as a traced HTTP call does.
+    private func makeRecords(_ n: Int) -> (UnsafeMutableBufferPointer<rl_flow_delta>, UnsafeMutableBufferPointer<rl_l7_call>,
+                                           UnsafeMutableBufferPointer<rl_call_detail>) {
         let callCount = n / 5
         let flows = UnsafeMutableBufferPointer<rl_flow_delta>.allocate(capacity: n - callCount)
         let calls = UnsafeMutableBufferPointer<rl_l7_call>.allocate(capacity: callCount)
+        let details = UnsafeMutableBufferPointer<rl_call_detail>.allocate(capacity: callCount)
         var rng = SplitMix64(seed: 42)
         var t: UInt64 = 1_000_000_000_000
         for i in 0..<flows.count {
@@ -327,13 +333,15 @@ struct BenchSegments: ParsableCommand {
             c.resp_bytes = UInt32(100 + rng.below(20000))
             c.local_service = UInt32(1 + conn % 8)
             c.peer_service = UInt32(20 + conn % 13)
-            withUnsafeMutableBytes(of: &c.trace_id) { b in for j in 0..<16 { b[j] = UInt8(truncatingIfNeeded: rng.next()) } }
-            withUnsafeMutableBytes(of: &c.span_id) { b in for j in 0..<8 { b[j] = UInt8(truncatingIfNeeded: rng.next()) } }
-            SyntheticSegments.setString(&c.host, "api.dc\(1 + conn % 3).lab")
-            SyntheticSegments.setString(&c.route, routes[Int(conn % 5)])
+            var d = rl_call_detail()
+            withUnsafeMutableBytes(of: &d.trace_id) { b in for j in 0..<16 { b[j] = UInt8(truncatingIfNeeded: rng.next()) } }
+            withUnsafeMutableBytes(of: &d.span_id) { b in for j in 0..<8 { b[j] = UInt8(truncatingIfNeeded: rng.next()) } }
+            SyntheticSegments.setString(&d.host, "api.dc\(1 + conn % 3).lab")
+            SyntheticSegments.setString(&d.route, routes[Int(conn % 5)])
             calls[i] = c
+            details[i] = d
         }
-        return (flows, calls)
+        return (flows, calls, details)
     }
 
     /// Reads `path` front to back with `read(2)` in 1 MiB chunks into one reused buffer, as the

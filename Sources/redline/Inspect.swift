@@ -62,7 +62,7 @@ struct Inspect: ParsableCommand {
         for file in files {
             var anchors: [rl_clock_anchor] = []
             let report = SegmentReport.scan(path: file, onBlock: records || time ? { info, reader in
-                if records { printRecords(info, reader) }
+                if records { printRecords(reader) }
                 if time, info.recordType == .clockAnchor {
                     _ = reader.withRecords(as: rl_clock_anchor.self) { anchors.append(contentsOf: $0) }
                 }
@@ -91,14 +91,11 @@ struct Inspect: ParsableCommand {
         if damaged > 0 { throw ExitCode(1) }
     }
 
-    private func printRecords(_ info: BlockInfo, _ reader: SegmentReader) {
-        let raw = reader.currentRawRecords
-        guard let base = raw.baseAddress else { return }
-        let size = info.recordType.recordSize
+    private func printRecords(_ reader: SegmentReader) {
         var text = ""
-        text.reserveCapacity(raw.count * 3)
-        for i in 0..<Int(info.recordCount) {
-            text += RecordJSON.render(type: info.recordType, record: base + i * size)
+        text.reserveCapacity(reader.currentRawRecords.count * 3)
+        for line in RecordJSON.renderCurrentBlock(of: reader) {
+            text += line
             text += "\n"
         }
         FileHandle.standardOutput.write(Data(text.utf8))

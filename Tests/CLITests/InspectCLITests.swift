@@ -64,13 +64,16 @@ struct InspectCLITests {
         let r = try Self.redline("inspect", "--records", Self.golden)
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n")
-        #expect(lines.count == 11)
+        // Eleven records; the fixture's version-1 calls read as version 2, each followed by its detail.
+        #expect(lines.count == 13)
         let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        #expect(objects.map { $0["type"] as! String } == ["flow_delta", "flow_delta", "l7_call", "flow_delta", "l7_call", "tcp_event",
-                                                          "clock_anchor", "clock_anchor", "stats", "stats", "cgroup_mapping"])
+        #expect(objects.map { $0["type"] as! String } == ["flow_delta", "flow_delta", "l7_call", "call_detail", "flow_delta", "l7_call",
+                                                          "call_detail", "tcp_event", "clock_anchor", "clock_anchor", "stats", "stats",
+                                                          "cgroup_mapping"])
         #expect(objects[0]["laddr"] as? String == "198.18.0.10")
-        #expect(objects[2]["route"] as? String == "/v1/items")
-        #expect(objects[8]["counter"] as? String == "events_emitted")
+        #expect(objects[2]["detail_seq"] as? Int == 1)
+        #expect(objects[3]["seq"] as? Int == 1 && objects[3]["route"] as? String == "/v1/items")
+        #expect(objects[10]["counter"] as? String == "events_emitted")
         #expect(r.stderr.contains("verdict      INTACT"))
     }
 

@@ -181,8 +181,9 @@ struct PairingTests {
     func rootBPFRingFullCounted() throws {
         let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
         let path = try UDPPath(dp)
-        // 4 MiB ring, 248-byte call samples: 20000 calls cannot all fit when nobody reads.
-        let calls = 20000
+        // 4 MiB ring, 104-byte call samples (+ the ring's 8-byte record header): 50000 calls
+        // cannot all fit when nobody reads (about 37 450 do).
+        let calls = 50000
         for i in 0..<calls {
             let port = 20000 + i % 40000
             try path.send(query, lport: port)
@@ -226,13 +227,13 @@ struct PairingTests {
         } else {
             Issue.record("a 1-byte call decoded")
         }
-        let withPrefix = [UInt8](repeating: 0, count: 240) + [5, 0, 0, 0, 0, 0, 0, 0] + [9, 9, 9, 9, 9]
+        let withPrefix = [UInt8](repeating: 0, count: MemoryLayout<rl_l7_call>.size) + [5, 0, 0, 0, 0, 0, 0, 0] + [9, 9, 9, 9, 9]
         if case .call(_, let p) = KernelRecord(RingSample(type: UInt16(RL_KSAMPLE_CALL_WITH_PREFIX.rawValue), record: withPrefix)) {
             #expect(p == [9, 9, 9, 9, 9])
         } else {
             Issue.record("call with prefix not decoded")
         }
-        let lying = [UInt8](repeating: 0, count: 240) + [255, 0, 0, 0, 0, 0, 0, 0, 1]
+        let lying = [UInt8](repeating: 0, count: MemoryLayout<rl_l7_call>.size) + [255, 0, 0, 0, 0, 0, 0, 0, 1]
         if case .call(_, let p) = KernelRecord(RingSample(type: UInt16(RL_KSAMPLE_CALL_WITH_PREFIX.rawValue), record: lying)) {
             #expect(p == [1])  // the length is clamped to the bytes present
         }

@@ -28,7 +28,7 @@ struct L7TablesTests {
     }
 
     static func call(_ i: Int, proto: rl_l7_protocol, side: rl_side, route: [UInt8], host: [UInt8], truncated: Bool = false,
-                     status: UInt16 = 200) -> rl_l7_call {
+                     status: UInt16 = 200) -> (call: rl_l7_call, detail: rl_call_detail) {
         var c = rl_l7_call()
         c.start_ns = mono(minute + Int64(i) * 1_000_000)
         c.duration_ns = 500_000
@@ -46,9 +46,10 @@ struct L7TablesTests {
         c.flags = UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) | (truncated ? UInt8(RL_CALL_TRUNCATED.rawValue) : 0)
         c.req_rule = 1
         c.local_service = 10
-        setBytes(&c.route, route)
-        setBytes(&c.host, host)
-        return c
+        var d = rl_call_detail()
+        setBytes(&d.route, route)
+        setBytes(&d.host, host)
+        return (c, d)
     }
 
     /// Sums `requests` of a written table by the named string columns joined with "|".
@@ -69,7 +70,7 @@ struct L7TablesTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("redline-l7-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var rng = SystemRandomNumberGenerator()
-        var calls: [rl_l7_call] = []
+        var calls: [(call: rl_l7_call, detail: rl_call_detail)] = []
         // Ten real routes, 50 calls each, with ids in them.
         for r in 0..<10 { for k in 0..<50 { calls.append(Self.call(calls.count, proto: RL_L7_HTTP1, side: RL_SIDE_SERVER,
                                                                    route: Array("/api/r\(r)x/\(k)".utf8), host: Array("API.lab:8080".utf8))) } }
@@ -111,7 +112,7 @@ struct L7TablesTests {
         g.cgroup_id = 1000
         g.service_id = 10
         try w.append(g)
-        for c in calls { try w.append(c) }
+        for c in calls { try w.append(call: c.call, detail: c.detail) }
         try w.append(anchor(Self.minute + 60_000_000_000))
         try w.seal()
 
@@ -122,7 +123,7 @@ struct L7TablesTests {
         _ = try HourlyRun(spec: spec, segmentRoot: dir + "/segments", metadataDir: packageRoot.appendingPathComponent("tools/lab/samples/metadata").path,
                           tableRoot: dir + "/out", partition: Self.partition, ifChanged: false, logger: logger).execute()
 
-        let http = calls.filter { $0.l7_proto == UInt8(RL_L7_HTTP1.rawValue) }.count
+        let http = calls.filter { $0.call.l7_proto == UInt8(RL_L7_HTTP1.rawValue) }.count
         let routes = try Self.rows(dir, "red_route", ["protocol", "domain", "route"]).filter { $0.key.hasPrefix("http1|") }
         #expect(routes.values.reduce(0, +) == Int64(http), "every HTTP call is in some red_route row")
         // The cap's names, {other}, and the rejects (pairs of placeholders only, never folded).

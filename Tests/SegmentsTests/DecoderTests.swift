@@ -134,7 +134,7 @@ struct DecoderTests {
         var header = testHeader
         header.recordTypes[1].version = 9
         let d = decode(header.encoded())
-        #expect(d.error == .unsupportedRecordVersion(path: "mem", offset: 70, recordType: 2, found: 9, supported: 1))
+        #expect(d.error == .unsupportedRecordVersion(path: "mem", offset: 70, recordType: 2, found: 9, supported: 2))
     }
 
     @Test("lengths are checked against the reader's limits before anything is allocated or awaited")

@@ -83,42 +83,57 @@ struct GoldenTests {
         #expect(h.bootID.description == "00112233-4455-6677-8899-aabbccddeeff")
         #expect(h.windowStartNs == 1_767_323_040_000_000_000 && h.windowEndNs == 1_767_323_100_000_000_000)
         #expect(h.openedMonotonicNs == 5_000_000_000)
-        // The fixture is frozen at flow_delta layout 1 (collectors before link bytes) and
-        // before the loss record: readers widen it.
-        #expect(h.recordTypes == SyntheticSegments.legacyRecordTypes.map {
-            $0.recordType == .flowDelta ? RecordTypeVersion(.flowDelta, version: 1) : $0
-        })
+        // The fixture is frozen at flow_delta layout 1 (collectors before link bytes), l7_call
+        // layout 1 (before records v2) and before the loss record: readers normalise it.
+        #expect(h.recordTypes == [RecordTypeVersion(.flowDelta, version: 1), RecordTypeVersion(.l7Call, version: 1)]
+            + (3...6).map { RecordTypeVersion(RecordType(rawValue: $0)!, version: 1) })
         var json: [String] = []
-        while let block = try reader.nextBlock() {
-            let size = block.recordType.recordSize
-            for i in 0..<Int(block.recordCount) {
-                json.append(RecordJSON.render(type: block.recordType, record: reader.currentRawRecords.baseAddress! + i * size))
-            }
-        }
+        while try reader.nextBlock() != nil { json += RecordJSON.renderCurrentBlock(of: reader) }
         #expect(reader.ending == .sealed)
         #expect(reader.blocksRead.map(\.offset) == Self.blocks.map(\.offset))
         #expect(reader.footer?.recordCount == 11)
-        #expect(json.count == 11)
+        // Eleven records, the two version-1 calls each followed by the detail it becomes.
+        #expect(json.count == 13)
         #expect(json[0] == #"{"type":"flow_delta","start_ns":5000000000,"end_ns":5000500000,"cgroup_id":0,"laddr":"198.18.0.10","raddr":"198.18.1.20","lport":40000,"rport":80,"family":"inet","l4_proto":"tcp","l7_proto":"http1","side":"client","classid":0,"local_service":0,"peer_service":0,"flags":["opened","layout_v1"],"tx_bytes":1000,"rx_bytes":5000,"tx_packets":3,"rx_packets":5,"tx_payload_bytes":0,"rx_payload_bytes":0}"#)
-        #expect(json[4].contains(#""status_code":503,"status_class":"server_error""#))
-        #expect(json[4].contains(#""host":"api.golden","route":"/v1/orders""#))
-        #expect(json[6] == #"{"type":"clock_anchor","realtime_ns":1767323040000000100,"realtime_utc":"2026-01-02T03:04:00.000000100Z","monotonic_ns":5000000000,"boottime_ns":5000000000,"uncertainty_ns":150,"samples":5,"reason":"start"}"#)
-        #expect(json[10].contains(#""pod_uid":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0""#))
+        #expect(json[5].contains(#""status_code":503,"status_class":"server_error""#))
+        #expect(json[5].hasSuffix(#""detail_seq":2}"#))
+        #expect(json[6] == #"{"type":"call_detail","seq":2,"trace_id":"","span_id":"","host":"api.golden","route":"/v1/orders"}"#)
+        #expect(json[8] == #"{"type":"clock_anchor","realtime_ns":1767323040000000100,"realtime_utc":"2026-01-02T03:04:00.000000100Z","monotonic_ns":5000000000,"boottime_ns":5000000000,"uncertainty_ns":150,"samples":5,"reason":"start"}"#)
+        #expect(json[12].contains(#""pod_uid":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0""#))
     }
 
-    /// A segment's records as JSON lines, the reader's `layout_v1` flag left out: a file written
-    /// with today's layouts and one frozen at flow_delta layout 1 then compare record for record.
+    /// A segment's records as JSON lines, grouped by record type (file order within a type), the
+    /// reader's `layout_v1` flag left out and each call joined with its detail's strings (seq
+    /// numbers left out): a file written with today's layouts and one frozen at flow_delta
+    /// layout 1 and l7_call layout 1 (whose blocks are cut elsewhere and whose details are
+    /// synthesised) then compare record for record.
     static func recordsIgnoringLayout(_ path: String) throws -> [String] {
         let reader = try SegmentReader(path: path)
-        var out: [String] = []
+        var byType: [RecordType: [String]] = [:]
+        var calls: [(json: String, seq: UInt32)] = []
+        var details: [UInt32: String] = [:]
         while let block = try reader.nextBlock() {
+            _ = reader.withCallDetails { ds in
+                for var d in ds {
+                    details[d.seq] = withUnsafeBytes(of: &d) { RecordJSON.render(type: .callDetail, record: $0.baseAddress!) }
+                        .replacing(/"seq":\d+,/, with: "")
+                }
+            }
+            if block.recordType == .callDetail { continue }
             let size = block.recordType.recordSize
             for i in 0..<Int(block.recordCount) {
-                out.append(RecordJSON.render(type: block.recordType, record: reader.currentRawRecords.baseAddress! + i * size)
-                    .replacingOccurrences(of: #","layout_v1""#, with: "").replacingOccurrences(of: #""layout_v1""#, with: ""))
+                let record = reader.currentRawRecords.baseAddress! + i * size
+                let json = RecordJSON.render(type: block.recordType, record: record)
+                    .replacingOccurrences(of: #","layout_v1""#, with: "").replacingOccurrences(of: #""layout_v1""#, with: "")
+                if block.recordType == .l7Call {
+                    calls.append((json.replacing(/,"detail_seq":\d+/, with: ""), record.loadUnaligned(as: rl_l7_call.self).detail_seq))
+                } else {
+                    byType[block.recordType, default: []].append(json)
+                }
             }
         }
-        return out
+        byType[.l7Call] = calls.map { $0.json + ($0.seq == 0 ? "" : " " + (details[$0.seq] ?? "missing detail")) }
+        return RecordType.allCases.flatMap { byType[$0] ?? [] }
     }
 
     @Test("the committed generator writes the golden fixture's records (the fixture keeps flow_delta layout 1)")

@@ -4,8 +4,9 @@ import Testing
 import TestSupport
 @testable import Segments
 
-/// schemas/records-v1.md against the compiled ABI structs: every documented offset and size.
-@Suite("records-v1.md matches the ABI header")
+/// schemas/records-v2.md (and records-v1.md, the spec of older segments) against the compiled
+/// ABI structs: every documented offset and size.
+@Suite("records-v2.md and records-v1.md match the ABI header")
 struct RecordsSpecTests {
     /// Field offsets and sizes from the compiled structs (MemoryLayout, not re-declared layouts).
     static let actual: [String: [String: (offset: Int, size: Int)]] = {
@@ -17,6 +18,8 @@ struct RecordsSpecTests {
         typealias S = rl_stats
         typealias G = rl_cgroup_mapping
         typealias L = rl_loss
+        typealias D = rl_call_detail
+        typealias C1 = rl_l7_call_v1
         return [
             "flow_delta": ["start_ns": f(\F.start_ns, F.self), "end_ns": f(\F.end_ns, F.self), "cgroup_id": f(\F.cgroup_id, F.self),
                            "laddr": f(\F.laddr, F.self), "raddr": f(\F.raddr, F.self), "lport": f(\F.lport, F.self),
@@ -33,8 +36,19 @@ struct RecordsSpecTests {
                         "status_class": f(\C.status_class, C.self), "flags": f(\C.flags, C.self), "req_rule": f(\C.req_rule, C.self),
                         "resp_rule": f(\C.resp_rule, C.self), "req_bytes": f(\C.req_bytes, C.self), "resp_bytes": f(\C.resp_bytes, C.self),
                         "local_service": f(\C.local_service, C.self), "peer_service": f(\C.peer_service, C.self),
-                        "trace_id": f(\C.trace_id, C.self), "span_id": f(\C.span_id, C.self), "host": f(\C.host, C.self),
-                        "route": f(\C.route, C.self)],
+                        "detail_seq": f(\C.detail_seq, C.self), "pad": f(\C.pad, C.self)],
+            "call_detail": ["seq": f(\D.seq, D.self), "pad": f(\D.pad, D.self), "trace_id": f(\D.trace_id, D.self),
+                            "span_id": f(\D.span_id, D.self), "host": f(\D.host, D.self), "route": f(\D.route, D.self)],
+            "l7_call v1": ["start_ns": f(\C1.start_ns, C1.self), "duration_ns": f(\C1.duration_ns, C1.self),
+                           "cgroup_id": f(\C1.cgroup_id, C1.self), "laddr": f(\C1.laddr, C1.self), "raddr": f(\C1.raddr, C1.self),
+                           "lport": f(\C1.lport, C1.self), "rport": f(\C1.rport, C1.self), "family": f(\C1.family, C1.self),
+                           "l4_proto": f(\C1.l4_proto, C1.self), "l7_proto": f(\C1.l7_proto, C1.self), "side": f(\C1.side, C1.self),
+                           "status_code": f(\C1.status_code, C1.self), "status_class": f(\C1.status_class, C1.self),
+                           "flags": f(\C1.flags, C1.self), "req_rule": f(\C1.req_rule, C1.self), "resp_rule": f(\C1.resp_rule, C1.self),
+                           "req_bytes": f(\C1.req_bytes, C1.self), "resp_bytes": f(\C1.resp_bytes, C1.self),
+                           "local_service": f(\C1.local_service, C1.self), "peer_service": f(\C1.peer_service, C1.self),
+                           "trace_id": f(\C1.trace_id, C1.self), "span_id": f(\C1.span_id, C1.self), "host": f(\C1.host, C1.self),
+                           "route": f(\C1.route, C1.self)],
             "tcp_event": ["ts_ns": f(\E.ts_ns, E.self), "cgroup_id": f(\E.cgroup_id, E.self), "laddr": f(\E.laddr, E.self),
                           "raddr": f(\E.raddr, E.self), "lport": f(\E.lport, E.self), "rport": f(\E.rport, E.self),
                           "family": f(\E.family, E.self), "kind": f(\E.kind, E.self), "tcp_state": f(\E.tcp_state, E.self),
@@ -55,12 +69,14 @@ struct RecordsSpecTests {
         ]
     }()
 
-    @Test("every section's type, version, size and field table agree with the compiled structs")
-    func specMatchesABI() throws {
+    /// A records spec's sections: per type name, its tag, version, size and field rows.
+    typealias Sections = [String: (type: Int, version: Int, size: Int, rows: [(Int, Int, String)])]
+
+    static func sections(_ file: String) throws -> Sections {
         let here = "\(#filePath)"
         let root = String(here[..<here.range(of: "/Tests/SegmentsTests/")!.lowerBound])
-        let text = try String(contentsOfFile: root + "/schemas/records-v1.md", encoding: .utf8)
-        var sections: [String: (type: Int, version: Int, size: Int, rows: [(Int, Int, String)])] = [:]
+        let text = try String(contentsOfFile: root + "/schemas/" + file, encoding: .utf8)
+        var sections: Sections = [:]
         var current: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("## "), let m = line.firstMatch(of: /^## (\w+) — `struct rl_\w+` \(type (\d+), version (\d+), (\d+) bytes\)$/) {
@@ -72,23 +88,68 @@ struct RecordsSpecTests {
                 sections[c]!.rows.append((Int(m.1)!, Int(m.2)!, String(m.3)))
             }
         }
+        return sections
+    }
+
+    /// One section against the compiled struct named `actual` in `Self.actual`: tag, version,
+    /// size, and rows that tile the struct (no gap, no overlap, nothing left out).
+    static func check(_ s: (type: Int, version: Int, size: Int, rows: [(Int, Int, String)]), type: RecordType,
+                      version: UInt16, size: Int, actual: String) {
+        #expect(s.type == Int(type.rawValue), "\(actual)")
+        #expect(s.version == Int(version), "\(actual)")
+        #expect(s.size == size, "\(actual)")
+        var next = 0
+        for (offset, fieldSize, name) in s.rows {
+            #expect(offset == next, "\(actual).\(name) starts at \(offset), previous field ends at \(next)")
+            next = offset + fieldSize
+            let a = Self.actual[actual]?[name]
+            #expect(a?.offset == offset && a?.size == fieldSize, "\(actual).\(name): spec \(offset)/\(fieldSize), ABI \(String(describing: a))")
+        }
+        #expect(next == size, "\(actual)")
+        #expect(s.rows.count == Self.actual[actual]?.count, "\(actual)")
+    }
+
+    @Test("records-v2.md: every section's type, version, size and field table agree with the compiled structs")
+    func specMatchesABI() throws {
+        let sections = try Self.sections("records-v2.md")
         #expect(Set(sections.keys) == Set(RecordType.allCases.map(\.description)))
         for type in RecordType.allCases {
             guard let s = sections[type.description] else { continue }
-            #expect(s.type == Int(type.rawValue), "\(type)")
-            #expect(s.version == Int(type.currentVersion), "\(type)")
-            #expect(s.size == type.recordSize, "\(type)")
-            // Rows tile the struct: no gap, no overlap, nothing left out.
-            var next = 0
-            for (offset, size, name) in s.rows {
-                #expect(offset == next, "\(type).\(name) starts at \(offset), previous field ends at \(next)")
-                next = offset + size
-                let a = Self.actual[type.description]?[name]
-                #expect(a?.offset == offset && a?.size == size, "\(type).\(name): spec \(offset)/\(size), ABI \(String(describing: a))")
-            }
-            #expect(next == type.recordSize, "\(type)")
-            #expect(s.rows.count == Self.actual[type.description]?.count, "\(type)")
+            Self.check(s, type: type, version: type.currentVersion, size: type.recordSize, actual: type.description)
         }
+    }
+
+    @Test("records-v1.md: l7_call is struct rl_l7_call_v1, every other type as in records-v2.md, no call_detail")
+    func version1SpecMatchesABI() throws {
+        let sections = try Self.sections("records-v1.md")
+        #expect(Set(sections.keys) == Set(RecordType.allCases.filter { $0 != .callDetail }.map(\.description)))
+        for type in RecordType.allCases where type != .callDetail {
+            guard let s = sections[type.description] else { continue }
+            if type == .l7Call {
+                #expect(type.recordSize(version: 1) == MemoryLayout<rl_l7_call_v1>.size)
+                Self.check(s, type: type, version: 1, size: MemoryLayout<rl_l7_call_v1>.size, actual: "l7_call v1")
+            } else {
+                Self.check(s, type: type, version: type.currentVersion, size: type.recordSize, actual: type.description)
+            }
+        }
+    }
+
+    @Test("a version-1 call is the version-2 call's shared prefix followed by the detail's strings")
+    func callLayoutsShareTheirFields() {
+        #expect(CallLayout.prefixSize == MemoryLayout<rl_l7_call>.offset(of: \.detail_seq)!)
+        #expect(CallLayout.prefixSize == MemoryLayout<rl_l7_call_v1>.offset(of: \.trace_id)!)
+        #expect(MemoryLayout<rl_l7_call_v1>.size == CallLayout.prefixSize + CallLayout.stringsSize)
+        let v1 = Self.actual["l7_call v1"]!, v2 = Self.actual["l7_call"]!, detail = Self.actual["call_detail"]!
+        for (name, field) in v1 {
+            if let slim = v2[name] {
+                #expect(slim.offset == field.offset && slim.size == field.size, "\(name)")
+            } else {
+                let d = detail[name]
+                #expect(d?.offset == field.offset - CallLayout.prefixSize + CallLayout.detailStringsOffset && d?.size == field.size, "\(name)")
+            }
+        }
+        #expect(RecordType.l7Call.recordSize == 96 && RecordType.callDetail.recordSize == 160)
+        #expect(RecordType.callDetail.rawValue == UInt16(RL_REC_CALL_DETAIL.rawValue))
     }
 
     @Test("record types are the header's enum rl_record_type: values, and names from the struct each carries")

@@ -95,13 +95,17 @@ struct RoundTripTests {
         #expect(MemoryLayout<rl_cgroup_mapping>.offset(of: \.ts_ns) == 0)
         for type in RecordType.allCases {
             #expect(type.recordSize % 8 == 0 && type.recordSize > 0)
-            #expect(type.currentVersion == (type == .flowDelta ? 2 : 1))
+            #expect(type.currentVersion == (type == .flowDelta || type == .l7Call ? 2 : 1))
         }
         var c = rl_l7_call()
         c.start_ns = 100
         c.duration_ns = 50
         let span = withUnsafeBytes(of: &c) { RecordType.l7Call.kernelTimeSpan(of: $0.baseAddress!) }
         #expect(span.low == 100 && span.high == 150)
+        // A detail has no time of its own: an empty span, neutral in a block's min/max.
+        var d = rl_call_detail()
+        let none = withUnsafeBytes(of: &d) { RecordType.callDetail.kernelTimeSpan(of: $0.baseAddress!) }
+        #expect(none.low > none.high)
     }
 
     @Test("writer memory stays one block per type in use, whatever the segment size")

@@ -18,7 +18,8 @@
  *     field says otherwise. Wall-clock time is computed offline from clock
  *     anchors (schemas/time.md).
  *   - Any layout change bumps that record's RL_REC_*_VERSION and the spec
- *     schemas/records-v1.md (a new file for a new major version).
+ *     schemas/records-v2.md (a new file for a new major version; records-v1.md
+ *     stays the spec of older segments).
  */
 #ifndef REDLINE_ABI_H
 #define REDLINE_ABI_H
@@ -46,17 +47,19 @@ enum rl_record_type {
 	RL_REC_STATS = 5,        /* struct rl_stats */
 	RL_REC_CGROUP_MAP = 6,   /* struct rl_cgroup_mapping */
 	RL_REC_LOSS = 7,         /* struct rl_loss */
-	RL_REC_TYPE_MAX = 8,     /* one past the last type */
+	RL_REC_CALL_DETAIL = 8,  /* struct rl_call_detail */
+	RL_REC_TYPE_MAX = 9,     /* one past the last type */
 };
 
 /* Layout version of each record type, written into every segment header. */
 #define RL_REC_FLOW_DELTA_VERSION 2 /* 2: link bytes per segment, payload bytes (v1: 112 bytes) */
-#define RL_REC_L7_CALL_VERSION 1
+#define RL_REC_L7_CALL_VERSION 2 /* 2: slim 96 bytes, strings in rl_call_detail; v1: 240 bytes */
 #define RL_REC_TCP_EVENT_VERSION 1
 #define RL_REC_CLOCK_ANCHOR_VERSION 1
 #define RL_REC_STATS_VERSION 1
 #define RL_REC_CGROUP_MAP_VERSION 1
 #define RL_REC_LOSS_VERSION 1
+#define RL_REC_CALL_DETAIL_VERSION 1
 
 /* Address family of a record's addresses (values of AF_INET / AF_INET6). */
 enum rl_family {
@@ -111,7 +114,7 @@ enum rl_call_flags {
 	RL_CALL_TRACE_W3C = 1 << 1,       /* trace_id/span_id came from W3C traceparent */
 	RL_CALL_TRACE_B3 = 1 << 2,        /* ... from B3 headers */
 	RL_CALL_TRACE_TTHEADER = 1 << 3,  /* ... from a TTHeader */
-	RL_CALL_TRUNCATED = 1 << 4,       /* host or route was longer than its field */
+	RL_CALL_TRUNCATED = 1 << 4,       /* host or route was longer than its field (rl_call_detail) */
 	RL_CALL_UNPAIRED = 1 << 5,        /* a request that could not be paired with its response
 	                                     (connection closed first, or its response was not
 	                                     seen): counted as a request, duration_ns is 0 and
@@ -187,9 +190,10 @@ struct rl_flow_delta {
 /* Size of a version-1 rl_flow_delta: the same fields up to rx_packets. */
 #define RL_FLOW_DELTA_V1_SIZE 112
 
-/* One request/response exchange on one connection. Fields up to
- * peer_service come from the kernel; trace_id and later are filled by the
- * collector from a captured request prefix (zero otherwise). */
+/* One request/response exchange on one connection (version 2). Every field
+ * up to peer_service comes from the kernel; the strings a call may carry
+ * (trace context, host, route) are in its struct rl_call_detail, written by
+ * the collector from a captured request prefix (schemas/records-v2.md). */
 struct rl_l7_call {
 	__u64 start_ns;      /* monotonic ns: first request byte seen */
 	__u64 duration_ns;   /* ns from first request byte to first response byte */
@@ -211,10 +215,50 @@ struct rl_l7_call {
 	__u32 resp_bytes;    /* L4 payload bytes of the response seen until the next request */
 	__u32 local_service; /* local service id, 0 if unknown */
 	__u32 peer_service;  /* peer service id from the identity option, 0 if unknown */
+	__u32 detail_seq;    /* 0: the call has no detail record; else the seq of its
+	                        rl_call_detail in the same segment (the kernel writes 0) */
+	__u32 pad;           /* zero */
+};
+
+/* The strings of one call, in the same segment as the call (a block of its own,
+ * so readers that need no names skip it undecompressed). */
+struct rl_call_detail {
+	__u32 seq;           /* >= 1, unique and increasing within one segment */
+	__u32 pad;           /* zero */
 	__u8 trace_id[16];   /* W3C/B3/TTHeader trace id, zero if none */
 	__u8 span_id[8];     /* caller's span id, zero if none */
 	char host[48];       /* HTTP Host / :authority, NUL-padded, UTF-8, may be truncated */
 	char route[80];      /* HTTP path without query, NUL-padded, may be truncated */
+};
+
+/* A version-1 call (240 bytes): the v2 fields up to peer_service, then the
+ * detail's strings inline. Only for reading old segments; readers normalise
+ * it to an rl_l7_call and an rl_call_detail. */
+struct rl_l7_call_v1 {
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u64 cgroup_id;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 l4_proto;
+	__u8 l7_proto;
+	__u8 side;
+	__u16 status_code;
+	__u8 status_class;
+	__u8 flags;
+	__u16 req_rule;
+	__u16 resp_rule;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u32 local_service;
+	__u32 peer_service;
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	char host[48];
+	char route[80];
 };
 
 /* A retransmit, a reset or a drop, from the TCP / skb tracepoints. */
@@ -294,7 +338,19 @@ struct rl_ring_header {
 _Static_assert(sizeof(struct rl_flow_delta) == 128, "rl_flow_delta layout");
 _Static_assert(__builtin_offsetof(struct rl_flow_delta, tx_payload_bytes) == RL_FLOW_DELTA_V1_SIZE,
 	       "rl_flow_delta v2 only appends to v1");
-_Static_assert(sizeof(struct rl_l7_call) == 240, "rl_l7_call layout");
+_Static_assert(sizeof(struct rl_l7_call) == 96, "rl_l7_call layout");
+_Static_assert(sizeof(struct rl_call_detail) == 160, "rl_call_detail layout");
+_Static_assert(sizeof(struct rl_l7_call_v1) == 240, "rl_l7_call_v1 layout");
+/* v2 keeps v1's prefix: the same fields at the same offsets up to peer_service. */
+_Static_assert(__builtin_offsetof(struct rl_l7_call, peer_service) == 84, "rl_l7_call prefix");
+_Static_assert(__builtin_offsetof(struct rl_l7_call_v1, peer_service) == 84, "rl_l7_call_v1 prefix");
+_Static_assert(__builtin_offsetof(struct rl_l7_call, status_code) == __builtin_offsetof(struct rl_l7_call_v1, status_code),
+	       "rl_l7_call prefix");
+_Static_assert(__builtin_offsetof(struct rl_l7_call, detail_seq) == 88, "rl_l7_call.detail_seq");
+_Static_assert(__builtin_offsetof(struct rl_l7_call_v1, trace_id) == 88, "rl_l7_call_v1.trace_id");
+_Static_assert(__builtin_offsetof(struct rl_call_detail, trace_id) == 8, "rl_call_detail.trace_id");
+_Static_assert(__builtin_offsetof(struct rl_call_detail, host) == 32, "rl_call_detail.host");
+_Static_assert(__builtin_offsetof(struct rl_call_detail, route) == 80, "rl_call_detail.route");
 _Static_assert(sizeof(struct rl_tcp_event) == 72, "rl_tcp_event layout");
 _Static_assert(sizeof(struct rl_clock_anchor) == 40, "rl_clock_anchor layout");
 _Static_assert(sizeof(struct rl_stats) == 32, "rl_stats layout");
