@@ -322,7 +322,7 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
         var quantileValues = [[Double]](repeating: [], count: quantiles.count)
         var quantileValid = [[Bool]](repeating: [], count: quantiles.count)
         // The dense counts are most of a table's bytes: sized once, not grown by doubling.
-        counts.reserveCapacity(h.reduce(0) { $0 + $1.pointee.counts.count })
+        counts.reserveCapacity(h.reduce(0) { $0 + $1.pointee.bucketCount })
         scales.reserveCapacity(h.count)
         zeros.reserveCapacity(h.count)
         offsets.reserveCapacity(h.count)
@@ -334,9 +334,11 @@ public struct OutputField<Key: TableKey, Cell: Mergeable & Equatable> {
             let x = p.pointee
             scales.append(Int32(x.scale))
             zeros.append(Int64(clamping: x.zeroCount))
-            offsets.append(Int32(x.counts.isEmpty ? 0 : x.offset))
+            let buckets = x.bucketCount
+            offsets.append(Int32(buckets == 0 ? 0 : x.offset))
             sums.append(Int64(clamping: x.sum))
-            x.counts.withUnsafeBufferPointer { for c in $0 { counts.append(Int64(clamping: c)) } }
+            // Read in place: `counts` assembles a new array from the histogram's 32-bit words.
+            for k in 0..<buckets { counts.append(Int64(clamping: x.count(atPosition: k))) }
             listOffsets.append(counts.count)
             if let lo = x.min { mins.append(Int64(clamping: lo)) }
             if let hi = x.max { maxs.append(Int64(clamping: hi)) }
