@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "Collector",
             dependencies: [
-                "RedlineBase", "KernelProbes", "Segments", "Timebase", "YAMLConfig", "CRedlineABI",
+                "RedlineBase", "KernelProbes", "Segments", "Timebase", "YAMLConfig", "CRedlineABI", "Aggregates",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+import Aggregates
 import CRedlineABI
 
 /// Builds a call's detail record (trace id, span id, host, route) from the request prefix the
@@ -12,6 +13,7 @@ public enum CallContext {
         switch UInt32(call.l7_proto) {
         case RL_L7_THRIFT.rawValue: ctx = RequestPrefixParser.ttheader(prefix)
         case RL_L7_HTTP1.rawValue: ctx = RequestPrefixParser.http(prefix)
+        case RL_L7_REDIS.rawValue: return redisDetail(for: &call, prefix: prefix)
         default: return nil
         }
         var detail = rl_call_detail()
@@ -43,5 +45,18 @@ public enum CallContext {
         if truncated { flags |= RL_CALL_TRUNCATED.rawValue }
         call.flags = UInt8(truncatingIfNeeded: flags)
         return filled ? detail : nil
+    }
+
+    /// Redis: the command a RESP request starts with, upper-cased, in `route`
+    /// (schemas/records-v2.md), so `red_route` counts per command. A prefix that is not a RESP
+    /// command, or is cut before the command ends, gives no detail: the call is counted under
+    /// `{none}`, never under a guessed name.
+    static func redisDetail(for call: inout rl_l7_call, prefix: [UInt8]) -> rl_call_detail? {
+        call.flags |= UInt8(RL_CALL_PREFIX_CAPTURED.rawValue)
+        guard case .success(let command) = RequestNames.redisCommand(prefix) else { return nil }
+        var detail = rl_call_detail()
+        // At most 32 bytes (`redisCommand` rejects longer): the 80-byte field always holds it.
+        _ = CollectorRuntime.copy(command, into: &detail.route)
+        return detail
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import CRedlineABI
 @testable import Collector
 
 @Suite struct RequestPrefixTests {
@@ -100,5 +101,49 @@ import Testing
         var notTT = f
         notTT[4] = 0x0F
         #expect(RequestPrefixParser.ttheader(notTT).traceID == nil)
+    }
+}
+
+/// The detail a call's captured prefix becomes (schemas/records-v2.md, "Which calls get a detail").
+@Suite struct CallDetailTests {
+    static func redisCall() -> rl_l7_call {
+        var c = rl_l7_call()
+        c.l7_proto = UInt8(RL_L7_REDIS.rawValue)
+        return c
+    }
+
+    static func route(_ d: rl_call_detail) -> String {
+        withUnsafeBytes(of: d.route) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    @Test("Redis: the command, upper-cased, in route, from a 64-byte capture of a pipelined write; the flag says a prefix was parsed")
+    func redisCommand() throws {
+        var c = Self.redisCall()
+        // What the kernel captures (64 bytes) of a pipelined write: the first command and part of the next.
+        let write = Array("*3\r\n$3\r\nset\r\n$16\r\nkey:000000000042\r\n$3\r\nxyz\r\n*2\r\n$3\r\nGET\r\n$16\r\nkey:0000".utf8)
+        let d = try #require(CallContext.detail(for: &c, prefix: Array(write.prefix(64))))
+        #expect(Self.route(d) == "SET")
+        #expect(c.flags & UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) != 0)
+        #expect(c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) == 0)
+        withUnsafeBytes(of: d.host) { #expect($0.allSatisfy { $0 == 0 }) }
+        withUnsafeBytes(of: d.trace_id) { #expect($0.allSatisfy { $0 == 0 }) }
+    }
+
+    @Test("Redis: a prefix that is no RESP command, or is cut inside the command, gives no detail (counted under {none}, never a guessed name)")
+    func redisRejects() {
+        for prefix in ["PING\r\n", "*1\r\n$4\r\nPI", "*1\r\n$40\r\n", "*0\r\n", "*1\r\n$4\r\nP NG\r\n", ""] {
+            var c = Self.redisCall()
+            #expect(CallContext.detail(for: &c, prefix: Array(prefix.utf8)) == nil, "\(prefix.debugDescription)")
+        }
+    }
+
+    @Test("protocols without a prefix parser (DNS, MySQL) get no detail and keep their flags")
+    func otherProtocols() {
+        for proto in [RL_L7_DNS, RL_L7_MYSQL, RL_L7_KAFKA] {
+            var c = rl_l7_call()
+            c.l7_proto = UInt8(proto.rawValue)
+            #expect(CallContext.detail(for: &c, prefix: Array("*1\r\n$4\r\nPING\r\n".utf8)) == nil)
+            #expect(c.flags == 0)
+        }
     }
 }
