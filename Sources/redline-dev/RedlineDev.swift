@@ -12,7 +12,8 @@ struct RedlineDev: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redline-dev",
         abstract: "Redline developer tools (fixture and sample generators, benchmarks).",
-        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipelineCommand.self, BenchReport.self, TableSchemas.self]
+        subcommands: [WriteSamples.self, WriteGolden.self, BenchSegments.self, BenchPipelineCommand.self, BenchReport.self, TableSchemas.self,
+                      RecodeSegments.self]
     )
 }
 

@@ -79,6 +79,34 @@ struct RecordsV2Tests {
         }
     }
 
+    @Test("the lab capture (real traffic, records v1) written again with records v2 (redline-dev recode-segments): every hourly table file byte-identical")
+    func recodedCaptureSameTables() throws {
+        let redline = try builtProduct("redline")
+        let dev = URL(fileURLWithPath: redline).deletingLastPathComponent().appendingPathComponent("redline-dev").path
+        let capture = packageRoot.appendingPathComponent("tools/lab/samples/capture").path
+        let partition = try String(contentsOfFile: capture + "/PARTITION", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let scratch = try makeScratchDirectory("redline-recode").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try Self.run(dev, ["recode-segments", "--from", capture + "/segments", "--to", scratch + "/v2"], in: scratch)
+        let copies = try FileManager.default.subpathsOfDirectory(atPath: scratch + "/v2").filter { $0.hasSuffix(".rls") }.sorted()
+        let originals = try FileManager.default.subpathsOfDirectory(atPath: capture + "/segments").filter { $0.hasSuffix(".rls") }.sorted()
+        #expect(!copies.isEmpty && copies == originals)
+        for p in copies {
+            #expect(try SegmentReader(path: scratch + "/v2/" + p).header.recordTypes.contains(RecordTypeVersion(.callDetail, version: 1)), "\(p)")
+        }
+        var outputs: [String: [String: Data]] = [:]
+        for (name, segments) in [("v1", capture + "/segments"), ("v2", scratch + "/v2")] {
+            try Self.run(redline, ["run", Self.hourly, "--partition", partition, "--segments", segments,
+                                   "--metadata", capture + "/metadata", "--out", "\(scratch)/out-\(name)", "--quiet"], in: scratch)
+            outputs[name] = try Self.tables("\(scratch)/out-\(name)")
+        }
+        let v1 = try #require(outputs["v1"]), v2 = try #require(outputs["v2"])
+        #expect(v1.keys.contains { $0.hasPrefix("call_chains/") } && v1.keys.contains { $0.hasPrefix("red_route/") })
+        #expect(Set(v1.keys) == Set(v2.keys), "the same files")
+        let differing = v1.keys.filter { v1[$0] != v2[$0] }.sorted()
+        #expect(differing.isEmpty, "files differing between the capture and its records-v2 copy: \(differing)")
+    }
+
     @Test("a call whose detail block is damaged is counted in red_service and red_route, under the placeholders")
     func lostDetailsKeepTheCalls() throws {
         let redline = try builtProduct("redline")

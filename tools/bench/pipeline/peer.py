@@ -316,15 +316,17 @@ def readme_line(readme, info, ratios, jobs, mem, worst, tables, order):
     # "- benchmark input 1×, records v1: 67.4 bytes per call (…)" → ("records v1", "67.4")
     per_call = [(b.split(", ", 1)[1].split(":")[0].split(" (")[0], b.split(": ", 1)[1].split(" bytes per call")[0])
                 for b in info.get("bytes", "").splitlines() if b.startswith("- benchmark input") and "bytes per call" in b]
+    # "- lab capture (…), records v1 as captured: 15.0 bytes per call (…)" and "- the same captured
+    # calls written with records v2 (…): 20.1 bytes per call (…)"
     lab = [b.split(": ", 1)[1].split(" bytes per call")[0] for b in info.get("bytes", "").splitlines()
-           if b.startswith("- lab capture") and "bytes per call" in b]
+           if (b.startswith("- lab capture") or b.startswith("- the same captured calls")) and "bytes per call" in b]
     # The v2 line's part in l7_call blocks: "(call_detail 14.9 + l7_call 42.0; …)" → "42.0"
     calls_part = [b.split("l7_call ", 1)[1].split(" ")[0].rstrip(";") for b in info.get("bytes", "").splitlines()
                   if b.startswith("- benchmark input") and "call_detail" in b and "l7_call " in b]
     if per_call:
         text += ("; bytes on disk per call on this input " + " → ".join(f"{n} ({r})" for r, n in per_call)
                  + (f" ({calls_part[0]} of them in the call records, the rest in call details)" if calls_part else "")
-                 + (f", on the lab capture {lab[0]} (records v1)" if lab else ""))
+                 + (f", on the lab capture {' → '.join(lab)} ({' → '.join(['records v1', 'records v2'][:len(lab)])})" if lab else ""))
     text += (". Rows cross-checked group by group against DuckDB, `--jobs 2` byte-identical; floor, profile "
              "and conditions in `tools/bench/pipeline/RESULTS.md`.")
     if "MISMATCH" in info.get("checks", "") or "differs" in info.get("checks", ""):
