@@ -31,6 +31,21 @@ struct RecordsV2Tests {
         try #require(r.status == 0, "\(exe) \(args.joined(separator: " ")): \(r.stderr)")
     }
 
+    /// `redline run pipelines/hourly.yaml` over `segments` into `out`, and every table file it wrote.
+    static func hourlyTables(_ redline: String, partition: String, segments: String, metadata: String,
+                             out: String, in dir: String) throws -> [String: Data] {
+        try run(redline, ["run", hourly, "--partition", partition, "--segments", segments, "--metadata", metadata,
+                          "--out", out, "--quiet"], in: dir)
+        return try tables(out)
+    }
+
+    /// Expects `other` to hold exactly the files of `reference`, byte for byte.
+    static func expectSameFiles(_ other: [String: Data], as reference: [String: Data], _ what: String) {
+        #expect(Set(other.keys) == Set(reference.keys), "\(what): the same files")
+        let differing = reference.keys.filter { other[$0] != reference[$0] }.sorted()
+        #expect(differing.isEmpty, "\(what): files differing: \(differing)")
+    }
+
     @Test("bench input as v1, as v2 and mixed (by host and by minute): every hourly table file byte-identical")
     func sameCallsSameTables() throws {
         let redline = try builtProduct("redline")
@@ -63,19 +78,15 @@ struct RecordsV2Tests {
 
         var outputs: [String: [String: Data]] = [:]
         for input in ["v1", "v2", "mixed"] {
-            try Self.run(redline, ["run", Self.hourly, "--partition", Self.partition, "--segments", "\(scratch)/\(input)/segments",
-                                   "--metadata", "\(scratch)/v2/metadata", "--out", "\(scratch)/out-\(input)", "--quiet"], in: scratch)
-            outputs[input] = try Self.tables("\(scratch)/out-\(input)")
+            outputs[input] = try Self.hourlyTables(redline, partition: Self.partition, segments: "\(scratch)/\(input)/segments",
+                                                   metadata: "\(scratch)/v2/metadata", out: "\(scratch)/out-\(input)", in: scratch)
         }
         let v2 = try #require(outputs["v2"])
         for table in ["red_service", "red_edge", "red_route", "call_chains", "chain_paths"] {
             #expect(v2.keys.contains { $0.hasPrefix(table + "/") }, "the run wrote \(table)")
         }
         for input in ["v1", "mixed"] {
-            let other = try #require(outputs[input])
-            #expect(Set(other.keys) == Set(v2.keys), "\(input): the same files")
-            let differing = v2.keys.filter { other[$0] != v2[$0] }.sorted()
-            #expect(differing.isEmpty, "\(input): files differing from v2: \(differing)")
+            Self.expectSameFiles(try #require(outputs[input]), as: v2, "\(input) against v2")
         }
     }
 
@@ -94,17 +105,12 @@ struct RecordsV2Tests {
         for p in copies {
             #expect(try SegmentReader(path: scratch + "/v2/" + p).header.recordTypes.contains(RecordTypeVersion(.callDetail, version: 1)), "\(p)")
         }
-        var outputs: [String: [String: Data]] = [:]
-        for (name, segments) in [("v1", capture + "/segments"), ("v2", scratch + "/v2")] {
-            try Self.run(redline, ["run", Self.hourly, "--partition", partition, "--segments", segments,
-                                   "--metadata", capture + "/metadata", "--out", "\(scratch)/out-\(name)", "--quiet"], in: scratch)
-            outputs[name] = try Self.tables("\(scratch)/out-\(name)")
-        }
-        let v1 = try #require(outputs["v1"]), v2 = try #require(outputs["v2"])
+        let v1 = try Self.hourlyTables(redline, partition: partition, segments: capture + "/segments",
+                                       metadata: capture + "/metadata", out: scratch + "/out-v1", in: scratch)
+        let v2 = try Self.hourlyTables(redline, partition: partition, segments: scratch + "/v2",
+                                       metadata: capture + "/metadata", out: scratch + "/out-v2", in: scratch)
         #expect(v1.keys.contains { $0.hasPrefix("call_chains/") } && v1.keys.contains { $0.hasPrefix("red_route/") })
-        #expect(Set(v1.keys) == Set(v2.keys), "the same files")
-        let differing = v1.keys.filter { v1[$0] != v2[$0] }.sorted()
-        #expect(differing.isEmpty, "files differing between the capture and its records-v2 copy: \(differing)")
+        Self.expectSameFiles(v2, as: v1, "the capture's records-v2 copy against the capture")
     }
 
     @Test("a call whose detail block is damaged is counted in red_service and red_route, under the placeholders")
