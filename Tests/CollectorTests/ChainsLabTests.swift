@@ -73,7 +73,7 @@ struct ChainsLabTests {
         _ = try shell([Prerequisites.packageRoot + "/tools/lab/lab", "run", "--id", "tk1", "--topology", Prerequisites.packageRoot + "/tools/lab/topologies/eval.json",
                     "--duration", "15",
                     "--out", dir, "--redline", redline])
-        let partition = try Lab.pipeline(dir, redline: redline)
+        let partitions = try Lab.pipeline(dir, redline: redline)
 
         // The truth: per trace id, the HTTP hops that carried it (Redis calls never carry one,
         // payment's calls neither) with their depth, following parent span ids.
@@ -102,24 +102,27 @@ struct ChainsLabTests {
         }
         #expect(legacyCalls > 100, "the load made too few legacy calls to judge: \(legacyCalls)")
 
-        // What the pipeline assembled.
-        let reader = try ParquetFileReader(path: "\(dir)/tables/call_chains/\(partition)/part-00000.parquet")
-        let cols = try reader.readAll(), names = reader.schema.fields.map(\.name)
-        let traces = try Self.strings(cols, names, "trace_id"), callers = try Self.strings(cols, names, "caller")
-        let callees = try Self.strings(cols, names, "callee"), depths = try Self.ints(cols, names, "depth")
-        guard case .boolean(let missing) = cols[names.firstIndex(of: "trace_missing")!].values else {
-            throw TestSupportError("trace_missing is not boolean")
-        }
+        // What the pipeline assembled, in every hour the run fell in (a trace cut by the hour
+        // boundary is joined in each hour's part; together the parts are the trace).
         var assembled: [String: [Hop: Int]] = [:]
         var bridged = 0, untracedLegacy = 0
-        for i in traces.indices {
-            let hop = Hop(caller: callers[i] ?? "", callee: callees[i] ?? "", depth: depths[i] ?? 0)
-            if let t = traces[i] {
-                assembled[t, default: [:]][hop, default: 0] += 1
-                if hop.caller == "payment" && hop.callee == "ledger" { bridged += 1 }
-            } else {
-                #expect(missing[i])
-                if hop.caller == "payment" && hop.callee == "ledger" { untracedLegacy += 1 }
+        for p in partitions {
+            let reader = try ParquetFileReader(path: "\(dir)/tables/call_chains/\(p)/part-00000.parquet")
+            let cols = try reader.readAll(), names = reader.schema.fields.map(\.name)
+            let traces = try Self.strings(cols, names, "trace_id"), callers = try Self.strings(cols, names, "caller")
+            let callees = try Self.strings(cols, names, "callee"), depths = try Self.ints(cols, names, "depth")
+            guard case .boolean(let missing) = cols[names.firstIndex(of: "trace_missing")!].values else {
+                throw TestSupportError("trace_missing is not boolean")
+            }
+            for i in traces.indices {
+                let hop = Hop(caller: callers[i] ?? "", callee: callees[i] ?? "", depth: depths[i] ?? 0)
+                if let t = traces[i] {
+                    assembled[t, default: [:]][hop, default: 0] += 1
+                    if hop.caller == "payment" && hop.callee == "ledger" { bridged += 1 }
+                } else {
+                    #expect(missing[i])
+                    if hop.caller == "payment" && hop.callee == "ledger" { untracedLegacy += 1 }
+                }
             }
         }
         let whole = truth.filter { assembled[$0.key] == $0.value }.count
@@ -135,7 +138,7 @@ struct ChainsLabTests {
                     "\(what): tables \(observed), services \(expected)")
         }
         within(untracedLegacy, legacyCalls, "call_chains untraced payment -> ledger")
-        let paths = try Lab.sums(dir, "chain_paths", partition, by: ["entry_service", "path"], of: "chains")
+        let paths = try Lab.sums(dir, "chain_paths", partitions, by: ["entry_service", "path"], of: "chains")
         within(Int(paths["payment/payment>ledger"] ?? 0), legacyCalls, "chain_paths untraced payment>ledger")
         #expect(!paths.keys.contains { $0.contains("payment>ledger") && !$0.hasPrefix("payment/") },
                 "a traced path runs through the legacy hop: \(paths.keys.sorted())")
@@ -148,7 +151,7 @@ struct ChainsLabTests {
         }
 
         // Routes: the callee's own view (observer server) against what its callers sent.
-        let routes = try Lab.sums(dir, "red_route", partition, by: ["service", "route", "observer"], of: "requests")
+        let routes = try Lab.sums(dir, "red_route", partitions, by: ["service", "route", "observer"], of: "requests")
         let wrk = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth/truth.json"))) as! [String: Any]
         func entry(_ s: String) -> Int { ((wrk[s] as? [String: Any])?["requests"] as? NSNumber)?.intValue ?? 0 }
         struct Topology: Decodable { struct Service: Decodable { var name, kind: String; var path: String? }; var services: [Service] }

@@ -96,34 +96,43 @@ struct CollectorLabTests {
         try serverCallsAndClientErrors(segments).mapValues(\.calls)
     }
 
-    /// Runs the hourly pipeline over a lab run's segments; returns the partition.
-    static func pipeline(_ dir: String, redline: String) throws -> String {
-        let seg = try shell(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
-        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
-        try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", date,
-                     "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
-        return date
+    /// Runs the hourly pipeline over every hour partition a lab run's segments fall in (a run that
+    /// crosses an hour boundary has two); returns them, oldest first.
+    static func pipeline(_ dir: String, redline: String) throws -> [String] {
+        let found = try shell(["find", dir + "/segments", "-name", "*.rls"]).output
+        let partitions = Set(found.split(separator: "\n").compactMap { line in
+            line.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(line[$0]) }
+        }).sorted()
+        guard !partitions.isEmpty else { throw TestSupportError("no sealed segments under \(dir)/segments") }
+        for p in partitions {
+            try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", p,
+                       "--segments", dir + "/segments", "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
+        }
+        return partitions
     }
 
-    /// Sums an Int64 column of a merged table by the named string columns ("a/b/c" keys).
-    static func sums(_ dir: String, _ table: String, _ partition: String, by keys: [String], of value: String) throws -> [String: Int64] {
-        let r = try ParquetFileReader(path: "\(dir)/tables/\(table)/\(partition)/part-00000.parquet")
-        let cols = try r.readAll()
-        let names = r.schema.fields.map(\.name)
-        let keyCols: [ByteArrays] = keys.compactMap {
-            if case .byteArray(let b) = cols[names.firstIndex(of: $0)!].values { return b } else { return nil }
-        }
-        guard keyCols.count == keys.count, case .int64(let v) = cols[names.firstIndex(of: value)!].values else {
-            throw TestSupportError("\(table): unexpected column types")
-        }
+    /// Sums an Int64 column of a merged table by the named string columns ("a/b/c" keys), over
+    /// the given partitions.
+    static func sums(_ dir: String, _ table: String, _ partitions: [String], by keys: [String], of value: String) throws -> [String: Int64] {
         var out: [String: Int64] = [:]
-        for i in 0..<v.count { out[keyCols.map { $0.string(i) }.joined(separator: "/"), default: 0] += v[i] }
+        for partition in partitions {
+            let r = try ParquetFileReader(path: "\(dir)/tables/\(table)/\(partition)/part-00000.parquet")
+            let cols = try r.readAll()
+            let names = r.schema.fields.map(\.name)
+            let keyCols: [ByteArrays] = keys.compactMap {
+                if case .byteArray(let b) = cols[names.firstIndex(of: $0)!].values { return b } else { return nil }
+            }
+            guard keyCols.count == keys.count, case .int64(let v) = cols[names.firstIndex(of: value)!].values else {
+                throw TestSupportError("\(table): unexpected column types")
+            }
+            for i in 0..<v.count { out[keyCols.map { $0.string(i) }.joined(separator: "/"), default: 0] += v[i] }
+        }
         return out
     }
 
     /// red_edge requests by "caller/callee/observer/peer_identity_source".
-    static func edges(_ dir: String, _ partition: String) throws -> [String: Int64] {
-        try sums(dir, "red_edge", partition, by: ["caller", "callee", "observer", "peer_identity_source"], of: "requests")
+    static func edges(_ dir: String, _ partitions: [String]) throws -> [String: Int64] {
+        try sums(dir, "red_edge", partitions, by: ["caller", "callee", "observer", "peer_identity_source"], of: "requests")
     }
 
     /// Share of an edge's calls (both observers) named by the identity option.
@@ -163,7 +172,7 @@ struct CollectorLabTests {
 
         // The offline pipeline over the captured segments.
         let date = try Self.pipeline(dir, redline: redline)
-        #expect(FileManager.default.fileExists(atPath: "\(dir)/tables/red_service/\(date)/part-00000.parquet"))
+        for p in date { #expect(FileManager.default.fileExists(atPath: "\(dir)/tables/red_service/\(p)/part-00000.parquet")) }
 
         // Per Redis command (one request per write): red_route's server rows for the cache against
         // what redis executed, command by command (`INFO commandstats`, read after the load).
@@ -284,10 +293,7 @@ struct CollectorLabTests {
 
         // The offline pipeline counts the same requests; those counted without a
         // response (flag unpaired) add no latency.
-        let seg = try shell(["find", dir + "/segments", "-name", "*.rls"]).output.split(separator: "\n").first.map(String.init) ?? ""
-        let date = seg.range(of: #"date=\d{4}-\d{2}-\d{2}/hour=\d{2}"#, options: .regularExpression).map { String(seg[$0]) } ?? ""
-        try shell([redline, "run", Prerequisites.packageRoot + "/pipelines/hourly.yaml", "--partition", date, "--segments", dir + "/segments",
-                     "--metadata", dir + "/metadata", "--out", dir + "/tables", "--quiet"])
+        _ = try Self.pipeline(dir, redline: redline)
         let query = """
             import duckdb, sys
             r = duckdb.sql("select sum(requests), sum(latency_zero_count + list_sum(latency_counts)) from read_parquet('" + sys.argv[1] + "/red_service/**/*.parquet') where service = 'catalog' and observer = 'server'").fetchone()
