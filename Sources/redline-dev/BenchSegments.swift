@@ -100,7 +100,10 @@ struct BenchSegments: ParsableCommand {
             let (n, sum) = try readSegment(segment)
             best.segmentRead = min(best.segmentRead, monotonicSeconds() - t)
             checksum = sum
-            guard n == records else { throw ValidationError("read \(n) records, wrote \(records)") }
+            // Records v2: every call is written with its detail, a record of its own.
+            guard n == records + details.count else {
+                throw ValidationError("read \(n) records, wrote \(records + details.count) (\(records) flows and calls, \(details.count) call details)")
+            }
 
             best.libCompress = min(best.libCompress, try raw.compressAll())
             best.libDecompress = min(best.libDecompress, try raw.decompressAll(verify: round == 0))
