@@ -160,7 +160,7 @@ def goal(ok):
 def cmd_report(tsv, results, *meta):
     """tsv lines: table size calls engine round wall_s cpu_s rss_kb.
 
-    engine: redline (--jobs 1) | redline-jobs2 | segment-scan | duckdb-<variant>. Wall and CPU
+    engine: redline (--jobs 1) | redline-jobs2 | redline-merge-only | segment-scan | duckdb-<variant>. Wall and CPU
     seconds: the best round; RSS: the largest. meta: key=value pairs; @KEY@ in the template is
     replaced by the value, generation= and phases= name the run's generation and phase files,
     readme= the README whose marked pipeline line is rewritten."""
@@ -214,8 +214,13 @@ def cmd_report(tsv, results, *meta):
             if red and (table, size, "redline-jobs2") in best:
                 j = red / best[(table, size, "redline-jobs2")]
                 jobs[(table, size)] = j
+                merge = best.get((table, size, "redline-merge-only"))
+                # Amdahl over 4 equal hosts on 2 cores: the merge stays serial, the rest halves.
+                bound = (f"; the merge alone (`--merge-only` over the same partials) takes {merge:.2f} s, "
+                         f"{merge / red * 100:.0f} % of one job's time, which caps 2 jobs at "
+                         f"{red / (merge + (red - merge) / 2):.2f}×" if merge and merge < red else "")
                 jobs_lines.append(f"- {table}, {size}: `--jobs 2` over `--jobs 1` = **{j:.2f}×** wall "
-                                  f"({red:.2f} s → {best[(table, size, 'redline-jobs2')]:.2f} s) — goal ≥ 1.8 {goal(j >= 1.8)}")
+                                  f"({red:.2f} s → {best[(table, size, 'redline-jobs2')]:.2f} s) — goal ≥ 1.8 {goal(j >= 1.8)}{bound}")
         sections.append("\n".join(lines))
     floor_lines = []
     for size in order:
