@@ -216,8 +216,10 @@ def cmd_report(tsv, results, *meta):
                 jobs[(table, size)] = j
                 merge = best.get((table, size, "redline-merge-only"))
                 # Amdahl over 4 equal hosts on 2 cores: the merge stays serial, the rest halves.
-                bound = (f"; the merge alone (`--merge-only` over the same partials) takes {merge:.2f} s, "
-                         f"{merge / red * 100:.0f} % of one job's time, which caps 2 jobs at "
+                # `--merge-only` also decodes the partial files: it overstates the in-process merge.
+                bound = (f"; the merge run alone from the same partials (`--merge-only`, which also decodes them, "
+                         f"so it overstates the merge after the last job) takes {merge:.2f} s, {merge / red * 100:.0f} % "
+                         f"of one job's time; a serial part that large would cap 2 jobs at "
                          f"{red / (merge + (red - merge) / 2):.2f}×" if merge and merge < red else "")
                 jobs_lines.append(f"- {table}, {size}: `--jobs 2` over `--jobs 1` = **{j:.2f}×** wall "
                                   f"({red:.2f} s → {best[(table, size, 'redline-jobs2')]:.2f} s) — goal ≥ 1.8 {goal(j >= 1.8)}{bound}")
