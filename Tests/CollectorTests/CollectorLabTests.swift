@@ -153,6 +153,8 @@ struct CollectorLabTests {
         let truth = try Self.labRun(["--duration", "5", "--rate", "300",
                      "--out", dir, "--redline", redline])
         func requests(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["requests"] as! NSNumber).doubleValue }
+        // One request per write: each wrk connection may have had one served but uncounted at its stop.
+        func inFlight(_ svc: String) -> Double { ((truth[svc] as! [String: Any])["connections"] as! NSNumber).doubleValue }
         // The default order: services (and the steady caller's connections) before the collectors.
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == true)
         let steady = requests("steady")
@@ -162,10 +164,15 @@ struct CollectorLabTests {
             let o = Double(observed ?? 0)
             #expect(expected > 0 && abs(o - expected) / expected <= 0.005, "\(what): observed \(o), clients counted \(expected)")
         }
-        within(calls[102], requests("catalog"), "catalog (nginx) vs wrk")
-        within(calls[101], requests("frontend"), "frontend vs wrk")
-        within(calls[103], requests("frontend") + steady, "pricing vs wrk (one pricing call per frontend request) + the steady caller")
-        within(calls[104], requests("cache") + requests("frontend") + steady, "cache vs redis-benchmark + one INCR per pricing call")
+        func withinClientCut(_ observed: UInt64?, _ counted: Double, inFlight: Double, _ what: String) {
+            #expect(Self.withinClientCut(Double(observed ?? 0), counted, inFlight: inFlight), "\(what): observed \(observed ?? 0), clients counted \(counted), at most \(inFlight) more in flight at wrk's stop")
+        }
+        withinClientCut(calls[102], requests("catalog"), inFlight: inFlight("catalog"), "catalog (nginx) vs wrk")
+        withinClientCut(calls[101], requests("frontend"), inFlight: inFlight("frontend"), "frontend vs wrk")
+        withinClientCut(calls[103], requests("frontend") + steady, inFlight: inFlight("frontend"),
+                        "pricing vs wrk (one pricing call per frontend request) + the steady caller")
+        withinClientCut(calls[104], requests("cache") + requests("frontend") + steady, inFlight: inFlight("frontend"),
+                        "cache vs redis-benchmark + one INCR per pricing call")
 
         let inspect = try shell([redline, "inspect", dir + "/segments"])
         #expect(inspect.output.contains("0 damaged"), "\(inspect.output.suffix(400))")
@@ -216,6 +223,7 @@ struct CollectorLabTests {
         let truth = try Self.labRun(["--duration", "3", "--rate", "300",
                      "--collectors-first", "--fault", "strip:r1:wan", "--out", dir, "--redline", redline])
         let frontend = ((truth["frontend"] as! [String: Any])["requests"] as! NSNumber).doubleValue
+        let frontendInFlight = ((truth["frontend"] as! [String: Any])["connections"] as! NSNumber).doubleValue
         #expect((truth["steady"] as? [String: Any])?["connections_predate_collectors"] as? Bool == false)
         let date = try Self.pipeline(dir, redline: redline)
         let e = try Self.edges(dir, date)
@@ -227,10 +235,13 @@ struct CollectorLabTests {
         // frontend (dc1) -> pricing (dc2) crosses r1's wan link: the wrk-driven calls, on connections
         // opened after the middlebox appeared, are named from metadata on both sides. (The steady
         // caller's connections were opened before the fault was applied: they kept the option.)
+        // wrk counts what it read before its stop; a CI run saw 773 calls against its 769, the
+        // 4 connections' last requests, served and observed but not counted by wrk.
         for observer in ["client", "server"] {
             let k = "frontend/pricing/\(observer)/metadata"
             let n = Double(e[k] ?? 0)
-            #expect(frontend > 0 && abs(n - frontend) / frontend <= 0.005, "\(k): \(n) vs wrk \(frontend)")
+            #expect(Self.withinClientCut(n, frontend, inFlight: frontendInFlight),
+                    "\(k): \(n) vs wrk \(frontend), at most \(frontendInFlight) more in flight at its stop")
         }
         // Expected and missing, on that path only, both ends, with the peer still named.
         let missing = try Self.sums(dir, "tcp_health", date, by: ["service", "peer_service", "peer_identity_source"],
@@ -239,6 +250,14 @@ struct CollectorLabTests {
         #expect((missing["frontend/pricing/metadata"] ?? 0) > 0, "\(missing)")
         let elsewhere = missing.filter { $0.key != "pricing/frontend/metadata" && $0.key != "frontend/pricing/metadata" }
         #expect(elsewhere.values.reduce(0, +) == 0, "\(missing)")
+    }
+
+    /// What a server handled against what a closed-loop client counted: wrk counts the responses
+    /// it read before its time was up, so the requests its connections had in flight then may
+    /// have been served (and observed) without being counted. At least the count (within 0.5 %),
+    /// at most the count plus those in flight (plus 0.5 %).
+    static func withinClientCut(_ observed: Double, _ counted: Double, inFlight: Double) -> Bool {
+        counted > 0 && observed >= counted * 0.995 && observed <= counted * 1.005 + inFlight
     }
 
     /// Server-side calls, client-error calls and calls without a response per local service id, from segments.
@@ -279,14 +298,13 @@ struct CollectorLabTests {
         // and seen by Redline, without wrk counting it. nginx served at least what wrk counted
         // and at most that plus the batches in flight; a CI run under load saw 864 vs wrk's 852.
         func withinClientCut(_ observed: UInt64?, _ counted: Double, inFlight: Double, _ what: String) {
-            let o = Double(observed ?? 0)
-            #expect(counted > 0 && o >= counted * 0.995 && o <= counted * 1.005 + inFlight,
-                    "\(what): observed \(o), wrk counted \(counted), at most \(inFlight) more in flight at its stop")
+            #expect(Self.withinClientCut(Double(observed ?? 0), counted, inFlight: inFlight),
+                    "\(what): observed \(observed ?? 0), wrk counted \(counted), at most \(inFlight) more in flight at its stop")
         }
         // Lab service ids: catalog 102 (nginx, wrk's pipelined GETs), cache 104 (redis).
-        withinClientCut(calls[102]?.calls, field("catalog", "requests"), inFlight: 4 * 16, "catalog (nginx) vs wrk")
+        withinClientCut(calls[102]?.calls, field("catalog", "requests"), inFlight: field("catalog", "connections") * 16, "catalog (nginx) vs wrk")
         // wrk counts every other response a non-2xx/3xx: the 404s.
-        withinClientCut(calls[102]?.clientErrors, field("catalog", "non_2xx_3xx"), inFlight: 4 * 8, "catalog 404s vs wrk")
+        withinClientCut(calls[102]?.clientErrors, field("catalog", "non_2xx_3xx"), inFlight: field("catalog", "connections") * 8, "catalog 404s vs wrk")
         // What redis executed during the load (the INFO that read it went over the cache host's
         // loopback, unseen by the collectors and uncounted by redis).
         within(calls[104]?.calls, field("cache", "server_commands"), "cache vs redis' INFO commandstats")
