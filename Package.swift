@@ -101,7 +101,7 @@ let package = Package(
 
         // Fuzz targets over every parser of outside input (tools/fuzz/run builds redline-fuzz
         // with -sanitize=fuzzer into .build-fuzz; plain builds get a replay tool).
-        .target(name: "FuzzTargets", dependencies: ["Segments", "Parquet", "Pipeline", "Collector", "KernelProbes", "Enrichment", "Aggregates"]),
+        .target(name: "FuzzTargets", dependencies: ["Segments", "Parquet", "Pipeline", "Collector", "KernelProbes", "Enrichment", "Aggregates", "CSystem"]),
         .executableTarget(name: "redline-fuzz", dependencies: ["FuzzTargets"]),
 
         // Benchmark: Redline's Parquet writer on a 10 M-row table (tools/bench/parquet/run).

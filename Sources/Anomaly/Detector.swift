@@ -129,7 +129,6 @@ public struct Detector: Sendable {
     }
 
     func series(_ o: Observations, grid: [Int64]) -> [SeriesKey: [Int64: Sample]] {
-        let width = Double(o.bucketSeconds)
         let minRequests = Int64(parameters.minRequests)
         struct REDAcc { var requests: Int64 = 0; var errors: Int64 = 0; var latency: ExponentialHistogram?; var completeness = 1.0 }
         var red: [Entity: [String: [Int64: REDAcc]]] = [:]

@@ -1,5 +1,6 @@
 import Aggregates
 import Collector
+import CSystem
 import Enrichment
 import Foundation
 import KernelProbes
@@ -13,7 +14,8 @@ import Segments
 /// suite. A thrown error is an accepted outcome; a crash, a trap, a hang or a sanitizer report
 /// is a bug.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    /// The streaming segment decoder: the whole input, then the same bytes in input-derived splits.
+    /// The streaming segment decoder: the whole input, then the same bytes in input-derived
+    /// splits; and the indexed reader (trailer, footer, every indexed block) over the same bytes.
     case segment
     /// The Parquet reader: footer, schema, every column of every row group.
     case parquet
@@ -35,6 +37,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .segment:
             Self.decodeSegment(data, splitSeed: nil)
             Self.decodeSegment(data, splitSeed: data.reduce(UInt64(0x9E37_79B9)) { $0 &* 31 &+ UInt64($1) })
+            Self.readIndexed(data)
         case .parquet:
             // Tighter than the defaults: a fuzzed length must not make the process allocate gigabytes.
             var limits = ParquetReaderLimits()
@@ -65,6 +68,23 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     private static func text(_ data: UnsafeRawBufferPointer) -> String { String(decoding: data, as: UTF8.self) }
+
+    /// Reads a segment image through its footer index, every block, from an in-memory file
+    /// (`memfd_create`: the reader takes a path, and nothing touches the disk).
+    private static func readIndexed(_ data: UnsafeRawBufferPointer) {
+        let fd = csystem_memfd("fuzz-segment")
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard let base = data.baseAddress ?? (data.count == 0 ? UnsafeRawPointer(bitPattern: 1) : nil),
+              data.count == 0 || write(fd, base, data.count) == data.count else { return }
+        var options = ReaderOptions()
+        options.maxBlockRawBytes = 4 << 20
+        options.maxBlocks = 1 << 16
+        guard let reader = try? IndexedSegmentReader(path: "/proc/self/fd/\(fd)", options: options) else { return }
+        var checksum: UInt8 = 0
+        try? reader.forEachBlock(of: Set(RecordType.allCases)) { _ in checksum ^= reader.currentRawRecords.reduce(0, ^) }
+        _ = checksum
+    }
 
     /// Decodes a segment image, fed whole or (with a seed) in pseudo-random chunks, touching
     /// every decompressed record byte so a wrong length shows up under the address sanitizer.

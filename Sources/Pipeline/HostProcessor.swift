@@ -49,6 +49,10 @@ public struct HostProcessor {
     public var tables = AggregatedTables(redEdge: true, trafficMatrix: true, tcpHealth: true, tcpDrops: true)
     /// Tables filled from calls outside Sources/Aggregates (`CallAggregator`), if any.
     public var callAggregator: (any CallAggregator)?
+    /// Whether pass 1 reads a sealed file's clock-anchor and cgroup-mapping blocks through its
+    /// footer index (positioned reads of those blocks only) instead of front to back. The output
+    /// is the same either way (`run(names:)` says why); off only to compare the two.
+    public var pass1UsesFooterIndex = true
 
     public init(host: String, files: [String], partition: Partition, bucketSeconds: Int, histogramScale: Int,
                 maxBlockBytes: Int, maxExtrapolationSeconds: Int, metadata: Metadata) {
@@ -77,14 +81,21 @@ public struct HostProcessor {
         /// CRC32C and size of each file (in `files` order) from the bytes pass 2 read, for the
         /// manifest; nil for a file that could not be opened.
         public var checksums: [(crc: UInt32, bytes: UInt64)?] = []
+        /// Files whose pass 1 went through the footer index (the rest were read front to back).
+        public var pass1IndexedFiles = 0
     }
 
-    /// Runs both passes. Pass 1 decompresses only clock-anchor and cgroup-mapping blocks; every
-    /// other block is still fully checked (header fields, lengths, CRC32C of the compressed
-    /// payload) but not LZ4-decoded. A block that passes those checks yet fails to decompress is
-    /// only found by pass 2; if that happens (pass 2 reads fewer valid blocks of a file than pass
-    /// 1 did), the host is run again with full decompression in pass 1, so anchors, cgroups,
-    /// warnings and rows are exactly those of decoding every block in both passes.
+    /// Runs both passes. Pass 1 needs only the clock-anchor and cgroup-mapping blocks. Of a sealed
+    /// file whose trailer and footer verify, it reads just those, through the footer's block
+    /// index (`IndexedSegmentReader`), so each file is read once in full, by pass 2. Of any other
+    /// file (open, torn, damaged at the end) it reads every block front to back, decompressing
+    /// only those two types; every other block is still fully checked (header fields, lengths,
+    /// CRC32C of the compressed payload) but not LZ4-decoded. Damage that pass 1 could not see
+    /// (a block it skipped, or one that passes its CRC yet fails to decompress) is found by pass 2:
+    /// if pass 2 reads fewer valid blocks of a file than pass 1 counted, or finds damage in a file
+    /// pass 1 read through its index, the host is run again with pass 1 reading and decoding every
+    /// block front to back, so anchors, cgroups, warnings and rows are exactly those of decoding
+    /// every block in both passes.
     public func run(names: inout NamePool) -> Outcome {
         let before = names
         if let outcome = run(names: &names, lazyPass1: true) { return outcome }
@@ -102,21 +113,43 @@ public struct HostProcessor {
         var anchors: [BootID: [rl_clock_anchor]] = [:]
         var cgroups: [UInt64: EnrichmentCache.CgroupIdentity] = [:]
         var pass1Blocks = [Int](repeating: 0, count: files.count)
+        var pass1Indexed = [Bool](repeating: false, count: files.count)
         var pass1Options = readerOptions
         if lazyPass1 { pass1Options.decompressTypes = [.clockAnchor, .cgroupMapping] }
+        func addMappings(_ maps: UnsafeBufferPointer<rl_cgroup_mapping>, to cgroups: inout [UInt64: EnrichmentCache.CgroupIdentity]) {
+            for m in maps {
+                cgroups[m.cgroup_id] = .init(podUID: fixedString(m.pod_uid), containerID: fixedString(m.container_id),
+                                             path: fixedString(m.path), serviceID: m.service_id)
+            }
+        }
         for (i, file) in files.enumerated() {
+            if lazyPass1 && pass1UsesFooterIndex && !file.hasSuffix(SegmentFormat.openSuffix),
+               let indexed = try? IndexedSegmentReader(path: file, options: pass1Options) {
+                // Taken only if every block it needs verifies; otherwise the file is read front to
+                // back below, which names the damage.
+                var fileAnchors: [rl_clock_anchor] = [], fileCgroups = cgroups
+                let read: Void? = try? indexed.forEachBlock(of: [.clockAnchor, .cgroupMapping]) { info in
+                    if info.recordType == .clockAnchor {
+                        _ = indexed.withRecords(as: rl_clock_anchor.self) { fileAnchors.append(contentsOf: $0) }
+                    } else {
+                        _ = indexed.withRecords(as: rl_cgroup_mapping.self) { addMappings($0, to: &fileCgroups) }
+                    }
+                }
+                if read != nil {
+                    if !fileAnchors.isEmpty { anchors[indexed.header.bootID, default: []].append(contentsOf: fileAnchors) }
+                    cgroups = fileCgroups
+                    pass1Blocks[i] = indexed.footer.blocks.count
+                    pass1Indexed[i] = true
+                    continue
+                }
+            }
             let result = scan(file, options: pass1Options) { info, reader, boot in
                 pass1Blocks[i] += 1
                 switch info.recordType {
                 case .clockAnchor:
                     _ = reader.withRecords(as: rl_clock_anchor.self) { anchors[boot, default: []].append(contentsOf: $0) }
                 case .cgroupMapping:
-                    _ = reader.withRecords(as: rl_cgroup_mapping.self) { maps in
-                        for m in maps {
-                            cgroups[m.cgroup_id] = .init(podUID: fixedString(m.pod_uid), containerID: fixedString(m.container_id),
-                                                         path: fixedString(m.path), serviceID: m.service_id)
-                        }
-                    }
+                    _ = reader.withRecords(as: rl_cgroup_mapping.self) { addMappings($0, to: &cgroups) }
                 default: break
                 }
             }
@@ -215,7 +248,7 @@ public struct HostProcessor {
             // counted without names; numbering starts afresh in the next segment.
             release(all: true)
             join?.reset()
-            if lazyPass1 && fileBlocks < pass1Blocks[i] { return nil }
+            if lazyPass1 && (fileBlocks < pass1Blocks[i] || (pass1Indexed[i] && result.warning != nil)) { return nil }
             checksums.append(result.checksum)
             // A damaged file lost what followed the damage: an estimate (its average block)
             // counts as lost where its valid data ends. The manifest names the file.
@@ -231,7 +264,8 @@ public struct HostProcessor {
         counters.unknownRemote = a.unknownRemote
         counters.maxTimeUncertaintyNanos = a.maxTimeUncertaintyNanos
         return Outcome(aggregates: aggregates, counters: counters, warnings: warnings, watermark: watermark,
-                       callAggregator: state.callAggregator, checksums: checksums)
+                       callAggregator: state.callAggregator, checksums: checksums,
+                       pass1IndexedFiles: pass1Indexed.filter { $0 }.count)
     }
 
     struct ScanResult {

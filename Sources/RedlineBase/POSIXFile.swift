@@ -63,6 +63,21 @@ public enum POSIXFile {
         }
     }
 
+    /// `pread(2)` at `offset` until `buffer` is full or the file ends; returns bytes read (fewer
+    /// than `buffer.count` only at end of file). The file offset is left alone.
+    public static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String, at offset: UInt64) throws(FileError) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, base + done, buffer.count - done, off_t(offset + UInt64(done)))
+            if n > 0 { done += n; continue }
+            if n == 0 { break }
+            if errno == EINTR { continue }
+            throw FileError(call: "pread", path: path, offset: offset + UInt64(done), errno: errno)
+        }
+        return done
+    }
+
     /// `pwrite(2)` at `offset` until all of `bytes` is written (short writes are continued; a
     /// write of 0 bytes is reported as ENOSPC). Positioned writes keep the file's layout right
     /// after a failed write: the next write goes where the caller's byte count says, not where

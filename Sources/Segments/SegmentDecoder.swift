@@ -103,6 +103,12 @@ public final class SegmentDecoder {
     /// Version-1 calls of this segment in earlier blocks: a version-1 call's detail `seq` is its
     /// ordinal in the segment (from 1), whether or not earlier blocks were decoded.
     private var v1CallsBefore: UInt32 = 0
+    /// The sequence number the next block must carry: its position in the file.
+    private var nextSequence: UInt32 = 0
+    /// Whether a footer is compared with the blocks decoded before it: off after `reposition`,
+    /// where only some blocks were decoded (the footer is then checked by its CRC alone, and each
+    /// block read through its index against its entry, `IndexedSegmentReader`).
+    private var compareFooterWithBlocks = true
 
     public init(source: String, options: ReaderOptions = ReaderOptions()) {
         self.source = source
@@ -364,7 +370,7 @@ public final class SegmentDecoder {
         let stored = p.le(44, UInt32.self)
         var computed = crc32c(0, UnsafeRawBufferPointer(start: p, count: 44))
         computed = crc32c(computed, UnsafeRawBufferPointer(start: p + hl, count: padded))
-        let sequence = UInt32(blocks.count)
+        let sequence = nextSequence
         guard stored == computed else {
             throw fail(.blockChecksumMismatch(path: source, offset: at, block: Int(sequence), stored: stored, computed: computed))
         }
@@ -418,6 +424,7 @@ public final class SegmentDecoder {
             outputCount = normalised
         }
         if v1Calls { v1CallsBefore &+= UInt32(count) }
+        nextSequence &+= 1
         let info = BlockInfo(sequence: sequence, offset: at, recordType: type, recordVersion: version,
                              recordCount: UInt32(count), rawLength: UInt32(raw), compressedLength: UInt32(compressed),
                              minKernelNs: p.le(24, UInt64.self), maxKernelNs: p.le(32, UInt64.self))
@@ -508,6 +515,29 @@ public final class SegmentDecoder {
         return try body(UnsafeBufferPointer(start: typed, count: raw.count / MemoryLayout<T>.stride))
     }
 
+    // MARK: random access
+
+    /// Drops any buffered input and goes on decoding at file offset `offset` (after the header):
+    /// the next bytes fed are the file's from there, a block that must carry sequence number
+    /// `sequence` (its position in the file), or the footer. `v1CallsBefore` is the number of
+    /// version-1 calls in the blocks before it (their details' numbering, `withCallDetails`).
+    /// From then on a footer is checked by its CRC32C and fields alone, not against the blocks
+    /// decoded (they are not all of them). Used by `IndexedSegmentReader`.
+    func reposition(to offset: UInt64, sequence: UInt32, v1CallsBefore: UInt32) {
+        precondition(header != nil, "reposition before the header was decoded")
+        start = 0
+        end = 0
+        base = offset
+        nextSequence = sequence
+        self.v1CallsBefore = v1CallsBefore
+        compareFooterWithBlocks = false
+        currentBlock = nil
+        outputCount = 0
+        detailsCount = 0
+        bytesWanted = 4
+        state = .blocks
+    }
+
     // MARK: footer
 
     private func decodeFooter() throws(SegmentError) -> SegmentFooter? {
@@ -582,6 +612,10 @@ public final class SegmentDecoder {
         }
         let footer = SegmentFooter(offset: at, recordCount: p.le(8, UInt64.self), minKernelNs: p.le(16, UInt64.self),
                                    maxKernelNs: p.le(24, UInt64.self), typeCounts: typeCounts, blocks: index)
+        guard compareFooterWithBlocks else {
+            consume(total)
+            return footer
+        }
         // The footer must describe exactly the blocks just read; compare field by field so the
         // error names the first disagreement.
         let expected = SegmentFooter(offset: at, blocks: blocks)

@@ -7,4 +7,8 @@
  * (files or folders) in one atomic step. 0 on success, -1 with errno set. */
 int csystem_rename_exchange(const char *from, const char *to);
 
+/* memfd_create(name, MFD_CLOEXEC): an anonymous in-memory regular file. Its descriptor, or -1
+ * with errno set. */
+int csystem_memfd(const char *name);
+
 #endif
