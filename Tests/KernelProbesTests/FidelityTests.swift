@@ -1,3 +1,5 @@
+import Aggregates
+import Collector
 import CRedlineABI
 import Foundation
 import KernelProbes
@@ -57,19 +59,48 @@ struct FidelityTests {
         }.reduce(0, +)
     }
 
-    /// Call records only, without their prefixes: what these tests count.
+    /// Commands redis-server executed, by name as a RESP request names it (`cmdstat_get` → GET;
+    /// redis 7 lists subcommands apart, `cmdstat_config|get`, the wire carries CONFIG).
+    static func redisCommandsByName(_ e: AttachedLab) throws -> [String: Int] {
+        let out = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
+                                "redis-cli -h \(e.lab.serverAddr) -p 6379 INFO commandstats")
+        var byName: [String: Int] = [:]
+        for line in out.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+            guard let colon = line.firstIndex(of: ":"), let r = line.range(of: "calls="),
+                  let n = Int(line[r.upperBound...].prefix { $0.isNumber }) else { continue }
+            let name = line[line.index(line.startIndex, offsetBy: 8)..<colon].split(separator: "|").first.map { $0.uppercased() } ?? ""
+            byName[name, default: 0] += n
+        }
+        return byName
+    }
+
+    /// Call records, and the name each one's captured prefix gives (a Redis command, an HTTP
+    /// path) as the collector parses it; nil when no prefix came or it named nothing.
     final class Calls {
         var all: [rl_l7_call] = []
+        var names: [String?] = []
         var closedFlows: [rl_flow_delta] = []
         init() { all.reserveCapacity(1 << 18) }
         func take(_ r: KernelRecord) {
             switch r {
-            case .call(let c, _): all.append(c)
+            case .call(let c, let prefix):
+                all.append(c)
+                var name: String?
+                if let prefix, c.l7_proto == FidelityTests.redis, case .success(let command) = RequestNames.redisCommand(prefix) {
+                    name = command
+                } else if let prefix, c.l7_proto == FidelityTests.http1 {
+                    name = RequestPrefixParser.http(prefix).route
+                }
+                names.append(name)
             case .flowDelta(let d) where d.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0: closedFlows.append(d)
             default: break
             }
         }
         func of(_ proto: UInt8, _ side: UInt8) -> [rl_l7_call] { all.filter { $0.l7_proto == proto && $0.side == side } }
+        /// The calls of a protocol and side with their names.
+        func named(_ proto: UInt8, _ side: UInt8) -> [(call: rl_l7_call, name: String?)] {
+            zip(all, names).filter { $0.0.l7_proto == proto && $0.0.side == side }.map { ($0.0, $0.1) }
+        }
     }
 
     static func within(_ observed: Int, _ truth: Int, _ what: String) {
@@ -90,6 +121,7 @@ struct FidelityTests {
         try Self.startRedis(e, dir: dir)
         try e.ring.drain()
         seen.all.removeAll(keepingCapacity: true)
+        seen.names.removeAll(keepingCapacity: true)
 
         // wrk's pipelining example: every write carries `httpDepth` requests, every other one a 404.
         let script = dir + "/pipeline.lua"
@@ -157,6 +189,38 @@ struct FidelityTests {
         print("fidelity depth redis \(redisDepth) http \(httpDepth): stream lost \(stats.streamLost), ring dropped \(stats.ringbufDropped), retransmits skipped \(stats.retransmitsSkipped), unpaired requests \(stats.unpairedRequest[1]) / \(stats.unpairedRequest[2]), responses \(stats.unpairedResponse[1]) / \(stats.unpairedResponse[2])")
         #expect(stats.streamLost == 0)
         #expect(stats.ringbufDropped.allSatisfy { $0 == 0 })
+
+        // Names under pipelining (bpf/README.md, "Prefix capture"): the oldest pending request's
+        // prefix is the socket's, each of up to 16 queued behind it keeps its first bytes in a
+        // slot. A name is never wrong: a path names only calls with its status, no command is
+        // counted above what redis executed. Up to 16 deep every call is named; deeper, at least
+        // the first 16 of each batch are.
+        let executed = try Self.redisCommandsByName(e).merging(["INFO": 1], uniquingKeysWith: +)
+        for side in [Self.server, Self.client] {
+            let redisNamed = seen.named(Self.redis, side)
+            var perCommand: [String: Int] = [:]
+            for (_, name) in redisNamed { if let name { perCommand[name, default: 0] += 1 } }
+            for (command, n) in perCommand {
+                #expect(n <= executed[command] ?? 0, "side \(side) depth \(redisDepth): \(command) named \(n) times, redis executed \(executed[command] ?? 0)")
+            }
+            let http = seen.named(Self.http1, side)
+            let misnamed = http.filter { ($0.name == "/missing") != ($0.call.status_code == 404) && $0.name != nil }
+            #expect(misnamed.isEmpty, "side \(side) depth \(httpDepth): \(misnamed.count) HTTP calls named against their status")
+            let redisShare = Double(redisNamed.filter { $0.name != nil }.count) / Double(max(redisNamed.count, 1))
+            let httpShare = Double(http.filter { $0.name != nil }.count) / Double(max(http.count, 1))
+            print("fidelity depth redis \(redisDepth) http \(httpDepth) side \(side): named redis \(redisShare), http \(httpShare); per command \(perCommand) vs executed \(executed)")
+            if redisDepth <= 16 {
+                for (command, n) in executed where n >= 100 { Self.within(perCommand[command] ?? 0, n, "side \(side): \(command) named vs redis executed") }
+                #expect(redisShare >= 0.995, "side \(side) depth \(redisDepth): \(redisShare) of Redis calls named")
+            } else {
+                #expect(redisShare >= 16.0 / Double(redisDepth) * 0.95, "side \(side) depth \(redisDepth): \(redisShare) of Redis calls named")
+            }
+            if httpDepth <= 16 {
+                #expect(httpShare >= 0.995, "side \(side) depth \(httpDepth): \(httpShare) of HTTP calls named")
+            } else {
+                #expect(httpShare >= 16.0 / Double(httpDepth) * 0.95, "side \(side) depth \(httpDepth): \(httpShare) of HTTP calls named")
+            }
+        }
     }
 
     /// Cuts `stream` into pieces of 1–90 bytes, with now and then one of 700 (several

@@ -51,7 +51,8 @@ struct rl_sk_state {
 	 * FINs or a RST and sockops at TCP_CLOSE may run on two CPUs at once. */
 	__u32 close_claim;
 	__u8 prefix[RL_CAPTURE_MAX]; /* one request's prefix; framed flows: the owner is the
-	                                pending request flagged RL_PQ_PREFIX */
+	                                head of the FIFO, flagged RL_PQ_PREFIX (or, while its
+	                                call is emitted, RL_PQ_SLOT: its slot copied here) */
 };
 
 enum rl_seq_flags {
@@ -65,6 +66,11 @@ enum rl_seq_flags {
 /* protocol has a framing the kernel walks (HTTP/1.x, RESP).            */
 /* ------------------------------------------------------------------ */
 #define RL_FIFO_DEPTH 64 /* requests awaiting their response, per connection */
+/* Pipelined requests behind the head keep their own first bytes (a RESP command, an
+ * HTTP request line and usually its Host): a slot each, for the first RL_SLOT_COUNT
+ * pending requests; the head's prefix is rl_sk_state.prefix (RL_CAPTURE_MAX bytes). */
+#define RL_SLOT_COUNT 16
+#define RL_SLOT_BYTES 128
 
 /* A request that was seen and awaits its response (FIFO per connection). */
 struct rl_pending_req {
@@ -72,13 +78,14 @@ struct rl_pending_req {
 	__u32 bytes;    /* its bytes so far (all of it once RL_PQ_DONE) */
 	__u16 rule;     /* rule that matched its first bytes, 0 if none */
 	__u8 flags;     /* enum rl_pq_flags */
-	__u8 pad;
+	__u8 slot_len;  /* RL_PQ_SLOT: bytes of it in its slot, 1..RL_SLOT_BYTES */
 };
 
 enum rl_pq_flags {
 	RL_PQ_DONE = 1 << 0,   /* the whole request was seen */
 	RL_PQ_HEAD = 1 << 1,   /* HTTP HEAD: its response has no body */
 	RL_PQ_PREFIX = 1 << 2, /* rl_sk_state.prefix holds this request's prefix */
+	RL_PQ_SLOT = 1 << 3,   /* rl_stream.slot[its FIFO index % RL_SLOT_COUNT] holds its first bytes */
 };
 
 /* The parser of one direction of a walked connection. */
@@ -117,6 +124,10 @@ struct rl_stream {
 	__u32 overflow;       /* requests past RL_FIFO_DEPTH, after those in q: each is a
 	                         call without latency when its response (or the close) comes */
 	struct rl_pending_req q[RL_FIFO_DEPTH];
+	/* First bytes of pending requests queued behind the head (RL_PQ_SLOT). A request
+	 * takes one only while fewer than RL_SLOT_COUNT are pending, so no two pending
+	 * requests share a slot. */
+	__u8 slot[RL_SLOT_COUNT][RL_SLOT_BYTES];
 };
 
 enum rl_sk_flags {

@@ -159,6 +159,16 @@ static __noinline void rl_stream_emit(struct rl_walk_ctx *c, const struct rl_pen
 		/* Recorded as a request without latency: counted, so not a loss. */
 		o.flags = RL_CALL_UNPAIRED;
 	}
+	/* A request that was queued behind another kept its first bytes in a slot: they
+	 * go out as the prefix (free now: only the head ever owns it, and this is it). */
+	if (!o.prefix && (rq->flags & RL_PQ_SLOT) && !c->st->prefix_len) {
+		__u32 n = rq->slot_len;
+		if (n > 0 && n <= RL_SLOT_BYTES) {
+			__builtin_memcpy(c->st->prefix, ss->slot[ss->head & (RL_SLOT_COUNT - 1)], RL_SLOT_BYTES);
+			c->st->prefix_len = n;
+			o.prefix = 1;
+		}
+	}
 	rl_tcp_emit_counted(c->p, c->st, c->egress, c->stats, &o);
 	if (o.prefix)
 		c->st->prefix_len = 0;
@@ -282,14 +292,34 @@ static __always_inline bool rl_msg_begin(struct rl_walk_ctx *c, struct rl_walk *
 		w->mflags |= RL_MSG_OVERFLOW;
 		return true;
 	}
-	struct rl_pending_req *rq = rl_q_at(ss, ss->head + ss->count);
+	__u32 idx = ss->head + ss->count;
+	struct rl_pending_req *rq = rl_q_at(ss, idx);
 	rq->start_ns = c->now;
 	rq->bytes = 0;
 	rq->rule = w->rule;
 	rq->flags = 0;
+	rq->slot_len = 0;
 	ss->count++;
 	struct rl_sk_state *st = c->st;
 	__u32 cl = r ? r->capture_len : 0;
+	if (cl && ss->count > 1) {
+		/* Queued behind others (pipelined): its first bytes in its own slot, while
+		 * the pending requests fit the slots. */
+		if (ss->count > RL_SLOT_COUNT)
+			return true;
+		if (cl > c->end - moff)
+			cl = c->end - moff;
+		if (cl > RL_SLOT_BYTES)
+			cl = RL_SLOT_BYTES;
+		cl = ((cl - 1) & (RL_SLOT_BYTES - 1)) + 1;
+		asm volatile("" : "+r"(cl));
+		if (cl > 0 && cl <= RL_SLOT_BYTES &&
+		    bpf_skb_load_bytes(c->skb, c->p->payload_off + moff, ss->slot[idx & (RL_SLOT_COUNT - 1)], cl) == 0) {
+			rq->slot_len = cl;
+			rq->flags |= RL_PQ_SLOT;
+		}
+		return true;
+	}
 	if (cl && !st->prefix_len) {
 		if (cl > c->end - moff)
 			cl = c->end - moff;
