@@ -14,6 +14,7 @@ public enum CallContext {
         case RL_L7_THRIFT.rawValue: ctx = RequestPrefixParser.ttheader(prefix)
         case RL_L7_HTTP1.rawValue: ctx = RequestPrefixParser.http(prefix)
         case RL_L7_REDIS.rawValue: return redisDetail(for: &call, prefix: prefix)
+        case RL_L7_DNS.rawValue: return dnsDetail(for: &call, prefix: prefix)
         default: return nil
         }
         var detail = rl_call_detail()
@@ -45,6 +46,24 @@ public enum CallContext {
         if truncated { flags |= RL_CALL_TRUNCATED.rawValue }
         call.flags = UInt8(truncatingIfNeeded: flags)
         return filled ? detail : nil
+    }
+
+    /// DNS: the query's question (schemas/records-v2.md), its name (lower-cased, at most 79
+    /// bytes: a longer one is cut and the call flagged `truncated`) in `route`, its QTYPE
+    /// mnemonic in `host`, so `dns_names` counts per name and type. A question that cannot be
+    /// read puts its reason's placeholder in `route` (`{truncated}`: the capture ended inside
+    /// it; `{invalid}`; `{oversized}`) and no type: never a guessed name.
+    static func dnsDetail(for call: inout rl_l7_call, prefix: [UInt8]) -> rl_call_detail? {
+        call.flags |= UInt8(RL_CALL_PREFIX_CAPTURED.rawValue)
+        var detail = rl_call_detail()
+        switch RequestNames.dnsQuestion(prefix) {
+        case .success(let q):
+            if CollectorRuntime.copy(q.name, into: &detail.route) { call.flags |= UInt8(RL_CALL_TRUNCATED.rawValue) }
+            _ = CollectorRuntime.copy(RequestNames.dnsTypeName(q.type), into: &detail.host)
+        case .failure(let reason):
+            _ = CollectorRuntime.copy(reason.placeholder, into: &detail.route)
+        }
+        return detail
     }
 
     /// Redis: the command a RESP request starts with, upper-cased, in `route`

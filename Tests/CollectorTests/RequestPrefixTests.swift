@@ -137,9 +137,59 @@ import CRedlineABI
         }
     }
 
-    @Test("protocols without a prefix parser (DNS, MySQL) get no detail and keep their flags")
+    /// A DNS query as a resolver sends it: id, flags (RD), one question, one EDNS OPT record.
+    static func dnsQuery(_ name: String, type: UInt16) -> [UInt8] {
+        var b: [UInt8] = [0x4a, 0x17, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1]
+        for label in name.split(separator: ".") { b.append(UInt8(label.utf8.count)); b += Array(label.utf8) }
+        b += [0, UInt8(type >> 8), UInt8(type & 0xff), 0, 1]
+        b += [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0] // OPT, UDP size 1232
+        return b
+    }
+
+    static func dnsCall() -> rl_l7_call {
+        var c = rl_l7_call()
+        c.l7_proto = UInt8(RL_L7_DNS.rawValue)
+        return c
+    }
+
+    static func host(_ d: rl_call_detail) -> String {
+        withUnsafeBytes(of: d.host) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    @Test("DNS: the question's name (lower-cased) in route and its type in host, from the rule's 256-byte capture")
+    func dnsQuestion() throws {
+        for (name, type, mnemonic) in [("Redis.Default.svc.cluster.local", UInt16(1), "A"), ("api.example.org", 28, "AAAA"),
+                                       ("_http._tcp.web.dc1.internal", 33, "SRV"), ("x.test", 65, "HTTPS"), ("y.test", 999, "TYPE999")] {
+            var c = Self.dnsCall()
+            let d = try #require(CallContext.detail(for: &c, prefix: Self.dnsQuery(name, type: type)))
+            #expect(Self.route(d) == name.lowercased())
+            #expect(Self.host(d) == mnemonic)
+            #expect(c.flags & UInt8(RL_CALL_PREFIX_CAPTURED.rawValue) != 0)
+            #expect(c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) == 0)
+        }
+    }
+
+    @Test("DNS: a name past the 79-byte field is cut and flagged; a question that cannot be read gives its reason, no type")
+    func dnsRejects() throws {
+        let long = (0..<6).map { _ in String(repeating: "a", count: 20) }.joined(separator: ".") // 125 bytes
+        var c = Self.dnsCall()
+        let d = try #require(CallContext.detail(for: &c, prefix: Self.dnsQuery(long, type: 1)))
+        #expect(Self.route(d) == String(long.prefix(79)))
+        #expect(c.flags & UInt8(RL_CALL_TRUNCATED.rawValue) != 0)
+        let whole = Self.dnsQuery("svc.cluster.local", type: 1)
+        var pointer = whole
+        pointer[12] = 0xC0
+        for (prefix, reason) in [(Array(whole.prefix(18)), "{truncated}"), (pointer, "{invalid}")] {
+            var c = Self.dnsCall()
+            let d = try #require(CallContext.detail(for: &c, prefix: prefix))
+            #expect(Self.route(d) == reason)
+            #expect(Self.host(d) == "")
+        }
+    }
+
+    @Test("protocols without a prefix parser (MySQL, Kafka) get no detail and keep their flags")
     func otherProtocols() {
-        for proto in [RL_L7_DNS, RL_L7_MYSQL, RL_L7_KAFKA] {
+        for proto in [RL_L7_MYSQL, RL_L7_KAFKA] {
             var c = rl_l7_call()
             c.l7_proto = UInt8(proto.rawValue)
             #expect(CallContext.detail(for: &c, prefix: Array("*1\r\n$4\r\nPING\r\n".utf8)) == nil)

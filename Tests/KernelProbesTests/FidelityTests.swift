@@ -12,7 +12,7 @@ import TestSupport
 /// (redis' INFO commandstats, nginx's access log) and the clients' (wrk, curl).
 @Suite("Counting fidelity in network namespaces (root, BPF, netns)", .serialized, .requiresNetnsLab)
 struct FidelityTests {
-    static let http1 = UInt8(RL_L7_HTTP1.rawValue), redis = UInt8(RL_L7_REDIS.rawValue)
+    static let http1 = UInt8(RL_L7_HTTP1.rawValue), redis = UInt8(RL_L7_REDIS.rawValue), dns = UInt8(RL_L7_DNS.rawValue)
     static let server = UInt8(RL_SIDE_SERVER.rawValue), client = UInt8(RL_SIDE_CLIENT.rawValue)
 
     /// nginx with an access log (the truth), a 4 KB page, a 404 and an upload endpoint.
@@ -90,6 +90,8 @@ struct FidelityTests {
                     name = command
                 } else if let prefix, c.l7_proto == FidelityTests.http1 {
                     name = RequestPrefixParser.http(prefix).route
+                } else if let prefix, c.l7_proto == FidelityTests.dns, case .success(let q) = RequestNames.dnsQuestion(prefix) {
+                    name = q.name
                 }
                 names.append(name)
             case .flowDelta(let d) where d.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0: closedFlows.append(d)
@@ -436,6 +438,61 @@ struct FidelityTests {
             #expect(h.count == n, "side \(side): \(h.count) calls")
             #expect(h.filter { $0.status_code == 404 }.count == curls / 10)
             #expect(port80(side).count == n, "side \(side): \(port80(side).count) closed flows")
+        }
+    }
+
+    @Test("rootBPF netns: dig's queries to dnsmasq, one per name: a call each on each side, named by its question, NOERROR or NXDOMAIN as dnsmasq answered")
+    func dnsQueriesNamed() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "dns", subnet: 29, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-dns-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // dnsmasq answers svc.test from its configuration (A records) and NXDOMAIN for nx.test;
+        // it has no upstream, so nothing leaves the namespace. It inherits the test thread's
+        // blocked signals and keeps them blocked (SIGTERM does not end it), and in the test's
+        // process group it stalled the test's later commands: so it runs in a session of its
+        // own, not as the process `start` tracks, and is ended here with SIGKILL, by its PID, as
+        // the only process in the server's netns.
+        defer {
+            // Until it is gone (bounded), so the lab's teardown can remove its cgroup.
+            for _ in 0..<100 {
+                let pids = ((try? NetnsLab.sh("ip netns pids \(e.lab.server)")) ?? "").split(whereSeparator: \.isNewline).compactMap { pid_t($0) }
+                if pids.isEmpty { break }
+                for pid in pids { kill(pid, SIGKILL) }
+                usleep(20_000)  // pacing between checks, not synchronisation
+            }
+        }
+        try e.lab.start(in: e.lab.server, cgroup: e.lab.serverCgroup,
+                        "setsid dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=\(e.lab.serverAddr) " +
+                        "--port=53 --address=/svc.test/198.18.7.7 --address=/nx.test/ --log-queries --log-facility=\(dir)/dnsmasq.log")
+        // Ready once its UDP socket is bound (a TCP probe would make dnsmasq fork a handler).
+        var bound = false
+        for _ in 0..<200 where !bound {
+            bound = !(try e.lab.run(in: e.lab.server, cgroup: e.lab.serverCgroup, "ss -Hlun src \(e.lab.serverAddr):53")).isEmpty
+            if !bound { usleep(20_000) }  // pacing between readiness probes, not synchronisation
+        }
+        try #require(bound, "dnsmasq never bound \(e.lab.serverAddr):53")
+        try e.ring.drain()
+        seen.all.removeAll()
+        seen.names.removeAll()
+        // Queries as a service's resolver sends them: dig's defaults (EDNS with a cookie), one try each.
+        let names = (0..<40).map { "Shard-\($0).Orders.svc.test" } + (0..<10).map { "missing-\($0).nx.test" }
+        try names.map { "\($0) A" }.joined(separator: "\n").write(toFile: dir + "/queries", atomically: true, encoding: .utf8)
+        _ = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "timeout 60 dig @\(e.lab.serverAddr) +tries=1 +time=2 -f \(dir)/queries")
+        try pollUntil(e.ring) { seen.of(Self.dns, Self.server).count >= names.count && seen.of(Self.dns, Self.client).count >= names.count }
+        let logged = (try String(contentsOfFile: dir + "/dnsmasq.log", encoding: .utf8)).split(separator: "\n").filter { $0.contains(" query[A] ") }
+        #expect(logged.count == names.count, "dnsmasq logged \(logged.count) queries")
+        for side in [Self.server, Self.client] {
+            let calls = seen.named(Self.dns, side)
+            #expect(calls.count == names.count, "side \(side): \(calls.count) DNS calls")
+            var byName: [String: rl_l7_call] = [:]
+            for (c, name) in calls { if let name { byName[name] = c } }
+            #expect(Set(byName.keys) == Set(names.map { $0.lowercased() }), "side \(side): names \(byName.keys.sorted().prefix(5))")
+            for (name, c) in byName {
+                #expect(Int(c.status_code) == (name.hasSuffix(".nx.test") ? 3 : 0), "side \(side): \(name) answered \(c.status_code)")
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Aggregates
 import CRedlineABI
 import KernelProbes
 import Testing
@@ -38,7 +39,7 @@ struct UDPPath {
 
 @Suite("Calls, flows, ring buffer and rate caps (root, BPF)", .requiresRootBPF)
 struct PairingTests {
-    @Test("rootBPF: a DNS query and its answer through tc egress/ingress make one call record")
+    @Test("rootBPF: a DNS query and its answer through tc egress/ingress make one call record, carrying the query's bytes (the rule's capture) for its question")
     func rootBPFDNSCallPaired() throws {
         let dp = try DataPlane.withDefaultRules(programs: [.tcEgress, .tcIngress])
         let sink = Collected()
@@ -49,7 +50,13 @@ struct PairingTests {
         try ring.drain()
         #expect(sink.calls.count == 1)
         guard let (c, prefix) = sink.calls.first else { return }
-        #expect(prefix == nil)
+        // The shipped dns-query rule captures 256 bytes: the whole (shorter) query.
+        #expect(prefix == query)
+        if let prefix, case .success(let q) = RequestNames.dnsQuestion(prefix) {
+            #expect(q.name == "example.com" && q.type == 1)
+        } else {
+            Issue.record("the captured query's question does not parse: \(String(describing: prefix))")
+        }
         #expect(c.l7_proto == UInt8(RL_L7_DNS.rawValue))
         #expect(c.l4_proto == 17)
         #expect(c.side == UInt8(RL_SIDE_CLIENT.rawValue))

@@ -740,14 +740,28 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 			__u64 owner_cgroup = 0;
 			rl_lost(stats, RL_STAT_UNPAIRED_REQUEST, RL_REC_L7_CALL, owner, owner_cgroup);
 		}
-		struct rl_udp_pending np = {
-			.start_ns = bpf_ktime_get_ns(),
-			.bytes = p->payload_len,
-			.rule = r->id,
-			.proto = r->l7_proto,
-			.dir = dir,
-		};
-		bpf_map_update_elem(&rl_udp_pending, k, &np, BPF_ANY);
+		__u32 zero = 0;
+		struct rl_udp_pending *np = bpf_map_lookup_elem(&rl_udp_scratch, &zero);
+		if (!np)
+			return;
+		np->start_ns = bpf_ktime_get_ns();
+		np->bytes = p->payload_len;
+		np->rule = r->id;
+		np->proto = r->l7_proto;
+		np->dir = dir;
+		np->prefix_len = 0;
+		__u32 cl = r->capture_len;
+		if (cl > p->payload_len)
+			cl = p->payload_len;
+		if (cl) {
+			/* 1..256 in a form the verifier keeps (see rl_classify_payload). */
+			cl = ((cl - 1) & (RL_CAPTURE_MAX - 1)) + 1;
+			asm volatile("" : "+r"(cl));
+			if (cl > 0 && cl <= RL_CAPTURE_MAX &&
+			    bpf_skb_load_bytes(skb, p->payload_off, np->prefix, cl) == 0)
+				np->prefix_len = cl;
+		}
+		bpf_map_update_elem(&rl_udp_pending, k, np, BPF_ANY);
 		return;
 	}
 	if (!pend || pend->dir == dir || pend->proto != r->l7_proto) {
@@ -756,10 +770,20 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		rl_lost(stats, RL_STAT_UNPAIRED_RESPONSE, RL_REC_L7_CALL, owner, owner_cgroup);
 		return;
 	}
-	struct rl_udp_pending req = *pend;
-	bpf_map_delete_elem(&rl_udp_pending, k);
+	/* The request's fields, not its prefix: that is copied from the entry straight
+	 * into the ring record, before the entry is deleted. */
+	struct {
+		__u64 start_ns;
+		__u32 bytes;
+		__u16 rule;
+		__u8 proto;
+		__u8 dir;
+	} req = {.start_ns = pend->start_ns, .bytes = pend->bytes, .rule = pend->rule,
+		 .proto = pend->proto, .dir = pend->dir};
+	__u32 plen = pend->prefix_len;
 	if (rl_verdict(p, egress, req.dir == RL_DIR_EGRESS, 0) == RL_FILTER_DENY ||
 	    rl_l7_denied(req.proto)) {
+		bpf_map_delete_elem(&rl_udp_pending, k);
 		if (stats)
 			stats->filtered++;
 		return;
@@ -767,7 +791,20 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	/* UDP sockets are not looked up: the loss has no cgroup. */
 	__u32 owner = RL_OWNER(req.proto, req.dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
 	__u64 owner_cgroup = 0;
-	struct rl_l7_call *c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
+	struct rl_l7_call *c;
+	if (plen > 0 && plen <= RL_CAPTURE_MAX) {
+		c = rl_reserve(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
+			       sizeof(*c) + sizeof(struct rl_call_prefix), owner, owner_cgroup, stats);
+		if (c) {
+			struct rl_call_prefix *px = (void *)(c + 1);
+			px->len = plen;
+			__builtin_memset(px->pad, 0, sizeof(px->pad));
+			__builtin_memcpy(px->data, pend->prefix, RL_CAPTURE_MAX);
+		}
+	} else {
+		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
+	}
+	bpf_map_delete_elem(&rl_udp_pending, k);
 	if (!c)
 		return;
 	__builtin_memset(c, 0, sizeof(*c));

@@ -147,6 +147,9 @@ struct rl_udp_pending {
 	__u16 rule;
 	__u8 proto;
 	__u8 dir;
+	__u16 prefix_len; /* captured request bytes in prefix (the rule's capture) */
+	__u8 pad[6];
+	__u8 prefix[RL_CAPTURE_MAX]; /* the request's first bytes (DNS: header and question) */
 };
 
 /* Token bucket of one record kind on one CPU. */
@@ -263,6 +266,16 @@ struct {
 	__type(key, struct rl_udp_key);
 	__type(value, struct rl_udp_flow);
 } rl_udp_flows SEC(".maps");
+
+/* A request's pending entry is built here, then copied into rl_udp_pending: with
+ * its prefix it is too big for the tc program's stack. Per CPU: one program runs
+ * on a CPU at a time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_udp_pending);
+} rl_udp_scratch SEC(".maps");
 
 /* UDP requests awaiting a response (DNS); LRU so lost responses age out. */
 struct {
