@@ -96,7 +96,10 @@ struct EndToEndTests {
         }
         let clientCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_CLIENT.rawValue) } }
         let serverCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_SERVER.rawValue) } }
-        let closedFlows = { e.sink.flows.filter { $0.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0 } }
+        // Both ends of curl's two connections (not the readiness probe's).
+        let closedFlows = { e.sink.flows.filter {
+            $0.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0 && ($0.local_service == e.clientService || $0.peer_service == e.clientService)
+        } }
         try pollUntil(e.ring) { clientCalls().count >= 25 && serverCalls().count >= 25 && closedFlows().count >= 4 }
 
         #expect(clientCalls().count == 25)
