@@ -144,6 +144,56 @@ struct EndToEndTests {
         #expect(try e.dp.ruleHitCounts()[1] ?? 0 >= 50)
     }
 
+    @Test("rootBPF netns: two services listening on one port at two addresses of a host: each connection's option names its own listener's service")
+    func listenersSharingAPort() throws {
+        let e = try AttachedLab(tag: "twol", subnet: 30)
+        let second = "198.18.30.6", secondService: UInt32 = 203
+        let secondCgroup = e.lab.cgroupRoot + "/server2"
+        defer {
+            try? e.tearDown()
+            // The lab's teardown removes its own cgroups; this one first (its process is gone).
+            _ = try? NetnsLab.sh("rmdir \(secondCgroup) \(e.lab.cgroupRoot) 2>/dev/null; true")
+        }
+        // A second address on the server's link (a /32 beside the lab's /30), routed from the client.
+        _ = try NetnsLab.sh("ip -n \(e.lab.server) addr add \(second)/32 dev \(e.lab.serverIf)")
+        _ = try NetnsLab.sh("ip -n \(e.lab.client) route add \(second)/32 dev \(e.lab.clientIf)")
+        _ = try NetnsLab.sh("mkdir -p \(secondCgroup)")
+        try e.dp.setService(cgroupID: try NetnsLab.cgroupID(secondCgroup), serviceID: secondService)
+        let dir = NSTemporaryDirectory() + "redline-twol-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Two redis-servers on port 6379, one per address and service, started after sockops
+        // was attached (TCP_LISTEN_CB records each listener).
+        for (addr, cgroup, name) in [(e.lab.serverAddr, e.lab.serverCgroup, "a"), (second, secondCgroup, "b")] {
+            try e.lab.start(in: e.lab.server, cgroup: cgroup,
+                            "redis-server --port 6379 --bind \(addr) --protected-mode no --save '' --appendonly no --dir \(dir) --dbfilename \(name).rdb")
+        }
+        try e.lab.waitForPort(6379)
+        var up = false
+        for _ in 0..<200 where !up {
+            up = (try? NetnsLab.sh("ip netns exec \(e.lab.client) bash -c 'exec 3<>/dev/tcp/\(second)/6379'")) != nil
+            if !up { usleep(20_000) }  // pacing between readiness probes, not synchronisation
+        }
+        try #require(up, "the second redis-server never listened")
+        try e.ring.drain()
+        e.sink.records.removeAll()
+
+        for addr in [e.lab.serverAddr, second] {
+            _ = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "redis-benchmark -h \(addr) -p 6379 -t ping -n 200 -c 2 -q")
+        }
+        let clientCalls = { e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_CLIENT.rawValue) } }
+        try pollUntil(e.ring) { clientCalls().count >= 400 }
+        let toFirst = clientCalls().filter { endpoint($0.0.raddr, 0).hasPrefix(e.lab.serverAddr + ":") }
+        let toSecond = clientCalls().filter { endpoint($0.0.raddr, 0).hasPrefix(second + ":") }
+        #expect(toFirst.count >= 200 && toSecond.count >= 200, "calls: \(toFirst.count) to \(e.lab.serverAddr), \(toSecond.count) to \(second)")
+        #expect(toFirst.allSatisfy { $0.0.peer_service == e.serverService }, "to \(e.lab.serverAddr): peers \(Set(toFirst.map(\.0.peer_service)))")
+        #expect(toSecond.allSatisfy { $0.0.peer_service == secondService }, "to \(second): peers \(Set(toSecond.map(\.0.peer_service)))")
+        // And the servers' view: each service served the client.
+        let serverCalls = e.sink.calls.filter { $0.0.side == UInt8(RL_SIDE_SERVER.rawValue) }
+        #expect(Set(serverCalls.map(\.0.local_service)) == [e.serverService, secondService])
+        #expect(serverCalls.allSatisfy { $0.0.peer_service == e.clientService })
+    }
+
     @Test("rootBPF netns: redis-server + redis-benchmark — one call per request")
     func rootBPFNetnsRedis() throws {
         let e = try AttachedLab(tag: "redis", subnet: 11)

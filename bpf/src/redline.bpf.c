@@ -1082,6 +1082,31 @@ static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
 	rl_tcp_flush(&p, st, true, bpf_ktime_get_coarse_ns(), true, stats);
 }
 
+/* The listener key of `skops`'s socket: netns, local port and local address
+ * (IPv4 mapped; all zero for a wildcard bind). */
+static __always_inline void rl_listen_key_of(struct bpf_sock_ops *skops, struct rl_listen_key *k)
+{
+	k->netns_cookie = bpf_get_netns_cookie(skops);
+	k->port = skops->local_port;
+	if (skops->family == RL_FAMILY_INET6) {
+		/* One 32-bit load each: the context allows no wider access, and the
+		 * compiler would merge two of them into one 64-bit load. */
+		__u32 a[4];
+		a[0] = *(volatile __u32 *)&skops->local_ip6[0];
+		a[1] = *(volatile __u32 *)&skops->local_ip6[1];
+		a[2] = *(volatile __u32 *)&skops->local_ip6[2];
+		a[3] = *(volatile __u32 *)&skops->local_ip6[3];
+		__builtin_memcpy(k->addr, a, 16);
+	} else {
+		__u32 a4 = skops->local_ip4;
+		if (a4) {
+			k->addr[10] = 0xff;
+			k->addr[11] = 0xff;
+			__builtin_memcpy(&k->addr[12], &a4, 4);
+		}
+	}
+}
+
 SEC("sockops")
 int rl_sockops(struct bpf_sock_ops *skops)
 {
@@ -1093,8 +1118,8 @@ int rl_sockops(struct bpf_sock_ops *skops)
 		struct bpf_sock *sk = skops->sk;
 		if (sk) {
 			__u32 sid = rl_service_of(rl_skc_cgroup(sk));
-			struct rl_listen_key k = {.netns_cookie = bpf_get_netns_cookie(skops),
-						  .port = skops->local_port};
+			struct rl_listen_key k = {};
+			rl_listen_key_of(skops, &k);
 			if (sid)
 				bpf_map_update_elem(&rl_listen_service, &k, &sid, BPF_ANY);
 			else
@@ -1120,10 +1145,16 @@ int rl_sockops(struct bpf_sock_ops *skops)
 		if (sk) {
 			sid = rl_service_of(rl_skc_cgroup(sk)); /* SYN: the connecting socket */
 		} else {
-			/* SYN-ACK: only the request socket exists; its listener's service. */
-			struct rl_listen_key k = {.netns_cookie = bpf_get_netns_cookie(skops),
-						  .port = skops->local_port};
+			/* SYN-ACK: only the request socket exists; its listener's service:
+			 * the listener bound to the address the SYN reached, else the
+			 * port's wildcard listener. */
+			struct rl_listen_key k = {};
+			rl_listen_key_of(skops, &k);
 			__u32 *v = bpf_map_lookup_elem(&rl_listen_service, &k);
+			if (!v) {
+				__builtin_memset(k.addr, 0, sizeof(k.addr));
+				v = bpf_map_lookup_elem(&rl_listen_service, &k);
+			}
 			sid = v ? *v : 0;
 		}
 		if (!sid)

@@ -81,6 +81,16 @@ int rl_iter_listeners(struct bpf_iter__tcp *ctx)
 	/* The SYN-ACK callback finds the listener's service here (as after LISTEN_CB). */
 	struct rl_listen_key k = {.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie),
 				  .port = r.port};
+	if (r.family == RL_FAMILY_INET6) {
+		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_rcv_saddr);
+	} else {
+		__u32 a4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		if (a4) {
+			k.addr[10] = 0xff;
+			k.addr[11] = 0xff;
+			__builtin_memcpy(&k.addr[12], &a4, 4);
+		}
+	}
 	if (r.service_id)
 		bpf_map_update_elem(&rl_listen_service, &k, &r.service_id, BPF_ANY);
 	else

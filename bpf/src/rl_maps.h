@@ -295,11 +295,15 @@ struct {
 
 /* A listening socket's service, for the SYN-ACK: sockops sees only the
  * request socket there (skops->sk is NULL), so LISTEN_CB records the
- * listener's service by (netns, port). LRU: listeners close without a callback. */
+ * listener's service by (netns, port, bound address); the SYN-ACK looks up its
+ * local address, then the wildcard. LRU: listeners close without a callback. */
 struct rl_listen_key {
 	__u64 netns_cookie;
 	__u32 port; /* host order */
 	__u32 pad;
+	__u8 addr[16]; /* the listener's bound address, IPv4 as IPv4-mapped IPv6; all
+	                  zero for a wildcard (0.0.0.0, ::): listeners of one port on
+	                  different addresses are different services */
 };
 
 struct {
