@@ -43,6 +43,17 @@ public protocol OutputTable {
     static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
                         threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
                         write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError)
+    /// Adds `other`'s rows to `rows`, key by key (`Cell.merge`); with `map`, each name id `i`
+    /// of `other`'s keys is read as `map[i]` (`NamePool.translation(of:)`). Implemented once, in
+    /// the extension below; a requirement for the same reason as `columns`: the merge hashes
+    /// every key, which through the unspecialised generic form costs more than the merge.
+    static func merge(_ rows: inout Accumulator<Key, Row<Cell>>, _ other: Accumulator<Key, Row<Cell>>,
+                      renaming map: [Int32]?)
+    /// Adds the rows of a partial file of this table (`rows(from:names:)`) to `rows`, names
+    /// interned into `names`. Implemented once, in the extension below; a requirement for the
+    /// same reason as `merge`.
+    static func merge(partial columns: PartialColumns, into rows: inout Accumulator<Key, Row<Cell>>,
+                      names: inout NamePool) throws(PipelineError)
 }
 
 extension OutputTable {
@@ -86,6 +97,24 @@ extension OutputTable {
         } fold: { _, columns throws(PipelineError) in
             try write(columns)
         }
+    }
+
+    public static func merge(_ rows: inout Accumulator<Key, Row<Cell>>, _ other: Accumulator<Key, Row<Cell>>,
+                             renaming map: [Int32]?) {
+        // A map that keeps every id (the first host folded into the run's still empty pool)
+        // renames nothing; into no rows, the other rows are the result as they are.
+        let rename = map.flatMap { m in m.indices.allSatisfy { m[$0] == Int32($0) } ? nil : keyRenaming(m) }
+        guard let rename else {
+            guard rows.groupCount > 0 else { rows = other; return }
+            for (k, r) in other.cells { rows.add(k, r) }
+            return
+        }
+        for (k, r) in other.cells { rows.add(rename(k), r) }
+    }
+
+    public static func merge(partial columns: PartialColumns, into rows: inout Accumulator<Key, Row<Cell>>,
+                             names: inout NamePool) throws(PipelineError) {
+        for r in try self.rows(from: columns, names: &names) { rows.add(r.key, r.row) }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
@@ -547,12 +576,10 @@ struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
     var empty: any AnyTableRows { Self() }
     mutating func merge(_ other: any AnyTableRows) {
-        if let o = other as? Self { rows.merge(o.rows) }
+        if let o = other as? Self { T.merge(&rows, o.rows, renaming: nil) }
     }
     mutating func merge(_ other: any AnyTableRows, renaming map: [Int32]) {
-        guard let o = other as? Self else { return }
-        let rename = T.keyRenaming(map)
-        for (k, r) in o.rows.cells { rows.add(rename(k), r) }
+        if let o = other as? Self { T.merge(&rows, o.rows, renaming: map) }
     }
 }
 
