@@ -457,7 +457,7 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
         for (j, f) in order.enumerated() {
             for (i, v) in f(keys, ranks).enumerated() { words[i * width + j + 1] = v }
         }
-        let positions = words.withUnsafeBufferPointer { w in
+        let positions = Self.packedOrder(words, width: width, count: keys.count) ?? words.withUnsafeBufferPointer { w in
             keys.indices.sorted { a, b in
                 for j in 0..<width where w[a * width + j] != w[b * width + j] { return w[a * width + j] < w[b * width + j] }
                 return false
@@ -466,6 +466,46 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
         self.keys = positions.map { keys[$0] }
         self.stored = stored
         self.positions = positions
+    }
+
+    /// The order of `count` rows by their sort words (`width` a row, compared word by word,
+    /// ties by row index: what a stable sort on the words gives), computed on one integer per
+    /// row; nil when the words do not fit one. Each word column becomes its offset from the
+    /// column's minimum divided by the offsets' greatest common divisor (bucket starts are
+    /// multiples of the bucket width, ranks are dense), in the fewest bits that hold it, the
+    /// columns packed most significant first, so comparing the integers compares the words.
+    /// With the row index in the low bits, sorting plain integers is the whole sort.
+    static func packedOrder(_ words: [Int64], width: Int, count: Int) -> [Int]? {
+        guard count > 1 else { return Array(0..<count) }
+        var lo = [Int64](repeating: .max, count: width)
+        for i in 0..<count { for j in 0..<width { lo[j] = min(lo[j], words[i * width + j]) } }
+        var divisor = [UInt64](repeating: 0, count: width), top = [UInt64](repeating: 0, count: width)
+        for i in 0..<count {
+            for j in 0..<width {
+                let d = UInt64(bitPattern: words[i * width + j] &- lo[j])
+                top[j] = max(top[j], d)
+                if divisor[j] != 1 { divisor[j] = gcd(divisor[j], d) }
+            }
+        }
+        let bits = (0..<width).map { j in divisor[j] == 0 ? 0 : 64 - (top[j] / divisor[j]).leadingZeroBitCount }
+        let indexBits = 64 - UInt64(count - 1).leadingZeroBitCount
+        let keyBits = bits.reduce(0, +)
+        guard keyBits <= 64 else { return nil }
+        var packed = [UInt64](repeating: 0, count: count)
+        for i in 0..<count {
+            var k: UInt64 = 0
+            for j in 0..<width where bits[j] > 0 {
+                k = k << UInt64(bits[j]) | UInt64(bitPattern: words[i * width + j] &- lo[j]) / divisor[j]
+            }
+            packed[i] = k
+        }
+        guard keyBits + indexBits <= 64 else {
+            return (0..<count).sorted { packed[$0] < packed[$1] || (packed[$0] == packed[$1] && $0 < $1) }
+        }
+        for i in 0..<count { packed[i] = packed[i] << UInt64(indexBits) | UInt64(i) }
+        packed.sort()
+        let mask = UInt64(1) << UInt64(indexBits) - 1
+        return packed.map { Int($0 & mask) }
     }
 
     /// Property `path` of every row's cell, in file order.
@@ -591,4 +631,11 @@ extension Accumulator {
         var isNew = false
         update(key, make: { isNew = true; return cell }) { if !isNew { $0.merge(cell) } }
     }
+}
+
+/// The greatest common divisor (gcd(0, b) = b).
+func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    var (a, b) = (a, b)
+    while b != 0 { (a, b) = (b, a % b) }
+    return a
 }
