@@ -327,12 +327,27 @@ public struct HourlyRun {
             .filter { mode != .mergeOnly || $0.scope == "merged" }
             .map { ($0.path as NSString).deletingLastPathComponent })
             .subtracting(folders).sorted()
-        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
-                                           fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
-            .publish(Manifest(
-                manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
-                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
-                inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
+        // The merged rows are done with: they are freed (every group's histogram, one by one)
+        // on a second thread while the commit waits for its fsyncs, not after it.
+        var retired: (TableRows, [String: [HopObservation]])? = (merged, observations)
+        merged = TableRows()
+        observations = [:]
+        var committed: Manifest?
+        try HostJobs<Manifest?>(count: 2, jobs: jobs).run { i throws(PipelineError) in
+            guard i == 0 else {
+                _ = retired.take()
+                return nil
+            }
+            return try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
+                                       fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+                .publish(Manifest(
+                    manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
+                    partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
+                    inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
+        } fold: { _, m in
+            if let m { committed = m }
+        }
+        guard let manifest = committed else { preconditionFailure("the commit returns its manifest or throws") }
         for w in warnings { logger.warning("\(w)") }
         logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
 

@@ -442,14 +442,9 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
     /// `order`: the order fields' values for given keys (`OutputField.order`), after the bucket.
     init(_ rows: Accumulator<Key, Row<Cell>>, order: [(_ keys: [Key], _ ranks: NameRanks) -> [Int64]],
          ranks: NameRanks) {
+        // Keys and values of one dictionary come in the same order; copied in bulk, not pair by pair.
         let cells = rows.cells
-        var keys: [Key] = [], stored: [Row<Cell>] = []
-        keys.reserveCapacity(cells.count)
-        stored.reserveCapacity(cells.count)
-        for (k, r) in cells {
-            keys.append(k)
-            stored.append(r)
-        }
+        let keys = Array(cells.keys), stored = Array(cells.values)
         // Each row's sort words side by side, so that a comparison reads adjacent memory.
         let width = order.count + 1
         var words = [Int64](repeating: 0, count: keys.count * width)
