@@ -61,7 +61,7 @@ public struct HourlyRun {
         public var manifestPath: String
         public var manifest: Manifest
         /// Merged rows of red_service, for the CLI's short summary.
-        public var redService: [(service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?, observer: String)]
+        public var redService: [ServiceLine]
     }
 
     /// Runs the partition. Throws `PipelineError` (its exit code is documented).
@@ -135,10 +135,10 @@ public struct HourlyRun {
         let writeChains = agg.tables.contains(CallChainsTable.name)
         /// Writes one table file to staging (names and ranks of the pool the rows' ids are from),
         /// its columns built a range of rows at a time on up to `threads` threads, so that the
-        /// file's whole columns are never held at once.
+        /// file's whole columns are never held at once, and encoded on up to `threads` threads.
         func write<T: OutputTable>(_ table: T.Type, _ rows: TableRows, names: NamePool, ranks: NameRanks, relative: String,
                                    scope: String, threads: Int = 1) throws(PipelineError) -> Manifest.TableFile {
-            try write(T.schema, relative: relative, scope: scope) { file, append throws(PipelineError) in
+            try write(T.schema, relative: relative, scope: scope, threads: threads) { file, append throws(PipelineError) in
                 try T.columns(rows[T.self], names: names, ranks: ranks, bucketSeconds: agg.bucketSeconds, threads: threads,
                               ranges: { file.batchRanges(rows: $0, preferredRows: 4096) }, write: append)
             }
@@ -147,9 +147,10 @@ public struct HourlyRun {
                    scope: String) throws(PipelineError) -> Manifest.TableFile {
             try write(schema, relative: relative, scope: scope) { _, append throws(PipelineError) in try append(columns) }
         }
-        /// Writes one file to staging: `fill` hands its batches of columns to `append`, in order.
-        /// A failure anywhere drops the writer unclosed, which removes its temp file.
-        func write(_ schema: TableSchema, relative: String, scope: String,
+        /// Writes one file to staging: `fill` hands its batches of columns to `append`, in order;
+        /// `threads` encode them. A failure anywhere drops the writer unclosed, which removes its
+        /// temp file.
+        func write(_ schema: TableSchema, relative: String, scope: String, threads: Int = 1,
                    _ fill: (_ file: ParquetFileWriter, _ append: ([ColumnData]) throws(PipelineError) -> Void)
                        throws(PipelineError) -> Void) throws(PipelineError) -> Manifest.TableFile {
             let staged = "\(staging)/\(relative)"
@@ -159,6 +160,7 @@ public struct HourlyRun {
             options.zstdLevel = Int32(spec.write.zstdLevel)
             options.rowGroupRows = spec.write.rowGroupRows
             options.fileMode = mode_t(spec.write.fileMode)
+            options.threads = threads
             let w: ParquetFileWriter
             do {
                 w = try ParquetFileWriter(path: staged, schema: schema.parquetSchema, options: options,
@@ -284,20 +286,29 @@ public struct HourlyRun {
         // each is built and written on one of up to `jobs` threads, a large table's columns
         // again on up to `jobs` threads, range by range while its file takes the ranges done
         // (else the largest table alone would be the merge's serial tail), their files listed
-        // in table order. The first failure stops the others;
-        // every writer removes its own temp file.
+        // in table order; the CLI's summary is drawn from the merged rows beside them. The first
+        // failure stops the others; every writer removes its own temp file.
         let ranks = NameRanks(names)
-        if spec.stages.contains(.merge) && mode != .partialsOnly {
-            let rows = merged, hops = chainHops
-            try HostJobs<Manifest.TableFile>(count: tables.count + (writeChains ? 1 : 0), jobs: jobs).run { i throws(PipelineError) in
+        var top: [ServiceLine] = []
+        let writesMerged = spec.stages.contains(.merge) && mode != .partialsOnly
+        let mergedFiles = writesMerged ? tables.count + (writeChains ? 1 : 0) : 0
+        do {
+            enum MergeWork { case file(Manifest.TableFile), summary([ServiceLine]) }
+            let rows = merged, hops = chainHops, pool = names, scale = agg.histogramScale
+            try HostJobs<MergeWork>(count: mergedFiles + 1, jobs: jobs).run { i throws(PipelineError) in
+                if i == mergedFiles { return .summary(Self.topServices(rows[RedService.self], names: pool, histogramScale: scale)) }
                 guard i < tables.count else {
-                    return try write(CallChainsTable.schema, CallChainsTable.columns(hops: hops, bucketSeconds: agg.bucketSeconds),
-                                     relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged")
+                    return .file(try write(CallChainsTable.schema, CallChainsTable.columns(hops: hops, bucketSeconds: agg.bucketSeconds),
+                                           relative: "\(CallChainsTable.name)/\(partition.path)/part-00000.parquet", scope: "merged"))
                 }
-                return try write(tables[i], rows, names: names, ranks: ranks,
-                                 relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged", threads: jobs)
-            } fold: { _, file in
-                tableFiles.append(file)
+                return .file(try write(tables[i], rows, names: pool, ranks: ranks,
+                                       relative: "\(tables[i].name)/\(partition.path)/part-00000.parquet", scope: "merged",
+                                       threads: jobs))
+            } fold: { _, work in
+                switch work {
+                case .file(let file): tableFiles.append(file)
+                case .summary(let lines): top = lines
+                }
             }
         }
 
@@ -316,34 +327,59 @@ public struct HourlyRun {
             .filter { mode != .mergeOnly || $0.scope == "merged" }
             .map { ($0.path as NSString).deletingLastPathComponent })
             .subtracting(folders).sorted()
-        let manifest = try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
-                                           fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
-            .publish(Manifest(
-                manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
-                partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
-                inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
+        // The merged rows are done with: they are freed (every group's histogram, one by one)
+        // on a second thread while the commit waits for its fsyncs, not after it.
+        var retired: (TableRows, [String: [HopObservation]])? = (merged, observations)
+        merged = TableRows()
+        observations = [:]
+        var committed: Manifest?
+        try HostJobs<Manifest?>(count: 2, jobs: jobs).run { i throws(PipelineError) in
+            guard i == 0 else {
+                _ = retired.take()
+                return nil
+            }
+            return try PartitionCommit(tableRoot: tableRoot, staging: staging, folders: folders, removals: removals,
+                                       fileMode: mode_t(spec.write.fileMode), folderMode: mode_t(spec.write.dirMode))
+                .publish(Manifest(
+                    manifestVersion: Manifest.formatVersion, pipeline: spec.name, definition: definition,
+                    partition: partition.path, redlineVersion: RedlineVersion.current, watermarkUTCNanos: watermark,
+                    inputs: inputs, tables: tableFiles.sorted(), hosts: counters, warnings: warnings), at: manifestPath)
+        } fold: { _, m in
+            if let m { committed = m }
+        }
+        guard let manifest = committed else { preconditionFailure("the commit returns its manifest or throws") }
         for w in warnings { logger.warning("\(w)") }
         logger.info("partition \(partition) committed: \(tableFiles.count) files, manifest \(manifestPath)")
 
-        // The summary prefers each service's own (server-side) view; a service only
-        // seen from its callers (no collector on its host) shows the client view.
+        return Summary(skipped: false, manifestPath: manifestPath, manifest: manifest, redService: top)
+    }
+
+    /// One line of the CLI's summary: a service's requests, errors and p99 latency (ns), seen by
+    /// `observer`.
+    public typealias ServiceLine = (service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?,
+                                    observer: String)
+
+    /// The summary's lines from the merged red_service rows, most requests first. Each service
+    /// is shown in its own (server-side) view; a service only seen from its callers (no
+    /// collector on its host) shows the client view.
+    static func topServices(_ rows: Accumulator<RedService.Key, Row<RedService.Cell>>, names: NamePool,
+                            histogramScale: Int) -> [ServiceLine] {
         struct Entry { var requests: UInt64 = 0; var errors: UInt64 = 0; var hist: ExponentialHistogram }
         var views: [String: [String: Entry]] = [:] // "service\0protocol" -> observer -> entry
-        for (k, r) in merged[RedService.self].cells {
+        for (k, r) in rows.cells {
             let key = "\(names.name(k.service))\u{0}\(names.name(k.proto))"
-            var e = views[key]?[names.name(k.observer)] ?? Entry(hist: ExponentialHistogram(scale: agg.histogramScale))
+            var e = views[key]?[names.name(k.observer)] ?? Entry(hist: ExponentialHistogram(scale: histogramScale))
             e.requests += r.cell.requests
             e.errors += r.cell.errors
             e.hist.merge(r.cell.latency)
             views[key, default: [:]][names.name(k.observer)] = e
         }
-        let top = views.map { key, byObserver -> (service: String, protocol: String, requests: UInt64, errors: UInt64, p99: Double?, observer: String) in
+        return views.map { key, byObserver -> ServiceLine in
             let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
             let observer = byObserver["server"] != nil ? "server" : "client"
             let e = byObserver[observer]!
             return (parts[0], parts[1], e.requests, e.errors, e.hist.quantile(0.99), observer)
         }.sorted { ($0.requests, $0.service, $0.protocol) > ($1.requests, $1.service, $1.protocol) }
-        return Summary(skipped: false, manifestPath: manifestPath, manifest: manifest, redService: top)
     }
 
     /// Finishes a commit a killed run left behind, before anything else touches the root.

@@ -43,6 +43,17 @@ public protocol OutputTable {
     static func columns(_ rows: Accumulator<Key, Row<Cell>>, names: NamePool, ranks: NameRanks, bucketSeconds: Int,
                         threads: Int, ranges: (_ rowCount: Int) -> [Range<Int>],
                         write: ([ColumnData]) throws(PipelineError) -> Void) throws(PipelineError)
+    /// Adds `other`'s rows to `rows`, key by key (`Cell.merge`); with `map`, each name id `i`
+    /// of `other`'s keys is read as `map[i]` (`NamePool.translation(of:)`). Implemented once, in
+    /// the extension below; a requirement for the same reason as `columns`: the merge hashes
+    /// every key, which through the unspecialised generic form costs more than the merge.
+    static func merge(_ rows: inout Accumulator<Key, Row<Cell>>, _ other: Accumulator<Key, Row<Cell>>,
+                      renaming map: [Int32]?)
+    /// Adds the rows of a partial file of this table (`rows(from:names:)`) to `rows`, names
+    /// interned into `names`. Implemented once, in the extension below; a requirement for the
+    /// same reason as `merge`.
+    static func merge(partial columns: PartialColumns, into rows: inout Accumulator<Key, Row<Cell>>,
+                      names: inout NamePool) throws(PipelineError)
 }
 
 extension OutputTable {
@@ -86,6 +97,24 @@ extension OutputTable {
         } fold: { _, columns throws(PipelineError) in
             try write(columns)
         }
+    }
+
+    public static func merge(_ rows: inout Accumulator<Key, Row<Cell>>, _ other: Accumulator<Key, Row<Cell>>,
+                             renaming map: [Int32]?) {
+        // A map that keeps every id (the first host folded into the run's still empty pool)
+        // renames nothing; into no rows, the other rows are the result as they are.
+        let rename = map.flatMap { m in m.indices.allSatisfy { m[$0] == Int32($0) } ? nil : keyRenaming(m) }
+        guard let rename else {
+            guard rows.groupCount > 0 else { rows = other; return }
+            for (k, r) in other.cells { rows.add(k, r) }
+            return
+        }
+        for (k, r) in other.cells { rows.add(rename(k), r) }
+    }
+
+    public static func merge(partial columns: PartialColumns, into rows: inout Accumulator<Key, Row<Cell>>,
+                             names: inout NamePool) throws(PipelineError) {
+        for r in try self.rows(from: columns, names: &names) { rows.add(r.key, r.row) }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
@@ -413,14 +442,9 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
     /// `order`: the order fields' values for given keys (`OutputField.order`), after the bucket.
     init(_ rows: Accumulator<Key, Row<Cell>>, order: [(_ keys: [Key], _ ranks: NameRanks) -> [Int64]],
          ranks: NameRanks) {
+        // Keys and values of one dictionary come in the same order; copied in bulk, not pair by pair.
         let cells = rows.cells
-        var keys: [Key] = [], stored: [Row<Cell>] = []
-        keys.reserveCapacity(cells.count)
-        stored.reserveCapacity(cells.count)
-        for (k, r) in cells {
-            keys.append(k)
-            stored.append(r)
-        }
+        let keys = Array(cells.keys), stored = Array(cells.values)
         // Each row's sort words side by side, so that a comparison reads adjacent memory.
         let width = order.count + 1
         var words = [Int64](repeating: 0, count: keys.count * width)
@@ -428,7 +452,7 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
         for (j, f) in order.enumerated() {
             for (i, v) in f(keys, ranks).enumerated() { words[i * width + j + 1] = v }
         }
-        let positions = words.withUnsafeBufferPointer { w in
+        let positions = Self.packedOrder(words, width: width, count: keys.count) ?? words.withUnsafeBufferPointer { w in
             keys.indices.sorted { a, b in
                 for j in 0..<width where w[a * width + j] != w[b * width + j] { return w[a * width + j] < w[b * width + j] }
                 return false
@@ -437,6 +461,46 @@ struct FileRows<Key: TableKey, Cell: Mergeable & Equatable> {
         self.keys = positions.map { keys[$0] }
         self.stored = stored
         self.positions = positions
+    }
+
+    /// The order of `count` rows by their sort words (`width` a row, compared word by word,
+    /// ties by row index: what a stable sort on the words gives), computed on one integer per
+    /// row; nil when the words do not fit one. Each word column becomes its offset from the
+    /// column's minimum divided by the offsets' greatest common divisor (bucket starts are
+    /// multiples of the bucket width, ranks are dense), in the fewest bits that hold it, the
+    /// columns packed most significant first, so comparing the integers compares the words.
+    /// With the row index in the low bits, sorting plain integers is the whole sort.
+    static func packedOrder(_ words: [Int64], width: Int, count: Int) -> [Int]? {
+        guard count > 1 else { return Array(0..<count) }
+        var lo = [Int64](repeating: .max, count: width)
+        for i in 0..<count { for j in 0..<width { lo[j] = min(lo[j], words[i * width + j]) } }
+        var divisor = [UInt64](repeating: 0, count: width), top = [UInt64](repeating: 0, count: width)
+        for i in 0..<count {
+            for j in 0..<width {
+                let d = UInt64(bitPattern: words[i * width + j] &- lo[j])
+                top[j] = max(top[j], d)
+                if divisor[j] != 1 { divisor[j] = gcd(divisor[j], d) }
+            }
+        }
+        let bits = (0..<width).map { j in divisor[j] == 0 ? 0 : 64 - (top[j] / divisor[j]).leadingZeroBitCount }
+        let indexBits = 64 - UInt64(count - 1).leadingZeroBitCount
+        let keyBits = bits.reduce(0, +)
+        guard keyBits <= 64 else { return nil }
+        var packed = [UInt64](repeating: 0, count: count)
+        for i in 0..<count {
+            var k: UInt64 = 0
+            for j in 0..<width where bits[j] > 0 {
+                k = k << UInt64(bits[j]) | UInt64(bitPattern: words[i * width + j] &- lo[j]) / divisor[j]
+            }
+            packed[i] = k
+        }
+        guard keyBits + indexBits <= 64 else {
+            return (0..<count).sorted { packed[$0] < packed[$1] || (packed[$0] == packed[$1] && $0 < $1) }
+        }
+        for i in 0..<count { packed[i] = packed[i] << UInt64(indexBits) | UInt64(i) }
+        packed.sort()
+        let mask = UInt64(1) << UInt64(indexBits) - 1
+        return packed.map { Int($0 & mask) }
     }
 
     /// Property `path` of every row's cell, in file order.
@@ -547,12 +611,10 @@ struct TableRowsOf<T: OutputTable>: AnyTableRows {
     var rows = Accumulator<T.Key, Row<T.Cell>>()
     var empty: any AnyTableRows { Self() }
     mutating func merge(_ other: any AnyTableRows) {
-        if let o = other as? Self { rows.merge(o.rows) }
+        if let o = other as? Self { T.merge(&rows, o.rows, renaming: nil) }
     }
     mutating func merge(_ other: any AnyTableRows, renaming map: [Int32]) {
-        guard let o = other as? Self else { return }
-        let rename = T.keyRenaming(map)
-        for (k, r) in o.rows.cells { rows.add(rename(k), r) }
+        if let o = other as? Self { T.merge(&rows, o.rows, renaming: map) }
     }
 }
 
@@ -564,4 +626,11 @@ extension Accumulator {
         var isNew = false
         update(key, make: { isNew = true; return cell }) { if !isNew { $0.merge(cell) } }
     }
+}
+
+/// The greatest common divisor (gcd(0, b) = b).
+func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    var (a, b) = (a, b)
+    while b != 0 { (a, b) = (b, a % b) }
+    return a
 }

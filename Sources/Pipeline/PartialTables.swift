@@ -87,14 +87,15 @@ enum PartialTables {
         if let bad = try cols.int32(seconds).first(where: { Int($0) != bucketSeconds }) {
             throw .missingInput("\(rel): bucket_seconds \(bad), but the pipeline aggregates \(bucketSeconds) s buckets")
         }
-        let read = try T.rows(from: cols, names: &names)
-        rows.update(T.self) { acc in for r in read { acc.merge(r.key, r.row) } }
+        var read = Accumulator<T.Key, Row<T.Cell>>()
+        try T.merge(partial: cols, into: &read, names: &names)
+        rows.update(T.self) { acc in T.merge(&acc, read, renaming: nil) }
     }
 }
 
 /// Typed access to the columns of one table file; a column of the wrong shape is an input error
 /// naming the file.
-struct PartialColumns {
+public struct PartialColumns {
     let columns: [ColumnData]
     let file: String
 

@@ -18,10 +18,11 @@ struct CorpusFile {
         return concat(batches.map { $0[c] })
     }
 
-    func write(to dir: URL) throws -> String {
+    /// Writes the file as `<name>.parquet` in `dir`, its `redline.table` metadata `table` (the name by default).
+    func write(to dir: URL, table: String? = nil) throws -> String {
         let path = dir.appendingPathComponent("\(name).parquet").path
         let w = try ParquetFileWriter(path: path, schema: schema, options: options,
-                                      metadata: [("redline.table", name), ("redline.schema_version", "1")])
+                                      metadata: [("redline.table", table ?? name), ("redline.schema_version", "1")])
         for b in batches { try w.write(b) }
         try w.close()
         return path

@@ -28,6 +28,24 @@ struct RoundTripTests {
         }
     }
 
+    @Test("every corpus file is byte-identical whatever the number of threads encoding its columns")
+    func threadsDoNotChangeBytes() throws {
+        let dir = try makeScratchDirectory("redline-parquet-threads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for file in corpus() {
+            var bytes: [Data] = []
+            for threads in [1, 2, 5] {
+                var f = file
+                f.options.threads = threads
+                f.name = "\(file.name)-\(threads)"
+                // The key-value metadata names the file: the same name for every thread count.
+                let path = try f.write(to: dir, table: file.name)
+                bytes.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
+            #expect(bytes[0].count > 0 && bytes[1] == bytes[0] && bytes[2] == bytes[0], "\(file.name)")
+        }
+    }
+
     @Test("dictionary falls back to PLAIN once the dictionary passes its limit")
     func dictionaryFallback() throws {
         let dir = try makeScratchDirectory("redline-parquet-fallback")

@@ -122,4 +122,35 @@ struct OutputTableTests {
         #expect(try file(RedEdge.self, edges, threads: 3, rowGroupRows: 10_000)
             == file(RedEdge.self, edges, threads: 0, rowGroupRows: 10_000))
     }
+
+    @Test("rows ordered through one packed integer each come in the order of comparing their sort words, ties by row")
+    func packedOrderIsWordOrder() {
+        var rng = SystemRandomNumberGenerator()
+        // Word columns like a file's: bucket starts in ns (multiples of a width), name ranks,
+        // codes in text order (negative ones far below), a constant column; and columns too wide
+        // to pack, where the answer is nil.
+        let columns: [() -> Int64] = [
+            { 1_767_322_800_000_000_000 + Int64.random(in: 0..<60, using: &rng) * 60_000_000_000 },
+            { Int64.random(in: 0..<40, using: &rng) },
+            { OutputField<Ranked.Key, Ranked.Cell>.textOrder(Int32.random(in: -5...300, using: &rng)) },
+            { 7 },
+            { Int64.random(in: 0...3, using: &rng) },
+        ]
+        for width in 1...columns.count {
+            for count in [0, 1, 2, 3, 100, 5000] {
+                var words: [Int64] = []
+                for _ in 0..<count { for j in 0..<width { words.append(columns[j]()) } }
+                let expected = (0..<count).sorted { a, b in
+                    for j in 0..<width where words[a * width + j] != words[b * width + j] {
+                        return words[a * width + j] < words[b * width + j]
+                    }
+                    return a < b
+                }
+                #expect(FileRows<Ranked.Key, Ranked.Cell>.packedOrder(words, width: width, count: count) == expected,
+                        "width \(width), \(count) rows")
+            }
+        }
+        let wide = (0..<40).map { _ in Int64.random(in: .min ... .max, using: &rng) }
+        #expect(FileRows<Ranked.Key, Ranked.Cell>.packedOrder(wide, width: 2, count: 20) == nil)
+    }
 }

@@ -2,11 +2,11 @@
 /// dense values, cuts data pages (v1) at the page size, falls back from dictionary to PLAIN
 /// when the dictionary outgrows its limit or does not pay, and on `finish` yields the
 /// chunk's bytes (dictionary page first) and the numbers its ColumnMetaData needs. One
-/// writer per column per file; `reset()` starts the next row group's chunk.
+/// writer per column per file; `reset()` starts the next row group's chunk. Each call is given
+/// the page compressor to use (the calling thread's), which does not change the bytes.
 final class ColumnChunkWriter {
     let field: ParquetField
     private let options: ParquetWriterOptions
-    private let compressor: PageCompressor
     private let encoder: ValueEncoder
     private let maxDef: Int, maxRep: Int
     private var defLevels = LevelBuffer()
@@ -22,10 +22,9 @@ final class ColumnChunkWriter {
     private(set) var nullCount: Int64 = 0
     private var pagesByEncoding: [Encoding: Int32] = [:]
 
-    init(field: ParquetField, options: ParquetWriterOptions, compressor: PageCompressor) {
+    init(field: ParquetField, options: ParquetWriterOptions) {
         self.field = field
         self.options = options
-        self.compressor = compressor
         maxDef = field.maxDefinitionLevel
         maxRep = field.maxRepetitionLevel
         let dict = options.dictionary
@@ -67,7 +66,8 @@ final class ColumnChunkWriter {
 
     /// Appends rows `rows` of `data`; `valueCursor` is the index of the first dense value
     /// of those rows and is advanced past them.
-    func append(_ data: ColumnData, rows: Range<Int>, valueCursor: inout Int) throws(ParquetError) {
+    func append(_ data: ColumnData, rows: Range<Int>, valueCursor: inout Int,
+                compressor: PageCompressor) throws(ParquetError) {
         let first = valueCursor
         switch field.shape {
         case .required:
@@ -136,10 +136,10 @@ final class ColumnChunkWriter {
 
         if encoder.isDictionaryEncoding
             && (encoder.dictionaryBytes > options.dictionaryPageLimit || dictionaryDoesNotPay) {
-            try flushPage()
+            try flushPage(compressor)
             encoder.fallBackToPlain()
         } else if encoder.pageBytesEstimate >= options.dataPageSize || pageLevels >= options.maxLevelsPerPage {
-            try flushPage()
+            try flushPage(compressor)
         }
     }
 
@@ -156,7 +156,7 @@ final class ColumnChunkWriter {
     }
 
     /// Writes the open page (levels + values) as a DATA_PAGE, if it holds any levels.
-    private func flushPage() throws(ParquetError) {
+    private func flushPage(_ compressor: PageCompressor) throws(ParquetError) {
         guard pageLevels > 0 else { return }
         body.removeAll()
         if maxRep > 0 { writeLevels(repLevels, maxLevel: maxRep) }
@@ -190,8 +190,8 @@ final class ColumnChunkWriter {
 
     /// Flushes the last page and builds the dictionary page. The returned buffers belong to
     /// this writer: write them out before calling `reset()`.
-    func finish() throws(ParquetError) -> Finished {
-        try flushPage()
+    func finish(compressor: PageCompressor) throws(ParquetError) -> Finished {
+        try flushPage(compressor)
         var dictSink: PageSink?
         dictionaryBody.removeAll()
         if pagesByEncoding[.rleDictionary] != nil, let n = encoder.dictionaryPage(into: dictionaryBody) {
@@ -215,7 +215,7 @@ final class ColumnChunkWriter {
         let minMax = encoder.statistics
         let statistics = Statistics(nullCount: nullCount, minValue: minMax?.min, maxValue: minMax?.max)
         let dictBytes = dictSink.map { Int($0.compressedBytes) } ?? 0
-        let type = field.type.physicalType, path = field.leafPath, codec = compressor.codec
+        let type = field.type.physicalType, path = field.leafPath, codec = options.compression
         let levels = numLevels
         return Finished(
             dictionaryPage: dictSink?.chunk, dataPages: dataPages.chunk,

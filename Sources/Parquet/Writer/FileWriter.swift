@@ -3,7 +3,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import RedlineBase
+import Synchronization
 
 /// Knobs of the writer. Defaults follow pyarrow's so files are comparable in size and shape.
 public struct ParquetWriterOptions: Sendable {
@@ -27,6 +29,10 @@ public struct ParquetWriterOptions: Sendable {
     public var rowGroupBytes = 128 << 20
     /// Mode of the file, set explicitly (`fchmod`), not left to the umask.
     public var fileMode: mode_t = 0o640
+    /// Threads that encode and compress the columns of a batch (and of a row group's last
+    /// pages) at once, each column on one thread at a time with that thread's zstd context:
+    /// for a file whose writing is what a run waits for. The file's bytes do not depend on it.
+    public var threads = 1
 
     public init() {}
 }
@@ -50,7 +56,8 @@ public final class ParquetFileWriter {
     private let tempPath: String
     private var fd: Int32 = -1
     private var offset: Int64 = 0
-    private let compressor: PageCompressor
+    /// One per thread encoding columns (`ParquetWriterOptions.threads`).
+    private let compressors: [PageCompressor]
     private var columns: [ColumnChunkWriter] = []
     private var rowsInGroup = 0
     private var rowGroups: [RowGroupMeta] = []
@@ -71,7 +78,11 @@ public final class ParquetFileWriter {
         self.options = options
         keyValues = [("redline.writer_version", Self.writerVersion)] + metadata.map { ($0.0, $0.1) }
         tempPath = "\(path).tmp-\(getpid())"
-        compressor = try PageCompressor(codec: options.compression, level: options.zstdLevel)
+        var compressors: [PageCompressor] = []
+        for _ in 0..<max(1, min(options.threads, schema.fields.count)) {
+            compressors.append(try PageCompressor(codec: options.compression, level: options.zstdLevel))
+        }
+        self.compressors = compressors
         do throws(FileError) {
             fd = try POSIXFile.open(tempPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: options.fileMode)
         } catch {
@@ -83,7 +94,7 @@ public final class ParquetFileWriter {
             abandon()
             throw error
         }
-        columns = schema.fields.map { ColumnChunkWriter(field: $0, options: options, compressor: compressor) }
+        columns = schema.fields.map { ColumnChunkWriter(field: $0, options: options) }
     }
 
     deinit { if !closed { abandon() } }
@@ -103,13 +114,16 @@ public final class ParquetFileWriter {
                 throw .schemaMismatch("column \(field.name) has \(data.rowCount) rows, expected \(rows)")
             }
         }
+        // Each column's cursor is touched by the thread appending to that column only.
+        let cursors = UnsafeMutableBufferPointer<Int>.allocate(capacity: batch.count)
+        cursors.initialize(repeating: 0)
+        defer { cursors.deallocate() }
         do throws(ParquetError) {
-            var cursors = [Int](repeating: 0, count: batch.count)
             var row = 0
             while row < rows {
                 let n = min(Self.sliceRows, rows - row, options.rowGroupRows - rowsInGroup)
-                for c in 0..<batch.count {
-                    try columns[c].append(batch[c], rows: row..<(row + n), valueCursor: &cursors[c])
+                try eachColumn { c, compressor throws(ParquetError) in
+                    try columns[c].append(batch[c], rows: row..<(row + n), valueCursor: &cursors[c], compressor: compressor)
                 }
                 row += n
                 rowsInGroup += n
@@ -139,6 +153,42 @@ public final class ParquetFileWriter {
     /// Convenience for one-column-per-array callers.
     public func write(_ batch: ColumnData...) throws(ParquetError) { try write(batch) }
 
+    /// `body(c, compressor)` for every column `c`: in column order on this thread, or, with
+    /// several compressors, on as many threads, each taking the next column not yet taken and
+    /// using its own compressor. Every column runs; the first error in column order is thrown.
+    private func eachColumn(_ body: (Int, PageCompressor) throws(ParquetError) -> Void) throws(ParquetError) {
+        guard compressors.count > 1 else {
+            for c in columns.indices { try body(c, compressors[0]) }
+            return
+        }
+        let count = columns.count, compressors = compressors
+        let errors = UnsafeMutableBufferPointer<ParquetError?>.allocate(capacity: count)
+        errors.initialize(repeating: nil)
+        defer {
+            _ = errors.deinitialize()
+            errors.deallocate()
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            let shared = UnsafeShared((body: body, compressors: compressors, errors: errors))
+            DispatchQueue.concurrentPerform(iterations: compressors.count) { w in
+                let (body, compressors, errors) = shared.value
+                while true {
+                    let c = next.add(1, ordering: .relaxed).oldValue
+                    guard c < count else { return }
+                    do throws(ParquetError) { try body(c, compressors[w]) } catch { errors[c] = error }
+                }
+            }
+        }
+        if let e = errors.lazy.compactMap({ $0 }).first { throw e }
+    }
+
+    /// A value shared by `eachColumn`'s threads, each using it for its own columns only.
+    private struct UnsafeShared<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+
     private var estimatedRowGroupBytes: Int { columns.reduce(0) { $0 + $1.estimatedBytes } }
 
     /// Closes the current row group (if it has rows): chunks go to the file column by column.
@@ -147,8 +197,16 @@ public final class ParquetFileWriter {
         let groupStart = offset
         var chunks: [ColumnChunkMeta] = []
         var uncompressed: Int64 = 0, compressed: Int64 = 0
-        for column in columns {
-            let f = try column.finish()
+        // The chunks' last pages are encoded on the encoding threads, then written in column order.
+        let finished = UnsafeMutableBufferPointer<ColumnChunkWriter.Finished?>.allocate(capacity: columns.count)
+        finished.initialize(repeating: nil)
+        defer {
+            _ = finished.deinitialize()
+            finished.deallocate()
+        }
+        try eachColumn { c, compressor throws(ParquetError) in finished[c] = try columns[c].finish(compressor: compressor) }
+        for f in finished {
+            let f = f!
             let start = offset
             if let d = f.dictionaryPage { try writeAll(d.bytes) }
             try writeAll(f.dataPages.bytes)
