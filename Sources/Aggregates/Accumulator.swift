@@ -25,7 +25,19 @@ public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable
         body(&storage[key, default: make()])
     }
 
-    /// Adds a partial cell (merge step).
+    /// Changes every cell in place, given its key.
+    public mutating func updateEach(_ body: (Key, inout Cell) -> Void) {
+        var i = storage.startIndex
+        while i != storage.endIndex {
+            body(storage.keys[i], &storage.values[i])
+            storage.formIndex(after: &i)
+        }
+    }
+
+    /// Adds a partial cell (merge step). Inlinable, so that each table's key and cell types get
+    /// their own specialisation where it is called (hashing through the generic form costs
+    /// more than the merge).
+    @inlinable
     public mutating func merge(_ key: Key, _ cell: Cell) {
         // Through the index, in place: `storage[key] != nil` would copy the cell out first.
         if let i = storage.index(forKey: key) { storage.values[i].merge(cell) } else { storage[key] = cell }

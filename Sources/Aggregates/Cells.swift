@@ -136,7 +136,7 @@ public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
     public var cell: Cell
     public var completeness: Completeness
 
-    public init(cell: Cell, completeness: Completeness) {
+    public init(cell: Cell, completeness: Completeness = Completeness()) {
         self.cell = cell
         self.completeness = completeness
     }
