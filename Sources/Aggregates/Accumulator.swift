@@ -19,6 +19,9 @@ public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable
 
     public var groupCount: Int { storage.count }
 
+    /// Makes room for `groups` groups in all.
+    public mutating func reserveCapacity(_ groups: Int) { storage.reserveCapacity(groups) }
+
     /// Updates the cell of `key`, creating it with `make` first if needed.
     @inlinable
     public mutating func update(_ key: Key, make: () -> Cell, _ body: (inout Cell) -> Void) {

@@ -100,6 +100,7 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     /// The bucket index a positive value maps to at this histogram's scale.
+    @inline(__always)
     public func index(of value: UInt64) -> Int { withMapping { $0.index(of: Double(value)) } }
 
     /// Lower (exclusive) bound of bucket `index`: `base^index`.
@@ -108,6 +109,14 @@ public struct ExponentialHistogram: Sendable, Equatable {
     /// Records one value (`record(value, times: 1)`, on the per-call path).
     @inline(__always)
     public mutating func record(_ value: UInt64) {
+        record(value, index: value == 0 ? 0 : index(of: value))
+    }
+
+    /// `record(value)` with the value's bucket index given: `index(of: value)` at this
+    /// histogram's scale (ignored for 0). A value recorded into several histograms of one scale
+    /// (a call's red_service and red_edge cells) has its index computed once.
+    @inline(__always)
+    mutating func record(_ value: UInt64, index i: Int) {
         count &+= 1
         let (s, o) = sum.addingReportingOverflow(value)
         sum = o ? .max : s
@@ -117,7 +126,6 @@ public struct ExponentialHistogram: Sendable, Equatable {
             zeroCount &+= 1
             return
         }
-        let i = withMapping { $0.index(of: Double(value)) }
         // Inline for the common case: a bucket inside the range whose count stays in 32 bits.
         let k = i &- offset
         if !wide && k >= 0 && k < words.count && words[k] < .max {

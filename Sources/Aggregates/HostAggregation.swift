@@ -302,9 +302,15 @@ public struct HostAggregation {
         countUnknowns(local: r.local, remote: r.remote)
         let isServer = call.pointee.side == UInt8(RL_SIDE_SERVER.rawValue)
         let g = Int(isServer ? r.serverGroup : r.clientGroup)
-        serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: call.pointee)
         if wantEdge {
-            edgeCells.cells[edgeCells.index(group: Int(isServer ? r.serverEdge : r.clientEdge), bucket: bi)].add(call: call.pointee)
+            // The call's latency bucket found once for both tables' histograms (one scale).
+            let duration = call.pointee.duration_ns
+            let latencyIndex = duration == 0 ? 0 : serviceCells.empty.latency.index(of: duration)
+            serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: call.pointee, latencyIndex: latencyIndex)
+            edgeCells.cells[edgeCells.index(group: Int(isServer ? r.serverEdge : r.clientEdge), bucket: bi)]
+                .add(call: call.pointee, latencyIndex: latencyIndex)
+        } else {
+            serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: call.pointee)
         }
         if wantTraffic {
             trafficCalls.cells[trafficCalls.index(group: Int(isServer ? r.serverTraffic : r.clientTraffic), bucket: bi)] &+= 1
@@ -504,13 +510,18 @@ public struct HostAggregation {
     public mutating func finish(names: inout NamePool)
         -> (aggregates: PartitionAggregates, counters: AggregationCounters, watermark: Int64?) {
         let groups = serviceGroups.keys.count
+        var serviceRows = 0
         for bi in 0..<bucketCount {
             for g in 0..<groups where serviceCells[g, bi].requests > 0 {
                 let k = serviceGroups.keys[g], cell = serviceCells[g, bi]
                 ledger.observed[.init(cls: Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi),
                                 default: 0] &+= cell.requests
+                serviceRows += 1
             }
         }
+        // Room for every row at once (at most one per cell): growing a dictionary of a few
+        // thousand rows step by step rehashes it a dozen times.
+        agg.redService.reserveCapacity(agg.redService.groupCount + serviceRows)
         ledger.charge(losses)
         losses = [:]
         for bi in 0..<bucketCount {
@@ -523,6 +534,7 @@ public struct HostAggregation {
             }
         }
         serviceCells = BucketCells(buckets: 0, empty: serviceCells.empty)
+        if wantEdge { agg.redEdge.reserveCapacity(agg.redEdge.groupCount + edgeCells.cells.count { $0.requests > 0 }) }
         for bi in 0..<bucketCount {
             for g in 0..<(wantEdge ? edgeGroups.keys.count : 0) where edgeCells[g, bi].requests > 0 {
                 let cell = edgeCells[g, bi]
