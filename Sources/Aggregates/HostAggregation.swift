@@ -264,15 +264,26 @@ public struct HostAggregation {
             }
             return
         }
-        let offset = block.offsetNanos, peak = block.peakNanos
-        // Of the calls in the partition: the latest time, and the two that bound the
-        // uncertainty (0 and .max: none; the block's times are above 0 and below 2^62).
+        let (below, above, latest) = self.calls(base, count: calls.count, offset: block.offsetNanos, peak: block.peakNanos,
+                                                aggregateCalls: aggregateCalls, names: &names)
+        guard latest > .min else { return }
+        if latest > (watermark ?? .min) { watermark = latest }
+        maxUncertainty = max(maxUncertainty, block.maxUncertaintyNanos(highestAtOrBelowPeak: below > 0 ? below : nil,
+                                                                       lowestAbovePeak: above < .max ? above : nil))
+    }
+
+    /// The calls of a block with one offset (`calls(_:names:)`), in a function of their own:
+    /// small enough a caller for `add` to be inlined into its loop. Returns, of the calls in
+    /// the partition, the highest time at or below `peak` and the lowest above it (0 and .max:
+    /// none; the block's times are above 0 and below 2^62), and the latest corrected time.
+    mutating func calls(_ base: UnsafePointer<rl_l7_call>, count: Int, offset: Int64, peak: UInt64, aggregateCalls: Bool,
+                        names: inout NamePool) -> (below: UInt64, above: UInt64, latest: Int64) {
         var below: UInt64 = 0, above = UInt64.max, latest = Int64.min
         // The bucket of the call before and its bounds: a block's calls mostly share one, so
         // most calls find theirs by two comparisons instead of a division.
         var bi = 0, bucketLow = Int64.max, bucketHigh = Int64.min
         var added: UInt64 = 0
-        for i in 0..<calls.count {
+        for i in 0..<count {
             let t = base[i].start_ns
             let u = Int64(bitPattern: t) &+ offset
             guard u >= start && u < end else { counters.otherPartition += 1; continue }
@@ -288,10 +299,7 @@ public struct HostAggregation {
             add(base + i, bucket: bi, aggregateCalls: aggregateCalls, names: &names)
         }
         counters.aggregated &+= added
-        guard latest > .min else { return }
-        if latest > (watermark ?? .min) { watermark = latest }
-        maxUncertainty = max(maxUncertainty, block.maxUncertaintyNanos(highestAtOrBelowPeak: below > 0 ? below : nil,
-                                                                       lowestAbovePeak: above < .max ? above : nil))
+        return (below, above, latest)
     }
 
     /// Adds one call of the partition, corrected into bucket `bi` (its UTC time in `lastUTC`;
