@@ -531,18 +531,13 @@ public struct HostAggregation {
     public mutating func finish(names: inout NamePool)
         -> (aggregates: PartitionAggregates, counters: AggregationCounters, watermark: Int64?) {
         let groups = serviceGroups.keys.count
-        var serviceRows = 0
         for bi in 0..<bucketCount {
             for g in 0..<groups where serviceCells[g, bi].requests > 0 {
                 let k = serviceGroups.keys[g], cell = serviceCells[g, bi]
                 ledger.observed[.init(cls: Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi),
                                 default: 0] &+= cell.requests
-                serviceRows += 1
             }
         }
-        // Room for every row at once (at most one per cell): growing a dictionary of a few
-        // thousand rows step by step rehashes it a dozen times.
-        agg.redService.reserveCapacity(agg.redService.groupCount + serviceRows)
         ledger.charge(losses)
         losses = [:]
         for bi in 0..<bucketCount {
@@ -555,6 +550,10 @@ public struct HostAggregation {
             }
         }
         serviceCells = BucketCells(buckets: 0, empty: serviceCells.empty)
+        // Room for every red_edge row at once (one per cell with calls: a group is a row's key
+        // without its bucket): growing a dictionary of thousands of rows step by step rehashes
+        // it a dozen times. Not for red_service, whose client rows gather several groups (the
+        // cells would overstate its rows several times over, and the memory with them).
         if wantEdge { agg.redEdge.reserveCapacity(agg.redEdge.groupCount + edgeCells.cells.count { $0.requests > 0 }) }
         for bi in 0..<bucketCount {
             for g in 0..<(wantEdge ? edgeGroups.keys.count : 0) where edgeCells[g, bi].requests > 0 {
