@@ -19,13 +19,28 @@ public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable
 
     public var groupCount: Int { storage.count }
 
+    /// Makes room for `groups` groups in all.
+    public mutating func reserveCapacity(_ groups: Int) { storage.reserveCapacity(groups) }
+
     /// Updates the cell of `key`, creating it with `make` first if needed.
     @inlinable
     public mutating func update(_ key: Key, make: () -> Cell, _ body: (inout Cell) -> Void) {
         body(&storage[key, default: make()])
     }
 
-    /// Adds a partial cell (merge step).
+    /// Changes every cell in place, given its key.
+    public mutating func updateEach(_ body: (Key, inout Cell) -> Void) {
+        var i = storage.startIndex
+        while i != storage.endIndex {
+            body(storage.keys[i], &storage.values[i])
+            storage.formIndex(after: &i)
+        }
+    }
+
+    /// Adds a partial cell (merge step). Inlinable, so that each table's key and cell types get
+    /// their own specialisation where it is called (hashing through the generic form costs
+    /// more than the merge).
+    @inlinable
     public mutating func merge(_ key: Key, _ cell: Cell) {
         // Through the index, in place: `storage[key] != nil` would copy the cell out first.
         if let i = storage.index(forKey: key) { storage.values[i].merge(cell) } else { storage[key] = cell }

@@ -18,12 +18,20 @@ public struct REDCell: Mergeable, Equatable {
     /// unpaired (a request counted without its response carries no latency).
     @inline(__always)
     public mutating func add(call c: rl_l7_call) {
+        add(call: c, latencyIndex: c.duration_ns == 0 ? 0 : latency.index(of: c.duration_ns))
+    }
+
+    /// `add(call:)` with the bucket index of the call's duration given (`latency.index(of:)`,
+    /// ignored for 0 and for an unpaired call): computed once for a call added to several cells
+    /// whose histograms share a scale.
+    @inline(__always)
+    mutating func add(call c: rl_l7_call, latencyIndex: Int) {
         requests &+= 1
         if c.status_class == UInt8(RL_STATUS_SERVER_ERROR.rawValue) { errors &+= 1 }
         if c.status_class == UInt8(RL_STATUS_CLIENT_ERROR.rawValue) { clientErrors &+= 1 }
         requestBytes &+= UInt64(c.req_bytes)
         responseBytes &+= UInt64(c.resp_bytes)
-        if c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) == 0 { latency.record(c.duration_ns) }
+        if c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) == 0 { latency.record(c.duration_ns, index: latencyIndex) }
     }
 
     public mutating func merge(_ o: REDCell) {
@@ -136,7 +144,7 @@ public struct Row<Cell: Mergeable & Equatable>: Mergeable, Equatable {
     public var cell: Cell
     public var completeness: Completeness
 
-    public init(cell: Cell, completeness: Completeness) {
+    public init(cell: Cell, completeness: Completeness = Completeness()) {
         self.cell = cell
         self.completeness = completeness
     }

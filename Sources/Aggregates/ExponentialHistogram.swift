@@ -40,14 +40,19 @@ public struct ExponentialHistogram: Sendable, Equatable {
     public private(set) var min: UInt64?
     public private(set) var max: UInt64?
 
-    /// One of the immortal shared mappings (`IndexMapping.shared`), so not reference-counted.
-    private unowned(unsafe) let mapping: IndexMapping
+    /// One of the immortal shared mappings (`IndexMapping.shared`), so not reference-counted:
+    /// used through `_withUnsafeGuaranteedRef`, which neither retains nor releases it (an
+    /// `unowned(unsafe)` reference is retained around every call, once per recorded value).
+    private let unmanagedMapping: Unmanaged<IndexMapping>
+
+    @inline(__always)
+    private func withMapping<R>(_ body: (IndexMapping) -> R) -> R { unmanagedMapping._withUnsafeGuaranteedRef(body) }
 
     /// An empty histogram. `scale` must lie in `scaleRange`.
     public init(scale: Int = ExponentialHistogram.defaultScale) {
         precondition(Self.scaleRange.contains(scale), "scale \(scale) outside \(Self.scaleRange)")
         self.scale = scale
-        self.mapping = IndexMapping.shared(scale: scale)
+        self.unmanagedMapping = Unmanaged.passUnretained(IndexMapping.shared(scale: scale))
     }
 
     /// Rebuilds a histogram from its stored parts (a Parquet row, a partial).
@@ -95,14 +100,23 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     /// The bucket index a positive value maps to at this histogram's scale.
-    public func index(of value: UInt64) -> Int { mapping.index(of: Double(value)) }
+    @inline(__always)
+    public func index(of value: UInt64) -> Int { withMapping { $0.index(of: Double(value)) } }
 
     /// Lower (exclusive) bound of bucket `index`: `base^index`.
-    public func lowerBound(ofBucket index: Int) -> Double { mapping.lowerBound(index) }
+    public func lowerBound(ofBucket index: Int) -> Double { withMapping { $0.lowerBound(index) } }
 
     /// Records one value (`record(value, times: 1)`, on the per-call path).
     @inline(__always)
     public mutating func record(_ value: UInt64) {
+        record(value, index: value == 0 ? 0 : index(of: value))
+    }
+
+    /// `record(value)` with the value's bucket index given: `index(of: value)` at this
+    /// histogram's scale (ignored for 0). A value recorded into several histograms of one scale
+    /// (a call's red_service and red_edge cells) has its index computed once.
+    @inline(__always)
+    mutating func record(_ value: UInt64, index i: Int) {
         count &+= 1
         let (s, o) = sum.addingReportingOverflow(value)
         sum = o ? .max : s
@@ -112,7 +126,6 @@ public struct ExponentialHistogram: Sendable, Equatable {
             zeroCount &+= 1
             return
         }
-        let i = mapping.index(of: Double(value))
         // Inline for the common case: a bucket inside the range whose count stays in 32 bits.
         let k = i &- offset
         if !wide && k >= 0 && k < words.count && words[k] < .max {
@@ -134,7 +147,7 @@ public struct ExponentialHistogram: Sendable, Equatable {
             zeroCount &+= n
             return
         }
-        add(index: mapping.index(of: Double(value)), n)
+        add(index: withMapping { $0.index(of: Double(value)) }, n)
     }
 
     private mutating func add(index i: Int, _ n: UInt64) {
@@ -242,7 +255,7 @@ public struct ExponentialHistogram: Sendable, Equatable {
         for k in 0..<bucketCount {
             cumulative &+= count(atPosition: k)
             if cumulative >= rank {
-                let mid = mapping.lowerBound(offset + k) * mapping.sqrtBase
+                let mid = withMapping { $0.lowerBound(offset + k) * $0.sqrtBase }
                 return Swift.min(Swift.max(mid, Double(lo)), Double(hi))
             }
         }
@@ -250,7 +263,7 @@ public struct ExponentialHistogram: Sendable, Equatable {
     }
 
     /// Largest relative error of a quantile at this scale: `2^(2^-scale / 2) - 1`.
-    public var relativeError: Double { mapping.sqrtBase - 1 }
+    public var relativeError: Double { withMapping { $0.sqrtBase } - 1 }
 
     /// Drops zero buckets at both ends so equal histograms have equal parts.
     private mutating func trim() {
@@ -340,6 +353,7 @@ final class IndexMapping: Sendable {
         cache[scale - ExponentialHistogram.scaleRange.lowerBound]
     }
 
+    @inline(__always)
     func index(of v: Double) -> Int {
         let bits = v.bitPattern
         let e = Int((bits >> 52) & 0x7FF) - 1023

@@ -191,21 +191,27 @@ public struct HostAggregation {
         if remote == NamePool.unknown { counters.unknownRemote += 1 }
     }
 
-    /// A call's enrichment, from the shape cache or resolved (and cached) on a miss.
+    /// The entry (index in `shapeEntries`) of a call's shape: from its cache slot, or
+    /// resolved and cached on a miss (out of line, so the per-call path stays small).
     @inline(__always)
-    mutating func resolved(_ c: rl_l7_call, laddr: NetworkAddress, raddr: NetworkAddress,
-                           names: inout NamePool) -> ResolvedShape {
-        let shape = CallShape(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
-                              raddr: raddr, laddr: laddr, l7: c.l7_proto, l4: c.l4_proto)
-        let slot = shape.slot
-        let entry = Int(shapes[slot]) - 1
-        if entry >= 0 && shapeEntries[entry].shape == shape { return shapeEntries[entry].resolved }
+    mutating func shapeEntry(_ call: UnsafePointer<rl_l7_call>, names: inout NamePool) -> Int {
+        let shape = CallShape(call)
+        let entry = Int(shapes[shape.slot]) &- 1
+        if entry >= 0 && shapeEntries[entry].shape == shape { return entry }
+        return missedShape(call, names: &names)
+    }
+
+    /// `shapeEntry` on a miss: the shape's entry if it was evicted from its slot, else a new
+    /// entry with its enrichment resolved and a group id in each call table.
+    @inline(never)
+    mutating func missedShape(_ call: UnsafePointer<rl_l7_call>, names: inout NamePool) -> Int {
+        let shape = CallShape(call), slot = shape.slot, c = call.pointee
         if let known = shapeIndex[shape] {
             shapes[slot] = known + 1
-            return shapeEntries[Int(known)].resolved
+            return Int(known)
         }
         let e = resolve(cgroup: c.cgroup_id, localService: c.local_service, peerService: c.peer_service,
-                        laddr: laddr, raddr: raddr, names: &names)
+                        laddr: address(c.laddr), raddr: address(c.raddr), names: &names)
         let (local, remote, localDC, remoteDC, src) = (e.local, e.remote, e.localDC, e.remoteDC, e.peerSource)
         let proto = resolver.protocolID(c.l7_proto, names: &names)
         let l4 = c.l4_proto == 17 ? ids.udp : ids.tcp
@@ -224,20 +230,22 @@ public struct HostAggregation {
             clientTraffic: trafficGroups.id(TrafficKey(bucket: 0, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                                        dstService: remote, l4: l4, observer: ids.source,
                                                        peerSource: src)))
-        shapeIndex[shape] = Int32(shapeEntries.count)
-        shapes[slot] = Int32(shapeEntries.count + 1)
+        let entry = shapeEntries.count
+        shapeIndex[shape] = Int32(entry)
+        shapes[slot] = Int32(entry + 1)
         shapeEntries.append(ShapeEntry(shape: shape, resolved: r))
         // Every group's cells exist from its first call on: the per-call path only indexes.
         serviceCells.reserve(groups: serviceGroups.keys.count)
         if wantEdge { edgeCells.reserve(groups: edgeGroups.keys.count) }
         if wantTraffic { trafficCalls.reserve(groups: trafficGroups.keys.count) }
-        return r
+        return entry
     }
 
     /// One block of calls. Where the cursor gives the block one offset
     /// (`Timeline.Cursor.blockCorrection`), each call's time is corrected by one addition and
-    /// the block's largest uncertainty taken from two of its calls; otherwise call by call.
-    /// Both give the same results.
+    /// the block's largest uncertainty taken from two of its calls; otherwise its two halves are
+    /// taken in turn the same way, and a few calls without one offset call by call. All give
+    /// the same results.
     public mutating func calls(_ calls: UnsafeBufferPointer<rl_l7_call>, names: inout NamePool) {
         guard !calls.isEmpty else { return }
         // Checked once per block: comparing the existential with nil per call copies it.
@@ -247,43 +255,84 @@ public struct HostAggregation {
             first = min(first, c.start_ns)
             last = max(last, c.start_ns)
         }
+        // Calls are read in place: a copy of the 96-byte record per call costs more than its use.
+        let base = calls.baseAddress!
         guard let block = cursor?.blockCorrection(first: first, last: last) else {
-            for c in calls {
-                guard let bi = bucket(c.start_ns) else { continue }
-                add(c, bucket: bi, aggregateCalls: aggregateCalls, names: &names)
+            // A block an anchor falls into straddles two pieces of the timeline: calls are
+            // written in about time order, so its halves mostly have one offset each (one in
+            // twelve blocks of the pipeline benchmark, corrected call by call before).
+            if calls.count > Self.fewCalls {
+                let half = calls.count / 2
+                self.calls(UnsafeBufferPointer(rebasing: calls[..<half]), names: &names)
+                self.calls(UnsafeBufferPointer(rebasing: calls[half...]), names: &names)
+                return
+            }
+            for i in 0..<calls.count {
+                guard let bi = bucket(base[i].start_ns) else { continue }
+                counters.aggregated &+= 1
+                add(base + i, bucket: bi, aggregateCalls: aggregateCalls, names: &names)
             }
             return
         }
-        let offset = block.offsetNanos, peak = block.peakNanos
-        // Of the calls in the partition: the latest time, and the two that bound the
-        // uncertainty (0 and .max: none; the block's times are above 0 and below 2^62).
-        var below: UInt64 = 0, above = UInt64.max, latest = Int64.min
-        for c in calls {
-            let t = c.start_ns
-            let u = Int64(bitPattern: t) &+ offset
-            guard u >= start && u < end else { counters.otherPartition += 1; continue }
-            if t <= peak { below = max(below, t) } else { above = min(above, t) }
-            latest = max(latest, u)
-            lastUTC = u
-            add(c, bucket: Int((u - start) / width), aggregateCalls: aggregateCalls, names: &names)
-        }
+        let (below, above, latest) = self.calls(base, count: calls.count, offset: block.offsetNanos, peak: block.peakNanos,
+                                                aggregateCalls: aggregateCalls, names: &names)
         guard latest > .min else { return }
         if latest > (watermark ?? .min) { watermark = latest }
         maxUncertainty = max(maxUncertainty, block.maxUncertaintyNanos(highestAtOrBelowPeak: below > 0 ? below : nil,
                                                                        lowestAbovePeak: above < .max ? above : nil))
     }
 
-    /// Adds one call of the partition, corrected into bucket `bi` (its UTC time in `lastUTC`).
+    /// The calls of a block with one offset (`calls(_:names:)`), in a function of their own:
+    /// small enough a caller for `add` to be inlined into its loop. Returns, of the calls in
+    /// the partition, the highest time at or below `peak` and the lowest above it (0 and .max:
+    /// none; the block's times are above 0 and below 2^62), and the latest corrected time.
+    mutating func calls(_ base: UnsafePointer<rl_l7_call>, count: Int, offset: Int64, peak: UInt64, aggregateCalls: Bool,
+                        names: inout NamePool) -> (below: UInt64, above: UInt64, latest: Int64) {
+        var below: UInt64 = 0, above = UInt64.max, latest = Int64.min
+        // The bucket of the call before and its bounds: a block's calls mostly share one, so
+        // most calls find theirs by two comparisons instead of a division.
+        var bi = 0, bucketLow = Int64.max, bucketHigh = Int64.min
+        var added: UInt64 = 0
+        for i in 0..<count {
+            let t = base[i].start_ns
+            let u = Int64(bitPattern: t) &+ offset
+            guard u >= start && u < end else { counters.otherPartition += 1; continue }
+            if t <= peak { below = max(below, t) } else { above = min(above, t) }
+            latest = max(latest, u)
+            lastUTC = u
+            if u < bucketLow || u >= bucketHigh {
+                bi = Int((u - start) / width)
+                bucketLow = bucketStart(bi)
+                bucketHigh = bucketLow + width
+            }
+            added &+= 1
+            add(base + i, bucket: bi, aggregateCalls: aggregateCalls, names: &names)
+        }
+        counters.aggregated &+= added
+        return (below, above, latest)
+    }
+
+    /// Calls that a block without one offset corrects one by one rather than by halves.
+    static let fewCalls = 32
+
+    /// Adds one call of the partition, corrected into bucket `bi` (its UTC time in `lastUTC`;
+    /// the caller counts it in `counters.aggregated`).
     @inline(__always)
-    mutating func add(_ c: rl_l7_call, bucket bi: Int, aggregateCalls: Bool, names: inout NamePool) {
-        counters.aggregated += 1
-        let laddr = address(c.laddr), raddr = address(c.raddr)
-        let r = resolved(c, laddr: laddr, raddr: raddr, names: &names)
+    mutating func add(_ call: UnsafePointer<rl_l7_call>, bucket bi: Int, aggregateCalls: Bool, names: inout NamePool) {
+        let r = shapeEntries[shapeEntry(call, names: &names)].resolved
         countUnknowns(local: r.local, remote: r.remote)
-        let isServer = c.side == UInt8(RL_SIDE_SERVER.rawValue)
+        let isServer = call.pointee.side == UInt8(RL_SIDE_SERVER.rawValue)
         let g = Int(isServer ? r.serverGroup : r.clientGroup)
-        serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: c)
-        if wantEdge { edgeCells.cells[edgeCells.index(group: Int(isServer ? r.serverEdge : r.clientEdge), bucket: bi)].add(call: c) }
+        if wantEdge {
+            // The call's latency bucket found once for both tables' histograms (one scale).
+            let duration = call.pointee.duration_ns
+            let latencyIndex = duration == 0 ? 0 : serviceCells.empty.latency.index(of: duration)
+            serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: call.pointee, latencyIndex: latencyIndex)
+            edgeCells.cells[edgeCells.index(group: Int(isServer ? r.serverEdge : r.clientEdge), bucket: bi)]
+                .add(call: call.pointee, latencyIndex: latencyIndex)
+        } else {
+            serviceCells.cells[serviceCells.index(group: g, bucket: bi)].add(call: call.pointee)
+        }
         if wantTraffic {
             trafficCalls.cells[trafficCalls.index(group: Int(isServer ? r.serverTraffic : r.clientTraffic), bucket: bi)] &+= 1
         }
@@ -291,7 +340,7 @@ public struct HostAggregation {
             let ends = CallEnds(caller: isServer ? r.remote : r.local, callee: isServer ? r.local : r.remote, proto: r.proto,
                                 observer: isServer ? ids.server : ids.client, local: r.local, isServer: isServer,
                                 bucketStart: bucketStart(bi), utcNanos: lastUTC)
-            callAggregator!.add(c, ends, names: &names)
+            callAggregator!.add(call.pointee, ends, names: &names)
         }
     }
 
@@ -310,25 +359,25 @@ public struct HostAggregation {
             if wantTraffic && (f.tx_bytes > 0 || f.tx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: localDC, dstDC: remoteDC, srcService: local,
                                               dstService: remote, l4: l4, observer: ids.source, peerSource: e.peerSource),
-                                   make: { TrafficCell() }) {
-                    $0.bytes &+= f.tx_bytes; $0.packets &+= f.tx_packets; $0.flows &+= 1
-                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.tx_payload_bytes }
+                                   make: { Row(cell: TrafficCell()) }) {
+                    $0.cell.bytes &+= f.tx_bytes; $0.cell.packets &+= f.tx_packets; $0.cell.flows &+= 1
+                    $0.cell.payloadBytes = layoutV1 ? nil : $0.cell.payloadBytes.map { $0 &+ f.tx_payload_bytes }
                 }
             }
             if wantTraffic && (f.rx_bytes > 0 || f.rx_packets > 0) {
                 agg.traffic.update(TrafficKey(bucket: b, srcDC: remoteDC, dstDC: localDC, srcService: remote,
                                               dstService: local, l4: l4, observer: ids.destination,
                                               peerSource: e.peerSource),
-                                   make: { TrafficCell() }) {
-                    $0.bytes &+= f.rx_bytes; $0.packets &+= f.rx_packets; $0.flows &+= 1
-                    $0.payloadBytes = layoutV1 ? nil : $0.payloadBytes.map { $0 &+ f.rx_payload_bytes }
+                                   make: { Row(cell: TrafficCell()) }) {
+                    $0.cell.bytes &+= f.rx_bytes; $0.cell.packets &+= f.rx_packets; $0.cell.flows &+= 1
+                    $0.cell.payloadBytes = layoutV1 ? nil : $0.cell.payloadBytes.map { $0 &+ f.rx_payload_bytes }
                 }
             }
             let missing = UInt32(RL_FLOW_ID_OPTION_MISSING.rawValue), opened = UInt32(RL_FLOW_OPENED.rawValue)
             if wantHealth && f.flags & missing != 0 && f.flags & opened != 0 {
                 agg.health.update(HealthKey(bucket: b, service: local, peer: remote, peerSource: e.peerSource),
-                                  make: { TCPHealthCell() }) {
-                    $0.idOptionMissing &+= 1
+                                  make: { Row(cell: TCPHealthCell()) }) {
+                    $0.cell.idOptionMissing &+= 1
                 }
             }
         }
@@ -345,17 +394,17 @@ public struct HostAggregation {
             let n = UInt64(max(e.count, 1))
             if wantHealth {
                 agg.health.update(HealthKey(bucket: b, service: local, peer: remote.service, peerSource: remote.source),
-                                  make: { TCPHealthCell() }) { h in
+                                  make: { Row(cell: TCPHealthCell()) }) { row in
                     switch UInt32(e.kind) {
-                    case RL_TCP_RETRANSMIT.rawValue: h.retransmits &+= n
-                    case RL_TCP_RESET_SENT.rawValue: h.resetsSent &+= n
-                    case RL_TCP_RESET_RECEIVED.rawValue: h.resetsReceived &+= n
+                    case RL_TCP_RETRANSMIT.rawValue: row.cell.retransmits &+= n
+                    case RL_TCP_RESET_SENT.rawValue: row.cell.resetsSent &+= n
+                    case RL_TCP_RESET_RECEIVED.rawValue: row.cell.resetsReceived &+= n
                     case RL_TCP_DROP.rawValue:
                         switch DropReasons.dropClass(Int32(bitPattern: e.drop_reason)) {
-                        case .network: h.drops &+= n
-                        case .policy: h.dropsPolicy &+= n
-                        case .teardown: h.dropsTeardown &+= n
-                        case .other: h.dropsOther &+= n
+                        case .network: row.cell.drops &+= n
+                        case .policy: row.cell.dropsPolicy &+= n
+                        case .teardown: row.cell.dropsTeardown &+= n
+                        case .other: row.cell.dropsOther &+= n
                         }
                     default: break
                     }
@@ -363,7 +412,7 @@ public struct HostAggregation {
             }
             if wantDrops && UInt32(e.kind) == RL_TCP_DROP.rawValue {
                 agg.drops.update(DropKey(bucket: b, service: local, reason: Int32(bitPattern: e.drop_reason)),
-                                 make: { Count() }) { $0.value &+= n }
+                                 make: { Row(cell: Count()) }) { $0.cell.value &+= n }
             }
         }
     }
@@ -495,22 +544,26 @@ public struct HostAggregation {
             for g in 0..<groups where serviceCells[g, bi].requests > 0 {
                 let k = serviceGroups.keys[g], cell = serviceCells[g, bi]
                 let key = ServiceKey(bucket: bucketStart(bi), service: k.service, proto: k.proto, observer: k.observer)
-                agg.redService.merge(key, cell)
                 let c = ledger.completeness(weight: cell.requests,
                                             Self.callClass(proto: k.proto, observer: k.observer, local: k.local), bucket: bi)
-                agg.redServiceCompleteness[key, default: Completeness()].merge(c)
+                agg.redService.merge(key, Row(cell: cell, completeness: c))
             }
         }
         serviceCells = BucketCells(buckets: 0, empty: serviceCells.empty)
+        // Room for every red_edge row at once (one per cell with calls: a group is a row's key
+        // without its bucket): growing a dictionary of thousands of rows step by step rehashes
+        // it a dozen times. Not for red_service, whose client rows gather several groups (the
+        // cells would overstate its rows several times over, and the memory with them).
+        if wantEdge { agg.redEdge.reserveCapacity(agg.redEdge.groupCount + edgeCells.cells.count { $0.requests > 0 }) }
         for bi in 0..<bucketCount {
             for g in 0..<(wantEdge ? edgeGroups.keys.count : 0) where edgeCells[g, bi].requests > 0 {
                 let cell = edgeCells[g, bi]
                 var k = edgeGroups.keys[g]
                 k.bucket = bucketStart(bi)
-                agg.redEdge.merge(k, cell)
                 let local = k.observer == ids.server ? k.callee : k.caller
-                agg.redEdgeCompleteness[k, default: Completeness()].merge(
-                    ledger.completeness(weight: cell.requests, Self.callClass(proto: k.proto, observer: k.observer, local: local), bucket: bi))
+                let c = ledger.completeness(weight: cell.requests, Self.callClass(proto: k.proto, observer: k.observer, local: local),
+                                            bucket: bi)
+                agg.redEdge.merge(k, Row(cell: cell, completeness: c))
             }
         }
         edgeCells = BucketCells(buckets: 0, empty: edgeCells.empty)
@@ -520,25 +573,26 @@ public struct HostAggregation {
                 let calls = trafficCalls[g, bi]
                 var k = trafficGroups.keys[g]
                 k.bucket = bucketStart(bi)
-                agg.traffic.update(k, make: { TrafficCell() }) { $0.calls &+= calls }
+                agg.traffic.update(k, make: { Row(cell: TrafficCell()) }) { $0.cell.calls &+= calls }
             }
         }
         trafficCalls = BucketCells(buckets: 0, empty: 0)
+        // Locals: the closures below run while `agg` is being changed.
+        let ledger = self.ledger, ids = self.ids, start = self.start, width = self.width
         func index(_ bucket: Int64) -> Int { Int((bucket - start) / width) }
-        for (k, cell) in agg.traffic.cells {
+        agg.traffic.updateEach { k, row in
             let local = k.observer == ids.source ? k.srcService : k.dstService
-            agg.trafficCompleteness[k] = ledger.completeness(weight: cell.flows, Self.flowClass(local), bucket: index(k.bucket))
+            row.completeness = ledger.completeness(weight: row.cell.flows, Self.flowClass(local), bucket: index(k.bucket))
         }
-        for (k, cell) in agg.health.cells {
-            let events = cell.retransmits &+ cell.resetsSent &+ cell.resetsReceived &+ cell.drops
-            agg.healthCompleteness[k] = ledger.completeness(weight: events, Self.tcpClass(k.service), bucket: index(k.bucket))
+        agg.health.updateEach { k, row in
+            let events = row.cell.retransmits &+ row.cell.resetsSent &+ row.cell.resetsReceived &+ row.cell.drops
+            row.completeness = ledger.completeness(weight: events, Self.tcpClass(k.service), bucket: index(k.bucket))
         }
-        for (k, cell) in agg.drops.cells {
-            agg.dropsCompleteness[k] = ledger.completeness(weight: cell.value, Self.tcpClass(k.service), bucket: index(k.bucket))
+        agg.drops.updateEach { k, row in
+            row.completeness = ledger.completeness(weight: row.cell.value, Self.tcpClass(k.service), bucket: index(k.bucket))
         }
         addLossOnlyRows()
         if var a = callAggregator {
-            let ledger = self.ledger, start = self.start, width = self.width
             a.finish(names: &names) { weight, ends, bucketStart in
                 ledger.completeness(weight: weight, Self.callClass(proto: ends.proto, observer: ends.observer, local: ends.local),
                                     bucket: Int((bucketStart - start) / width))
@@ -562,19 +616,16 @@ public struct HostAggregation {
             case Self.callType:
                 let client = c.observer == ids.client
                 let key = ServiceKey(bucket: b, service: client ? NamePool.unknown : c.service, proto: c.proto, observer: c.observer)
-                agg.redService.merge(key, REDCell(scale: scale))
-                agg.redServiceCompleteness[key, default: Completeness()].merge(completeness)
+                agg.redService.merge(key, Row(cell: REDCell(scale: scale), completeness: completeness))
                 if wantEdge {
                     let e = EdgeKey(bucket: b, caller: client ? c.service : NamePool.unknown, callee: client ? NamePool.unknown : c.service,
                                     callerDC: NamePool.unknown, calleeDC: NamePool.unknown, proto: c.proto, observer: c.observer,
                                     peerSource: NamePool.unknown)
-                    agg.redEdge.merge(e, REDCell(scale: scale))
-                    agg.redEdgeCompleteness[e, default: Completeness()].merge(completeness)
+                    agg.redEdge.merge(e, Row(cell: REDCell(scale: scale), completeness: completeness))
                 }
             case Self.tcpType where wantHealth:
                 let key = HealthKey(bucket: b, service: c.service, peer: NamePool.unknown, peerSource: NamePool.unknown)
-                agg.health.update(key, make: { TCPHealthCell() }) { _ in }
-                agg.healthCompleteness[key, default: Completeness()].merge(completeness)
+                agg.health.update(key, make: { Row(cell: TCPHealthCell()) }) { $0.completeness.merge(completeness) }
             default:
                 break
             }
@@ -583,15 +634,38 @@ public struct HostAggregation {
 }
 
 /// The fields of a call its enrichment depends on: calls repeat a few thousand shapes, so
-/// enrichment is resolved once per shape instead of by five dictionary lookups per call.
+/// enrichment is resolved once per shape instead of by five dictionary lookups per call. The
+/// fields are words loaded from the record as they lie (addresses not byte-swapped): a shape
+/// is only compared and hashed.
 struct CallShape: Hashable {
     var cgroup: UInt64
-    var localService: UInt32
-    var peerService: UInt32
-    var raddr: NetworkAddress
-    var laddr: NetworkAddress
-    var l7: UInt8
-    var l4: UInt8
+    /// The local and the remote address, 16 bytes each.
+    var laddrHigh, laddrLow, raddrHigh, raddrLow: UInt64
+    /// The local and the peer service id.
+    var services: UInt64
+    /// The L4 and the L7 protocol.
+    var protocols: UInt16
+
+    @inline(__always)
+    init(_ call: UnsafePointer<rl_l7_call>) {
+        let raw = UnsafeRawPointer(call)
+        func word(_ offset: Int?) -> UInt64 { raw.loadUnaligned(fromByteOffset: offset!, as: UInt64.self) }
+        cgroup = call.pointee.cgroup_id
+        laddrHigh = word(MemoryLayout<rl_l7_call>.offset(of: \.laddr))
+        laddrLow = word(MemoryLayout<rl_l7_call>.offset(of: \.laddr)! + 8)
+        raddrHigh = word(MemoryLayout<rl_l7_call>.offset(of: \.raddr))
+        raddrLow = word(MemoryLayout<rl_l7_call>.offset(of: \.raddr)! + 8)
+        services = UInt64(call.pointee.local_service) | UInt64(call.pointee.peer_service) << 32
+        protocols = UInt16(call.pointee.l4_proto) | UInt16(call.pointee.l7_proto) << 8
+    }
+
+    /// Every field compared without a branch per field: shapes in a slot mostly match.
+    @inline(__always)
+    static func == (a: Self, b: Self) -> Bool {
+        let ids = (a.cgroup ^ b.cgroup) | (a.services ^ b.services) | UInt64(a.protocols ^ b.protocols)
+        let addresses = (a.laddrHigh ^ b.laddrHigh) | (a.laddrLow ^ b.laddrLow) | (a.raddrHigh ^ b.raddrHigh) | (a.raddrLow ^ b.raddrLow)
+        return ids | addresses == 0
+    }
 
     /// Cache slots (a power of two); a collision only costs a re-resolution.
     static let slots = 1 << 14
@@ -599,10 +673,8 @@ struct CallShape: Hashable {
     /// A multiplicative mix of the fields, top 14 bits: far cheaper than SipHash, and the cache
     /// compares the whole shape, so a weak hash cannot give a wrong answer.
     @inline(__always) var slot: Int {
-        var h = cgroup &* 0x9E37_79B9_7F4A_7C15
-        h ^= (UInt64(localService) << 32 | UInt64(peerService)) &* 0xC2B2_AE3D_27D4_EB4F
-        h ^= (raddr.low ^ raddr.high &* 31) &* 0x1656_67B1_9E37_79F9
-        h ^= (laddr.low ^ laddr.high &* 31 ^ UInt64(l7) << 56 ^ UInt64(l4) << 48) &* 0x27D4_EB2F_1656_67C5
+        let h = (cgroup ^ raddrLow) &* 0x9E37_79B9_7F4A_7C15 ^ (services ^ laddrLow) &* 0xC2B2_AE3D_27D4_EB4F
+            ^ (raddrHigh ^ laddrHigh &* 31 ^ UInt64(protocols)) &* 0x1656_67B1_9E37_79F9
         return Int(truncatingIfNeeded: ((h ^ h >> 29) &* 0x9E37_79B9_7F4A_7C15) >> 50)
     }
 }

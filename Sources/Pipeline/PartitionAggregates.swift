@@ -1,18 +1,13 @@
 import Aggregates
 
 extension TableRows {
-    /// A host's partial rows, each with its own completeness.
+    /// A host's partial rows, each with its own completeness (taken as they are, not rebuilt).
     public init(partial a: PartitionAggregates) {
         self.init()
-        func add<T: OutputTable>(_ t: T.Type, _ cells: Accumulator<T.Key, T.Cell>, _ completeness: [T.Key: Completeness]) {
-            update(t) { rows in
-                for (k, v) in cells.cells { rows.add(k, Row(cell: v, completeness: completeness[k] ?? Completeness())) }
-            }
-        }
-        add(RedService.self, a.redService, a.redServiceCompleteness)
-        add(RedEdge.self, a.redEdge, a.redEdgeCompleteness)
-        add(TrafficMatrix.self, a.traffic, a.trafficCompleteness)
-        add(TCPHealth.self, a.health, a.healthCompleteness)
-        add(TCPDrops.self, a.drops, a.dropsCompleteness)
+        update(RedService.self) { $0 = a.redService }
+        update(RedEdge.self) { $0 = a.redEdge }
+        update(TrafficMatrix.self) { $0 = a.traffic }
+        update(TCPHealth.self) { $0 = a.health }
+        update(TCPDrops.self) { $0 = a.drops }
     }
 }

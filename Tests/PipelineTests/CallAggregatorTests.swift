@@ -43,8 +43,8 @@ struct CallAggregatorTests {
             let counted = try #require(outcome.callAggregator as? Counting)
             #expect(counted.finished == 1)
             var expected: [String: UInt64] = [:]
-            for (k, cell) in outcome.aggregates.redService.cells where cell.requests > 0 {
-                expected["\(names.name(k.service))/\(names.name(k.observer))/\(k.bucket)", default: 0] += cell.requests
+            for (k, row) in outcome.aggregates.redService.cells where row.cell.requests > 0 {
+                expected["\(names.name(k.service))/\(names.name(k.observer))/\(k.bucket)", default: 0] += row.cell.requests
             }
             #expect(counted.requests == expected, "host \(host)")
             #expect(counted.observedAtFinish == expected.values.reduce(0, +), "host \(host): a row's observed events are its calls")
