@@ -42,8 +42,9 @@ public struct Accumulator<Key: Hashable & Comparable & Sendable, Cell: Mergeable
     /// more than the merge).
     @inlinable
     public mutating func merge(_ key: Key, _ cell: Cell) {
-        // Through the index, in place: `storage[key] != nil` would copy the cell out first.
-        if let i = storage.index(forKey: key) { storage.values[i].merge(cell) } else { storage[key] = cell }
+        // One hash lookup, the cell changed in place (a new key takes `cell` as it is).
+        var isNew = false
+        update(key, make: { isNew = true; return cell }) { if !isNew { $0.merge(cell) } }
     }
 
     /// Adds every group of another accumulator.

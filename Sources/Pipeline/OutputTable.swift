@@ -106,15 +106,15 @@ extension OutputTable {
         let rename = map.flatMap { m in m.indices.allSatisfy { m[$0] == Int32($0) } ? nil : keyRenaming(m) }
         guard let rename else {
             guard rows.groupCount > 0 else { rows = other; return }
-            for (k, r) in other.cells { rows.add(k, r) }
+            for (k, r) in other.cells { rows.merge(k, r) }
             return
         }
-        for (k, r) in other.cells { rows.add(rename(k), r) }
+        for (k, r) in other.cells { rows.merge(rename(k), r) }
     }
 
     public static func merge(partial columns: PartialColumns, into rows: inout Accumulator<Key, Row<Cell>>,
                              names: inout NamePool) throws(PipelineError) {
-        for r in try self.rows(from: columns, names: &names) { rows.add(r.key, r.row) }
+        for r in try self.rows(from: columns, names: &names) { rows.merge(r.key, r.row) }
     }
 
     /// The rows of a file of this table (columns already checked against `schema`), names
@@ -615,16 +615,6 @@ struct TableRowsOf<T: OutputTable>: AnyTableRows {
     }
     mutating func merge(_ other: any AnyTableRows, renaming map: [Int32]) {
         if let o = other as? Self { T.merge(&rows, o.rows, renaming: map) }
-    }
-}
-
-extension Accumulator {
-    /// `merge(_:_:)` compiled here, for each table's key and cell types: the generic form in
-    /// Aggregates is not inlinable, and hashing through it costs more than the merge.
-    @inline(__always)
-    mutating func add(_ key: Key, _ cell: Cell) {
-        var isNew = false
-        update(key, make: { isNew = true; return cell }) { if !isNew { $0.merge(cell) } }
     }
 }
 

@@ -16,10 +16,10 @@ struct Pass1IndexTests {
         var warnings: [String]
         var checksums: [String]
         var watermark: Int64?
-        var redService: [ServiceKey: REDCell]
-        var redEdge: [EdgeKey: REDCell]
-        var traffic: [TrafficKey: TrafficCell]
-        var health: [HealthKey: TCPHealthCell]
+        var redService: [ServiceKey: Row<REDCell>]
+        var redEdge: [EdgeKey: Row<REDCell>]
+        var traffic: [TrafficKey: Row<TrafficCell>]
+        var health: [HealthKey: Row<TCPHealthCell>]
         var names: [String]
     }
 
