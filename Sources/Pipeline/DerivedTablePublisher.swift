@@ -1,5 +1,6 @@
 import Foundation
 import Parquet
+import RedlineBase
 
 /// Writes and commits one partition of a table computed from other tables (not from segments),
 /// through the same staging, `_redline_run` markers, journal and manifest as every other run

@@ -4,11 +4,7 @@ import Enrichment
 import Foundation
 import Logging
 import Parquet
-
-/// Redline's version, written into manifests and Parquet key-value metadata.
-public enum RedlineVersion {
-    public static let current = "0.1.0"
-}
+import RedlineBase
 
 /// One run of an hourly pipeline over one partition: read → correct-time →
 /// enrich → aggregate (per host) → merge → write, then an atomic commit.

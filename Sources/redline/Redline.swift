@@ -1,6 +1,6 @@
 import ArgumentParser
-
 import Glibc
+import RedlineBase
 
 @main
 struct Redline: ParsableCommand {
@@ -8,7 +8,7 @@ struct Redline: ParsableCommand {
         commandName: "redline",
         abstract: "eBPF network observability: collect, inspect and aggregate service traffic.",
         discussion: "Exit codes: 0 success, 1 the input is damaged or the job failed, 2 usage error.",
-        version: "0.1.0",
+        version: RedlineVersion.current,
         subcommands: [Collect.self, Inspect.self, Run.self, ReportCommand.self, Explain.self, Doctor.self]
     )
 

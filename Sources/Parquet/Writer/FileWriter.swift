@@ -45,7 +45,7 @@ public struct ParquetWriterOptions: Sendable {
 ///
 /// Not thread-safe: one writer belongs to one task at a time.
 public final class ParquetFileWriter {
-    public static let writerVersion = "0.1.0"
+    public static let writerVersion = RedlineVersion.current
     /// parquet-mr parses `created_by` as "<app> version <v> (build <b>)" and warns otherwise.
     public static let createdBy = "redline version \(writerVersion) (build parquet-v1)"
 
