@@ -239,38 +239,40 @@ static __always_inline bool rl_claim_close(struct rl_sk_state *st)
 	return __sync_fetch_and_add(&st->close_claim, 1) == 0;
 }
 
-/* The fields of one TCP call record that vary by how it was paired. */
-struct rl_call_out {
-	__u64 start_ns;
-	__u64 duration_ns;
-	__u32 req_bytes;
-	__u32 resp_bytes;
-	__u8 req_rule;  /* rule ids are 1..RL_MAX_RULE_ID-1: a byte holds them */
-	__u8 resp_rule;
-	__u16 status_code;
-	__u8 status_class;
-	__u8 flags;   /* enum rl_call_flags */
-	__u8 proto;
-	__u8 req_dir : 7; /* RL_DIR_*: the way the request travelled */
-	__u8 prefix : 1;  /* send st->prefix with it */
-};
-/* 32 bytes: it lives in rl_stream_emit's frame, on the deepest call chain of
- * the tc programs (tc -> message walk -> call emit -> loss count), which the
- * verifier holds to 512 bytes of stack. */
-_Static_assert(sizeof(struct rl_call_out) == 32, "rl_call_out fits its frame");
-_Static_assert(RL_MAX_RULE_ID <= 256, "rule ids fit rl_call_out's bytes");
+/* Loads a request's first bytes at payload offset `off` into `dst`: the rule's
+ * `want`, at most `avail` (what the segment holds) and RL_CAPTURE_MAX. dst->len
+ * says how many (0: none). */
+static __always_inline void rl_capture(struct __sk_buff *skb, __u32 off, __u32 avail, __u32 want,
+				       struct rl_call_prefix *dst)
+{
+	__u32 cl = want;
+	dst->len = 0;
+	if (cl > avail)
+		cl = avail;
+	if (cl > RL_CAPTURE_MAX)
+		cl = RL_CAPTURE_MAX;
+	if (!cl)
+		return;
+	/* 1..256 in a form the verifier keeps (see rl_classify_payload). */
+	cl = ((cl - 1) & (RL_CAPTURE_MAX - 1)) + 1;
+	asm volatile("" : "+r"(cl));
+	if (cl > 0 && cl <= RL_CAPTURE_MAX && bpf_skb_load_bytes(skb, off, dst->data, cl) == 0)
+		dst->len = cl;
+}
 
 /* Emits one TCP call record of the flow of `st` (filters and L7 deny mask
- * applied). A global function: verified once, not once per place a call is
- * made (message walking makes calls from many). `stats` may be NULL. Returns
- * 1 emitted, 0 filtered, or minus the loss reason (rate cap, ring full): the
- * caller counts that loss (rl_tcp_emit_counted), so the count's frame is not
- * stacked on this one at the end of the deepest call chain. */
-__noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
-			   struct rl_kstats *stats, const struct rl_call_out *o)
+ * applied), with the request's first bytes `px` when it has them (NULL or
+ * len 0: none). A global function: verified once, not once per place a call
+ * is made (message walking makes calls from many). `stats` may be NULL.
+ * Returns 1 emitted, 0 filtered, or minus the loss reason (rate cap, ring
+ * full): the caller counts that loss (rl_tcp_emit_counted), so the count's
+ * frame is not stacked on this one at the end of the deepest call chain. */
+__noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, struct rl_kstats *stats,
+			   const struct rl_call_out *o, const struct rl_call_prefix *px)
 {
 	if (!p || !st || !o)
 		return 0;
+	__u32 egress = o->egress;
 	if (!rl_tcp_allowed(st, p, egress, stats))
 		return 0;
 	if (rl_l7_denied(o->proto)) {
@@ -280,16 +282,16 @@ __noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32
 	}
 	struct rl_l7_call *c;
 	__u32 lost = 0;
-	__u32 plen = o->prefix ? st->prefix_len : 0;
-	if (plen) {
+	__u32 plen = px ? px->len : 0;
+	if (plen > 0 && plen <= RL_CAPTURE_MAX) {
 		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_KSAMPLE_CALL_WITH_PREFIX,
 					 sizeof(*c) + sizeof(struct rl_call_prefix), &lost);
 		if (!c)
 			return -(int)lost;
-		struct rl_call_prefix *px = (void *)(c + 1);
-		px->len = plen;
-		__builtin_memset(px->pad, 0, sizeof(px->pad));
-		__builtin_memcpy(px->data, st->prefix, RL_CAPTURE_MAX);
+		struct rl_call_prefix *out = (void *)(c + 1);
+		out->len = plen;
+		__builtin_memset(out->pad, 0, sizeof(out->pad));
+		__builtin_memcpy(out->data, px->data, RL_CAPTURE_MAX);
 	} else {
 		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &lost);
 		if (!c)
@@ -319,10 +321,11 @@ __noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, __u32
 
 /* rl_tcp_emit, with a lost call (rate cap, ring full) counted against its
  * owner: the call's protocol, this socket's side of it and its cgroup. */
-static __always_inline void rl_tcp_emit_counted(const struct rl_pkt *p, struct rl_sk_state *st, __u32 egress,
-						struct rl_kstats *stats, const struct rl_call_out *o)
+static __always_inline void rl_tcp_emit_counted(const struct rl_pkt *p, struct rl_sk_state *st,
+						struct rl_kstats *stats, const struct rl_call_out *o,
+						const struct rl_call_prefix *px)
 {
-	int r = rl_tcp_emit(p, st, egress, stats, o);
+	int r = rl_tcp_emit(p, st, stats, o, px);
 	if (r < 0)
 		rl_lost(stats, (__u32)-r, RL_REC_L7_CALL,
 			RL_OWNER(o->proto, o->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER),
@@ -353,9 +356,9 @@ static __always_inline void rl_tcp_emit_call(const struct rl_pkt *p, struct rl_s
 		.status_class = st->status_class,
 		.proto = st->req_proto,
 		.req_dir = st->req_dir,
-		.prefix = true,
+		.egress = egress,
 	};
-	rl_tcp_emit_counted(p, st, egress, stats, &o);
+	rl_tcp_emit_counted(p, st, stats, &o, &st->px);
 }
 
 /* Message walking (HTTP/1.x, RESP) uses rl_tcp_emit. */
@@ -411,12 +414,13 @@ static __always_inline bool rl_tcp_start_framing(struct bpf_sock *sk, const stru
 	else if (st->call_state == 1)
 		rl_unpaired_request(stats, st);
 	st->call_state = 0;
-	st->prefix_len = 0;
+	st->px.len = 0;
 	/* A new storage is zeroed; these are all a fresh stream needs. */
 	ss->w[0].phase = RL_W_START;
 	ss->w[1].phase = RL_W_START;
 	ss->head = 0;
 	ss->count = 0;
+	ss->px_busy = 0;
 	ss->overflow = 0;
 	ss->answered = 0;
 	ss->framing = rl_framing_of(r->l7_proto);
@@ -508,20 +512,7 @@ static __always_inline void rl_tcp_l7(struct __sk_buff *skb, struct bpf_sock *sk
 		st->call_state = 1;
 		if (st->side == RL_SIDE_UNKNOWN)
 			st->side = egress ? RL_SIDE_CLIENT : RL_SIDE_SERVER;
-		__u32 cl = r->capture_len;
-		if (cl > len)
-			cl = len;
-		if (cl > RL_CAPTURE_MAX)
-			cl = RL_CAPTURE_MAX;
-		st->prefix_len = 0;
-		if (cl > 0) {
-			/* 1..256 in a form the verifier keeps (see rl_classify_payload). */
-			cl = ((cl - 1) & (RL_CAPTURE_MAX - 1)) + 1;
-			asm volatile("" : "+r"(cl));
-			if (cl > 0 && cl <= RL_CAPTURE_MAX &&
-			    bpf_skb_load_bytes(skb, p->payload_off, st->prefix, cl) == 0)
-				st->prefix_len = cl;
-		}
+		rl_capture(skb, p->payload_off, len, r->capture_len, &st->px);
 		return;
 	}
 
@@ -639,7 +630,7 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 		if (!stats)
 			stats = rl_stats();
 		if (ss)
-			rl_stream_close(p, st, ss, egress, stats);
+			rl_stream_close(p, st, ss, egress, stats, rl_scratch(0));
 		else if (st->call_state == 2)
 			rl_tcp_emit_call(p, st, egress, stats);
 		else if (st->call_state == 1)
@@ -749,18 +740,7 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		np->rule = r->id;
 		np->proto = r->l7_proto;
 		np->dir = dir;
-		np->prefix_len = 0;
-		__u32 cl = r->capture_len;
-		if (cl > p->payload_len)
-			cl = p->payload_len;
-		if (cl) {
-			/* 1..256 in a form the verifier keeps (see rl_classify_payload). */
-			cl = ((cl - 1) & (RL_CAPTURE_MAX - 1)) + 1;
-			asm volatile("" : "+r"(cl));
-			if (cl > 0 && cl <= RL_CAPTURE_MAX &&
-			    bpf_skb_load_bytes(skb, p->payload_off, np->prefix, cl) == 0)
-				np->prefix_len = cl;
-		}
+		rl_capture(skb, p->payload_off, p->payload_len, r->capture_len, &np->px);
 		bpf_map_update_elem(&rl_udp_pending, k, np, BPF_ANY);
 		return;
 	}
@@ -780,7 +760,7 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 		__u8 dir;
 	} req = {.start_ns = pend->start_ns, .bytes = pend->bytes, .rule = pend->rule,
 		 .proto = pend->proto, .dir = pend->dir};
-	__u32 plen = pend->prefix_len;
+	__u32 plen = pend->px.len;
 	if (rl_verdict(p, egress, req.dir == RL_DIR_EGRESS, 0) == RL_FILTER_DENY ||
 	    rl_l7_denied(req.proto)) {
 		bpf_map_delete_elem(&rl_udp_pending, k);
@@ -799,7 +779,7 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 			struct rl_call_prefix *px = (void *)(c + 1);
 			px->len = plen;
 			__builtin_memset(px->pad, 0, sizeof(px->pad));
-			__builtin_memcpy(px->data, pend->prefix, RL_CAPTURE_MAX);
+			__builtin_memcpy(px->data, pend->px.data, RL_CAPTURE_MAX);
 		}
 	} else {
 		c = rl_reserve(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), owner, owner_cgroup, stats);
@@ -1071,7 +1051,7 @@ static __always_inline void rl_sockops_closed(struct bpf_sock_ops *skops)
 	if (st->seq_flags & RL_SEQ_FRAMED) {
 		struct rl_stream *ss = bpf_sk_storage_get(&rl_sk_stream, sk, 0, 0);
 		if (ss)
-			rl_stream_close(&p, st, ss, true, stats);
+			rl_stream_close(&p, st, ss, true, stats, rl_scratch(1));
 	} else if (st->call_state == 2) {
 		rl_tcp_emit_call(&p, st, true, stats);
 	} else if (st->call_state == 1 && stats) {

@@ -41,7 +41,7 @@ struct rl_sk_state {
 	__u16 status_code;
 	__u8 status_class;
 	__u8 req_flags;       /* rl_rule.flags of the request rule */
-	__u16 prefix_len;     /* captured request bytes in prefix */
+	__u16 pad16;
 	__u8 l7_misses;       /* direction changes classified without a match, l7_proto 0 */
 	__u8 seq_flags;       /* enum rl_seq_flags */
 	/* Next expected TCP sequence number per direction ([0] egress, [1] ingress):
@@ -50,9 +50,9 @@ struct rl_sk_state {
 	/* 0 until one path claims the closing delta (rl_claim_close): tc at both
 	 * FINs or a RST and sockops at TCP_CLOSE may run on two CPUs at once. */
 	__u32 close_claim;
-	__u8 prefix[RL_CAPTURE_MAX]; /* one request's prefix; framed flows: the owner is the
-	                                head of the FIFO, flagged RL_PQ_PREFIX (or, while its
-	                                call is emitted, RL_PQ_SLOT: its slot copied here) */
+	/* One request's first bytes (px.len 0: none). Framed flows: the pending request
+	 * flagged RL_PQ_PREFIX owns it; the FIFO's lock hands it over (rl_stream.h). */
+	struct rl_call_prefix px;
 };
 
 enum rl_seq_flags {
@@ -68,7 +68,8 @@ enum rl_seq_flags {
 #define RL_FIFO_DEPTH 64 /* requests awaiting their response, per connection */
 /* Pipelined requests behind the head keep their own first bytes (a RESP command, an
  * HTTP request line and usually its Host): a slot each, for the first RL_SLOT_COUNT
- * pending requests; the head's prefix is rl_sk_state.prefix (RL_CAPTURE_MAX bytes). */
+ * pending requests; the first of a connection's pending requests to want one keeps
+ * its prefix in rl_sk_state.px (RL_CAPTURE_MAX bytes). */
 #define RL_SLOT_COUNT 16
 #define RL_SLOT_BYTES 128
 
@@ -79,12 +80,15 @@ struct rl_pending_req {
 	__u16 rule;     /* rule that matched its first bytes, 0 if none */
 	__u8 flags;     /* enum rl_pq_flags */
 	__u8 slot_len;  /* RL_PQ_SLOT: bytes of it in its slot, 1..RL_SLOT_BYTES */
+	__u32 before;   /* requests past the FIFO's depth between the one before it and
+	                   it: the next responses answer them first, as calls without latency */
+	__u32 pad;
 };
 
 enum rl_pq_flags {
 	RL_PQ_DONE = 1 << 0,   /* the whole request was seen */
 	RL_PQ_HEAD = 1 << 1,   /* HTTP HEAD: its response has no body */
-	RL_PQ_PREFIX = 1 << 2, /* rl_sk_state.prefix holds this request's prefix */
+	RL_PQ_PREFIX = 1 << 2, /* rl_sk_state.px holds this request's prefix */
 	RL_PQ_SLOT = 1 << 3,   /* rl_stream.slot[its FIFO index % RL_SLOT_COUNT] holds its first bytes */
 };
 
@@ -120,9 +124,18 @@ struct rl_stream {
 	__u8 proto;           /* enum rl_l7_protocol */
 	__u8 head;            /* index of the oldest pending request */
 	__u8 count;           /* pending requests in q */
-	__u8 pad;
-	__u32 overflow;       /* requests past RL_FIFO_DEPTH, after those in q: each is a
-	                         call without latency when its response (or the close) comes */
+	__u8 px_busy;         /* 1: rl_sk_state.px is a pending request's (or being loaded for one) */
+	__u32 overflow;       /* requests past RL_FIFO_DEPTH after the last in q (those before an
+	                         entry are its `before`): each is a call without latency
+	                         when its response (or the close) comes */
+	/* The request direction and the response direction of one connection are walked
+	 * on two CPUs at once (a client's writes leave on its CPU while earlier answers
+	 * arrive in softirq on the other). head, count, overflow, answered and ans_*,
+	 * q[] and who owns a slot or rl_sk_state.px change only under this lock, in
+	 * short sections without helper calls (rl_stream.h). w[0] belongs to the
+	 * request walk, w[1] to the response walk. */
+	struct bpf_spin_lock lock;
+	__u32 pad2;
 	struct rl_pending_req q[RL_FIFO_DEPTH];
 	/* First bytes of pending requests queued behind the head (RL_PQ_SLOT). A request
 	 * takes one only while fewer than RL_SLOT_COUNT are pending, so no two pending
@@ -147,9 +160,7 @@ struct rl_udp_pending {
 	__u16 rule;
 	__u8 proto;
 	__u8 dir;
-	__u16 prefix_len; /* captured request bytes in prefix (the rule's capture) */
-	__u8 pad[6];
-	__u8 prefix[RL_CAPTURE_MAX]; /* the request's first bytes (DNS: header and question) */
+	struct rl_call_prefix px; /* the request's first bytes, the rule's capture (DNS: header and question) */
 };
 
 /* Token bucket of one record kind on one CPU. */
@@ -245,18 +256,46 @@ struct {
 	__type(value, struct rl_stream);
 } rl_sk_stream SEC(".maps");
 
-/* Bytes of the segment being walked, 64 at a time (a tc program's stack is
- * too small for them beside the walk's call chain). Per CPU: one walk runs
- * on a CPU at a time. */
-struct rl_walk_buf {
-	__u8 b[64];
+/* The fields of one TCP call record that vary by how it was paired. */
+struct rl_call_out {
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u8 req_rule;  /* rule ids are 1..RL_MAX_RULE_ID-1: a byte holds them */
+	__u8 resp_rule;
+	__u16 status_code;
+	__u8 status_class;
+	__u8 flags;   /* enum rl_call_flags */
+	__u8 proto;
+	__u8 req_dir : 7; /* RL_DIR_*: the way the request travelled */
+	__u8 egress : 1;  /* seen by tc egress (or sockops) rather than ingress */
 };
+/* 32 bytes: the non-framed path keeps it on the tc programs' stack, which the
+ * verifier holds to 512 bytes over the deepest call chain. */
+_Static_assert(sizeof(struct rl_call_out) == 32, "rl_call_out fits its frame");
+_Static_assert(RL_MAX_RULE_ID <= 256, "rule ids fit rl_call_out's bytes");
 
+/* Per CPU, what a message walk keeps off the stack (the tc programs' call chain
+ * fills it): the bytes being walked, 64 at a time, and a call taken from a
+ * connection's FIFO under its lock (rl_stream.h), whose fields and request's
+ * first bytes stay here until it is emitted after the lock (the entry, and the
+ * prefix or slot it came from, are free again at once). One entry per program
+ * kind that walks or takes calls: [0] tc, [1] sockops (the close), which may run
+ * in process context under a tc softirq on the same CPU. */
+struct rl_take {
+	struct rl_call_out o;
+	struct rl_call_prefix px;
+};
+struct rl_walk_scratch {
+	struct rl_take take;
+	__u8 b[64]; /* RL_WALK_BUF */
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
-	__type(value, struct rl_walk_buf);
+	__type(value, struct rl_walk_scratch);
 } rl_walk_scratch SEC(".maps");
 
 /* UDP flow counters, per CPU; LRU so idle flows age out. */

@@ -31,6 +31,7 @@ enum rl_framing {
 #define RL_WALK_BUF 64       /* bytes loaded at once for byte-wise parsing */
 #define RL_WALK_STEPS 65536  /* bpf_loop steps per segment: a step is a header byte or a skip, so a 64 KiB (GSO) segment is walked whole */
 #define RL_WALK_NUM_MAX (1ULL << 40) /* lengths above this are not HTTP/RESP: lose sync */
+#define RL_DRAIN_STEPS 1024 /* calls a close emits at most; more are counted as unpaired requests */
 
 enum rl_walk_phase {
 	RL_W_START = 0,   /* between messages */
@@ -97,6 +98,12 @@ static __always_inline bool rl_resp_type(__u8 b)
 	return false;
 }
 
+/* rl_walk_scratch's entry for tc (0) or sockops (1). */
+static __always_inline struct rl_walk_scratch *rl_scratch(__u32 kind)
+{
+	return bpf_map_lookup_elem(&rl_walk_scratch, &kind);
+}
+
 /* What one bpf_loop walk works on. Lives on the tc program's stack. */
 struct rl_walk_ctx {
 	struct __sk_buff *skb;
@@ -112,7 +119,7 @@ struct rl_walk_ctx {
 	__u8 resp;      /* 1: walking the response direction */
 	__u8 egress;
 	__u8 pad[6];
-	struct rl_walk_buf *buf; /* rl_walk_scratch of this CPU */
+	struct rl_walk_scratch *buf; /* rl_walk_scratch of this CPU and program kind */
 };
 
 static __always_inline struct rl_pending_req *rl_q_at(struct rl_stream *ss, __u32 i)
@@ -129,71 +136,109 @@ static __always_inline void rl_stream_lost(struct rl_walk_ctx *c, __u32 reason)
 	rl_lost(c->stats, reason, RL_REC_L7_CALL, owner, c->st->cgroup_id);
 }
 
-/* Emits the call of pending request `rq`: answered (response fields) or not. */
-static __noinline void rl_stream_emit(struct rl_walk_ctx *c, const struct rl_pending_req *rq,
-					   __u32 req_bytes, const struct rl_walk *resp,
-					   bool answered)
+/*
+ * Pairing under the FIFO's lock. The request walk adds requests and marks them
+ * done; the response walk answers the oldest; the close drains what is left; two
+ * of them may run at once on two CPUs. Each step decides under ss->lock, with
+ * plain loads and stores only (no helper may be called while it is held), and
+ * takes the call it completes out of the FIFO there: its fields and its first
+ * bytes (from rl_sk_state.px or its slot) into c->buf->take. It is emitted after the
+ * lock, when the entry, its slot and px are already free for the next request.
+ */
+
+/* A call's fields that do not depend on its request or answer (before the lock). */
+static __always_inline void rl_call_init(struct rl_walk_ctx *c, struct rl_call_out *o)
+{
+	__builtin_memset(o, 0, sizeof(*o));
+	c->buf->take.px.len = 0;
+	o->proto = c->ss->proto;
+	o->req_dir = c->ss->req_dir;
+	o->egress = c->egress;
+}
+
+/* Under the lock: the oldest pending request leaves the FIFO as call `o`
+ * (`req_bytes` of it), its first bytes into c->buf->take.px. */
+static __always_inline void rl_take_head(struct rl_walk_ctx *c, struct rl_call_out *o, __u32 req_bytes)
 {
 	struct rl_stream *ss = c->ss;
-	struct rl_call_out o = {
-		.start_ns = rq->start_ns,
-		.req_bytes = req_bytes,
-		.req_rule = rq->rule,
-		.proto = ss->proto,
-		.req_dir = ss->req_dir,
-		.prefix = (rq->flags & RL_PQ_PREFIX) != 0,
-	};
-	if (answered && resp) {
-		o.duration_ns = resp->msg_start_ns - rq->start_ns;
-		o.resp_bytes = resp->msg_bytes;
-		o.resp_rule = resp->rule;
-		o.status_code = resp->status;
-		o.status_class = resp->status_class;
-	} else if (answered) {
-		o.duration_ns = ss->ans_start_ns - rq->start_ns;
-		o.resp_bytes = ss->ans_bytes;
-		o.resp_rule = ss->ans_rule;
-		o.status_code = ss->ans_status;
-		o.status_class = ss->ans_class;
-	} else {
-		/* Recorded as a request without latency: counted, so not a loss. */
-		o.flags = RL_CALL_UNPAIRED;
+	__u32 h = ss->head;
+	struct rl_pending_req *rq = rl_q_at(ss, h);
+	o->start_ns = rq->start_ns;
+	o->req_bytes = req_bytes;
+	o->req_rule = rq->rule;
+	struct rl_call_prefix *px = &c->buf->take.px;
+	if (rq->flags & RL_PQ_PREFIX) {
+		__builtin_memcpy(px->data, c->st->px.data, RL_CAPTURE_MAX);
+		px->len = c->st->px.len;
+		ss->px_busy = 0;
+	} else if (rq->flags & RL_PQ_SLOT) {
+		__builtin_memcpy(px->data, ss->slot[h & (RL_SLOT_COUNT - 1)], RL_SLOT_BYTES);
+		px->len = rq->slot_len;
 	}
-	/* A request that was queued behind another kept its first bytes in a slot: they
-	 * go out as the prefix (free now: only the head ever owns it, and this is it). */
-	if (!o.prefix && (rq->flags & RL_PQ_SLOT) && !c->st->prefix_len) {
-		__u32 n = rq->slot_len;
-		if (n > 0 && n <= RL_SLOT_BYTES) {
-			__builtin_memcpy(c->st->prefix, ss->slot[ss->head & (RL_SLOT_COUNT - 1)], RL_SLOT_BYTES);
-			c->st->prefix_len = n;
-			o.prefix = 1;
-		}
-	}
-	rl_tcp_emit_counted(c->p, c->st, c->egress, c->stats, &o);
-	if (o.prefix)
-		c->st->prefix_len = 0;
+	ss->head = (h + 1) & (RL_FIFO_DEPTH - 1);
+	ss->count--;
 }
 
-/* A call for a request past the FIFO's depth: it was counted, nothing else is known. */
-static __always_inline void rl_stream_emit_overflow(struct rl_walk_ctx *c)
+/* Under the lock: a request past the FIFO's depth, counted in `*run` (ss->overflow
+ * or the head's `before`), leaves as call `o` without latency: it was counted,
+ * its start and bytes were not kept. */
+static __always_inline void rl_take_overflow(struct rl_walk_ctx *c, struct rl_call_out *o, __u32 *run)
 {
-	struct rl_pending_req rq = {.start_ns = c->now};
-	c->ss->overflow--;
-	rl_stream_emit(c, &rq, 0, NULL, false);
+	(*run)--;
+	o->start_ns = c->now;
+	o->flags = RL_CALL_UNPAIRED;
 }
 
-/* The response direction finished a message: it answers the oldest request. */
-static __always_inline void rl_resp_done(struct rl_walk_ctx *c, struct rl_walk *w)
+/* The answer of call `o`: the response walk's message `w`. */
+static __always_inline void rl_answer_walk(struct rl_call_out *o, const struct rl_walk *w)
+{
+	o->duration_ns = w->msg_start_ns - o->start_ns;
+	o->resp_bytes = w->msg_bytes;
+	o->resp_rule = w->rule;
+	o->status_code = w->status;
+	o->status_class = w->status_class;
+}
+
+/* The answer of call `o`: the early answer kept in the stream (under the lock). */
+static __always_inline void rl_answer_kept(struct rl_call_out *o, struct rl_stream *ss)
+{
+	o->duration_ns = ss->ans_start_ns - o->start_ns;
+	o->resp_bytes = ss->ans_bytes;
+	o->resp_rule = ss->ans_rule;
+	o->status_code = ss->ans_status;
+	o->status_class = ss->ans_class;
+	ss->answered = 0;
+}
+
+/* Emits the call taken from the FIFO into c->buf->take (after the lock). */
+static __always_inline void rl_stream_emit(struct rl_walk_ctx *c)
+{
+	rl_tcp_emit_counted(c->p, c->st, c->stats, &c->buf->take.o, &c->buf->take.px);
+}
+
+/* The response direction finished a message: it answers the oldest request.
+ * Not inlined: its call record's frame stays off the message-start path's. */
+static __noinline void rl_resp_done(struct rl_walk_ctx *c, struct rl_walk *w)
 {
 	struct rl_stream *ss = c->ss;
 	if (w->mflags & RL_MSG_INTERIM)
 		return;
+	struct rl_call_out *o = &c->buf->take.o;
+	rl_call_init(c, o);
+	bool emit = false;
+	bpf_spin_lock(&ss->lock);
 	if (ss->count) {
 		struct rl_pending_req *rq = rl_q_at(ss, ss->head);
-		if (rq->flags & RL_PQ_DONE) {
-			rl_stream_emit(c, rq, rq->bytes, w, true);
-			ss->head = (ss->head + 1) & (RL_FIFO_DEPTH - 1);
-			ss->count--;
+		if (rq->before) {
+			/* It answers a request past the depth: status and bytes, no latency. */
+			rl_take_overflow(c, o, &rq->before);
+			rl_answer_walk(o, w);
+			o->duration_ns = 0;
+			emit = true;
+		} else if (rq->flags & RL_PQ_DONE) {
+			rl_take_head(c, o, rq->bytes);
+			rl_answer_walk(o, w);
+			emit = true;
 		} else if (!ss->answered) {
 			/* Answered before its body was all sent (100-continue, early
 			 * errors): the call waits for the request's end, for its bytes. */
@@ -203,31 +248,45 @@ static __always_inline void rl_resp_done(struct rl_walk_ctx *c, struct rl_walk *
 			ss->ans_rule = w->rule;
 			ss->ans_status = w->status;
 			ss->ans_class = w->status_class;
-		} else {
-			rl_stream_lost(c, RL_STAT_UNPAIRED_RESPONSE);
+			bpf_spin_unlock(&ss->lock);
+			return;
 		}
 	} else if (ss->overflow) {
-		rl_stream_emit_overflow(c);
-	} else {
-		rl_stream_lost(c, RL_STAT_UNPAIRED_RESPONSE);
+		rl_take_overflow(c, o, &ss->overflow);
+		rl_answer_walk(o, w);
+		o->duration_ns = 0;
+		emit = true;
 	}
+	bpf_spin_unlock(&ss->lock);
+	if (emit)
+		rl_stream_emit(c);
+	else
+		rl_stream_lost(c, RL_STAT_UNPAIRED_RESPONSE);
 }
 
-/* The request direction finished a message. */
-static __always_inline void rl_req_done(struct rl_walk_ctx *c, struct rl_walk *w)
+/* The request direction finished a message (not inlined, as rl_resp_done). */
+static __noinline void rl_req_done(struct rl_walk_ctx *c, struct rl_walk *w)
 {
 	struct rl_stream *ss = c->ss;
-	if ((w->mflags & RL_MSG_OVERFLOW) || !ss->count)
+	if (w->mflags & RL_MSG_OVERFLOW)
 		return;
-	struct rl_pending_req *rq = rl_q_at(ss, ss->head + ss->count - 1);
-	rq->bytes = w->msg_bytes;
-	rq->flags |= RL_PQ_DONE;
-	if (ss->count == 1 && ss->answered) {
-		ss->answered = 0;
-		rl_stream_emit(c, rq, rq->bytes, NULL, true);
-		ss->head = (ss->head + 1) & (RL_FIFO_DEPTH - 1);
-		ss->count--;
+	struct rl_call_out *o = &c->buf->take.o;
+	rl_call_init(c, o);
+	bool emit = false;
+	bpf_spin_lock(&ss->lock);
+	if (ss->count) {
+		struct rl_pending_req *rq = rl_q_at(ss, ss->head + ss->count - 1);
+		rq->bytes = w->msg_bytes;
+		rq->flags |= RL_PQ_DONE;
+		if (ss->count == 1 && ss->answered) {
+			rl_take_head(c, o, w->msg_bytes);
+			rl_answer_kept(o, ss);
+			emit = true;
+		}
 	}
+	bpf_spin_unlock(&ss->lock);
+	if (emit)
+		rl_stream_emit(c);
 }
 
 static __always_inline void rl_msg_end(struct rl_walk_ctx *c, struct rl_walk *w)
@@ -251,6 +310,75 @@ static __noinline void rl_walk_lost(struct rl_walk_ctx *c, struct rl_walk *w)
 	/* At least one message of this direction went unseen: a lower bound,
 	 * charged to the stream's owner so its rows' completeness says so. */
 	rl_stream_lost(c, c->resp ? RL_STAT_UNPAIRED_RESPONSE : RL_STAT_UNPAIRED_REQUEST);
+}
+
+/* A request that starts at payload offset `moff` joins the FIFO, matched by rule
+ * `r` (NULL: none); a rule that captures keeps its first bytes in rl_sk_state.px
+ * when no pending request holds it, else (queued behind others, pipelined) in
+ * its own slot while the pending requests fit the slots. Not inlined: its frame
+ * stays off the walk's classification path. */
+static __noinline void rl_req_join(struct rl_walk_ctx *c, struct rl_walk *w, const struct rl_rule *r, __u32 moff)
+{
+	if (!c || !w)
+		return;
+	struct rl_stream *ss = c->ss;
+	__u32 cl = r ? r->capture_len : 0;
+	__u8 where = 0; /* 1: px, 2: its slot */
+	bpf_spin_lock(&ss->lock);
+	if (ss->count >= RL_FIFO_DEPTH) {
+		ss->overflow++;
+		bpf_spin_unlock(&ss->lock);
+		w->mflags |= RL_MSG_OVERFLOW;
+		return;
+	}
+	__u32 idx = (ss->head + ss->count) & (RL_FIFO_DEPTH - 1);
+	struct rl_pending_req *rq = rl_q_at(ss, idx);
+	rq->start_ns = c->now;
+	rq->bytes = 0;
+	rq->rule = w->rule;
+	rq->flags = 0;
+	rq->slot_len = 0;
+	/* Those past the depth since the last entry are answered before it. */
+	rq->before = ss->overflow;
+	ss->overflow = 0;
+	ss->count++;
+	if (cl && !ss->px_busy) {
+		ss->px_busy = 1;
+		where = 1;
+	} else if (cl && ss->count <= RL_SLOT_COUNT) {
+		where = 2;
+	}
+	bpf_spin_unlock(&ss->lock);
+	if (!where)
+		return;
+	/* Loaded outside the lock: px (px_busy) and this slot (no other pending
+	 * request maps to it) are this request's alone until it is flagged. */
+	__u32 avail = c->end - moff, got = 0;
+	if (where == 1) {
+		rl_capture(c->skb, c->p->payload_off + moff, avail, cl, &c->st->px);
+		got = c->st->px.len;
+	} else {
+		if (cl > avail)
+			cl = avail;
+		if (cl > RL_SLOT_BYTES)
+			cl = RL_SLOT_BYTES;
+		cl = ((cl - 1) & (RL_SLOT_BYTES - 1)) + 1;
+		asm volatile("" : "+r"(cl));
+		if (cl > 0 && cl <= RL_SLOT_BYTES &&
+		    bpf_skb_load_bytes(c->skb, c->p->payload_off + moff, ss->slot[idx & (RL_SLOT_COUNT - 1)], cl) == 0)
+			got = cl;
+	}
+	bpf_spin_lock(&ss->lock);
+	/* Still pending unless the close drained it meanwhile. */
+	bool pending = ((idx - ss->head) & (RL_FIFO_DEPTH - 1)) < ss->count;
+	if (got && pending) {
+		rq = rl_q_at(ss, idx);
+		rq->flags |= where == 1 ? RL_PQ_PREFIX : RL_PQ_SLOT;
+		rq->slot_len = where == 1 ? 0 : got;
+	} else if (where == 1) {
+		ss->px_busy = 0;
+	}
+	bpf_spin_unlock(&ss->lock);
 }
 
 /* First byte `b` of a message at payload offset c->off - 1. False: it cannot
@@ -287,53 +415,7 @@ static __always_inline bool rl_msg_begin(struct rl_walk_ctx *c, struct rl_walk *
 	}
 	if (b == 'H')
 		w->mflags |= RL_MSG_HEAD;
-	if (ss->overflow || ss->count >= RL_FIFO_DEPTH) {
-		ss->overflow++;
-		w->mflags |= RL_MSG_OVERFLOW;
-		return true;
-	}
-	__u32 idx = ss->head + ss->count;
-	struct rl_pending_req *rq = rl_q_at(ss, idx);
-	rq->start_ns = c->now;
-	rq->bytes = 0;
-	rq->rule = w->rule;
-	rq->flags = 0;
-	rq->slot_len = 0;
-	ss->count++;
-	struct rl_sk_state *st = c->st;
-	__u32 cl = r ? r->capture_len : 0;
-	if (cl && ss->count > 1) {
-		/* Queued behind others (pipelined): its first bytes in its own slot, while
-		 * the pending requests fit the slots. */
-		if (ss->count > RL_SLOT_COUNT)
-			return true;
-		if (cl > c->end - moff)
-			cl = c->end - moff;
-		if (cl > RL_SLOT_BYTES)
-			cl = RL_SLOT_BYTES;
-		cl = ((cl - 1) & (RL_SLOT_BYTES - 1)) + 1;
-		asm volatile("" : "+r"(cl));
-		if (cl > 0 && cl <= RL_SLOT_BYTES &&
-		    bpf_skb_load_bytes(c->skb, c->p->payload_off + moff, ss->slot[idx & (RL_SLOT_COUNT - 1)], cl) == 0) {
-			rq->slot_len = cl;
-			rq->flags |= RL_PQ_SLOT;
-		}
-		return true;
-	}
-	if (cl && !st->prefix_len) {
-		if (cl > c->end - moff)
-			cl = c->end - moff;
-		if (cl > RL_CAPTURE_MAX)
-			cl = RL_CAPTURE_MAX;
-		/* 1..256 in a form the verifier keeps (see rl_classify_payload). */
-		cl = ((cl - 1) & (RL_CAPTURE_MAX - 1)) + 1;
-		asm volatile("" : "+r"(cl));
-		if (cl > 0 && cl <= RL_CAPTURE_MAX &&
-		    bpf_skb_load_bytes(c->skb, c->p->payload_off + moff, st->prefix, cl) == 0) {
-			st->prefix_len = cl;
-			rq->flags |= RL_PQ_PREFIX;
-		}
-	}
+	rl_req_join(c, w, r, moff);
 	return true;
 }
 
@@ -357,7 +439,9 @@ static __always_inline void rl_http_headers_end(struct rl_walk_ctx *c, struct rl
 			w->phase = RL_W_START;
 			return;
 		}
+		bpf_spin_lock(&ss->lock);
 		bool head = ss->count && (rl_q_at(ss, ss->head)->flags & RL_PQ_HEAD);
+		bpf_spin_unlock(&ss->lock);
 		if (head || s == 204 || s == 304) {
 			rl_msg_end(c, w);
 			return;
@@ -407,9 +491,13 @@ static __always_inline void rl_http_byte(struct rl_walk_ctx *c, struct rl_walk *
 		return;
 	case RL_W_LINE1:
 		if (b == '\n') {
-			if (!c->resp && (w->mflags & RL_MSG_HEAD) && !(w->mflags & RL_MSG_OVERFLOW) &&
-			    c->ss->count)
-				rl_q_at(c->ss, c->ss->head + c->ss->count - 1)->flags |= RL_PQ_HEAD;
+			if (!c->resp && (w->mflags & RL_MSG_HEAD) && !(w->mflags & RL_MSG_OVERFLOW)) {
+				struct rl_stream *ss = c->ss;
+				bpf_spin_lock(&ss->lock);
+				if (ss->count)
+					rl_q_at(ss, ss->head + ss->count - 1)->flags |= RL_PQ_HEAD;
+				bpf_spin_unlock(&ss->lock);
+			}
 			w->phase = RL_W_BOL;
 			return;
 		}
@@ -697,8 +785,7 @@ static __always_inline void rl_stream_segment(struct __sk_buff *skb, const struc
 					      __u32 gap)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
-	__u32 zero = 0;
-	struct rl_walk_buf *buf = bpf_map_lookup_elem(&rl_walk_scratch, &zero);
+	struct rl_walk_scratch *buf = rl_scratch(0);
 	if (!buf)
 		return;
 	struct rl_walk_ctx c = {
@@ -753,39 +840,57 @@ static __always_inline void rl_stream_fin(const struct rl_pkt *p, struct rl_sk_s
 	if (dir == ss->req_dir || ss->w[1].phase != RL_W_UNTIL_CLOSE)
 		return;
 	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .stats = stats,
-				.now = bpf_ktime_get_ns(), .resp = 1, .egress = egress};
+				.buf = rl_scratch(0), .now = bpf_ktime_get_ns(), .resp = 1,
+				.egress = egress};
+	if (!c.buf)
+		return;
 	rl_msg_end(&c, &ss->w[1]);
 }
 
-/* One step of the close: the oldest request left becomes a call without latency. */
+/* One step of the close: the oldest request left becomes a call without latency
+ * (or with the early answer it had). */
 static long rl_stream_drain_step(__u32 i, void *vctx)
 {
 	struct rl_walk_ctx *c = vctx;
 	struct rl_stream *ss = c->ss;
+	struct rl_call_out *o = &c->buf->take.o;
+	rl_call_init(c, o);
+	bool emit = true;
+	bpf_spin_lock(&ss->lock);
 	if (ss->count) {
 		struct rl_pending_req *rq = rl_q_at(ss, ss->head);
-		__u32 bytes = (rq->flags & RL_PQ_DONE) ? rq->bytes : ss->w[0].msg_bytes;
-		bool answered = ss->answered;
-		ss->answered = 0;
-		rl_stream_emit(c, rq, bytes, NULL, answered);
-		ss->head = (ss->head + 1) & (RL_FIFO_DEPTH - 1);
-		ss->count--;
-		return 0;
+		if (rq->before) {
+			rl_take_overflow(c, o, &rq->before);
+		} else {
+			__u32 bytes = (rq->flags & RL_PQ_DONE) ? rq->bytes : ss->w[0].msg_bytes;
+			rl_take_head(c, o, bytes);
+			if (ss->answered)
+				rl_answer_kept(o, ss);
+			else
+				o->flags = RL_CALL_UNPAIRED;
+		}
+	} else if (ss->overflow) {
+		rl_take_overflow(c, o, &ss->overflow);
+	} else {
+		emit = false;
 	}
-	if (ss->overflow) {
-		rl_stream_emit_overflow(c);
-		return 0;
-	}
-	return 1;
+	bpf_spin_unlock(&ss->lock);
+	if (!emit)
+		return 1;
+	rl_stream_emit(c);
+	return 0;
 }
 
 /* The connection closed: a response in progress ends and answers its request;
- * every request left is counted as a call without latency. */
+ * every request left is counted as a call without latency. `buf` is
+ * rl_scratch of the calling program's kind. */
 static __always_inline void rl_stream_close(const struct rl_pkt *p, struct rl_sk_state *st,
 					    struct rl_stream *ss, bool egress,
-					    struct rl_kstats *stats)
+					    struct rl_kstats *stats, struct rl_walk_scratch *buf)
 {
-	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .stats = stats,
+	if (!buf)
+		return;
+	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .stats = stats, .buf = buf,
 				.now = bpf_ktime_get_ns(), .resp = 1, .egress = egress};
 	struct rl_walk *w = &ss->w[1];
 	if (w->phase != RL_W_START && w->phase != RL_W_LOST)
@@ -793,10 +898,21 @@ static __always_inline void rl_stream_close(const struct rl_pkt *p, struct rl_sk
 	w->phase = RL_W_LOST;
 	ss->w[0].phase = RL_W_LOST;
 	c.resp = 0;
-	bpf_loop(RL_FIFO_DEPTH + 64, rl_stream_drain_step, &c, 0);
-	if (ss->overflow && stats) /* beyond the close's bound: counted, not recorded */
-		stats->unpaired_request[ss->proto & (RL_KSTAT_PROTOS - 1)] += ss->overflow;
+	bpf_loop(RL_DRAIN_STEPS, rl_stream_drain_step, &c, 0);
+	/* Beyond the close's bound: counted as unpaired requests, not recorded. */
+	__u32 left = 0;
+	bpf_spin_lock(&ss->lock);
+	for (__u32 i = 0; i < RL_FIFO_DEPTH; i++) {
+		if (i >= ss->count)
+			break;
+		left += 1 + rl_q_at(ss, ss->head + i)->before;
+	}
+	left += ss->overflow;
+	ss->count = 0;
 	ss->overflow = 0;
+	bpf_spin_unlock(&ss->lock);
+	if (left && stats)
+		stats->unpaired_request[ss->proto & (RL_KSTAT_PROTOS - 1)] += left;
 }
 
 #endif /* RL_STREAM_H */
