@@ -439,8 +439,11 @@ static __always_inline void rl_http_headers_end(struct rl_walk_ctx *c, struct rl
 			w->phase = RL_W_START;
 			return;
 		}
+		/* The request it answers: the oldest pending one, unless requests past
+		 * the depth come first (whose methods were not kept). */
 		bpf_spin_lock(&ss->lock);
-		bool head = ss->count && (rl_q_at(ss, ss->head)->flags & RL_PQ_HEAD);
+		struct rl_pending_req *rq = rl_q_at(ss, ss->head);
+		bool head = ss->count && !rq->before && (rq->flags & RL_PQ_HEAD);
 		bpf_spin_unlock(&ss->lock);
 		if (head || s == 204 || s == 304) {
 			rl_msg_end(c, w);
