@@ -23,6 +23,7 @@ WORKLOADS = [
     ("udp64", "UDP 64 B throughput (msg/s)"),
     ("udp1400", "UDP 1400 B throughput (msg/s)"),
     ("pp", "TCP 64 B ping-pong p50 (µs, lower is better)"),
+    ("resp16", "RESP pipelined 16 deep, messages walked (redis-benchmark SET+GET req/s)"),
 ]
 RESAMPLES = 10_000
 
