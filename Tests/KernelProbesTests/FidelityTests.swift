@@ -75,7 +75,8 @@ struct FidelityTests {
     }
 
     /// Call records, and the name each one's captured prefix gives (a Redis command, an HTTP
-    /// path) as the collector parses it; nil when no prefix came or it named nothing.
+    /// path, a DNS question as `name/QTYPE`) as the collector parses it; nil when no prefix
+    /// came or it named nothing.
     final class Calls {
         var all: [rl_l7_call] = []
         var names: [String?] = []
@@ -91,7 +92,7 @@ struct FidelityTests {
                 } else if let prefix, c.l7_proto == FidelityTests.http1 {
                     name = RequestPrefixParser.http(prefix).route
                 } else if let prefix, c.l7_proto == FidelityTests.dns, case .success(let q) = RequestNames.dnsQuestion(prefix) {
-                    name = q.name
+                    name = "\(q.name)/\(q.type)"
                 }
                 names.append(name)
             case .flowDelta(let d) where d.flags & UInt32(RL_FLOW_CLOSED.rawValue) != 0: closedFlows.append(d)
@@ -531,20 +532,14 @@ struct FidelityTests {
         }
     }
 
-    @Test("rootBPF netns: dig's queries to dnsmasq, one per name: a call each on each side, named by its question, NOERROR or NXDOMAIN as dnsmasq answered")
-    func dnsQueriesNamed() throws {
-        let seen = Calls()
-        let e = try AttachedLab(tag: "dns", subnet: 29, onRecord: seen.take)
-        defer { try? e.tearDown() }
-        let dir = NSTemporaryDirectory() + "redline-dns-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // dnsmasq answers svc.test from its configuration (A records) and NXDOMAIN for nx.test;
-        // it has no upstream, so nothing leaves the namespace. It inherits the test thread's
-        // blocked signals and keeps them blocked (SIGTERM does not end it), and in the test's
-        // process group it stalled the test's later commands: so it runs in a session of its
-        // own, not as the process `start` tracks, and is ended here with SIGKILL, by its PID, as
-        // the only process in the server's netns.
+    /// dnsmasq in the server namespace while `body` runs: it answers svc.test from its
+    /// configuration (A 198.18.7.7; REFUSED for AAAA: none configured, no upstream) and NXDOMAIN for
+    /// nx.test, logs each query to `dir`/dnsmasq.log and has no upstream, so nothing leaves
+    /// the namespace. It inherits the test thread's blocked signals and keeps them blocked
+    /// (SIGTERM does not end it), and in the test's process group it stalled the test's later
+    /// commands: so it runs in a session of its own, not as the process `start` tracks, and
+    /// is ended with SIGKILL, by its PID, as the only process in the server's netns.
+    static func withDnsmasq(_ e: AttachedLab, dir: String, _ body: () throws -> Void) throws {
         defer {
             // Until it is gone (bounded), so the lab's teardown can remove its cgroup.
             for _ in 0..<100 {
@@ -564,24 +559,88 @@ struct FidelityTests {
             if !bound { usleep(20_000) }  // pacing between readiness probes, not synchronisation
         }
         try #require(bound, "dnsmasq never bound \(e.lab.serverAddr):53")
-        try e.ring.drain()
-        seen.all.removeAll()
-        seen.names.removeAll()
-        // Queries as a service's resolver sends them: dig's defaults (EDNS with a cookie), one try each.
-        let names = (0..<40).map { "Shard-\($0).Orders.svc.test" } + (0..<10).map { "missing-\($0).nx.test" }
-        try names.map { "\($0) A" }.joined(separator: "\n").write(toFile: dir + "/queries", atomically: true, encoding: .utf8)
-        _ = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "timeout 60 dig @\(e.lab.serverAddr) +tries=1 +time=2 -f \(dir)/queries")
-        try pollUntil(e.ring) { seen.of(Self.dns, Self.server).count >= names.count && seen.of(Self.dns, Self.client).count >= names.count }
-        let logged = (try String(contentsOfFile: dir + "/dnsmasq.log", encoding: .utf8)).split(separator: "\n").filter { $0.contains(" query[A] ") }
-        #expect(logged.count == names.count, "dnsmasq logged \(logged.count) queries")
-        for side in [Self.server, Self.client] {
-            let calls = seen.named(Self.dns, side)
-            #expect(calls.count == names.count, "side \(side): \(calls.count) DNS calls")
-            var byName: [String: rl_l7_call] = [:]
-            for (c, name) in calls { if let name { byName[name] = c } }
-            #expect(Set(byName.keys) == Set(names.map { $0.lowercased() }), "side \(side): names \(byName.keys.sorted().prefix(5))")
-            for (name, c) in byName {
-                #expect(Int(c.status_code) == (name.hasSuffix(".nx.test") ? 3 : 0), "side \(side): \(name) answered \(c.status_code)")
+        try body()
+    }
+
+    /// glibc's resolver asks A and AAAA at once, two datagrams on one socket (one 5-tuple),
+    /// before either answer: the calls are told apart by the DNS transaction id, not only
+    /// the 5-tuple (before, the second query replaced the first's pending entry, so one
+    /// call in two was lost and the answers were paired crosswise).
+    @Test("rootBPF netns: glibc's getaddrinfo asks A and AAAA at once on one socket (getent ahosts): two calls per name on each side, each named by its own question and answered by its own response")
+    func parallelQueriesOnOneSocket() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "dns2", subnet: 32, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-dns2-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf.
+        let etc = "/etc/netns/\(e.lab.client)"
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: etc) }
+        try "nameserver \(e.lab.serverAddr)\noptions timeout:2 attempts:1\n".write(toFile: etc + "/resolv.conf", atomically: true, encoding: .utf8)
+        try Self.withDnsmasq(e, dir: dir) {
+            try e.ring.drain()
+            seen.all.removeAll()
+            seen.names.removeAll()
+            let names = (0..<30).map { "api-\($0).pay.svc.test" } + (0..<6).map { "gone-\($0).nx.test" }
+            // getent exits 2 for a name it cannot resolve.
+            _ = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup,
+                              "sh -c 'for n in \(names.joined(separator: " ")); do getent ahosts $n >/dev/null; done; true'")
+            try pollUntil(e.ring) { seen.of(Self.dns, Self.server).count >= 2 * names.count && seen.of(Self.dns, Self.client).count >= 2 * names.count }
+            let log = (try String(contentsOfFile: dir + "/dnsmasq.log", encoding: .utf8)).split(separator: "\n")
+            #expect(log.filter { $0.contains(" query[A] ") }.count == names.count && log.filter { $0.contains(" query[AAAA] ") }.count == names.count,
+                    "dnsmasq logged \(log.filter { $0.contains(" query[") }.count) queries")
+            let expected = Set(names.flatMap { ["\($0)/1", "\($0)/28"] })
+            for side in [Self.server, Self.client] {
+                let calls = seen.named(Self.dns, side)
+                #expect(calls.count == 2 * names.count, "side \(side): \(calls.count) DNS calls for \(2 * names.count) queries")
+                let named = calls.compactMap(\.name)
+                #expect(named.count == calls.count && Set(named) == expected, "side \(side): \(Set(named).symmetricDifference(expected).sorted().prefix(6))")
+                // dnsmasq answers NXDOMAIN (3) for nx.test, the configured A for svc.test, and
+                // REFUSED (5) for its AAAA (nothing configured, no upstream): answers paired
+                // crosswise would show here.
+                for (c, name) in calls {
+                    let status = name?.contains(".nx.test/") == true ? 3 : name?.hasSuffix("/28") == true ? 5 : 0
+                    #expect(Int(c.status_code) == status && c.flags & UInt8(RL_CALL_UNPAIRED.rawValue) == 0,
+                            "side \(side): \(name ?? "?") answered \(c.status_code), dnsmasq \(status)")
+                }
+            }
+            let stats = try e.dp.stats()
+            let dns = Int(RL_L7_DNS.rawValue)
+            #expect(stats.unpairedRequest[dns] == 0 && stats.unpairedResponse[dns] == 0,
+                    "unpaired DNS requests \(stats.unpairedRequest[dns]), responses \(stats.unpairedResponse[dns])")
+        }
+    }
+
+    @Test("rootBPF netns: dig's queries to dnsmasq, one per name: a call each on each side, named by its question, NOERROR or NXDOMAIN as dnsmasq answered")
+    func dnsQueriesNamed() throws {
+        let seen = Calls()
+        let e = try AttachedLab(tag: "dns", subnet: 29, onRecord: seen.take)
+        defer { try? e.tearDown() }
+        let dir = NSTemporaryDirectory() + "redline-dns-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.withDnsmasq(e, dir: dir) {
+            try e.ring.drain()
+            seen.all.removeAll()
+            seen.names.removeAll()
+            // Queries as a service's resolver sends them: dig's defaults (EDNS with a cookie), one try each.
+            let names = (0..<40).map { "Shard-\($0).Orders.svc.test" } + (0..<10).map { "missing-\($0).nx.test" }
+            try names.map { "\($0) A" }.joined(separator: "\n").write(toFile: dir + "/queries", atomically: true, encoding: .utf8)
+            _ = try e.lab.run(in: e.lab.client, cgroup: e.lab.clientCgroup, "timeout 60 dig @\(e.lab.serverAddr) +tries=1 +time=2 -f \(dir)/queries")
+            try pollUntil(e.ring) { seen.of(Self.dns, Self.server).count >= names.count && seen.of(Self.dns, Self.client).count >= names.count }
+            let logged = (try String(contentsOfFile: dir + "/dnsmasq.log", encoding: .utf8)).split(separator: "\n").filter { $0.contains(" query[A] ") }
+            #expect(logged.count == names.count, "dnsmasq logged \(logged.count) queries")
+            for side in [Self.server, Self.client] {
+                let calls = seen.named(Self.dns, side)
+                #expect(calls.count == names.count, "side \(side): \(calls.count) DNS calls")
+                var byName: [String: rl_l7_call] = [:]
+                for (c, name) in calls { if let name { byName[name] = c } }
+                #expect(Set(byName.keys) == Set(names.map { $0.lowercased() + "/1" }), "side \(side): names \(byName.keys.sorted().prefix(5))")
+                for (name, c) in byName {
+                    #expect(Int(c.status_code) == (name.hasSuffix(".nx.test/1") ? 3 : 0), "side \(side): \(name) answered \(c.status_code)")
+                }
             }
         }
     }

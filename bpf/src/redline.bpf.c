@@ -260,6 +260,19 @@ static __always_inline void rl_capture(struct __sk_buff *skb, __u32 off, __u32 a
 		dst->len = cl;
 }
 
+/* Copies the first `n` (at most RL_CAPTURE_MAX) bytes of a prefix in one of three
+ * fixed sizes, each an unrolled memcpy: most captures are short (the shipped RESP
+ * rules take 64), and under the FIFO's lock every instruction is held by both CPUs. */
+static __always_inline void rl_copy_prefix(__u8 *dst, const __u8 *src, __u32 n)
+{
+	if (n <= 64)
+		__builtin_memcpy(dst, src, 64);
+	else if (n <= 128)
+		__builtin_memcpy(dst, src, 128);
+	else
+		__builtin_memcpy(dst, src, RL_CAPTURE_MAX);
+}
+
 /* Emits one TCP call record of the flow of `st` (filters and L7 deny mask
  * applied), with the request's first bytes `px` when it has them (NULL or
  * len 0: none). A global function: verified once, not once per place a call
@@ -291,7 +304,7 @@ __noinline int rl_tcp_emit(const struct rl_pkt *p, struct rl_sk_state *st, struc
 		struct rl_call_prefix *out = (void *)(c + 1);
 		out->len = plen;
 		__builtin_memset(out->pad, 0, sizeof(out->pad));
-		__builtin_memcpy(out->data, px->data, RL_CAPTURE_MAX);
+		rl_copy_prefix(out->data, px->data, plen);
 	} else {
 		c = rl_reserve_or_reason(RL_REC_L7_CALL, RL_REC_L7_CALL, sizeof(*c), &lost);
 		if (!c)
@@ -706,8 +719,10 @@ static __always_inline void rl_udp_key_of(const struct rl_pkt *p, bool egress,
 	k->family = p->family;
 }
 
+/* Call pairing on a UDP datagram. `k` is the flow's key, made the pending entry's
+ * key in place (rl_udp_pending_key); the caller clears its padding afterwards. */
 static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt *p,
-				      const struct rl_udp_key *k, struct rl_udp_flow *f,
+				      struct rl_udp_pending_key *k, struct rl_udp_flow *f,
 				      bool egress, struct rl_kstats *stats)
 {
 	if (!rl_l7_worth_trying(f->l7_proto, f->l7_misses))
@@ -724,6 +739,9 @@ static __always_inline void rl_udp_l7(struct __sk_buff *skb, const struct rl_pkt
 	if (r->flags & RL_RULE_LABEL_ONLY)
 		return;
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
+	k->id = 0;
+	if (r->l7_proto == RL_L7_DNS && p->payload_len >= 2)
+		bpf_skb_load_bytes(skb, p->payload_off, &k->id, sizeof(k->id));
 	struct rl_udp_pending *pend = bpf_map_lookup_elem(&rl_udp_pending, k);
 	if (r->role == RL_ROLE_REQUEST) {
 		if (pend) {
@@ -877,7 +895,8 @@ static __always_inline void rl_udp(struct __sk_buff *skb, struct rl_pkt *p, bool
 	struct rl_kstats *stats = NULL;
 	if (p->payload_len) {
 		stats = rl_stats();
-		rl_udp_l7(skb, p, &k, f, egress, stats);
+		rl_udp_l7(skb, p, (struct rl_udp_pending_key *)&k, f, egress, stats);
+		__builtin_memset(k.pad, 0, sizeof(k.pad));
 	}
 	if (now - f->last_flush_ns >= rl_flush_interval()) {
 		if (!stats)

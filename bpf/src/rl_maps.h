@@ -316,11 +316,30 @@ struct {
 	__type(value, struct rl_udp_pending);
 } rl_udp_scratch SEC(".maps");
 
+/* Which request a UDP response answers: its flow and, for DNS, the header's ID, since a
+ * client may ask several questions at once on one socket (glibc's resolver sends A and
+ * AAAA back to back, before either answer). The flow key's layout, the ID in its
+ * padding: the key is the flow key made in place (the tc programs' stack has no room
+ * for a second one). */
+struct rl_udp_pending_key {
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 pad;
+	__u16 id; /* DNS: the transaction ID as on the wire; 0 for other protocols */
+};
+_Static_assert(sizeof(struct rl_udp_pending_key) == sizeof(struct rl_udp_key) &&
+	       __builtin_offsetof(struct rl_udp_pending_key, family) == __builtin_offsetof(struct rl_udp_key, family) &&
+	       __builtin_offsetof(struct rl_udp_pending_key, id) > __builtin_offsetof(struct rl_udp_key, pad),
+	       "rl_udp_pending_key is rl_udp_key with the ID in its padding");
+
 /* UDP requests awaiting a response (DNS); LRU so lost responses age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
-	__type(key, struct rl_udp_key);
+	__type(key, struct rl_udp_pending_key);
 	__type(value, struct rl_udp_pending);
 } rl_udp_pending SEC(".maps");
 

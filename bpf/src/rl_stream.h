@@ -104,13 +104,23 @@ static __always_inline struct rl_walk_scratch *rl_scratch(__u32 kind)
 	return bpf_map_lookup_elem(&rl_walk_scratch, &kind);
 }
 
-/* What one bpf_loop walk works on. Lives on the tc program's stack. */
+/* rl_copy_prefix for a slot's RL_SLOT_BYTES. */
+static __always_inline void rl_copy_slot(__u8 *dst, const __u8 *src, __u32 n)
+{
+	if (n <= 64)
+		__builtin_memcpy(dst, src, 64);
+	else
+		__builtin_memcpy(dst, src, RL_SLOT_BYTES);
+}
+
+/* What one bpf_loop walk works on. Lives on the tc program's stack, at the root of
+ * the deepest call chain the verifier holds to 512 bytes: what is only needed per
+ * message (the CPU's rl_kstats) is looked up there, not carried here. */
 struct rl_walk_ctx {
 	struct __sk_buff *skb;
 	const struct rl_pkt *p;
 	struct rl_sk_state *st;
 	struct rl_stream *ss;
-	struct rl_kstats *stats;
 	__u64 now;      /* bpf_ktime_get_ns of this segment */
 	__u32 off;      /* next payload byte to walk */
 	__u32 end;      /* payload length */
@@ -133,7 +143,7 @@ static __always_inline struct rl_pending_req *rl_q_at(struct rl_stream *ss, __u3
 static __always_inline void rl_stream_lost(struct rl_walk_ctx *c, __u32 reason)
 {
 	__u32 owner = RL_OWNER(c->ss->proto, c->ss->req_dir == RL_DIR_EGRESS ? RL_SIDE_CLIENT : RL_SIDE_SERVER);
-	rl_lost(c->stats, reason, RL_REC_L7_CALL, owner, c->st->cgroup_id);
+	rl_lost(rl_stats(), reason, RL_REC_L7_CALL, owner, c->st->cgroup_id);
 }
 
 /*
@@ -168,12 +178,14 @@ static __always_inline void rl_take_head(struct rl_walk_ctx *c, struct rl_call_o
 	o->req_rule = rq->rule;
 	struct rl_call_prefix *px = &c->buf->take.px;
 	if (rq->flags & RL_PQ_PREFIX) {
-		__builtin_memcpy(px->data, c->st->px.data, RL_CAPTURE_MAX);
-		px->len = c->st->px.len;
+		__u32 n = c->st->px.len;
+		rl_copy_prefix(px->data, c->st->px.data, n);
+		px->len = n;
 		ss->px_busy = 0;
 	} else if (rq->flags & RL_PQ_SLOT) {
-		__builtin_memcpy(px->data, ss->slot[h & (RL_SLOT_COUNT - 1)], RL_SLOT_BYTES);
-		px->len = rq->slot_len;
+		__u32 n = rq->slot_len;
+		rl_copy_slot(px->data, ss->slot[h & (RL_SLOT_COUNT - 1)], n);
+		px->len = n;
 	}
 	ss->head = (h + 1) & (RL_FIFO_DEPTH - 1);
 	ss->count--;
@@ -213,7 +225,7 @@ static __always_inline void rl_answer_kept(struct rl_call_out *o, struct rl_stre
 /* Emits the call taken from the FIFO into c->buf->take (after the lock). */
 static __always_inline void rl_stream_emit(struct rl_walk_ctx *c)
 {
-	rl_tcp_emit_counted(c->p, c->st, c->stats, &c->buf->take.o, &c->buf->take.px);
+	rl_tcp_emit_counted(c->p, c->st, rl_stats(), &c->buf->take.o, &c->buf->take.px);
 }
 
 /* The response direction finished a message: it answers the oldest request.
@@ -305,8 +317,9 @@ static __noinline void rl_walk_lost(struct rl_walk_ctx *c, struct rl_walk *w)
 	if (ph != RL_W_START && ph != RL_W_LOST)
 		rl_msg_end(c, w);
 	w->phase = RL_W_LOST;
-	if (c->stats)
-		c->stats->stream_lost++;
+	struct rl_kstats *stats = rl_stats();
+	if (stats)
+		stats->stream_lost++;
 	/* At least one message of this direction went unseen: a lower bound,
 	 * charged to the stream's owner so its rows' completeness says so. */
 	rl_stream_lost(c, c->resp ? RL_STAT_UNPAIRED_RESPONSE : RL_STAT_UNPAIRED_REQUEST);
@@ -315,15 +328,19 @@ static __noinline void rl_walk_lost(struct rl_walk_ctx *c, struct rl_walk *w)
 /* A request that starts at payload offset `moff` joins the FIFO, matched by rule
  * `r` (NULL: none); a rule that captures keeps its first bytes in rl_sk_state.px
  * when no pending request holds it, else (queued behind others, pipelined) in
- * its own slot while the pending requests fit the slots. Not inlined: its frame
- * stays off the walk's classification path. */
+ * its own slot while the pending requests fit the slots. The bytes are loaded
+ * before the lock into the CPU's scratch (free: no call is being taken) and
+ * copied where they belong under it, so joining costs one lock. Not inlined: its
+ * frame stays off the walk's classification path. */
 static __noinline void rl_req_join(struct rl_walk_ctx *c, struct rl_walk *w, const struct rl_rule *r, __u32 moff)
 {
 	if (!c || !w)
 		return;
 	struct rl_stream *ss = c->ss;
-	__u32 cl = r ? r->capture_len : 0;
-	__u8 where = 0; /* 1: px, 2: its slot */
+	struct rl_call_prefix *cap = &c->buf->take.px;
+	cap->len = 0;
+	if (r && r->capture_len)
+		rl_capture(c->skb, c->p->payload_off + moff, c->end - moff, r->capture_len, cap);
 	bpf_spin_lock(&ss->lock);
 	if (ss->count >= RL_FIFO_DEPTH) {
 		ss->overflow++;
@@ -342,41 +359,18 @@ static __noinline void rl_req_join(struct rl_walk_ctx *c, struct rl_walk *w, con
 	rq->before = ss->overflow;
 	ss->overflow = 0;
 	ss->count++;
-	if (cl && !ss->px_busy) {
+	__u32 n = cap->len;
+	if (n && !ss->px_busy) {
 		ss->px_busy = 1;
-		where = 1;
-	} else if (cl && ss->count <= RL_SLOT_COUNT) {
-		where = 2;
-	}
-	bpf_spin_unlock(&ss->lock);
-	if (!where)
-		return;
-	/* Loaded outside the lock: px (px_busy) and this slot (no other pending
-	 * request maps to it) are this request's alone until it is flagged. */
-	__u32 avail = c->end - moff, got = 0;
-	if (where == 1) {
-		rl_capture(c->skb, c->p->payload_off + moff, avail, cl, &c->st->px);
-		got = c->st->px.len;
-	} else {
-		if (cl > avail)
-			cl = avail;
-		if (cl > RL_SLOT_BYTES)
-			cl = RL_SLOT_BYTES;
-		cl = ((cl - 1) & (RL_SLOT_BYTES - 1)) + 1;
-		asm volatile("" : "+r"(cl));
-		if (cl > 0 && cl <= RL_SLOT_BYTES &&
-		    bpf_skb_load_bytes(c->skb, c->p->payload_off + moff, ss->slot[idx & (RL_SLOT_COUNT - 1)], cl) == 0)
-			got = cl;
-	}
-	bpf_spin_lock(&ss->lock);
-	/* Still pending unless the close drained it meanwhile. */
-	bool pending = ((idx - ss->head) & (RL_FIFO_DEPTH - 1)) < ss->count;
-	if (got && pending) {
-		rq = rl_q_at(ss, idx);
-		rq->flags |= where == 1 ? RL_PQ_PREFIX : RL_PQ_SLOT;
-		rq->slot_len = where == 1 ? 0 : got;
-	} else if (where == 1) {
-		ss->px_busy = 0;
+		rl_copy_prefix(c->st->px.data, cap->data, n);
+		c->st->px.len = n;
+		rq->flags |= RL_PQ_PREFIX;
+	} else if (n && ss->count <= RL_SLOT_COUNT) {
+		if (n > RL_SLOT_BYTES)
+			n = RL_SLOT_BYTES;
+		rl_copy_slot(ss->slot[idx & (RL_SLOT_COUNT - 1)], cap->data, n);
+		rq->slot_len = n;
+		rq->flags |= RL_PQ_SLOT;
 	}
 	bpf_spin_unlock(&ss->lock);
 }
@@ -797,7 +791,6 @@ static __always_inline void rl_stream_segment(struct __sk_buff *skb, const struc
 		.p = p,
 		.st = st,
 		.ss = ss,
-		.stats = stats,
 		.now = bpf_ktime_get_ns(),
 		.off = skip,
 		.end = p->payload_len,
@@ -842,7 +835,7 @@ static __always_inline void rl_stream_fin(const struct rl_pkt *p, struct rl_sk_s
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	if (dir == ss->req_dir || ss->w[1].phase != RL_W_UNTIL_CLOSE)
 		return;
-	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .stats = stats,
+	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss,
 				.buf = rl_scratch(0), .now = bpf_ktime_get_ns(), .resp = 1,
 				.egress = egress};
 	if (!c.buf)
@@ -893,7 +886,7 @@ static __always_inline void rl_stream_close(const struct rl_pkt *p, struct rl_sk
 {
 	if (!buf)
 		return;
-	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .stats = stats, .buf = buf,
+	struct rl_walk_ctx c = {.p = p, .st = st, .ss = ss, .buf = buf,
 				.now = bpf_ktime_get_ns(), .resp = 1, .egress = egress};
 	struct rl_walk *w = &ss->w[1];
 	if (w->phase != RL_W_START && w->phase != RL_W_LOST)
