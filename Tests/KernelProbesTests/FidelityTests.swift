@@ -257,6 +257,19 @@ struct FidelityTests {
                       "/usr/bin/python3 \(root)/tools/lab/pieces.py \(e.lab.serverAddr) \(port) \(file) '\(until.map { hex(Array($0.utf8)) } ?? "")' --linger \(linger)")
     }
 
+    /// Waits until each side recorded a call per HTTP request and per RESP command (+1: the
+    /// INFO that read redis' counts), then checks the servers' own counts: nginx's access
+    /// log (`http` requests, `notFound` 404s) and redis' commandstats (`executed` of `redis`).
+    static func awaitCalls(_ e: AttachedLab, _ seen: Calls, dir: String, http: Int, notFound: Int, redis: Int, executed: Int) throws {
+        try pollUntil(e.ring) {
+            seen.of(Self.http1, Self.server).count >= http && seen.of(Self.http1, Self.client).count >= http
+                && seen.of(Self.redis, Self.server).count >= redis + 1 && seen.of(Self.redis, Self.client).count >= redis + 1
+        }
+        let log = try Self.nginxLog(dir)
+        #expect(log.requests == http && log.notFound == notFound, "nginx logged \(log)")
+        #expect(executed == redis, "redis executed \(executed) of \(redis)")
+    }
+
     @Test("rootBPF netns: requests split across segments and several per segment (GET, 404, POST with Content-Length and chunked, HEAD; RESP bulk, inline, arrays): each counted and paired, exactly")
     func splitAndCoalesced() throws {
         let seen = Calls()
@@ -304,13 +317,7 @@ struct FidelityTests {
         try Self.sendPieces(e, port: 6379, Self.cut(resp, seed: 11), until: "sentinel-\(getpid())", dir: dir)
         let commands = try Self.redisCommands(e)
 
-        try pollUntil(e.ring) {
-            seen.of(Self.http1, Self.server).count >= httpCount && seen.of(Self.http1, Self.client).count >= httpCount
-                && seen.of(Self.redis, Self.server).count >= redisCount + 1 && seen.of(Self.redis, Self.client).count >= redisCount + 1
-        }
-        let log = try Self.nginxLog(dir)
-        #expect(log.requests == httpCount && log.notFound == notFound, "nginx logged \(log)")
-        #expect(commands == redisCount, "redis executed \(commands) of \(redisCount)")
+        try Self.awaitCalls(e, seen, dir: dir, http: httpCount, notFound: notFound, redis: redisCount, executed: commands)
         let unpairedFlag = UInt8(RL_CALL_UNPAIRED.rawValue)
         for side in [Self.server, Self.client] {
             let h = seen.of(Self.http1, side), r = seen.of(Self.redis, side)
@@ -374,13 +381,7 @@ struct FidelityTests {
         httpCount += 1
         try Self.sendPieces(e, port: 80, Self.cut(http, seed: 17), until: nil, dir: dir)
 
-        try pollUntil(e.ring) {
-            seen.of(Self.http1, Self.server).count >= httpCount && seen.of(Self.http1, Self.client).count >= httpCount
-                && seen.of(Self.redis, Self.server).count >= redisCount + 1 && seen.of(Self.redis, Self.client).count >= redisCount + 1
-        }
-        let log = try Self.nginxLog(dir)
-        #expect(log.requests == httpCount && log.notFound == notFound, "nginx logged \(log)")
-        #expect(commands == redisCount, "redis executed \(commands) of \(redisCount)")
+        try Self.awaitCalls(e, seen, dir: dir, http: httpCount, notFound: notFound, redis: redisCount, executed: commands)
         // More than 64 requests are often in flight here (nginx stops reading while the
         // client, still writing, reads no answers): those past the FIFO's depth are calls
         // without latency (flag unpaired, duration 0), still one each, with their
