@@ -340,7 +340,7 @@ struct FidelityTests {
     /// tc ingress on the other CPU, and the server's side mirrors it. Thousands of requests
     /// written in 1–90-byte pieces without waiting for their answers keep the two walks
     /// overlapping; each request joins and each response leaves the same FIFO, and none may
-    /// be lost or invented (an unlocked FIFO lost one in a few hundred here).
+    /// be lost or invented (an unlocked FIFO lost up to half of them here).
     @Test("rootBPF netns: thousands of requests written while their responses return, both directions walked at once on two CPUs: each counted and paired, exactly")
     func requestsAndResponsesAtOnce() throws {
         let seen = Calls()

@@ -623,7 +623,7 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 			}
 		}
 		if (skip < p->payload_len && ss)
-			rl_stream_segment(skb, p, st, ss, egress, stats, skip, gap);
+			rl_stream_segment(skb, p, st, ss, egress, skip, gap);
 	}
 
 	bool closing = false;
@@ -636,7 +636,7 @@ static __always_inline void rl_tcp_sock(struct __sk_buff *skb, struct rl_pkt *p,
 		if (ss && !(st->flags & RL_SK_CLOSED)) {
 			if (!stats)
 				stats = rl_stats();
-			rl_stream_fin(p, st, ss, egress, stats);
+			rl_stream_fin(p, st, ss, egress);
 		}
 	}
 	if (closing && rl_claim_close(st)) {

@@ -778,8 +778,7 @@ static long rl_walk_step(__u32 i, void *vctx)
  * `gap`: bytes of this direction before `skip` that were never seen. */
 static __always_inline void rl_stream_segment(struct __sk_buff *skb, const struct rl_pkt *p,
 					      struct rl_sk_state *st, struct rl_stream *ss,
-					      bool egress, struct rl_kstats *stats, __u32 skip,
-					      __u32 gap)
+					      bool egress, __u32 skip, __u32 gap)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	struct rl_walk_scratch *buf = rl_scratch(0);
@@ -829,8 +828,7 @@ static __always_inline void rl_stream_segment(struct __sk_buff *skb, const struc
 
 /* The response direction closed (FIN): a body delimited by the close ends. */
 static __always_inline void rl_stream_fin(const struct rl_pkt *p, struct rl_sk_state *st,
-					  struct rl_stream *ss, bool egress,
-					  struct rl_kstats *stats)
+					  struct rl_stream *ss, bool egress)
 {
 	__u8 dir = egress ? RL_DIR_EGRESS : RL_DIR_INGRESS;
 	if (dir == ss->req_dir || ss->w[1].phase != RL_W_UNTIL_CLOSE)
